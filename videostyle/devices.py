@@ -1,0 +1,111 @@
+"""Device and precision: resolved once here, used everywhere else.
+
+This is the only module that asks torch which accelerators exist. ``auto`` prefers CUDA,
+then Apple's MPS, then the CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from .errors import BadOption
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where and how the loss network runs.
+
+    ``dtype`` is the autocast dtype of the VGG forward pass (None: plain float32).
+    Gram matrices, losses and the optimized image always stay float32.
+    """
+
+    device: torch.device
+    dtype: torch.dtype | None
+
+    @property
+    def name(self) -> str:
+        """Human-readable summary, e.g. ``cpu (bf16)``."""
+        precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
+        return f"{self.device} ({precision})"
+
+    def autocast(self) -> contextlib.AbstractContextManager[None]:
+        """Context for the VGG forward pass."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Turn ``auto|cpu|cuda|mps`` (or ``cuda:N``) into a device that exists here."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind = name.split(":")[0]
+    if kind not in DEVICE_CHOICES:
+        raise BadOption(f"--device {name}: unknown device; choose one of {', '.join(DEVICE_CHOICES)}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise BadOption(f"--device {name}: no CUDA GPU is visible to torch; use --device cpu or auto")
+    if kind == "mps" and not _mps_available():
+        raise BadOption(f"--device {name}: Apple MPS is not available here; use --device cpu or auto")
+    return torch.device(name)
+
+
+def resolve_precision(device: torch.device, name: str = "auto") -> torch.dtype | None:
+    """Pick the autocast dtype for the loss network on ``device``.
+
+    ``auto`` uses bfloat16 where the hardware runs it natively (CUDA with bf16 support,
+    CPUs with AVX-512 BF16 or AMX), which roughly halves the time per iteration with no
+    visible change in the result; float32 elsewhere.
+    """
+    if name not in PRECISION_CHOICES:
+        raise BadOption(f"--precision {name}: choose one of {', '.join(PRECISION_CHOICES)}")
+    if name == "fp32":
+        return None
+    if name == "bf16":
+        return torch.bfloat16
+    if name == "fp16":
+        if device.type == "cpu":
+            raise BadOption("--precision fp16: not supported on the CPU; use bf16 or fp32")
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and _cpu_has_fast_bf16():
+        return torch.bfloat16
+    return None
+
+
+def resolve_compute(device: str = "auto", precision: str = "auto") -> Compute:
+    """Resolve both settings at once (what the CLI and the API call)."""
+    dev = resolve_device(device)
+    return Compute(device=dev, dtype=resolve_precision(dev, precision))
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued kernels (for honest timings on accelerators)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def _cpu_has_fast_bf16() -> bool:
+    checker = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(checker()) if checker is not None else False
+    except RuntimeError:
+        return False
+

@@ -1,0 +1,28 @@
+"""Errors that videostyle raises on purpose.
+
+Every error a user can cause derives from :class:`VideostyleError`; the CLI prints its
+message on one line and exits with code 2. Messages name the file and the problem and,
+where it helps, what to do next.
+"""
+
+from __future__ import annotations
+
+
+class VideostyleError(Exception):
+    """Base class: a problem the user can fix (bad file, bad option, busy output)."""
+
+
+class BadInput(VideostyleError):
+    """An input file (image, video, weights) is missing, unreadable or unsuitable."""
+
+
+class BadSource(BadInput):
+    """A frame source (video, GIF, image folder, camera) cannot be opened or read."""
+
+
+class BadOutput(VideostyleError):
+    """An output cannot be written: exists without --force, unwritable folder, bad format."""
+
+
+class BadOption(VideostyleError):
+    """An option value is out of range or inconsistent with another option."""
