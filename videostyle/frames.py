@@ -1,0 +1,60 @@
+"""Conversions between the two frame formats, and resizing.
+
+In ``io`` a frame is a numpy (H, W, 3) uint8 RGB array; in the engine it is a torch
+(1, 3, H, W) float32 tensor in [0, 1]. These two functions are the only crossing points.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from .errors import BadOption
+
+
+def frame_to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(H, W, 3) uint8 RGB (or float32 in [0, 1]) -> (1, 3, H, W) float32 in [0, 1]."""
+    array = np.ascontiguousarray(frame)
+    tensor = torch.from_numpy(array).to(device)
+    tensor = tensor.float() / 255.0 if array.dtype == np.uint8 else tensor.float()
+    return tensor.permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def tensor_to_frame(image: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) float in [0, 1] -> (H, W, 3) uint8 RGB (rounded, clamped)."""
+    array = image.detach()[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0)
+    return np.ascontiguousarray(array.cpu().numpy())
+
+
+def fit_size(width: int, height: int, longest: int | None, *, even: bool = False) -> tuple[int, int]:
+    """(width, height) scaled so the longest side is ``longest`` (None: unchanged)."""
+    if longest is None:
+        w, h = width, height
+    else:
+        if longest < 2:
+            raise BadOption(f"--size {longest}: must be at least 2 pixels")
+        scale = longest / max(width, height)
+        w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    if even:
+        w, h = max(2, w - w % 2), max(2, h - h % 2)
+    return w, h
+
+
+def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize an (H, W, C) array: area averaging to shrink, bicubic to enlarge."""
+    if frame.shape[1] == width and frame.shape[0] == height:
+        return frame
+    shrinking = width * height < frame.shape[0] * frame.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return cv2.resize(frame, (width, height), interpolation=interpolation)
+
+
+def resize_tensor(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize (B, C, H, W): antialiased bilinear to shrink, bicubic to enlarge."""
+    if image.shape[-2:] == (height, width):
+        return image
+    shrinking = height * width < image.shape[-2] * image.shape[-1]
+    mode = "bilinear" if shrinking else "bicubic"
+    return torch.nn.functional.interpolate(image, size=(height, width), mode=mode,
+                                           align_corners=False, antialias=shrinking)

@@ -1,0 +1,26 @@
+"""Still images: the simplest use of the engine, and the API behind ``videostyle image``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .config import StyleConfig
+from .frames import fit_size, resize_frame, tensor_to_frame
+from .optimize import ProgressCallback, Style, Stylizer
+
+
+def stylize_image(content: np.ndarray, styles: Sequence[np.ndarray | Style], *,
+                  config: StyleConfig | None = None, size: int | None = None,
+                  init: np.ndarray | None = None,
+                  callback: ProgressCallback | None = None) -> np.ndarray:
+    """Stylize one picture and return it as (H, W, 3) uint8 RGB.
+
+    ``content`` and the styles are (H, W, 3) uint8 RGB arrays (see ``videostyle.io.read_image``);
+    ``size`` is the longest side of the output (None: the content's own size).
+    """
+    w, h = fit_size(content.shape[1], content.shape[0], size)
+    stylizer = Stylizer(styles, config or StyleConfig())
+    result = stylizer.stylize(resize_frame(content, w, h), init=init, callback=callback)
+    return tensor_to_frame(result)

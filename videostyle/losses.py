@@ -1,0 +1,75 @@
+"""Gatys et al. losses as plain functions.
+
+Departures from the paper, on purpose:
+
+* Content and style losses are *relative*: each layer's squared error is divided by the
+  squared norm of its target. Every term then starts near 1 whatever the image size, the
+  layer's depth or the weights file (caffe 0-255 vs torchvision activations differ by
+  ~100x), so one set of default weights works everywhere.
+* Gram matrices are divided by the number of positions (H*W), so a style is the same
+  statistic at 64 px and at 1024 px.
+* Several styles are blended by mixing their Gram matrices with the blend weights
+  (one target per layer) rather than summing one loss per style: the same minimum, half
+  the work.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of (B, C, H, W) features, in float32, divided by H*W -> (B, C, C)."""
+    b, c, h, w = features.shape
+    flat = features.float().reshape(b, c, h * w)  # (B, C, HW)
+    return torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
+
+
+def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """‖value − target‖² / ‖target‖² (a scalar; 0 when equal, 1 when value is zero)."""
+    return (value.float() - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Relative squared error between feature maps (B, C, h, w) of one layer."""
+    return relative_error(features, target)
+
+
+def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """Relative squared error between the Gram matrix of ``features`` and ``target_gram``."""
+    return relative_error(gram_matrix(features), target_gram)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of neighbouring pixels of (B, C, H, W); 0 for a flat image."""
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def temporal_loss(image: torch.Tensor, warped_previous: torch.Tensor,
+                  mask: torch.Tensor) -> torch.Tensor:
+    """Ruder et al.'s short-term consistency: mean over pixels of mask·(x − warped)².
+
+    ``image`` and ``warped_previous`` are (B, 3, H, W); ``mask`` is (B, 1, H, W) in [0, 1]
+    with 0 where the warp is unreliable (occlusions, motion boundaries, outside).
+    The squared difference is summed over the channels, averaged over the pixels.
+    """
+    return (mask * (image - warped_previous).pow(2)).sum(1).mean()
+
+
+def blend_grams(grams: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
+    """Weighted mean of Gram matrices; ``weights`` are normalized to sum to 1."""
+    total = float(sum(weights))
+    return sum((w / total) * g for g, w in zip(grams, weights))  # type: ignore[return-value]
+
+
+def style_distance(features: dict[str, torch.Tensor], target_grams: dict[str, torch.Tensor]) -> float:
+    """Mean over layers of ‖G(x) − G_s‖_F / ‖G_s‖_F: how far an image is from a style.
+
+    A diagnostic (not squared, so it reads as a fraction): 0 means the same Gram
+    statistics as the style, ~1 means as far as an image with no texture at all.
+    """
+    dists = [relative_error(gram_matrix(features[name]), target).sqrt().item()
+             for name, target in target_grams.items()]
+    return sum(dists) / len(dists)

@@ -1,0 +1,264 @@
+"""The per-image optimizer: Gatys et al. on VGG19, L-BFGS or Adam, coarse to fine.
+
+A :class:`Stylizer` is built once per job (a still image, a video, a webcam session): it
+loads the network and computes the style Gram matrices once per output size. Its
+:meth:`Stylizer.stylize` is then called per image or per frame with an optional initial
+image, an optional extra loss term (the video's temporal loss) and an iteration budget.
+Progress leaves through a callback; this module never prints.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import losses
+from .color import keep_luminance, match_color
+from .config import StyleConfig
+from .devices import Compute, resolve_compute
+from .errors import BadInput
+from .frames import fit_size, frame_to_tensor, resize_frame, resize_tensor
+from .vgg import VGG19Features, load_vgg19
+
+ExtraLoss = Callable[[torch.Tensor], torch.Tensor]
+"""Maps the image being optimized, (1, 3, H, W), to a weighted scalar loss term."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One report from the optimizer: sent after every loss evaluation."""
+
+    iteration: int  # optimizer steps done at this scale
+    iterations: int  # steps planned at this scale
+    scale: int  # 1-based index of the current scale
+    scales: int
+    loss: float  # weighted total
+    terms: dict[str, float]  # weighted terms: content, style, tv, extra
+    elapsed: float  # seconds since this stylize() call began
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class Style:
+    """A style image, (H, W, 3) uint8 RGB, and its blend weight."""
+
+    image: np.ndarray
+    weight: float = 1.0
+
+
+class Stylizer:
+    """Gatys et al. style transfer with fixed styles and settings.
+
+    ``styles`` are style images (uint8 RGB) or :class:`Style` with blend weights.
+    ``color_reference`` (uint8 RGB) is the picture whose colours ``preserve_colors``
+    keeps when matching the styles' colours; by default the first content stylized.
+    """
+
+    def __init__(self, styles: Sequence[np.ndarray | Style], config: StyleConfig | None = None,
+                 *, compute: Compute | None = None, color_reference: np.ndarray | None = None) -> None:
+        self.config = config or StyleConfig()
+        self.compute = compute or resolve_compute(self.config.device, self.config.precision)
+        self.styles = [s if isinstance(s, Style) else Style(s) for s in styles]
+        if not self.styles:
+            raise ValueError("at least one style image is needed")
+        self.vgg: VGG19Features = load_vgg19(self.config.weights, device=self.compute.device,
+                                             pooling=self.config.pooling)
+        self._color_reference = color_reference
+        self._targets: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
+        self._layer_weights = self.config.layer_weights()
+
+    @property
+    def device(self) -> torch.device:
+        return self.compute.device
+
+    # -- targets ---------------------------------------------------------------------------
+    def style_targets(self, height: int, width: int) -> dict[str, torch.Tensor]:
+        """Blended Gram matrices {layer: (1, C, C)} for an output of this size (cached)."""
+        key = (height, width)
+        if key not in self._targets:
+            self._targets[key] = self._compute_style_targets(height, width)
+        return self._targets[key]
+
+    def _compute_style_targets(self, height: int, width: int) -> dict[str, torch.Tensor]:
+        longest = max(1, round(self.config.style_scale * max(height, width)))
+        grams_per_style = []
+        for style in self.styles:
+            w, h = fit_size(style.image.shape[1], style.image.shape[0], longest)
+            image = frame_to_tensor(resize_frame(style.image, w, h), self.device)
+            if self.config.preserve_colors and self._color_reference is not None:
+                reference = frame_to_tensor(self._color_reference, self.device)
+                image = match_color(image, reference)
+            grams_per_style.append(self._grams(image))
+        weights = [s.weight for s in self.styles]
+        return {layer: losses.blend_grams([g[layer] for g in grams_per_style], weights)
+                for layer in self.config.style_layers}
+
+    @torch.no_grad()
+    def _grams(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        with self.compute.autocast():
+            features = self.vgg(image, self.config.style_layers)
+        return {layer: losses.gram_matrix(f) for layer, f in features.items()}
+
+    @torch.no_grad()
+    def style_distance(self, image: torch.Tensor | np.ndarray) -> float:
+        """Gram style distance of ``image`` to the (blended) style at the image's size.
+
+        See :func:`losses.style_distance`: mean over the style layers of the relative
+        Frobenius distance; computed in float32 for a stable yardstick.
+        """
+        x = frame_to_tensor(image, self.device) if isinstance(image, np.ndarray) else image
+        targets = self.style_targets(*x.shape[-2:])
+        features = self.vgg(x.float(), self.config.style_layers)
+        return losses.style_distance(features, targets)
+
+    # -- optimization ----------------------------------------------------------------------
+    def stylize(self, content: np.ndarray | torch.Tensor, *, init: np.ndarray | torch.Tensor | None = None,
+                iterations: int | None = None, extra_loss: ExtraLoss | None = None,
+                callback: ProgressCallback | None = None, scales: int | None = None) -> torch.Tensor:
+        """Stylize ``content`` and return (1, 3, H, W) float32 in [0, 1] on the device.
+
+        ``content`` is uint8 RGB (H, W, 3) or a (1, 3, H, W) tensor in [0, 1]; the output
+        has its size. ``init`` is the starting image (any size; resized), default from
+        ``config.init``. ``iterations`` overrides ``config.iterations`` for this call and
+        applies to every scale. ``extra_loss`` is added at the final (full) scale only.
+        """
+        content_t = self._as_tensor(content)
+        if self._color_reference is None:
+            self._color_reference = (content if isinstance(content, np.ndarray)
+                                     else _to_uint8(content_t))
+        steps = self.config.iterations if iterations is None else iterations
+        sizes = self.scale_sizes(*content_t.shape[-2:], scales=scales)
+        x = self._initial_image(content_t, init, *sizes[0])
+        start = time.perf_counter()
+        for index, (h, w) in enumerate(sizes, start=1):
+            final = index == len(sizes)
+            x = resize_tensor(x, h, w).clamp(0, 1)
+            scaled_content = resize_tensor(content_t, h, w)
+            report = _Reporter(callback, index, len(sizes), steps, start)
+            x = self._optimize(x, scaled_content, steps, extra_loss if final else None, report)
+        if self.config.preserve_colors:
+            x = keep_luminance(x, content_t)
+        return x.detach().clamp(0, 1)
+
+    def scale_sizes(self, height: int, width: int, *, scales: int | None = None) -> list[tuple[int, int]]:
+        """(h, w) of each pass, coarse to fine; the last is the full size.
+
+        Each coarser pass halves the long side; passes whose long side would fall below
+        ``min_scale_size``, or whose short side the network cannot take, are dropped.
+        """
+        smallest = self.vgg.min_side(self.config.content_layers + self.config.style_layers)
+        if min(height, width) < smallest:
+            raise BadInput(f"a {width}x{height} picture is too small for layer "
+                           f"{max(self.config.style_layers)}: it needs at least {smallest} px per side; "
+                           "use a larger --size or a larger image")
+        count = self.config.scales if scales is None else scales
+        sizes = []
+        for level in reversed(range(count)):
+            h, w = round(height * 0.5**level), round(width * 0.5**level)
+            if level and (max(h, w) < self.config.min_scale_size or min(h, w) < smallest):
+                continue
+            sizes.append((h, w))
+        return sizes
+
+    def _as_tensor(self, image: np.ndarray | torch.Tensor) -> torch.Tensor:
+        if isinstance(image, np.ndarray):
+            return frame_to_tensor(image, self.device)
+        return image.to(self.device, torch.float32)
+
+    def _initial_image(self, content: torch.Tensor, init: np.ndarray | torch.Tensor | None,
+                       height: int, width: int) -> torch.Tensor:
+        if init is not None:
+            return resize_tensor(self._as_tensor(init), height, width)
+        if self.config.init == "noise":
+            generator = torch.Generator().manual_seed(self.config.seed or 0)
+            return torch.rand(1, 3, height, width, generator=generator).to(self.device)
+        return resize_tensor(content, height, width)
+
+    def _loss_fn(self, content: torch.Tensor, extra_loss: ExtraLoss | None
+                 ) -> Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        """Build loss(x) for one scale: content features and style targets computed once."""
+        cfg = self.config
+        layers = tuple(dict.fromkeys(cfg.content_layers + cfg.style_layers))
+        with torch.no_grad(), self.compute.autocast():
+            content_features = self.vgg(content, cfg.content_layers)
+        targets = self.style_targets(*content.shape[-2:])
+        content_scale = cfg.content_weight / len(cfg.content_layers)
+
+        def loss_of(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            with self.compute.autocast():
+                features = self.vgg(x, layers)
+            terms = {
+                "content": content_scale * sum(losses.content_loss(features[n], content_features[n])
+                                               for n in cfg.content_layers),
+                "style": cfg.style_weight * sum(w * losses.style_loss(features[n], targets[n])
+                                                for n, w in self._layer_weights.items()),
+            }
+            if cfg.tv_weight:
+                terms["tv"] = cfg.tv_weight * losses.total_variation(x)
+            if extra_loss is not None:
+                terms["extra"] = extra_loss(x)
+            return sum(terms.values()), terms  # type: ignore[return-value]
+
+        return loss_of
+
+    def _optimize(self, x0: torch.Tensor, content: torch.Tensor, steps: int,
+                  extra_loss: ExtraLoss | None, report: _Reporter) -> torch.Tensor:
+        x = x0.detach().clone().requires_grad_(True)
+        if steps == 0:
+            return x.detach()
+        loss_of = self._loss_fn(content, extra_loss)
+        if self.config.optimizer == "adam":
+            adam = torch.optim.Adam([x], lr=self.config.learning_rate)
+            for step in range(1, steps + 1):
+                adam.zero_grad(set_to_none=True)
+                loss, terms = loss_of(x)
+                loss.backward()
+                adam.step()
+                report(step, loss, terms)
+            return x.detach()
+        # One step() call runs all iterations so that each line search's last evaluation
+        # is reused as the next iteration's start (max_iter=1 per call would evaluate
+        # twice per iteration). Tolerances are 0: the budget, not a threshold, decides
+        # when to stop, which keeps per-frame time predictable.
+        lbfgs = torch.optim.LBFGS([x], lr=1.0, max_iter=steps, max_eval=steps * 5 // 4 + 5,
+                                  tolerance_grad=0.0, tolerance_change=0.0, history_size=50,
+                                  line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            lbfgs.zero_grad(set_to_none=True)
+            loss, terms = loss_of(x)
+            loss.backward()
+            report(lbfgs.state[x].get("n_iter", 0), loss, terms)
+            return loss
+
+        lbfgs.step(closure)
+        return x.detach()
+
+
+class _Reporter:
+    """Turns (step, loss, terms) into Progress for the user's callback, if any."""
+
+    def __init__(self, callback: ProgressCallback | None, scale: int, scales: int,
+                 iterations: int, start: float) -> None:
+        self.callback, self.scale, self.scales = callback, scale, scales
+        self.iterations, self.start = iterations, start
+
+    def __call__(self, step: int, loss: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:
+        if self.callback is None:
+            return
+        self.callback(Progress(
+            iteration=min(step, self.iterations), iterations=self.iterations, scale=self.scale,
+            scales=self.scales, loss=float(loss.detach()), terms={k: float(v.detach()) for k, v in terms.items()},
+            elapsed=time.perf_counter() - self.start))
+
+
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    from .frames import tensor_to_frame
+
+    return tensor_to_frame(image)
