@@ -10,7 +10,10 @@ import cv2
 import numpy as np
 import torch
 
-from .errors import BadOption
+from .io.sources import fit_size
+
+__all__ = ["fit_size", "float_to_frame", "frame_to_tensor", "resize_frame", "resize_tensor",
+           "tensor_to_frame"]
 
 
 def frame_to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -27,18 +30,9 @@ def tensor_to_frame(image: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(array.cpu().numpy())
 
 
-def fit_size(width: int, height: int, longest: int | None, *, even: bool = False) -> tuple[int, int]:
-    """(width, height) scaled so the longest side is ``longest`` (None: unchanged)."""
-    if longest is None:
-        w, h = width, height
-    else:
-        if longest < 2:
-            raise BadOption(f"--size {longest}: must be at least 2 pixels")
-        scale = longest / max(width, height)
-        w, h = max(1, round(width * scale)), max(1, round(height * scale))
-    if even:
-        w, h = max(2, w - w % 2), max(2, h - h % 2)
-    return w, h
+def float_to_frame(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] -> (H, W, 3) uint8 RGB (rounded, clamped)."""
+    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -1,0 +1,27 @@
+"""Where ffmpeg comes from: the binary shipped with imageio-ffmpeg."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+
+from ..errors import VideostyleError
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary (imageio-ffmpeg's own, so users need no system ffmpeg)."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as exc:
+        raise VideostyleError(f"ffmpeg not found ({exc}); run: pip install imageio-ffmpeg") from exc
+
+
+@functools.lru_cache(maxsize=1)
+def h264_encoder() -> str:
+    """``libx264`` when this ffmpeg has it, else the always-present ``mpeg4``."""
+    encoders = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True,
+                              text=True).stdout
+    return "libx264" if "libx264" in encoders else "mpeg4"

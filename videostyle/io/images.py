@@ -1,0 +1,74 @@
+"""Still images: read any common format as (H, W, 3) uint8 RGB; write atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import BadInput, BadOutput
+from .atomic import atomic_path, check_output
+
+MIN_SIDE = 2  # pixels; smaller images carry no picture to stylize
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB.
+
+    Grayscale is expanded to RGB, an alpha channel is composited over white, 16-bit and
+    float images are scaled to 8 bits. Raises BadInput naming the file otherwise.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise BadInput(f"{file}: no such file")
+    data = np.fromfile(file, dtype=np.uint8)
+    if data.size == 0:
+        raise BadInput(f"{file}: file is empty (0 bytes)")
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    if image is None:
+        image = _read_with_pillow(file)
+    return _to_rgb8(image, file)
+
+
+def _read_with_pillow(file: Path) -> np.ndarray:
+    """OpenCV lacks a few formats (e.g. GIF stills); Pillow tries those."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            return np.asarray(image.convert("RGBA"))[..., [2, 1, 0, 3]]  # as OpenCV would: BGRA
+    except (UnidentifiedImageError, OSError) as exc:
+        raise BadInput(f"{file}: not an image videostyle can read ({type(exc).__name__})") from exc
+
+
+def _to_rgb8(image: np.ndarray, file: Path) -> np.ndarray:
+    if image.dtype == np.uint16:
+        image = (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = (np.clip(image.astype(np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
+    if image.ndim == 2:
+        image = image[..., None]
+    channels = image.shape[2]
+    if channels == 1:
+        rgb = np.repeat(image, 3, axis=2)
+    elif channels == 4:
+        alpha = image[..., 3:4].astype(np.float32) / 255.0
+        over_white = image[..., :3].astype(np.float32) * alpha + 255.0 * (1 - alpha)
+        rgb = cv2.cvtColor((over_white + 0.5).astype(np.uint8), cv2.COLOR_BGR2RGB)
+    else:
+        rgb = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
+    if min(rgb.shape[:2]) < MIN_SIDE:
+        raise BadInput(f"{file}: image is {rgb.shape[1]}x{rgb.shape[0]} pixels, too small to stylize")
+    return np.ascontiguousarray(rgb)
+
+
+def write_image(path: str | Path, image: np.ndarray, *, force: bool = False) -> Path:
+    """Write (H, W, 3) uint8 RGB to PNG/JPEG/…, via a temporary file renamed when complete."""
+    out = check_output(path, force=force, kinds=("image",))
+    ok, encoded = cv2.imencode(out.suffix.lower(), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise BadOutput(f"{out}: OpenCV cannot write this image format; use .png or .jpg")
+    with atomic_path(out) as partial:
+        partial.write_bytes(encoded.tobytes())
+    return out

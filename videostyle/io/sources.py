@@ -1,0 +1,293 @@
+"""Frame sources: video files and animated GIFs (decoded by ffmpeg), image folders and globs.
+
+Every source is a context manager and an iterator of (H, W, 3) uint8 RGB frames, with a
+:class:`VideoInfo` available as soon as it is open. ffmpeg is the one shipped by
+``imageio-ffmpeg``; no system ffmpeg is needed.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import BadOption, BadSource
+from .ffmpeg import ffmpeg_exe
+from .images import read_image
+
+DEFAULT_FOLDER_FPS = 24.0  # an image folder has no rate of its own
+IMAGE_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.bmp", "*.tif", "*.tiff", "*.webp")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What is known about a source, for the frames it yields (after trim, resample, resize)."""
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    frame_count: int | None  # None when unknown before decoding
+    duration: float | None  # seconds
+    has_audio: bool
+    rotation: int = 0  # degrees, as applied by the decoder
+    is_gif: bool = False
+    frame_durations: tuple[float, ...] | None = None  # seconds per frame (GIFs)
+
+
+def fit_size(width: int, height: int, longest: int | None, *, even: bool = False) -> tuple[int, int]:
+    """(width, height) scaled so the longest side is ``longest`` (None: unchanged).
+
+    ``even`` rounds both down to even numbers, which H.264 in yuv420p needs.
+    """
+    if longest is None:
+        w, h = width, height
+    else:
+        if longest < 2:
+            raise BadOption(f"--size {longest}: must be at least 2 pixels")
+        scale = longest / max(width, height)
+        w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    if even:
+        w, h = max(2, w - w % 2), max(2, h - h % 2)
+    return w, h
+
+
+def natural_key(path: str | Path) -> list:
+    """Sort key that puts img2 before img10."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(path))]
+
+
+# -- probing --------------------------------------------------------------------------------
+_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_VIDEO = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5})")
+_FPS = re.compile(r"(\d+(?:\.\d+)?) fps")
+_TBR = re.compile(r"(\d+(?:\.\d+)?)k? tbr")
+_ROTATION = re.compile(r"(?:rotate\s*:\s*(-?\d+))|(?:rotation of (-?\d+(?:\.\d+)?) degrees)")
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read a video's metadata without decoding it (frame count from a fast stream copy)."""
+    file = Path(path)
+    if not file.is_file():
+        raise BadSource(f"{file}: no such file")
+    if file.stat().st_size == 0:
+        raise BadSource(f"{file}: file is empty (0 bytes)")
+    text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(file)], capture_output=True,
+                          text=True, errors="replace").stderr
+    video = _VIDEO.search(text)
+    if video is None:
+        reason = text.strip().splitlines()[-1] if text.strip() else "unknown format"
+        raise BadSource(f"{file}: not a video ffmpeg can read ({reason.split(': ')[-1]})")
+    width, height = int(video.group(1)), int(video.group(2))
+    stream_line = text[video.start(): text.find("\n", video.start())]
+    rate = _FPS.search(stream_line) or _TBR.search(stream_line)
+    fps = float(rate.group(1)) if rate else 25.0
+    rot = _ROTATION.search(text)
+    rotation = int(float(rot.group(1) or rot.group(2))) % 360 if rot else 0
+    if rotation in (90, 270):
+        width, height = height, width
+    d = _DURATION.search(text)
+    duration = int(d.group(1)) * 3600 + int(d.group(2)) * 60 + float(d.group(3)) if d else None
+    is_gif = "Video: gif" in text
+    durations = _gif_durations(file) if is_gif else None
+    if durations:
+        count: int | None = len(durations)
+        duration = sum(durations)
+        fps = len(durations) / duration if duration else fps
+    else:
+        count = _count_frames(file)
+    return VideoInfo(path=str(file), width=width, height=height, fps=fps, frame_count=count,
+                     duration=duration, has_audio="Audio:" in text, rotation=rotation, is_gif=is_gif,
+                     frame_durations=durations)
+
+
+def _count_frames(file: Path) -> int | None:
+    import imageio_ffmpeg
+
+    try:
+        return int(imageio_ffmpeg.count_frames_and_secs(str(file))[0])
+    except (RuntimeError, ValueError, OSError):
+        return None
+
+
+def _gif_durations(file: Path) -> tuple[float, ...] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(file) as image:
+            durations = []
+            for index in range(getattr(image, "n_frames", 1)):
+                image.seek(index)
+                durations.append(image.info.get("duration", 100) / 1000.0)
+            return tuple(durations)
+    except (OSError, ValueError):
+        return None
+
+
+# -- sources --------------------------------------------------------------------------------
+def open_source(path: str | Path, *, start: float = 0.0, frames: int | None = None,
+                duration: float | None = None, fps: float | None = None, size: int | None = None,
+                even: bool = False) -> FrameSource:
+    """Open a video file, animated GIF, folder of images or glob pattern for reading.
+
+    ``start`` skips seconds, ``frames``/``duration`` limit what is read, ``fps`` resamples,
+    ``size`` is the longest side of the frames yielded (``even`` makes both sides even).
+    """
+    if frames is not None and frames <= 0:
+        raise BadOption(f"--frames {frames}: must be at least 1")
+    if fps is not None and fps <= 0:
+        raise BadOption(f"--fps {fps}: must be > 0")
+    if duration is not None and duration <= 0:
+        raise BadOption(f"--duration {duration}: must be > 0")
+    if start < 0:
+        raise BadOption(f"--start {start}: must be >= 0")
+    text = str(path)
+    if Path(text).is_dir() or any(ch in text for ch in "*?["):
+        return ImageSequenceSource(text, start=start, frames=frames, duration=duration, fps=fps,
+                                   size=size, even=even)
+    return VideoFileSource(text, start=start, frames=frames, duration=duration, fps=fps, size=size, even=even)
+
+
+class FrameSource:
+    """Base: a context manager and iterator of (H, W, 3) uint8 RGB frames with ``info``."""
+
+    info: VideoInfo
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the source holds (an ffmpeg process); safe to call twice."""
+
+
+class VideoFileSource(FrameSource):
+    """A file ffmpeg decodes, piped as raw RGB frames."""
+
+    def __init__(self, path: str, *, start: float, frames: int | None, duration: float | None,
+                 fps: float | None, size: int | None, even: bool) -> None:
+        base = probe(path)
+        width, height = fit_size(base.width, base.height, size, even=even)
+        rate = fps or base.fps
+        self.frame_limit = frames
+        self._filters = [f"scale={width}:{height}:flags=area"]
+        if fps is not None or not base.is_gif:
+            self._filters.insert(0, f"fps={rate:.6g}")  # constant rate out, also from VFR input
+        self._start, self._duration = start, duration
+        count = base.frame_count
+        durations = base.frame_durations
+        if durations is not None and fps is None:
+            skip = _frames_before(durations, start)
+            durations = durations[skip:]
+            if duration is not None:
+                durations = durations[: max(1, _frames_before(durations, duration))]
+            durations = durations[:frames] if frames else durations
+            count = len(durations)
+        elif base.duration is not None:
+            remaining = max(0.0, base.duration - start)
+            if duration is not None:
+                remaining = min(remaining, duration)
+            count = round(remaining * rate)
+            count = min(count, frames) if frames else count
+        self.info = replace(base, width=width, height=height, fps=rate, frame_count=count,
+                            duration=count / rate if count is not None else None,
+                            frame_durations=tuple(durations) if durations is not None and fps is None else None)
+        self._process: subprocess.Popen | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        cmd = [ffmpeg_exe(), "-v", "error", "-nostdin"]
+        if self._start:
+            cmd += ["-ss", f"{self._start:.6f}"]
+        cmd += ["-i", self.info.path]
+        if self._duration is not None:
+            cmd += ["-t", f"{self._duration:.6f}"]
+        cmd += ["-an", "-sn", "-vf", ",".join(self._filters)]
+        if self.info.is_gif and "fps=" not in self._filters[0]:
+            cmd += ["-fps_mode", "passthrough"]
+        if self.frame_limit:
+            cmd += ["-frames:v", str(self.frame_limit)]
+        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+        w, h = self.info.width, self.info.height
+        frame_bytes = w * h * 3
+        self._process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         start_new_session=True)
+        produced = 0
+        try:
+            assert self._process.stdout is not None
+            while True:
+                data = self._process.stdout.read(frame_bytes)
+                if len(data) < frame_bytes:
+                    break  # end of stream; a truncated file simply ends early
+                produced += 1
+                yield np.frombuffer(data, np.uint8).reshape(h, w, 3)
+        finally:
+            self.close()
+        if produced == 0:
+            raise BadSource(f"{self.info.path}: no frames could be decoded"
+                            + (" after --start" if self._start else "") + "; is the file complete?")
+
+    def close(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
+
+
+def _frames_before(durations: tuple[float, ...] | list[float], seconds: float) -> int:
+    elapsed, index = 0.0, 0
+    while index < len(durations) and elapsed + 1e-9 < seconds:
+        elapsed += durations[index]
+        index += 1
+    return index
+
+
+class ImageSequenceSource(FrameSource):
+    """A folder of numbered images, or a glob, in natural order."""
+
+    def __init__(self, pattern: str, *, start: float, frames: int | None, duration: float | None,
+                 fps: float | None, size: int | None, even: bool) -> None:
+        if Path(pattern).is_dir():
+            files = [f for p in IMAGE_PATTERNS for f in glob.glob(str(Path(pattern) / p))]
+        else:
+            files = glob.glob(pattern)
+        files = sorted(set(files), key=natural_key)
+        if not files:
+            raise BadSource(f"{pattern}: no images found (looked for {', '.join(IMAGE_PATTERNS)})")
+        rate = fps or DEFAULT_FOLDER_FPS
+        first = int(round(start * rate))
+        count = len(files) - first
+        if duration is not None:
+            count = min(count, max(1, int(round(duration * rate))))
+        if frames is not None:
+            count = min(count, frames)
+        if count <= 0:
+            raise BadSource(f"{pattern}: no frames after --start {start} ({len(files)} images at {rate:g} fps)")
+        self.files = files[first: first + count]
+        sample = read_image(self.files[0])
+        width, height = fit_size(sample.shape[1], sample.shape[0], size, even=even)
+        self.info = VideoInfo(path=pattern, width=width, height=height, fps=rate, frame_count=count,
+                              duration=count / rate, has_audio=False)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for file in self.files:
+            image = read_image(file)
+            if image.shape[:2] != (self.info.height, self.info.width):
+                shrinking = image.shape[0] * image.shape[1] > self.info.width * self.info.height
+                image = cv2.resize(image, (self.info.width, self.info.height),
+                                   interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+            yield image
