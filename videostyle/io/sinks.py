@@ -115,7 +115,7 @@ class Mp4Sink(FrameSink):
             cmd += ["-ss", f"{start:.6f}"]
             if duration is not None:
                 cmd += ["-t", f"{duration:.6f}"]
-            cmd += ["-i", source, "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-shortest"]
+            cmd += ["-i", source, "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac"]
         encoder = h264_encoder()
         cmd += ["-c:v", encoder, "-pix_fmt", "yuv420p",
                 "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]  # yuv420p needs even sides

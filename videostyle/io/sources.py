@@ -230,7 +230,7 @@ class VideoFileSource(FrameSource):
                 if len(data) < frame_bytes:
                     break  # end of stream; a truncated file simply ends early
                 produced += 1
-                yield np.frombuffer(data, np.uint8).reshape(h, w, 3)
+                yield np.frombuffer(bytearray(data), np.uint8).reshape(h, w, 3)  # writable
         finally:
             self.close()
         if produced == 0:

@@ -1,0 +1,263 @@
+"""The video pipeline end to end on tiny generated clips (no files from ../shared)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from synthetic import blobs, stripes
+
+from videostyle.cli import main
+from videostyle.config import StyleConfig
+from videostyle.io import open_source, probe
+from videostyle.metrics import warping_error
+from videostyle.temporal import TemporalConfig
+from videostyle.video import ClipConfig, stylize_video
+
+FAST = StyleConfig(device="cpu", precision="fp32")
+FEW = TemporalConfig(iterations=2, first_iterations=6)
+
+
+def ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def make_clip(path: Path, *, frames: int = 8, size: str = "64x48", fps: int = 10, audio: bool = False) -> Path:
+    """A test-pattern clip (moving), optionally with a sine tone."""
+    cmd = [ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050", "-c:a", "aac", "-shortest"]
+    odd = any(int(side) % 2 for side in size.split("x"))
+    pix_fmt = "yuv444p" if odd else "yuv420p"  # 4:2:0 cannot hold odd sizes
+    cmd += ["-frames:v", str(frames), "-pix_fmt", pix_fmt, "-c:v", "libx264", str(path)]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+def panning_texture(frames: int = 8, step: int = 2, size: tuple[int, int] = (64, 48)) -> list[np.ndarray]:
+    """A painting-like texture seen through a window moving ``step`` px per frame."""
+    w, h = size
+    big = np.concatenate([blobs(w + frames * step, h, seed=3), stripes(w + frames * step, h)], axis=0)[: h]
+    return [np.ascontiguousarray(big[:, i * step: i * step + w]) for i in range(frames)]
+
+
+def write_gif(path: Path, frames: list[np.ndarray], durations_ms: list[int]) -> Path:
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=durations_ms, loop=0)
+    return path
+
+
+@pytest.fixture
+def style_file(tmp_path) -> str:
+    path = tmp_path / "style.png"
+    Image.fromarray(stripes()).save(path)
+    return str(path)
+
+
+def run_cli(*args: str) -> int:
+    return main([str(a) for a in args])
+
+
+# -- formats --------------------------------------------------------------------------------
+def test_mp4_with_audio_keeps_sound_duration_and_fps(tmp_path, style_file):
+    clip = make_clip(tmp_path / "in.mp4", frames=10, audio=True)
+    out = tmp_path / "out.mp4"
+    code = run_cli("video", clip, "--style", style_file, "-o", out, "--size", 64, "--iterations", 2,
+                   "--first-iterations", 4, "--device", "cpu", "--quiet")
+    assert code == 0
+    source, result = probe(clip), probe(out)
+    assert result.has_audio
+    assert result.fps == pytest.approx(source.fps, rel=1e-3)
+    assert result.frame_count == 10
+    assert abs(result.duration - source.duration) <= 1.0 / source.fps + 1e-6
+    assert not list(tmp_path.glob(".out.mp4.videostyle")), "work folder removed after success"
+
+
+def test_gif_in_gif_out_keeps_frame_count_and_durations(tmp_path, style_file):
+    frames = panning_texture(frames=5)
+    durations = [100, 200, 100, 300, 100]
+    gif = write_gif(tmp_path / "in.gif", frames, durations)
+    out = tmp_path / "out.gif"
+    assert run_cli("video", gif, "--style", style_file, "-o", out, "--iterations", 1,
+                   "--first-iterations", 3, "--device", "cpu", "--quiet") == 0
+    with Image.open(out) as image:
+        assert image.n_frames == 5
+        got = []
+        for i in range(image.n_frames):
+            image.seek(i)
+            got.append(image.info["duration"])
+        assert got == durations
+        assert image.info.get("loop") == 0
+
+
+def test_folder_output_and_side_by_side(tmp_path, style_file):
+    clip = make_clip(tmp_path / "in.mp4", frames=3)
+    out = tmp_path / "frames"
+    assert run_cli("video", clip, "--style", style_file, "-o", f"{out}/", "--size", 64, "--iterations", 1,
+                   "--first-iterations", 2, "--side-by-side", "--device", "cpu", "--quiet") == 0
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == 3
+    assert Image.open(pngs[0]).size == (128, 48)
+
+
+# -- temporal coherence ---------------------------------------------------------------------
+def test_flow_mode_is_steadier_than_independent(tmp_path, style_file):
+    frames = panning_texture(frames=6, step=2)
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(folder / f"f{i}.png")
+    styles = [blobs()]
+    errors = {}
+    for mode in ("flow", "independent"):
+        out = tmp_path / mode
+        temporal = TemporalConfig(mode=mode, iterations=8, first_iterations=30)
+        stylize_video(folder, f"{out}/", styles, style=FAST, temporal=temporal, clip=ClipConfig(size=None))
+        stylized = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(out.glob("*.png"))]
+        errors[mode] = warping_error(frames, stylized).e_warp
+    assert errors["flow"] < 0.7 * errors["independent"], errors
+
+
+def test_scene_cut_is_detected(tmp_path):
+    a = panning_texture(frames=3)
+    b = [np.ascontiguousarray(np.flipud(stripes(64, 48, colors=((20, 200, 40), (10, 10, 120)))))] * 3
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for i, f in enumerate(a + b):
+        Image.fromarray(f).save(folder / f"f{i:02d}.png")
+    result = stylize_video(folder, tmp_path / "o.gif", [blobs()], style=FAST, temporal=FEW,
+                           clip=ClipConfig(size=None))
+    assert result.scene_cuts == [3]
+
+
+# -- resume ---------------------------------------------------------------------------------
+def _cli_cmd(clip: Path, style: str, out: Path) -> list[str]:
+    return [sys.executable, "-m", "videostyle.cli", "video", str(clip), "--style", style, "-o", str(out),
+            "--size", "64", "--iterations", "3", "--first-iterations", "8", "--device", "cpu", "--quiet"]
+
+
+def test_killed_job_resumes_and_equals_an_uninterrupted_run(tmp_path, style_file):
+    clip = make_clip(tmp_path / "in.mp4", frames=8)
+    out = tmp_path / "killed"
+    work = tmp_path / ".killed.videostyle"
+    proc = subprocess.Popen(_cli_cmd(clip, style_file, Path(f"{out}/")))
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(work.glob("frame_*.png"))) < 3:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(work.glob("frame_*.png")))
+    assert 3 <= done_before < 8, "the kill must land mid-job"
+    assert not out.exists(), "no output from a killed job"
+
+    subprocess.run(_cli_cmd(clip, style_file, Path(f"{out}/")), check=True)
+    fresh = tmp_path / "fresh"
+    subprocess.run(_cli_cmd(clip, style_file, Path(f"{fresh}/")), check=True)
+    resumed_frames = sorted(out.glob("*.png"))
+    fresh_frames = sorted(fresh.glob("*.png"))
+    assert len(resumed_frames) == len(fresh_frames) == 8
+    for a, b in zip(resumed_frames, fresh_frames):
+        assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b))), a.name
+
+
+def test_changed_settings_are_refused_not_mixed(tmp_path, style_file):
+    clip = make_clip(tmp_path / "in.mp4", frames=4)
+    out = tmp_path / "o.mp4"
+    calls = []
+
+    def stop_after_two(p):
+        calls.append(p)
+        if p.step is None and p.finished == 2:
+            raise KeyboardInterrupt
+
+    styles = [stripes()]
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(clip, out, styles, style=FAST, temporal=FEW, clip=ClipConfig(size=64),
+                      callback=stop_after_two)
+    assert not out.exists()
+    code = run_cli("video", clip, "--style", style_file, "-o", out, "--size", 64, "--iterations", 5,
+                   "--device", "cpu", "--quiet")
+    assert code == 2
+    assert not out.exists()
+
+
+# -- bad input ------------------------------------------------------------------------------
+def test_bad_inputs_exit_2_with_one_line(tmp_path, style_file, capsys):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n")
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    good = make_clip(tmp_path / "good.mp4", frames=6)
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    base = ["--style", style_file, "--size", "64", "--iterations", "1", "--first-iterations", "1",
+            "--device", "cpu", "--quiet"]
+    cases = [
+        [tmp_path / "missing.mp4", "-o", tmp_path / "a.mp4"],
+        [text, "-o", tmp_path / "b.mp4"],
+        [empty, "-o", tmp_path / "c.mp4"],
+        [good, "-o", tmp_path / "no-such-dir" / "d.mp4"],
+        [good, "-o", tmp_path / "e.mp4", "--frames", "0"],
+    ]
+    for case in cases:
+        capsys.readouterr()
+        assert run_cli("video", *case, *base) == 2, case
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and err.startswith("videostyle: error:"), err
+    # a truncated file is read as far as it goes, or refused clearly: never a traceback
+    assert run_cli("video", truncated, "-o", tmp_path / "t.mp4", *base) in (0, 2)
+
+
+def test_existing_output_is_refused_without_force_and_untouched(tmp_path, style_file):
+    clip = make_clip(tmp_path / "in.mp4", frames=2)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"precious")
+    args = ["video", clip, "--style", style_file, "-o", out, "--size", 64, "--iterations", 1,
+            "--first-iterations", 1, "--device", "cpu", "--quiet"]
+    assert run_cli(*args) == 2
+    assert out.read_bytes() == b"precious"
+    assert run_cli(*args, "--force") == 0
+    assert probe(out).frame_count == 2
+
+
+def test_odd_sized_input_becomes_an_even_mp4(tmp_path, style_file):
+    clip = make_clip(tmp_path / "odd.mp4", frames=2, size="161x97")
+    out = tmp_path / "out.mp4"
+    assert run_cli("video", clip, "--style", style_file, "-o", out, "--size", 161, "--iterations", 1,
+                   "--first-iterations", 1, "--device", "cpu", "--quiet") == 0
+    info = probe(out)
+    assert info.width % 2 == 0 and info.height % 2 == 0 and info.frame_count == 2
+
+
+def test_zero_frame_video_is_refused(tmp_path, style_file):
+    clip = make_clip(tmp_path / "in.mp4", frames=3)
+    out = tmp_path / "out.mp4"
+    assert run_cli("video", clip, "--style", style_file, "-o", out, "--start", 60, "--iterations", 1,
+                   "--device", "cpu", "--quiet") == 2
+    assert not out.exists()
+
+
+def test_unwritable_output_location(tmp_path, style_file):
+    """A folder that cannot hold the output (here a file in the way: root can write anywhere)."""
+    clip = make_clip(tmp_path / "in.mp4", frames=2)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    assert run_cli("video", clip, "--style", style_file, "-o", blocker / "o.mp4", "--iterations", 1,
+                   "--device", "cpu", "--quiet") == 2
+    assert blocker.read_text() == "a file, not a folder"
+
+
+def test_open_source_yields_what_probe_says(tmp_path):
+    clip = make_clip(tmp_path / "in.mp4", frames=5)
+    with open_source(clip, size=32) as source:
+        frames = list(source)
+        assert len(frames) == 5 and frames[0].shape == (source.info.height, source.info.width, 3)

@@ -1,0 +1,129 @@
+"""Optical flow, warping and the reliability (occlusion) mask of Ruder et al. 2016.
+
+Convention: ``estimate_flow(a, b)`` returns, for every pixel p of ``a``, the offset to
+the matching point in ``b``:  a(p) ≈ b(p + flow(p)).  So with
+
+    backward = estimate_flow(frame_t, frame_prev)      # t -> t-1
+
+``warp(stylized_prev, backward)`` moves the previous stylized frame onto frame t (a
+backward warp: each pixel of t looks up where it came from). Flow is (H, W, 2) float32
+in pixels, channel 0 horizontal (x), channel 1 vertical (y).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Ruder et al. 2016, after Sundaram et al. 2010: forward-backward consistency
+# |w~ + ŵ|² > CONSISTENCY_RATIO (|w~|² + |ŵ|²) + CONSISTENCY_OFFSET marks disocclusions,
+# |∇u|² + |∇v|² > BOUNDARY_RATIO |ŵ|² + BOUNDARY_OFFSET marks motion boundaries.
+CONSISTENCY_RATIO = 0.01
+CONSISTENCY_OFFSET = 0.5
+BOUNDARY_RATIO = 0.01
+BOUNDARY_OFFSET = 0.002
+
+# A scene cut: most of the frame has no reliable match in the previous one, and the
+# colours changed. Camera shake and pans keep well over half of the pixels reliable.
+CUT_RELIABLE_FRACTION = 0.4
+CUT_HISTOGRAM_DISTANCE = 0.5  # Bhattacharyya distance of HSV hue/saturation histograms
+
+
+class FlowEstimator:
+    """Dense optical flow with OpenCV's DIS (Kroeger et al. 2016), medium preset plus
+    variational refinement; the solver object is built once and reused."""
+
+    def __init__(self) -> None:
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self._dis.setFinestScale(0)  # refine down to full resolution: small frames need it
+        self._dis.setVariationalRefinementIterations(5)
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Flow from RGB uint8 frame ``a`` to ``b`` (same size): a(p) ≈ b(p + flow(p))."""
+        gray_a = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
+        gray_b = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY)
+        return self._dis.calc(gray_a, gray_b, None)
+
+
+def estimate_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Flow (H, W, 2) from frame ``a`` to frame ``b``; see the module docstring."""
+    return FlowEstimator()(a, b)
+
+
+def _sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    h, w = flow.shape[:2]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return xs + flow[..., 0], ys + flow[..., 1]
+
+
+def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Backward-warp ``image`` (H, W[, C]) by ``flow``: out(p) = image(p + flow(p)), bilinear.
+
+    Points outside the image take the nearest border value (the mask marks them).
+    """
+    map_x, map_y = _sample_grid(flow)
+    return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def reliability_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+    """Where ``warp(prev, backward)`` can be trusted: (H, W) float32, 1 reliable, 0 not.
+
+    ``backward`` is the flow t -> t-1 (ŵ), ``forward`` the flow t-1 -> t (w). Unreliable:
+    forward and backward disagree (disocclusion), motion boundaries, or ŵ leaving the frame.
+    """
+    h, w = backward.shape[:2]
+    forward_at_t = warp(forward, backward)  # w~: the forward flow looked up along ŵ
+    round_trip = np.sum((forward_at_t + backward) ** 2, axis=2)
+    magnitudes = np.sum(forward_at_t**2, axis=2) + np.sum(backward**2, axis=2)
+    occluded = round_trip > CONSISTENCY_RATIO * magnitudes + CONSISTENCY_OFFSET
+
+    du_y, du_x = np.gradient(backward[..., 0])
+    dv_y, dv_x = np.gradient(backward[..., 1])
+    gradient = du_x**2 + du_y**2 + dv_x**2 + dv_y**2
+    boundary = gradient > BOUNDARY_RATIO * np.sum(backward**2, axis=2) + BOUNDARY_OFFSET
+
+    map_x, map_y = _sample_grid(backward)
+    outside = (map_x < 0) | (map_x > w - 1) | (map_y < 0) | (map_y > h - 1)
+    return (~(occluded | boundary | outside)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """Flow between consecutive frames and what it means for warping t-1 onto t."""
+
+    backward: np.ndarray  # (H, W, 2) t -> t-1: warp(prev, backward) aligns prev with t
+    forward: np.ndarray  # (H, W, 2) t-1 -> t
+    mask: np.ndarray  # (H, W) float32, 1 where the warp is reliable
+
+    @property
+    def reliable_fraction(self) -> float:
+        return float(self.mask.mean())
+
+
+def flow_between(previous: np.ndarray, frame: np.ndarray, estimator: FlowEstimator | None = None) -> FlowResult:
+    """Both flows and the reliability mask for warping ``previous`` onto ``frame`` (RGB uint8)."""
+    estimate = estimator or FlowEstimator()
+    backward = estimate(frame, previous)
+    forward = estimate(previous, frame)
+    return FlowResult(backward=backward, forward=forward, mask=reliability_mask(forward, backward))
+
+
+def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Bhattacharyya distance (0 same, 1 disjoint) of hue/saturation histograms of two RGB frames."""
+    def hist(image: np.ndarray) -> np.ndarray:
+        hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+        h = cv2.calcHist([hsv], [0, 1], None, [30, 16], [0, 180, 0, 256])
+        return cv2.normalize(h, h).flatten()
+
+    return float(cv2.compareHist(hist(a), hist(b), cv2.HISTCMP_BHATTACHARYYA))
+
+
+def is_scene_cut(previous: np.ndarray, frame: np.ndarray, *, flow: FlowResult | None = None) -> bool:
+    """True when ``frame`` starts a new shot: few pixels can be followed from ``previous``
+    and the colours changed; a pan or camera shake is not a cut."""
+    result = flow if flow is not None else flow_between(previous, frame)
+    if result.reliable_fraction >= CUT_RELIABLE_FRACTION:
+        return False
+    return histogram_distance(previous, frame) > CUT_HISTOGRAM_DISTANCE

@@ -1,0 +1,224 @@
+"""The frame loop: source -> flow/init -> optimize -> work folder -> writer.
+
+Optical flow for the next frames is computed in a background thread while the optimizer
+works on the current one. Finished frames go to a work folder (see ``resume.py``) so a
+killed job resumes where it stopped; the output file is written from that folder at the
+end, to a temporary name renamed on completion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .config import StyleConfig
+from .errors import BadOption
+from .flow import FlowEstimator, FlowResult, flow_between, is_scene_cut
+from .frames import float_to_frame
+from .io import VideoInfo, check_output, open_sink, open_source
+from .optimize import Progress, Style, Stylizer
+from .resume import WorkDir, default_work_dir
+from .temporal import TemporalConfig, TemporalStylizer
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
+FLOW_LOOKAHEAD = 2  # frame pairs whose flow is computed ahead of the optimizer
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    """Which part of the input is read, at what size and rate, and how it is written."""
+
+    size: int | None = 320  # longest side of the output; None: the source's size
+    start: float = 0.0  # seconds
+    frames: int | None = None
+    duration: float | None = None  # seconds
+    fps: float | None = None  # resample to this rate; None: the source's rate
+    quality: int = 18  # H.264 CRF: lower is better and bigger
+    loop: int = 0  # GIF: 0 loops forever
+    side_by_side: bool = False  # original | stylized
+
+    def __post_init__(self) -> None:
+        if self.frames is not None and self.frames <= 0:
+            raise BadOption(f"--frames {self.frames}: must be at least 1")
+        if self.duration is not None and self.duration <= 0:
+            raise BadOption(f"--duration {self.duration}: must be > 0")
+        if self.start < 0:
+            raise BadOption(f"--start {self.start}: must be >= 0")
+        if self.size is not None and self.size < 16:
+            raise BadOption(f"--size {self.size}: must be at least 16 pixels")
+
+
+@dataclass(frozen=True)
+class VideoProgress:
+    """Sent to the callback: per optimizer evaluation (``step``) and per finished frame."""
+
+    frame: int  # 0-based index of the frame being stylized
+    frames: int | None  # total, when the source knows it
+    finished: int  # frames done, including those resumed from the work folder
+    resumed: int  # frames found already done when the job started
+    seconds_per_frame: float | None  # mean over the frames stylized in this run
+    step: Progress | None  # optimizer progress within the frame; None when a frame finished
+    stage: str = "stylize"  # "stylize" or "encode"
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What a finished job reports."""
+
+    output: Path
+    frames: int
+    resumed: int
+    seconds: float
+    seconds_per_frame: float | None
+    scene_cuts: list[int]
+    info: VideoInfo
+
+
+VideoCallback = Callable[[VideoProgress], None]
+
+
+def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.ndarray | Style], *,
+                  style: StyleConfig | None = None, temporal: TemporalConfig | None = None,
+                  clip: ClipConfig | None = None, force: bool = False, work_dir: str | Path | None = None,
+                  restart: bool = False, keep_work: bool = False,
+                  callback: VideoCallback | None = None) -> VideoResult:
+    """Stylize a video file, GIF or image folder into ``output`` (.mp4/.gif/folder).
+
+    Resumable: rerunning the same call after an interruption continues from the last
+    finished frame (``restart=True`` discards it). Returns a :class:`VideoResult`.
+    """
+    style = style or StyleConfig()
+    temporal = temporal or TemporalConfig()
+    clip = clip or ClipConfig()
+    out = check_output(output, force=force)
+    even = out.suffix.lower() in VIDEO_SUFFIXES
+    started = time.perf_counter()
+    with _open(source, clip, even) as frames_in:
+        info = frames_in.info
+        settings = _settings(source, info, styles, style, temporal, clip)
+        work = WorkDir(Path(work_dir) if work_dir else default_work_dir(out), settings, restart=restart)
+        stylizer = Stylizer(styles, style)
+        loop = _FrameLoop(stylizer, temporal, work, info, callback)
+        count = loop.run(iter(frames_in))
+    _encode(source, out, work, count, info, clip, force, even, callback)
+    if not keep_work:
+        work.remove()
+    elapsed = time.perf_counter() - started
+    return VideoResult(output=out, frames=count, resumed=loop.resumed, seconds=elapsed,
+                       seconds_per_frame=loop.seconds_per_frame(), scene_cuts=loop.cuts, info=info)
+
+
+def _open(source: str | Path, clip: ClipConfig, even: bool):
+    return open_source(source, start=clip.start, frames=clip.frames, duration=clip.duration,
+                       fps=clip.fps, size=clip.size, even=even)
+
+
+class _FrameLoop:
+    """Stylizes frames in order, skipping those the work folder already holds."""
+
+    def __init__(self, stylizer: Stylizer, config: TemporalConfig, work: WorkDir, info: VideoInfo,
+                 callback: VideoCallback | None) -> None:
+        self.temporal = TemporalStylizer(stylizer, config)
+        self.config, self.work, self.info, self.callback = config, work, info, callback
+        self.resumed = work.finished_frames()
+        self.cuts: list[int] = []
+        self.times: list[float] = []
+
+    def seconds_per_frame(self) -> float | None:
+        return sum(self.times) / len(self.times) if self.times else None
+
+    def run(self, frames: Iterator[np.ndarray]) -> int:
+        """Stylize every frame not yet finished; returns the number of frames."""
+        count = 0
+        needs_flow = self.config.mode == "flow" or self.config.detect_cuts
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow") as pool:
+            estimator = FlowEstimator()
+            pending: deque[tuple[int, np.ndarray, Future | None]] = deque()
+            previous: np.ndarray | None = None
+            for index, frame in enumerate(frames):
+                job = None
+                if needs_flow and previous is not None and index >= self.resumed:
+                    job = pool.submit(_flow_and_cut, previous, frame, estimator)
+                pending.append((index, frame, job))
+                previous = frame
+                if len(pending) > FLOW_LOOKAHEAD:
+                    self._process(*pending.popleft())
+                count = index + 1
+            while pending:
+                self._process(*pending.popleft())
+        if count == 0:
+            raise BadOption(f"{self.info.path}: no frames in the selected range; check --start and --duration")
+        return count
+
+    def _process(self, index: int, frame: np.ndarray, job: Future | None) -> None:
+        if index < self.resumed:
+            return
+        if index == self.resumed and index > 0:
+            self.temporal.restore(self.work.load_state(index - 1))
+        flow, cut = job.result() if job is not None else (None, False)
+        if cut and index > 0:
+            self.cuts.append(index)
+        started = time.perf_counter()
+
+        def report(step: Progress | None) -> None:
+            if self.callback is not None:
+                self.callback(VideoProgress(
+                    frame=index, frames=self.info.frame_count, finished=index + (step is None),
+                    resumed=self.resumed, seconds_per_frame=self.seconds_per_frame(), step=step))
+
+        result = self.temporal.next(frame, flow, cut=cut, callback=report)
+        self.work.save(index, float_to_frame(result), result, keep_states=2)
+        self.times.append(time.perf_counter() - started)
+        report(None)
+
+
+def _flow_and_cut(previous: np.ndarray, frame: np.ndarray,
+                  estimator: FlowEstimator) -> tuple[FlowResult, bool]:
+    flow = flow_between(previous, frame, estimator)
+    return flow, is_scene_cut(previous, frame, flow=flow)
+
+
+def _encode(source: str | Path, out: Path, work: WorkDir, count: int, info: VideoInfo, clip: ClipConfig,
+            force: bool, even: bool, callback: VideoCallback | None) -> None:
+    """Write the finished frames from the work folder into the output."""
+    durations = info.frame_durations[:count] if info.frame_durations else None
+    audio = str(source) if info.has_audio else None
+    originals = iter(_open(source, clip, even)) if clip.side_by_side else None
+    with open_sink(out, fps=info.fps, force=force, audio_from=audio, audio_start=clip.start,
+                   audio_duration=count / info.fps, quality=clip.quality, loop=clip.loop,
+                   frame_durations=durations) as sink:
+        for index in range(count):
+            frame = work.load_frame(index)
+            if originals is not None:
+                frame = np.hstack([next(originals), frame])
+            sink.write(frame)
+            if callback is not None:
+                callback(VideoProgress(frame=index, frames=count, finished=count, resumed=0,
+                                       seconds_per_frame=None, step=None, stage="encode"))
+
+
+def _settings(source: str | Path, info: VideoInfo, styles: Sequence[np.ndarray | Style], style: StyleConfig,
+              temporal: TemporalConfig, clip: ClipConfig) -> dict:
+    """Everything that shapes the frames, for the work folder's mismatch check."""
+    digest = hashlib.sha256()
+    for item in styles:
+        s = item if isinstance(item, Style) else Style(item)
+        digest.update(np.ascontiguousarray(s.image).tobytes())
+        digest.update(f"{s.image.shape}:{s.weight}".encode())
+    src = Path(source)
+    stat = src.stat() if src.exists() else None
+    frame_settings = asdict(clip)
+    for encode_only in ("quality", "loop", "side_by_side"):
+        frame_settings.pop(encode_only)
+    return {"source": str(src.resolve()), "source_bytes": stat.st_size if stat else None,
+            "source_mtime": stat.st_mtime if stat else None, "size": [info.width, info.height],
+            "styles": digest.hexdigest(), "style": asdict(style), "temporal": asdict(temporal),
+            "clip": frame_settings, "version": __version__}
