@@ -7,11 +7,14 @@ failed write leaves the output untouched and no temporary file behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
+from itertools import accumulate, pairwise
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +23,7 @@ from ..errors import BadOutput
 from .atomic import check_output, output_kind
 from .ffmpeg import ffmpeg_exe, h264_encoder
 
-GIF_PALETTE_SAMPLE = 1_000_000  # pixels drawn from the whole clip to build the GIF palette
+FRAME_NAME = re.compile(r"frame_\d+\.png")  # what a PNG folder output holds
 
 
 def open_sink(path: str | Path, *, fps: float, force: bool = False, audio_from: str | None = None,
@@ -97,7 +100,7 @@ class FrameSink:
 
 
 class Mp4Sink(FrameSink):
-    """H.264 (yuv420p) through an ffmpeg pipe, with the source's audio muxed back in."""
+    """H.264 (VP9 for .webm) in yuv420p through an ffmpeg pipe, with the source's audio muxed back in."""
 
     def __init__(self, out: Path, *, fps: float, audio_from: str | None, audio_start: float,
                  audio_duration: float | None, quality: int) -> None:
@@ -109,31 +112,31 @@ class Mp4Sink(FrameSink):
 
     def _start(self, width: int, height: int) -> None:
         cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{width}x{height}", "-r", f"{self.fps:.6g}", "-i", "-"]
+               "-s", f"{width}x{height}", "-r", f"{self.fps:.10g}", "-i", "-"]
         if self.audio is not None:
             source, start, duration = self.audio
             cmd += ["-ss", f"{start:.6f}"]
             if duration is not None:
                 cmd += ["-t", f"{duration:.6f}"]
-            cmd += ["-i", source, "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac"]
-        encoder = h264_encoder()
-        cmd += ["-c:v", encoder, "-pix_fmt", "yuv420p",
-                "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]  # yuv420p needs even sides
-        cmd += ["-crf", str(self.quality)] if encoder == "libx264" else ["-q:v", "3"]
-        cmd += ["-movflags", "+faststart", str(self.partial)]
+            cmd += ["-i", source, "-map", "0:v:0", "-map", "1:a:0?"]
+        cmd += [*_codec_args(self.out.suffix.lower(), self.quality), "-pix_fmt", "yuv420p"]
+        if self.out.suffix.lower() in (".mp4", ".mov"):
+            cmd += ["-movflags", "+faststart"]
         # A session of its own: Ctrl-C in a terminal must not kill ffmpeg before we finish the file.
-        self._process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         start_new_session=True)
+        self._process = subprocess.Popen([*cmd, str(self.partial)], stdin=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, start_new_session=True)
         self._size = (width, height)
 
     def write(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]
         if self._process is None:
-            self._start(w, h)
-        if self._size != (w, h):
+            self._start(w + w % 2, h + h % 2)
+        if self._size != (w + w % 2, h + h % 2):
             raise BadOutput(f"{self.out}: frame {self.frames_written + 1} is {w}x{h}, "
                             f"the video is {self._size[0]}x{self._size[1]}")
         assert self._process is not None and self._process.stdin is not None
+        # yuv420p needs even sides: repeat the last column/row rather than add a black edge
+        frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         try:
             self._process.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
         except BrokenPipeError as exc:
@@ -158,7 +161,8 @@ class Mp4Sink(FrameSink):
             self._process.wait()
             for stream in (self._process.stdin, self._process.stderr):
                 if stream is not None and not stream.closed:
-                    stream.close()
+                    with contextlib.suppress(BrokenPipeError):  # unflushed frames for a killed ffmpeg
+                        stream.close()
             self._process = None
         super()._cleanup()
 
@@ -166,16 +170,18 @@ class Mp4Sink(FrameSink):
 class GifSink(FrameSink):
     """Animated GIF with one global palette built from the whole clip.
 
-    Frames are spooled to a temporary file (not RAM); at close a 256-colour palette is
-    built from pixels sampled over every frame, and all frames are mapped onto it without
-    dithering (dither noise would flicker from frame to frame).
+    Frames are spooled to a temporary file (not RAM); at close ffmpeg builds a 256-colour
+    palette from every pixel of every frame, then maps all frames onto it with ordered
+    (Bayer) dithering, which does not crawl from frame to frame as error diffusion does.
+    Each frame keeps its own duration, to the GIF's 1/100 s.
     """
 
     def __init__(self, out: Path, *, fps: float, loop: int, frame_durations: Sequence[float] | None) -> None:
         super().__init__(out)
         self.fps, self.loop = fps, loop
-        self.frame_durations = list(frame_durations) if frame_durations is not None else None
-        self._spool = tempfile.TemporaryFile(prefix="videostyle-gif-")
+        self.frame_durations = list(frame_durations) if frame_durations is not None else []
+        self._spool = tempfile.TemporaryFile(prefix="videostyle-gif-")  # noqa: SIM115 -- closed in _cleanup
+        self._palette = self.partial.with_suffix(".palette.png")
         self._shape: tuple[int, ...] | None = None
 
     def write(self, frame: np.ndarray) -> None:
@@ -187,45 +193,75 @@ class GifSink(FrameSink):
         self._spool.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
         self.frames_written += 1
 
-    def _frames(self) -> np.ndarray:
-        assert self._shape is not None
-        self._spool.flush()
-        return np.memmap(self._spool, dtype=np.uint8, mode="r",
-                         shape=(self.frames_written, *self._shape))
-
     def _finish(self) -> None:
-        from PIL import Image
+        assert self._shape is not None
+        height, width = self._shape[:2]
+        raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-i", "-"]
+        self._ffmpeg([*raw, "-vf", "palettegen=stats_mode=full", "-frames:v", "1", "-update", "1",
+                      str(self._palette)])
+        self._ffmpeg([*raw, "-i", str(self._palette), "-lavfi", "[0:v][1:v]paletteuse=dither=bayer",
+                      "-fps_mode", "passthrough", "-loop", str(self.loop), "-f", "gif", str(self.partial)])
+        data = bytearray(self.partial.read_bytes())
+        _set_gif_delays(data, _centiseconds(self._durations()), self.out)
+        self.partial.write_bytes(data)
 
-        frames = self._frames()
-        palette = _global_palette(frames)
-        images = [Image.fromarray(np.asarray(f)).quantize(palette=palette, dither=Image.Dither.NONE)
-                  for f in frames]
-        durations = self._durations_ms()
-        images[0].save(self.partial, format="GIF", save_all=True, append_images=images[1:],
-                       duration=durations, loop=self.loop, palette=bytes(palette.getpalette()[:768]),
-                       disposal=1)
+    def _ffmpeg(self, args: list[str]) -> None:
+        """Run ffmpeg on the spooled frames (read from the start, as its stdin)."""
+        self._spool.flush()
+        self._spool.seek(0)
+        result = subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], stdin=self._spool,
+                                capture_output=True, start_new_session=True)
+        if result.returncode != 0:
+            message = result.stderr.decode(errors="replace").strip() or "no message"
+            raise BadOutput(f"{self.out}: ffmpeg failed: {message.splitlines()[-1]}")
 
-    def _durations_ms(self) -> list[int]:
-        if self.frame_durations is not None and len(self.frame_durations) >= self.frames_written:
-            return [round(d * 1000) for d in self.frame_durations[: self.frames_written]]
-        return [round(1000 / self.fps)] * self.frames_written
+    def _durations(self) -> list[float]:
+        """``frame_durations`` for the frames they cover, 1/fps for the rest."""
+        given = self.frame_durations[: self.frames_written]
+        return given + [1 / self.fps] * (self.frames_written - len(given))
 
     def _cleanup(self) -> None:
         self._spool.close()
+        self._palette.unlink(missing_ok=True)
         super()._cleanup()
 
 
-def _global_palette(frames: np.ndarray):
-    """A 256-colour palette image from pixels sampled evenly across every frame."""
-    from PIL import Image
+def _centiseconds(durations: Sequence[float]) -> list[int]:
+    """GIF delays (1/100 s) rounded on the running total, so a clip's length does not drift;
+    at least 2, since browsers show shorter delays as 1/10 s."""
+    ends = [round(seconds * 100) for seconds in accumulate(durations, initial=0.0)]
+    return [max(2, end - begin) for begin, end in pairwise(ends)]
 
-    count, h, w, _ = frames.shape
-    stride = max(1, int(np.sqrt(count * h * w / GIF_PALETTE_SAMPLE)))
-    sample = np.concatenate([np.asarray(f[::stride, ::stride]).reshape(-1, 3) for f in frames])
-    side = int(np.ceil(np.sqrt(len(sample))))
-    padded = np.concatenate([sample, np.repeat(sample[-1:], side * side - len(sample), axis=0)])
-    mosaic = Image.fromarray(padded.reshape(side, side, 3))
-    return mosaic.quantize(256, method=Image.Quantize.MEDIANCUT)
+
+def _set_gif_delays(data: bytearray, delays: list[int], out: Path) -> None:
+    """Write each frame's delay into its Graphic Control Extension (ffmpeg writes one per frame)."""
+    flags = data[10]
+    pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)  # header, screen, global palette
+    controls = []
+    while data[pos] != 0x3B:  # trailer
+        if data[pos] == 0x21:  # extension: introducer, label, sub-blocks
+            if data[pos + 1] == 0xF9:
+                controls.append(pos + 4)
+            pos += 2
+        else:  # image: descriptor, local palette if any, LZW code size, sub-blocks
+            image_flags = data[pos + 9]
+            pos += 10 + (3 << ((image_flags & 7) + 1) if image_flags & 0x80 else 0) + 1
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    if len(controls) != len(delays):
+        raise BadOutput(f"{out}: ffmpeg wrote {len(controls)} GIF frames for {len(delays)}")
+    for offset, delay in zip(controls, delays, strict=True):
+        data[offset: offset + 2] = delay.to_bytes(2, "little")
+
+
+def _codec_args(suffix: str, quality: int) -> list[str]:
+    """Encoders for the container: VP9 + Opus in .webm, else H.264 (or MPEG-4) + AAC."""
+    if suffix == ".webm":
+        return ["-c:v", "libvpx-vp9", "-crf", str(quality), "-b:v", "0", "-c:a", "libopus"]
+    encoder = h264_encoder()
+    quality_args = ["-crf", str(quality)] if encoder == "libx264" else ["-q:v", "3"]
+    return ["-c:v", encoder, *quality_args, "-c:a", "aac"]
 
 
 class PngSink(FrameSink):
@@ -233,6 +269,9 @@ class PngSink(FrameSink):
 
     def __init__(self, out: Path) -> None:
         super().__init__(out)
+        if out.is_dir() and not all(FRAME_NAME.fullmatch(p.name) for p in out.iterdir()):
+            raise BadOutput(f"{out}: folder holds files other than frame_*.png; --force replaces only "
+                            "frame folders, choose a new folder")
         self.partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
         self.partial.mkdir()
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import glob
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 
 import cv2
 import numpy as np
@@ -22,6 +24,8 @@ from .ffmpeg import ffmpeg_exe
 from .images import read_image
 
 DEFAULT_FOLDER_FPS = 24.0  # an image folder has no rate of its own
+GIF_MIN_DELAY = 0.02  # GIF frames shorter than this are shown for GIF_DEFAULT_DELAY, as
+GIF_DEFAULT_DELAY = 0.1  # ffmpeg and browsers play them
 IMAGE_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.bmp", "*.tif", "*.tiff", "*.webp")
 
 
@@ -66,8 +70,8 @@ def natural_key(path: str | Path) -> list:
 # -- probing --------------------------------------------------------------------------------
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _VIDEO = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5})")
-_FPS = re.compile(r"(\d+(?:\.\d+)?) fps")
-_TBR = re.compile(r"(\d+(?:\.\d+)?)k? tbr")
+_FPS = re.compile(r"(\d+(?:\.\d+)?)(k?) fps")
+_TBR = re.compile(r"(\d+(?:\.\d+)?)(k?) tbr")
 _ROTATION = re.compile(r"(?:rotate\s*:\s*(-?\d+))|(?:rotation of (-?\d+(?:\.\d+)?) degrees)")
 
 
@@ -81,13 +85,15 @@ def probe(path: str | Path) -> VideoInfo:
     text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(file)], capture_output=True,
                           text=True, errors="replace").stderr
     video = _VIDEO.search(text)
+    if video is None and "Input #0" in text:
+        raise BadSource(f"{file}: no frames could be decoded (the file has no video stream)")
     if video is None:
-        reason = text.strip().splitlines()[-1] if text.strip() else "unknown format"
-        raise BadSource(f"{file}: not a video ffmpeg can read ({reason.split(': ')[-1]})")
+        raise BadSource(f"{file}: not a video ffmpeg can read ({_ffmpeg_reason(text)}); "
+                        "check that it is a complete video file")
     width, height = int(video.group(1)), int(video.group(2))
     stream_line = text[video.start(): text.find("\n", video.start())]
     rate = _FPS.search(stream_line) or _TBR.search(stream_line)
-    fps = float(rate.group(1)) if rate else 25.0
+    fps = _snap_rate(float(rate.group(1)) * (1000 if rate.group(2) else 1)) if rate else 25.0
     rot = _ROTATION.search(text)
     rotation = int(float(rot.group(1) or rot.group(2))) % 360 if rot else 0
     if rotation in (90, 270):
@@ -102,9 +108,27 @@ def probe(path: str | Path) -> VideoInfo:
         fps = len(durations) / duration if duration else fps
     else:
         count = _count_frames(file)
+        if count == 0:
+            raise BadSource(f"{file}: no frames could be decoded (the video stream is empty or damaged)")
     return VideoInfo(path=str(file), width=width, height=height, fps=fps, frame_count=count,
                      duration=duration, has_audio="Audio:" in text, rotation=rotation, is_gif=is_gif,
                      frame_durations=durations)
+
+
+def _snap_rate(rate: float) -> float:
+    """ffmpeg prints rates to 2 decimals: restore NTSC rates (29.97 is 30000/1001) so that
+    resampling a long clip at the printed rate does not drift and drop a frame."""
+    ntsc = rate * 1.001
+    if abs(rate - round(rate)) > 1e-3 and abs(ntsc - round(ntsc)) < 0.006:
+        return round(ntsc) * 1000 / 1001
+    return rate
+
+
+def _ffmpeg_reason(report: str) -> str:
+    """ffmpeg's last complaint, without its ``[component @ 0x..]`` prefix."""
+    lines = [re.sub(r"^\[[^\]]*\]\s*", "", line).strip() for line in report.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("At least one output file")]
+    return lines[-1].rsplit(": ", 1)[-1] if lines else "no message from ffmpeg"
 
 
 def _count_frames(file: Path) -> int | None:
@@ -124,7 +148,8 @@ def _gif_durations(file: Path) -> tuple[float, ...] | None:
             durations = []
             for index in range(getattr(image, "n_frames", 1)):
                 image.seek(index)
-                durations.append(image.info.get("duration", 100) / 1000.0)
+                seconds = image.info.get("duration", 0) / 1000.0
+                durations.append(seconds if seconds >= GIF_MIN_DELAY else GIF_DEFAULT_DELAY)
             return tuple(durations)
     except (OSError, ValueError):
         return None
@@ -183,7 +208,7 @@ class VideoFileSource(FrameSource):
         self.frame_limit = frames
         self._filters = [f"scale={width}:{height}:flags=area"]
         if fps is not None or not base.is_gif:
-            self._filters.insert(0, f"fps={rate:.6g}")  # constant rate out, also from VFR input
+            self._filters.insert(0, f"fps={rate:.10g}")  # constant rate out, also from VFR input
         self._start, self._duration = start, duration
         count = base.frame_count
         durations = base.frame_durations
@@ -200,10 +225,11 @@ class VideoFileSource(FrameSource):
                 remaining = min(remaining, duration)
             count = round(remaining * rate)
             count = min(count, frames) if frames else count
+        gif_timing = tuple(durations) if durations is not None and fps is None else None
         self.info = replace(base, width=width, height=height, fps=rate, frame_count=count,
-                            duration=count / rate if count is not None else None,
-                            frame_durations=tuple(durations) if durations is not None and fps is None else None)
+                            duration=count / rate if count is not None else None, frame_durations=gif_timing)
         self._process: subprocess.Popen | None = None
+        self._log: IO[bytes] | None = None
 
     def __iter__(self) -> Iterator[np.ndarray]:
         cmd = [ffmpeg_exe(), "-v", "error", "-nostdin"]
@@ -220,7 +246,9 @@ class VideoFileSource(FrameSource):
         cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
         w, h = self.info.width, self.info.height
         frame_bytes = w * h * 3
-        self._process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # a file, not a pipe: however much ffmpeg complains, it cannot block; closed in close()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
+        self._process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log,
                                          start_new_session=True)
         produced = 0
         try:
@@ -231,11 +259,19 @@ class VideoFileSource(FrameSource):
                     break  # end of stream; a truncated file simply ends early
                 produced += 1
                 yield np.frombuffer(bytearray(data), np.uint8).reshape(h, w, 3)  # writable
+            if produced == 0:
+                self._check_nothing_decoded()
         finally:
             self.close()
-        if produced == 0:
-            raise BadSource(f"{self.info.path}: no frames could be decoded"
-                            + (" after --start" if self._start else "") + "; is the file complete?")
+
+    def _check_nothing_decoded(self) -> None:
+        """No frame came out: an error, unless the file decoded cleanly and --start is past its end."""
+        assert self._process is not None and self._log is not None
+        if self._process.wait() == 0 and self._start:
+            return
+        self._log.seek(0)
+        reason = _ffmpeg_reason(self._log.read().decode(errors="replace"))
+        raise BadSource(f"{self.info.path}: no frames could be decoded ({reason}); is the file complete?")
 
     def close(self) -> None:
         process, self._process = self._process, None
@@ -243,9 +279,11 @@ class VideoFileSource(FrameSource):
             if process.poll() is None:
                 process.kill()
             process.wait()
-            for stream in (process.stdout, process.stderr):
-                if stream is not None:
-                    stream.close()
+            if process.stdout is not None:
+                process.stdout.close()
+        log, self._log = self._log, None
+        if log is not None:
+            log.close()
 
 
 def _frames_before(durations: tuple[float, ...] | list[float], seconds: float) -> int:
@@ -276,7 +314,8 @@ class ImageSequenceSource(FrameSource):
         if frames is not None:
             count = min(count, frames)
         if count <= 0:
-            raise BadSource(f"{pattern}: no frames after --start {start} ({len(files)} images at {rate:g} fps)")
+            raise BadSource(f"{pattern}: no frames after --start {start} "
+                            f"({len(files)} images at {rate:g} fps)")
         self.files = files[first: first + count]
         sample = read_image(self.files[0])
         width, height = fit_size(sample.shape[1], sample.shape[0], size, even=even)
