@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_video_command(commands)
     _add_eval_command(commands)
     _add_demo_command(commands)
+    _add_webcam_command(commands)
     return parser
 
 
@@ -355,6 +356,67 @@ def _run_demo(args: argparse.Namespace) -> int:
             bar.close()
         if not args.quiet:
             _print_video_result(result)
+    return EXIT_OK
+
+
+# -- webcam ---------------------------------------------------------------------------------
+def _add_webcam_command(commands: argparse._SubParsersAction) -> None:
+    from .webcam import WebcamConfig
+
+    w = WebcamConfig()
+    p = commands.add_parser(
+        "webcam", help="live stylized camera with preview and recording",
+        description="Stylize a camera live. Keys in the preview: q/Esc quit, space pause, s snapshot, "
+                    "n/p next/previous style, +/- style weight. The session always works on the newest "
+                    "frame and spends a bounded time per frame; the first frame warms up longer.")
+    p.add_argument("--camera", default=w.camera,
+                   help="camera index, device path, stream URL, or a video file played at its real pace "
+                        "(default %(default)s)")
+    p.add_argument("--size", type=int, default=w.size, help="working size, longest side (default %(default)s)")
+    p.add_argument("--fps", type=float, default=w.fps,
+                   help="target stylized frames per second; iterations adapt (default %(default)s)")
+    p.add_argument("--max-iterations", type=int, default=w.max_iterations,
+                   help="cap on iterations per frame with --fps (default %(default)s)")
+    p.add_argument("--first-iterations", type=int, default=w.first_iterations,
+                   help="warm-up iterations for the first frame (default %(default)s)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--record", metavar="OUT", help="record what is shown to .mp4 or .gif")
+    p.add_argument("--record-fps", type=float, default=w.record_fps, help="(default %(default)s)")
+    p.add_argument("--no-preview", action="store_true", help="no window (headless)")
+    p.add_argument("--json", action="store_true", help="print the session figures as JSON")
+    _add_style_options(p, iterations=w.iterations)
+    p.set_defaults(run=_run_webcam, iterations=None)
+
+
+def _run_webcam(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from .io import check_output
+    from .webcam import WebcamConfig, run_session
+
+    if args.record:
+        check_output(args.record, force=args.force, kinds=("video", "gif"))
+    fixed = args.iterations is not None  # a fixed count overrides the --fps target
+    if not fixed:
+        args.iterations = WebcamConfig().iterations
+    config = WebcamConfig(
+        camera=args.camera, size=args.size, fps=None if fixed else args.fps,
+        iterations=args.iterations, max_iterations=args.max_iterations,
+        first_iterations=args.first_iterations, duration=args.duration, record=args.record,
+        record_fps=args.record_fps, preview=not args.no_preview, force=args.force)
+    styles = _read_styles(args.style)
+    status = None if (args.quiet or args.json) else (lambda text: print(text, file=sys.stderr))
+    stats = run_session(styles, style=_style_config(args), config=config, status=status)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(stats)))
+    else:
+        print(f"frames captured: {stats.frames_captured}")
+        print(f"frames stylized: {stats.frames_stylized}")
+        print(f"mean fps: {stats.mean_fps:.2f}")
+        print(f"mean latency: {stats.mean_latency_s:.2f} s (max {stats.max_latency_s:.2f} s)")
+        if stats.recorded:
+            print(f"recorded: {stats.recorded}")
     return EXIT_OK
 
 

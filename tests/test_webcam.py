@@ -1,0 +1,90 @@
+"""Live sessions driven by a generated video file standing in for the camera."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+from synthetic import stripes
+from test_video import make_clip
+
+from videostyle.cli import main
+from videostyle.config import StyleConfig
+from videostyle.io import probe
+from videostyle.webcam import WebcamConfig, run_session
+
+
+@pytest.fixture
+def camera_clip(tmp_path):
+    return make_clip(tmp_path / "camera.mp4", frames=80, size="96x72", fps=20)
+
+
+def test_session_records_drops_stale_frames_and_reports(tmp_path, camera_clip):
+    record = tmp_path / "session.mp4"
+    config = WebcamConfig(camera=str(camera_clip), size=48, fps=4.0, first_iterations=8, max_iterations=6,
+                          duration=3.0, record=str(record), record_fps=10, preview=False)
+    stats = run_session([stripes()], style=StyleConfig(device="cpu", precision="fp32"), config=config)
+    assert stats.ended_by == "duration"
+    assert 2.9 <= stats.seconds < 6
+    assert stats.frames_stylized >= 2
+    assert stats.frames_captured > stats.frames_stylized  # newest-frame policy: stale frames dropped
+    assert stats.max_latency_s < 2.5  # bounded: it never works through a backlog
+    info = probe(record)
+    assert info.frame_count and info.frame_count >= 20  # ~real time at 10 fps
+    assert info.duration == pytest.approx(stats.seconds, abs=1.0)
+
+
+def test_camera_loss_ends_the_session_and_keeps_the_recording(tmp_path):
+    short = make_clip(tmp_path / "short.mp4", frames=10, size="64x48", fps=10)
+    record = tmp_path / "s.gif"
+    config = WebcamConfig(camera=str(short), size=32, iterations=2, fps=None, first_iterations=3,
+                          record=str(record), preview=False)
+    stats = run_session([stripes()], style=StyleConfig(device="cpu", precision="fp32"), config=config)
+    assert stats.ended_by == "camera"
+    with Image.open(record) as gif:
+        assert gif.n_frames >= 1
+
+
+def test_sigint_mid_session_leaves_a_valid_recording(tmp_path, camera_clip):
+    style = tmp_path / "style.png"
+    Image.fromarray(stripes()).save(style)
+    record = tmp_path / "rec.mp4"
+    cmd = [sys.executable, "-m", "videostyle.cli", "webcam", "--camera", str(camera_clip), "--style", str(style),
+           "--size", "48", "--first-iterations", "5", "--device", "cpu", "--record", str(record),
+           "--no-preview", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    os.kill(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    stats = json.loads(out)
+    assert stats["ended_by"] == "interrupt"
+    info = probe(record)
+    assert info.frame_count and info.frame_count > 0
+
+
+def test_missing_camera_is_exit_2_with_one_line(tmp_path, capsys):
+    style = tmp_path / "style.png"
+    Image.fromarray(stripes()).save(style)
+    for camera in ("37", str(tmp_path / "no-such-camera.mp4")):
+        capsys.readouterr()
+        assert main(["webcam", "--camera", camera, "--style", str(style), "--no-preview", "--duration", "1"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("videostyle: error: camera") and "\n" not in err, err
+
+
+def test_without_a_display_the_preview_is_refused_clearly(tmp_path, camera_clip, monkeypatch, capsys):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("display detection is Linux-specific")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    style = tmp_path / "style.png"
+    Image.fromarray(stripes()).save(style)
+    assert main(["webcam", "--camera", str(camera_clip), "--style", str(style), "--duration", "1"]) == 2
+    assert "--no-preview" in capsys.readouterr().err

@@ -1,0 +1,165 @@
+"""Live frame sources for webcam sessions: a capture thread that keeps only the newest frame.
+
+A source is a camera index (``0``), a device path (``/dev/video0``), a stream URL, or a
+video file played at its real pace (for demos and tests on machines without a camera).
+Stale frames are dropped, never queued: the session always works on the newest picture.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import BadSource
+from .frames import fit_size, resize_frame
+
+OPEN_TIMEOUT_S = 10.0  # how long to wait for a camera's first frame
+
+
+@dataclass(frozen=True)
+class CapturedFrame:
+    """The newest picture: (H, W, 3) uint8 RGB, its sequence number and capture time."""
+
+    image: np.ndarray
+    number: int  # 1-based count of frames captured so far
+    time: float  # time.monotonic() when it was captured
+
+
+class Camera:
+    """Captures frames in a background thread, keeping only the newest one.
+
+    Use as a context manager; :meth:`newest` waits for a frame newer than the one the
+    caller has. ``size`` is the longest side frames are resized to on capture.
+    """
+
+    def __init__(self, source: str, *, size: int | None = None) -> None:
+        self.source = source
+        self.size = size
+        self.captured = 0
+        self.ended = False
+        self.error: str | None = None
+        self._latest: CapturedFrame | None = None
+        self._condition = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> Camera:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Open the source and start capturing; raises BadSource if it cannot be opened."""
+        reader = _open_reader(self.source)
+        self._thread = threading.Thread(target=self._run, args=(reader,), name="camera", daemon=True)
+        self._thread.start()
+        if self.newest(None, timeout=OPEN_TIMEOUT_S) is None:
+            self.close()
+            raise BadSource(f"camera {self.source}: opened but sent no picture within {OPEN_TIMEOUT_S:.0f} s"
+                            + (f" ({self.error})" if self.error else ""))
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # -- frames -----------------------------------------------------------------------------
+    def newest(self, after: int | None, *, timeout: float | None = None) -> CapturedFrame | None:
+        """The newest frame with number > ``after`` (None: any), waiting up to ``timeout``
+        seconds; None when none came (timeout, or the source ended)."""
+        threshold = after or 0
+        with self._condition:
+            self._condition.wait_for(
+                lambda: (self._latest is not None and self._latest.number > threshold) or self.ended,
+                timeout=timeout)
+            latest = self._latest
+        return latest if latest is not None and latest.number > threshold else None
+
+    def _run(self, reader: _Reader) -> None:
+        try:
+            while not self._stop.is_set():
+                image = reader.read()
+                if image is None:
+                    break
+                if self.size is not None:
+                    w, h = fit_size(image.shape[1], image.shape[0], self.size)
+                    image = resize_frame(image, w, h)
+                with self._condition:
+                    self.captured += 1
+                    self._latest = CapturedFrame(image, self.captured, time.monotonic())
+                    self._condition.notify_all()
+        except Exception as exc:  # camera loss mid-session ends the session, it is not a crash
+            self.error = str(exc)
+        finally:
+            reader.close()
+            with self._condition:
+                self.ended = True
+                self._condition.notify_all()
+
+
+class _Reader:
+    def read(self) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _CvReader(_Reader):
+    """A camera index, device path or stream URL through OpenCV."""
+
+    def __init__(self, source: str) -> None:
+        target: int | str = int(source) if source.isdigit() else source
+        self.capture = cv2.VideoCapture(target)
+        if not self.capture.isOpened():
+            self.capture.release()
+            what = "no camera with that index" if isinstance(target, int) else "cannot open that device or stream"
+            raise BadSource(f"camera {source}: {what} (or no permission); check --camera, "
+                            "e.g. 0 for the first camera, or give a video file")
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self.capture.read()
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if ok else None
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+class _FileReader(_Reader):
+    """A video file played at its real pace, as a camera would deliver it."""
+
+    def __init__(self, path: str) -> None:
+        from .io import open_source
+
+        self.source = open_source(path)
+        self.frames = iter(self.source)
+        self.interval = 1.0 / self.source.info.fps
+        self.next_due = time.monotonic()
+
+    def read(self) -> np.ndarray | None:
+        frame = next(self.frames, None)
+        delay = self.next_due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        self.next_due += self.interval
+        return frame
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def _open_reader(source: str) -> _Reader:
+    if source.isdigit() or "://" in source or source.startswith("/dev/"):
+        return _CvReader(source)
+    if not Path(source).exists():
+        raise BadSource(f"camera {source}: no such file or camera; give a camera index (0), a device "
+                        "path, a stream URL or a video file")
+    return _FileReader(source)

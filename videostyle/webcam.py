@@ -1,0 +1,299 @@
+"""The live loop: newest camera frame -> a bounded amount of optimization -> display/record.
+
+Gatys optimization is far slower than a camera, so the session stays live by (1) always
+taking the newest frame (stale ones are dropped by :class:`camera.Camera`), (2) spending
+a bounded number of iterations per frame, adapted to hold a target rate, and (3) starting
+each frame from the flow-warped previous result, so a few iterations keep the look once
+the first frame has converged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .camera import Camera, CapturedFrame
+from .config import StyleConfig
+from .errors import BadOption
+from .flow import FlowEstimator, flow_between, is_scene_cut
+from .frames import float_to_frame, resize_frame
+from .optimize import Progress, Style, Stylizer
+from .temporal import TemporalConfig, TemporalStylizer
+
+WINDOW = "videostyle"
+STYLE_WEIGHT_STEP = 1.5  # +/- multiply or divide the style weight by this
+
+
+@dataclass(frozen=True)
+class WebcamConfig:
+    """A live session's budget and outputs."""
+
+    camera: str = "0"
+    size: int = 160  # working size (longest side); the preview is upscaled
+    fps: float | None = 2.0  # target stylized frames per second; None: fixed iterations
+    iterations: int = 10  # per frame when ``fps`` is None; the cap when it is set is max_iterations
+    max_iterations: int = 40
+    first_iterations: int = 100  # the first frame converges with these (warming up)
+    duration: float | None = None  # seconds; None: until quit or camera loss
+    record: str | None = None  # .mp4 or .gif of what was shown
+    record_fps: float = 10.0  # the recording's frame rate (frames are repeated to keep real time)
+    preview: bool = True
+    display_size: int = 480  # longest side of the preview window
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fps is not None and self.fps <= 0:
+            raise BadOption(f"--fps {self.fps}: must be > 0")
+        if self.duration is not None and self.duration <= 0:
+            raise BadOption(f"--duration {self.duration}: must be > 0")
+        if self.size < 16:
+            raise BadOption(f"--size {self.size}: must be at least 16 pixels")
+        if self.iterations < 1 or self.max_iterations < 1:
+            raise BadOption("--iterations must be at least 1")
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    """What a session reports at exit."""
+
+    frames_captured: int
+    frames_stylized: int
+    seconds: float
+    mean_fps: float  # stylized frames per second of session
+    mean_latency_s: float  # capture to display, mean over stylized frames
+    max_latency_s: float
+    mean_iterations: float
+    recorded: str | None
+    ended_by: str  # "duration", "quit", "interrupt" or "camera"
+
+
+StatusCallback = Callable[[str], None]
+
+
+def run_session(styles: Sequence[np.ndarray | Style], *, style: StyleConfig | None = None,
+                config: WebcamConfig | None = None, status: StatusCallback | None = None) -> SessionStats:
+    """Run a live session until quit, Ctrl-C, ``duration`` or camera loss.
+
+    Several ``styles`` are switched with n/p in the preview (the first is used headless).
+    The recording, if any, is finalized whatever ends the session.
+    """
+    config = config or WebcamConfig()
+    style = style or StyleConfig()
+    if config.preview:
+        _require_display()
+    session = _Session(list(styles), style, config)
+    return session.run(status)
+
+
+def _require_display() -> None:
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise BadOption("no display found (DISPLAY is not set); run with --no-preview, "
+                        "and --record out.mp4 to keep the result")
+
+
+class _Recorder:
+    """Writes what is shown at the session's real pace: each shown frame is repeated
+    until the next one, at ``rate`` frames per second."""
+
+    def __init__(self, path: str, rate: float, force: bool, start: float) -> None:
+        from .io import open_sink
+
+        self.rate, self.start = rate, start
+        self.sink = open_sink(path, fps=rate, force=force)
+        self.written = 0
+        self.last: np.ndarray | None = None
+
+    def show(self, frame: np.ndarray, now: float) -> None:
+        if self.last is None:
+            self.last = frame  # the first picture also covers the moments before it
+        self._fill(now)
+        self.last = frame
+
+    def _fill(self, now: float) -> None:
+        due = int((now - self.start) * self.rate)
+        while self.last is not None and self.written < due:
+            self.sink.write(self.last)
+            self.written += 1
+
+    def close(self, now: float) -> None:
+        self._fill(now)
+        if self.written == 0 and self.last is not None:
+            self.sink.write(self.last)
+        self.sink.close()
+
+
+class _Session:
+    def __init__(self, styles: list[np.ndarray | Style], style: StyleConfig, config: WebcamConfig) -> None:
+        self.styles, self.style, self.config = styles, style, config
+        self.style_index = 0
+        self.temporal = TemporalStylizer(self._stylizer(), TemporalConfig(
+            mode="flow", iterations=config.iterations, first_iterations=config.first_iterations))
+        self.estimator = FlowEstimator()
+        self.seconds_per_iteration: float | None = None
+        self.latencies: list[float] = []
+        self.shown_at: deque[float] = deque(maxlen=10)  # display times of the last stylized frames
+        self.iterations: list[int] = []
+        self.paused = False
+        self.quit = False
+        self.recorder: _Recorder | None = None
+        self.shown: np.ndarray | None = None
+        self.camera: Camera | None = None
+
+    def _stylizer(self) -> Stylizer:
+        current = self.styles[self.style_index]
+        return Stylizer([current], self.style)
+
+    def run(self, status: StatusCallback | None) -> SessionStats:
+        cfg = self.config
+        started = time.monotonic()
+        ended_by = "camera"
+        try:
+            with Camera(cfg.camera, size=cfg.size) as camera:
+                self.camera = camera
+                if cfg.record:
+                    self.recorder = _Recorder(cfg.record, cfg.record_fps, cfg.force, started)
+                try:
+                    ended_by = self._loop(camera, started, status)
+                except KeyboardInterrupt:
+                    ended_by = "interrupt"
+                captured = camera.captured
+        finally:
+            if self.recorder is not None:
+                self.recorder.close(time.monotonic())
+            if cfg.preview:
+                cv2.destroyAllWindows()
+        seconds = time.monotonic() - started
+        stylized = len(self.latencies)
+        return SessionStats(
+            frames_captured=captured, frames_stylized=stylized, seconds=seconds,
+            mean_fps=stylized / seconds if seconds else 0.0,
+            mean_latency_s=float(np.mean(self.latencies)) if self.latencies else 0.0,
+            max_latency_s=max(self.latencies, default=0.0),
+            mean_iterations=float(np.mean(self.iterations)) if self.iterations else 0.0,
+            recorded=cfg.record, ended_by=ended_by)
+
+    def _loop(self, camera: Camera, started: float, status: StatusCallback | None) -> str:
+        cfg = self.config
+        previous: CapturedFrame | None = None
+        while True:
+            if cfg.duration is not None and time.monotonic() - started >= cfg.duration:
+                return "duration"
+            if self.quit:
+                return "quit"
+            captured = camera.newest(previous.number if previous else None, timeout=0.5)
+            if captured is None:
+                if camera.ended:
+                    return "camera"
+                continue
+            if previous is None:
+                self._present(_overlay(captured.image.copy(), "warming up"))
+            if self.paused:
+                self._show(self.shown if self.shown is not None else captured.image, captured)
+                previous = captured
+                continue
+            self._stylize(captured, previous, started)
+            previous = captured
+            if status is not None and len(self.latencies) % 10 == 1:
+                status(f"{len(self.latencies)} frames stylized, {camera.captured} captured, "
+                       f"latency {self.latencies[-1]:.2f} s")
+
+    def _budget(self) -> int:
+        cfg = self.config
+        if cfg.fps is None or self.seconds_per_iteration is None:
+            return cfg.iterations
+        affordable = int((1.0 / cfg.fps) / self.seconds_per_iteration)
+        return max(1, min(cfg.max_iterations, affordable))
+
+    def _stylize(self, captured: CapturedFrame, previous: CapturedFrame | None, started: float) -> None:
+        flow, cut = None, False
+        first = self.temporal.previous is None
+        if previous is not None and not first:
+            flow = flow_between(previous.image, captured.image, self.estimator)
+            cut = is_scene_cut(previous.image, captured.image, flow=flow)
+        iterations = self.config.first_iterations if (first or cut) else self._budget()
+        begin = time.monotonic()
+        callback = self._warming_up(captured) if (first or cut) else None
+        result = self.temporal.next(captured.image, flow, cut=cut, iterations=iterations, callback=callback)
+        spent = time.monotonic() - begin
+        if not (first or cut):  # warm-up frames are not typical of the per-frame cost
+            per_iteration = spent / max(1, iterations)
+            self.seconds_per_iteration = per_iteration if self.seconds_per_iteration is None else (
+                0.7 * self.seconds_per_iteration + 0.3 * per_iteration)
+        self.iterations.append(iterations)
+        self._show(float_to_frame(result), captured, stylized=True)
+
+    def _warming_up(self, captured: CapturedFrame) -> Callable[[Progress], None]:
+        """While the first frame converges, show the live camera with a progress overlay."""
+        def show(p: Progress) -> None:
+            if self.camera is None or (self.recorder is None and not self.config.preview):
+                return
+            live = self.camera.newest(None, timeout=0) or captured
+            frame = _overlay(live.image.copy(), f"warming up {100 * p.iteration // max(1, p.iterations)}%")
+            self._present(frame)
+        return show
+
+    def _show(self, frame: np.ndarray, captured: CapturedFrame, *, stylized: bool = False) -> None:
+        self.shown = frame
+        self._present(frame)
+        if stylized:
+            now = time.monotonic()
+            self.latencies.append(now - captured.time)
+            self.shown_at.append(now)
+
+    def _present(self, frame: np.ndarray) -> None:
+        now = time.monotonic()
+        if self.recorder is not None:
+            self.recorder.show(frame, now)
+        if self.config.preview:
+            self._preview(frame)
+
+    def _preview(self, frame: np.ndarray) -> None:
+        cfg = self.config
+        h, w = frame.shape[:2]
+        scale = cfg.display_size / max(h, w)
+        big = resize_frame(frame, round(w * scale), round(h * scale))
+        if len(self.shown_at) > 1:
+            fps = (len(self.shown_at) - 1) / max(1e-6, self.shown_at[-1] - self.shown_at[0])
+            big = _overlay(big, f"{fps:.1f} fps, latency {self.latencies[-1]:.2f} s", corner="bottom")
+        cv2.imshow(WINDOW, cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
+        self._handle_key(cv2.waitKey(1) & 0xFF)
+
+    def _handle_key(self, key: int) -> None:
+        if key in (ord("q"), 27):
+            self.quit = True
+        elif key == ord(" "):
+            self.paused = not self.paused
+        elif key == ord("s") and self.shown is not None:
+            name = time.strftime("videostyle-snapshot-%Y%m%d-%H%M%S.png")
+            from .io import write_image
+
+            write_image(Path(name), self.shown, force=True)
+        elif key in (ord("n"), ord("p")) and len(self.styles) > 1:
+            step = 1 if key == ord("n") else -1
+            self.style_index = (self.style_index + step) % len(self.styles)
+            self.temporal.stylizer = self._stylizer()
+        elif key in (ord("+"), ord("="), ord("-")):
+            factor = STYLE_WEIGHT_STEP if key != ord("-") else 1 / STYLE_WEIGHT_STEP
+            self.style = dataclasses.replace(self.style, style_weight=self.style.style_weight * factor)
+            self.temporal.stylizer = self._stylizer()
+
+
+def _overlay(frame: np.ndarray, text: str, *, corner: str = "top") -> np.ndarray:
+    """Draw ``text`` on a dark band at the top or bottom of an RGB frame (in place)."""
+    h, w = frame.shape[:2]
+    scale = max(0.3, w / 640)
+    band = max(12, int(22 * scale))
+    y0 = 0 if corner == "top" else h - band
+    frame[y0:y0 + band] = (frame[y0:y0 + band] * 0.4).astype(frame.dtype)
+    cv2.putText(frame, text, (4, y0 + band - max(3, band // 4)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (255, 255, 255), 1, cv2.LINE_AA)
+    return frame
