@@ -44,7 +44,7 @@ def test_camera_loss_ends_the_session_and_keeps_the_recording(tmp_path):
     short = make_clip(tmp_path / "short.mp4", frames=10, size="64x48", fps=10)
     record = tmp_path / "s.gif"
     config = WebcamConfig(camera=str(short), size=32, iterations=2, fps=None, first_iterations=3,
-                          record=str(record), preview=False)
+                          record=str(record), preview=False, loop_file=False)
     stats = run_session([stripes()], style=StyleConfig(device="cpu", precision="fp32"), config=config)
     assert stats.ended_by == "camera"
     with Image.open(record) as gif:

@@ -37,9 +37,10 @@ class Camera:
     caller has. ``size`` is the longest side frames are resized to on capture.
     """
 
-    def __init__(self, source: str, *, size: int | None = None) -> None:
+    def __init__(self, source: str, *, size: int | None = None, loop_file: bool = True) -> None:
         self.source = source
         self.size = size
+        self.loop_file = loop_file
         self.captured = 0
         self.ended = False
         self.error: str | None = None
@@ -58,7 +59,7 @@ class Camera:
 
     def start(self) -> None:
         """Open the source and start capturing; raises BadSource if it cannot be opened."""
-        reader = _open_reader(self.source)
+        reader = _open_reader(self.source, size=self.size, loop=self.loop_file)
         self._thread = threading.Thread(target=self._run, args=(reader,), name="camera", daemon=True)
         self._thread.start()
         if self.newest(None, timeout=OPEN_TIMEOUT_S) is None:
@@ -134,18 +135,26 @@ class _CvReader(_Reader):
 
 
 class _FileReader(_Reader):
-    """A video file played at its real pace, as a camera would deliver it."""
+    """A video file played at its real pace, as a camera would deliver it; with ``loop``
+    it starts over at the end, like a camera that never stops."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, size: int | None, loop: bool) -> None:
         from .io import open_source
 
-        self.source = open_source(path)
+        self.open = lambda: open_source(path, size=size)  # ffmpeg scales: less to pipe and resize
+        self.loop = loop
+        self.source = self.open()
         self.frames = iter(self.source)
         self.interval = 1.0 / self.source.info.fps
         self.next_due = time.monotonic()
 
     def read(self) -> np.ndarray | None:
         frame = next(self.frames, None)
+        if frame is None and self.loop:
+            self.source.close()
+            self.source = self.open()
+            self.frames = iter(self.source)
+            frame = next(self.frames, None)
         delay = self.next_due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -156,10 +165,10 @@ class _FileReader(_Reader):
         self.source.close()
 
 
-def _open_reader(source: str) -> _Reader:
+def _open_reader(source: str, *, size: int | None, loop: bool) -> _Reader:
     if source.isdigit() or "://" in source or source.startswith("/dev/"):
         return _CvReader(source)
     if not Path(source).exists():
         raise BadSource(f"camera {source}: no such file or camera; give a camera index (0), a device "
                         "path, a stream URL or a video file")
-    return _FileReader(source)
+    return _FileReader(source, size=size, loop=loop)

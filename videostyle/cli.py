@@ -383,6 +383,8 @@ def _add_webcam_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--record", metavar="OUT", help="record what is shown to .mp4 or .gif")
     p.add_argument("--record-fps", type=float, default=w.record_fps, help="(default %(default)s)")
     p.add_argument("--no-preview", action="store_true", help="no window (headless)")
+    p.add_argument("--no-loop", action="store_true",
+                   help="with a video file as --camera, end the session at the end of the file")
     p.add_argument("--json", action="store_true", help="print the session figures as JSON")
     _add_style_options(p, iterations=w.iterations)
     p.set_defaults(run=_run_webcam, iterations=None)
@@ -404,7 +406,7 @@ def _run_webcam(args: argparse.Namespace) -> int:
         camera=args.camera, size=args.size, fps=None if fixed else args.fps,
         iterations=args.iterations, max_iterations=args.max_iterations,
         first_iterations=args.first_iterations, duration=args.duration, record=args.record,
-        record_fps=args.record_fps, preview=not args.no_preview, force=args.force)
+        record_fps=args.record_fps, preview=not args.no_preview, loop_file=not args.no_loop, force=args.force)
     styles = _read_styles(args.style)
     status = None if (args.quiet or args.json) else (lambda text: print(text, file=sys.stderr))
     stats = run_session(styles, style=_style_config(args), config=config, status=status)

@@ -47,6 +47,7 @@ class WebcamConfig:
     record: str | None = None  # .mp4 or .gif of what was shown
     record_fps: float = 10.0  # the recording's frame rate (frames are repeated to keep real time)
     preview: bool = True
+    loop_file: bool = True  # a video file standing in for the camera starts over at its end
     display_size: int = 480  # longest side of the preview window
     force: bool = False
 
@@ -138,7 +139,7 @@ class _Session:
         self.temporal = TemporalStylizer(self._stylizer(), TemporalConfig(
             mode="flow", iterations=config.iterations, first_iterations=config.first_iterations))
         self.estimator = FlowEstimator()
-        self.seconds_per_iteration: float | None = None
+        self.last_frame_seconds: float | None = None  # wall time of the last steady frame
         self.latencies: list[float] = []
         self.shown_at: deque[float] = deque(maxlen=10)  # display times of the last stylized frames
         self.iterations: list[int] = []
@@ -157,7 +158,7 @@ class _Session:
         started = time.monotonic()
         ended_by = "camera"
         try:
-            with Camera(cfg.camera, size=cfg.size) as camera:
+            with Camera(cfg.camera, size=cfg.size, loop_file=cfg.loop_file) as camera:
                 self.camera = camera
                 if cfg.record:
                     self.recorder = _Recorder(cfg.record, cfg.record_fps, cfg.force, started)
@@ -200,36 +201,38 @@ class _Session:
                 self._show(self.shown if self.shown is not None else captured.image, captured)
                 previous = captured
                 continue
-            self._stylize(captured, previous, started)
+            self._stylize(captured, previous)
             previous = captured
             if status is not None and len(self.latencies) % 10 == 1:
                 status(f"{len(self.latencies)} frames stylized, {camera.captured} captured, "
                        f"latency {self.latencies[-1]:.2f} s")
 
     def _budget(self) -> int:
+        """Iterations for the next frame: fixed, or steered so a whole frame (flow, optimizer,
+        display) takes 1/fps; frame time is roughly linear in iterations plus an overhead."""
         cfg = self.config
-        if cfg.fps is None or self.seconds_per_iteration is None:
+        if cfg.fps is None or self.last_frame_seconds is None:
             return cfg.iterations
-        affordable = int((1.0 / cfg.fps) / self.seconds_per_iteration)
-        return max(1, min(cfg.max_iterations, affordable))
+        last = self.iterations[-1]
+        steered = last * (1.0 / cfg.fps) / max(1e-3, self.last_frame_seconds)
+        steered = min(steered, 2 * last)  # move gradually: one slow frame should not swing it
+        return max(1, min(cfg.max_iterations, round(steered)))
 
-    def _stylize(self, captured: CapturedFrame, previous: CapturedFrame | None, started: float) -> None:
+    def _stylize(self, captured: CapturedFrame, previous: CapturedFrame | None) -> None:
+        begin = time.monotonic()
         flow, cut = None, False
         first = self.temporal.previous is None
         if previous is not None and not first:
             flow = flow_between(previous.image, captured.image, self.estimator)
             cut = is_scene_cut(previous.image, captured.image, flow=flow)
-        iterations = self.config.first_iterations if (first or cut) else self._budget()
-        begin = time.monotonic()
-        callback = self._warming_up(captured) if (first or cut) else None
+        warming_up = first or cut
+        iterations = self.config.first_iterations if warming_up else self._budget()
+        callback = self._warming_up(captured) if warming_up else None
         result = self.temporal.next(captured.image, flow, cut=cut, iterations=iterations, callback=callback)
-        spent = time.monotonic() - begin
-        if not (first or cut):  # warm-up frames are not typical of the per-frame cost
-            per_iteration = spent / max(1, iterations)
-            self.seconds_per_iteration = per_iteration if self.seconds_per_iteration is None else (
-                0.7 * self.seconds_per_iteration + 0.3 * per_iteration)
-        self.iterations.append(iterations)
         self._show(float_to_frame(result), captured, stylized=True)
+        # warm-up frames are not typical of the per-frame cost
+        self.last_frame_seconds = None if warming_up else time.monotonic() - begin
+        self.iterations.append(iterations)
 
     def _warming_up(self, captured: CapturedFrame) -> Callable[[Progress], None]:
         """While the first frame converges, show the live camera with a progress overlay."""
