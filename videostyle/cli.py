@@ -16,6 +16,8 @@ from .optimize import Progress, Style
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 _DEFAULTS = StyleConfig()
+# The sample scene has large flat areas that the default weight paints over; lighter keeps the village.
+DEMO_STYLE_WEIGHT = 20.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -341,7 +343,7 @@ def _run_demo(args: argparse.Namespace) -> int:
                        "(run scripts/make_samples.py to make them)")
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    style = StyleConfig(device=args.device)
+    style = StyleConfig(device=args.device, style_weight=DEMO_STYLE_WEIGHT)
     temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations)
     clip = ClipConfig(size=192)
     work = out_dir / ".work"

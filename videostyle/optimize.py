@@ -24,6 +24,8 @@ from .errors import BadInput
 from .frames import fit_size, frame_to_tensor, resize_frame, resize_tensor
 from .vgg import VGG19Features, load_vgg19
 
+FIRST_STEP_PER_PIXEL = 0.01  # mean |Δpixel| of the first L-BFGS step, in [0, 1] units
+
 ExtraLoss = Callable[[torch.Tensor], torch.Tensor]
 """Maps the image being optimized, (1, 3, H, W), to a weighted scalar loss term."""
 
@@ -222,23 +224,48 @@ class Stylizer:
                 adam.step()
                 report(step, loss, terms)
             return x.detach()
-        # One step() call runs all iterations so that each line search's last evaluation
-        # is reused as the next iteration's start (max_iter=1 per call would evaluate
-        # twice per iteration). Tolerances are 0: the budget, not a threshold, decides
-        # when to stop, which keeps per-frame time predictable.
-        lbfgs = torch.optim.LBFGS([x], lr=1.0, max_iter=steps, max_eval=steps * 5 // 4 + 5,
-                                  tolerance_grad=0.0, tolerance_change=0.0, history_size=50,
-                                  line_search_fn="strong_wolfe")
+        # L-BFGS with a strong-Wolfe line search. Torch's first step is 1/‖g‖₁, which on
+        # [0, 1] pixels moves each pixel by ~1e-6 and costs the line search ~10 evaluations
+        # to extrapolate; the first iteration here instead gets a step moving the average
+        # pixel by FIRST_STEP_PER_PIXEL (lr · 1/‖g‖₁ with lr = that · numel). Later
+        # iterations use the quasi-Newton scale (lr = 1) in one step() call, so each line
+        # search's last evaluation starts the next iteration. Tolerances are 0: the budget,
+        # not a threshold, decides when to stop, which keeps per-frame time predictable.
+        last: dict[str, torch.Tensor] = {}
 
         def closure() -> torch.Tensor:
+            # The second step() call starts by evaluating the point the first ended on:
+            # answer from the cache instead of running the network again.
+            if last and torch.equal(x, last["x"]):
+                x.grad = last["grad"].clone()
+                return last["loss"]
             lbfgs.zero_grad(set_to_none=True)
             loss, terms = loss_of(x)
             loss.backward()
             report(lbfgs.state[x].get("n_iter", 0), loss, terms)
+            last.update(x=x.detach().clone(), grad=x.grad.detach().clone(), loss=loss.detach())
             return loss
 
-        lbfgs.step(closure)
+        first_lr = FIRST_STEP_PER_PIXEL * x.numel()
+        for lr, budget in ((first_lr, 1), (1.0, steps - 1)):
+            if budget == 0:
+                break
+            lbfgs = _lbfgs(x, lr, budget) if lr == first_lr else _continue_lbfgs(lbfgs, lr, budget)
+            lbfgs.step(closure)
         return x.detach()
+
+
+def _lbfgs(x: torch.Tensor, lr: float, iterations: int) -> torch.optim.LBFGS:
+    return torch.optim.LBFGS([x], lr=lr, max_iter=iterations, max_eval=iterations * 5 // 4 + 5,
+                             tolerance_grad=0.0, tolerance_change=0.0, history_size=50,
+                             line_search_fn="strong_wolfe")
+
+
+def _continue_lbfgs(lbfgs: torch.optim.LBFGS, lr: float, iterations: int) -> torch.optim.LBFGS:
+    """Same optimizer and curvature history, new step scale and budget."""
+    group = lbfgs.param_groups[0]
+    group.update(lr=lr, max_iter=iterations, max_eval=iterations * 5 // 4 + 5)
+    return lbfgs
 
 
 class _Reporter:
