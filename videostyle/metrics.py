@@ -34,13 +34,14 @@ def warping_error(original: Iterable[np.ndarray], stylized: Iterable[np.ndarray]
     """
     estimator = FlowEstimator()
     terms: list[float] = []
-    prev_orig = prev_styl = None
-    for orig, styl in zip(original, stylized):
+    prev_orig: np.ndarray | None = None
+    prev_styl: np.ndarray | None = None
+    for orig, styl in zip(original, stylized, strict=False):
         h, w = styl.shape[:2]
         if orig.shape[:2] != (h, w):
             orig = cv2.resize(orig, (w, h), interpolation=cv2.INTER_AREA)
         current = styl.astype(np.float32) / 255.0
-        if prev_orig is not None:
+        if prev_orig is not None and prev_styl is not None:
             flow = flow_between(prev_orig, orig, estimator)
             mask = flow.mask
             if mask.sum() > 0:

@@ -195,17 +195,20 @@ class Stylizer:
         def loss_of(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             with self.compute.autocast():
                 features = self.vgg(x, layers)
-            terms = {
-                "content": content_scale * sum(losses.content_loss(features[n], content_features[n])
-                                               for n in cfg.content_layers),
-                "style": cfg.style_weight * sum(w * losses.style_loss(features[n], targets[n])
-                                                for n, w in self._layer_weights.items()),
+            terms: dict[str, torch.Tensor] = {
+                "content": content_scale * torch.stack([
+                    losses.content_loss(features[n], content_features[n]) for n in cfg.content_layers]).sum(),
+                "style": cfg.style_weight * torch.stack([
+                    w * losses.style_loss(features[n], targets[n]) for n, w in self._layer_weights.items()]).sum(),
             }
             if cfg.tv_weight:
                 terms["tv"] = cfg.tv_weight * losses.total_variation(x)
             if extra_loss is not None:
                 terms["extra"] = extra_loss(x)
-            return sum(terms.values()), terms  # type: ignore[return-value]
+            total = torch.zeros((), device=x.device)
+            for term in terms.values():
+                total = total + term
+            return total, terms
 
         return loss_of
 
@@ -243,15 +246,14 @@ class Stylizer:
             loss, terms = loss_of(x)
             loss.backward()
             report(lbfgs.state[x].get("n_iter", 0), loss, terms)
+            assert x.grad is not None
             last.update(x=x.detach().clone(), grad=x.grad.detach().clone(), loss=loss.detach())
             return loss
 
-        first_lr = FIRST_STEP_PER_PIXEL * x.numel()
-        for lr, budget in ((first_lr, 1), (1.0, steps - 1)):
-            if budget == 0:
-                break
-            lbfgs = _lbfgs(x, lr, budget) if lr == first_lr else _continue_lbfgs(lbfgs, lr, budget)
-            lbfgs.step(closure)
+        lbfgs = _lbfgs(x, FIRST_STEP_PER_PIXEL * x.numel(), 1)
+        lbfgs.step(closure)
+        if steps > 1:
+            _continue_lbfgs(lbfgs, 1.0, steps - 1).step(closure)
         return x.detach()
 
 

@@ -94,6 +94,9 @@ class WorkDir:
     def load_frame(self, index: int) -> np.ndarray:
         """A finished frame as (H, W, 3) uint8 RGB."""
         image = cv2.imread(str(self.frame_path(index)), cv2.IMREAD_COLOR)
+        if image is None:
+            raise BadOutput(f"{self.frame_path(index)}: finished frame missing or damaged; "
+                            "rerun with --restart to stylize the clip again")
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
     def remove(self) -> None:

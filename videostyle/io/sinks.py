@@ -131,6 +131,7 @@ class Mp4Sink(FrameSink):
         h, w = frame.shape[:2]
         if self._process is None:
             self._start(w + w % 2, h + h % 2)
+        assert self._size is not None
         if self._size != (w + w % 2, h + h % 2):
             raise BadOutput(f"{self.out}: frame {self.frames_written + 1} is {w}x{h}, "
                             f"the video is {self._size[0]}x{self._size[1]}")
