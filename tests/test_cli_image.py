@@ -117,3 +117,13 @@ def test_bad_option_values_are_exit_2(files, capsys):
     for bad in (["--iterations", "-1"], ["--scales", "0"], ["--style-layers", "relu9_9"]):
         code, err = run(capsys, "image", content, "--style", style, "-o", tmp / "o.png", *FAST, *bad)
         assert code == 2 and "\n" not in err, bad
+
+
+def test_progress_in_a_log_is_plain_lines_not_a_redrawn_bar(files, capsys):
+    tmp, content, style = files
+    args = [a for a in FAST if a != "--quiet"]
+    code, err = run(capsys, "image", content, "--style", style, "-o", tmp / "o.png", *args)
+    assert code == 0
+    lines = err.splitlines()
+    assert "\r" not in err
+    assert any(line.startswith("stylizing: iteration 3/3") for line in lines), err

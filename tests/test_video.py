@@ -165,7 +165,7 @@ def test_killed_job_resumes_and_equals_an_uninterrupted_run(tmp_path, style_file
     resumed_frames = sorted(out.glob("*.png"))
     fresh_frames = sorted(fresh.glob("*.png"))
     assert len(resumed_frames) == len(fresh_frames) == 8
-    for a, b in zip(resumed_frames, fresh_frames):
+    for a, b in zip(resumed_frames, fresh_frames, strict=True):
         assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b))), a.name
 
 
@@ -261,3 +261,28 @@ def test_open_source_yields_what_probe_says(tmp_path):
     with open_source(clip, size=32) as source:
         frames = list(source)
         assert len(frames) == 5 and frames[0].shape == (source.info.height, source.info.width, 3)
+
+
+def test_progress_in_a_log_gives_frames_and_eta(tmp_path, style_file, capsys):
+    clip = make_clip(tmp_path / "in.mp4", frames=3)
+    capsys.readouterr()
+    assert run_cli("video", clip, "--style", style_file, "-o", tmp_path / "o.gif", "--size", 48,
+                   "--iterations", 1, "--first-iterations", 2, "--device", "cpu") == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert "frame 1/3" in err and "frame 3/3" in err and "ETA" in err, err
+
+
+def test_a_restart_uses_an_explicit_budget_when_given():
+    """The webcam restarts after a cut with its per-frame cap, not the long first-frame budget."""
+    from videostyle.optimize import Stylizer
+    from videostyle.temporal import TemporalStylizer
+
+    frames = panning_texture(frames=2)
+    temporal = TemporalStylizer(Stylizer([stripes()], FAST), TemporalConfig(iterations=2, first_iterations=9))
+    seen: list[int] = []
+    temporal.next(frames[0], callback=lambda p: seen.append(p.iterations))
+    assert set(seen) == {9}
+    seen.clear()
+    temporal.next(frames[1], cut=True, iterations=3, callback=lambda p: seen.append(p.iterations))
+    assert set(seen) == {3}

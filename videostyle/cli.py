@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -13,6 +14,9 @@ from .config import StyleConfig
 from .devices import DEVICE_CHOICES, PRECISION_CHOICES
 from .errors import BadOption, VideostyleError
 from .optimize import Progress, Style
+
+if TYPE_CHECKING:
+    from .video import VideoProgress
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 _DEFAULTS = StyleConfig()
@@ -120,23 +124,33 @@ def _read_styles(specs: list[str]) -> list[Style]:
 
 
 class _IterationBar:
-    """A tqdm bar over optimizer iterations, fed by the engine's Progress callback."""
+    """Optimizer progress: a tqdm bar on a terminal, a line per 10% of the steps in a log."""
 
     def __init__(self, *, quiet: bool, desc: str = "stylizing") -> None:
         self.bar: tqdm | None = None
         self.quiet, self.desc = quiet, desc
+        self.live = sys.stderr.isatty()
         self._scale = 0
+        self._logged = -1
 
     def __call__(self, p: Progress) -> None:
         if self.quiet:
             return
+        label = self.desc if p.scales == 1 else f"{self.desc} (scale {p.scale}/{p.scales})"
+        terms = " ".join(f"{k}={v:.3g}" for k, v in p.terms.items())
+        if not self.live:
+            tenth = 10 * p.iteration // max(1, p.iterations)
+            if p.scale != self._scale or tenth > self._logged:
+                self._scale, self._logged = p.scale, tenth
+                print(f"{label}: iteration {p.iteration}/{p.iterations}, {terms}, {p.elapsed:.0f} s",
+                      file=sys.stderr, flush=True)
+            return
         if self.bar is None or p.scale != self._scale:
             self.close()
             self._scale = p.scale
-            label = self.desc if p.scales == 1 else f"{self.desc} (scale {p.scale}/{p.scales})"
             self.bar = tqdm(total=p.iterations, desc=label, unit="it", dynamic_ncols=True, leave=False)
         self.bar.n = p.iteration
-        self.bar.set_postfix_str(" ".join(f"{k}={v:.3g}" for k, v in p.terms.items()), refresh=False)
+        self.bar.set_postfix_str(terms, refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:
@@ -254,15 +268,20 @@ def _print_video_result(result) -> None:
 
 
 class _FrameBar:
-    """A tqdm bar over frames; the postfix shows the iteration within the frame."""
+    """Frame progress: a tqdm bar on a terminal (the postfix shows the iteration within the
+    frame), a line per finished frame with the ETA in a log."""
 
     def __init__(self, *, quiet: bool) -> None:
         self.quiet = quiet
+        self.live = sys.stderr.isatty()
         self.bar: tqdm | None = None
         self.stage = ""
 
-    def __call__(self, p) -> None:
+    def __call__(self, p: VideoProgress) -> None:
         if self.quiet:
+            return
+        if not self.live:
+            self._log(p)
             return
         if self.bar is None or p.stage != self.stage:
             self.close()
@@ -278,10 +297,33 @@ class _FrameBar:
         self.bar.set_postfix_str(", ".join(parts), refresh=False)
         self.bar.refresh()
 
+    def _log(self, p: VideoProgress) -> None:
+        if p.stage != self.stage:
+            self.stage = p.stage
+            if p.stage == "stylize" and p.resumed:
+                print(f"resuming after {p.resumed} finished frames", file=sys.stderr, flush=True)
+            elif p.stage == "encode":
+                print(f"writing {p.frames} frames", file=sys.stderr, flush=True)
+        if p.stage != "stylize" or p.step is not None:
+            return
+        total = f"/{p.frames}" if p.frames else ""
+        line = f"frame {p.finished}{total}"
+        if p.seconds_per_frame:
+            line += f", {p.seconds_per_frame:.1f} s/frame"
+            if p.frames:
+                line += f", ETA {_clock(p.seconds_per_frame * (p.frames - p.finished))}"
+        print(line, file=sys.stderr, flush=True)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 # -- eval -----------------------------------------------------------------------------------
