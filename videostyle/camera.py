@@ -141,9 +141,8 @@ class _FileReader(_Reader):
     def __init__(self, path: str, *, size: int | None, loop: bool) -> None:
         from .io import open_source
 
-        self.open = lambda: open_source(path, size=size)  # ffmpeg scales: less to pipe and resize
+        self.source = open_source(path, size=size)  # ffmpeg scales: less to pipe and resize
         self.loop = loop
-        self.source = self.open()
         self.frames = iter(self.source)
         self.interval = 1.0 / self.source.info.fps
         self.next_due = time.monotonic()
@@ -151,9 +150,7 @@ class _FileReader(_Reader):
     def read(self) -> np.ndarray | None:
         frame = next(self.frames, None)
         if frame is None and self.loop:
-            self.source.close()
-            self.source = self.open()
-            self.frames = iter(self.source)
+            self.frames = iter(self.source)  # a new decoder; the file is not probed again
             frame = next(self.frames, None)
         delay = self.next_due - time.monotonic()
         if delay > 0:

@@ -69,18 +69,19 @@ class TemporalStylizer:
         """Stylize ``frame`` given the flow from the previous frame to it.
 
         ``flow`` is needed in ``flow`` mode for every frame but the first; ``cut`` marks a
-        scene cut (restart from the content). ``iterations`` overrides the per-frame budget.
+        scene cut (restart from the content). ``iterations`` overrides the budget, which is
+        otherwise ``first_iterations`` for a (re)start and ``iterations`` for the rest.
         """
         cfg = self.config
         restart = self.previous is None or (cut and cfg.detect_cuts)
         device = self.stylizer.device
         content = frame_to_tensor(frame, device)
         init, extra_loss, scales = None, None, None
-        if restart:
-            budget = cfg.first_iterations
-        else:
-            budget = cfg.iterations if iterations is None else iterations
+        default = cfg.first_iterations if restart else cfg.iterations
+        budget = default if iterations is None else iterations
+        if not restart:
             scales = 1  # coarse-to-fine only helps a frame that starts from scratch
+            assert self.previous is not None
             if cfg.mode == "warm":
                 init = frame_to_tensor(self.previous, device)
             elif cfg.mode == "flow":

@@ -10,10 +10,10 @@ the first frame has converged.
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +139,7 @@ class _Session:
         self.temporal = TemporalStylizer(self._stylizer(), TemporalConfig(
             mode="flow", iterations=config.iterations, first_iterations=config.first_iterations))
         self.estimator = FlowEstimator()
-        self.last_frame_seconds: float | None = None  # wall time of the last steady frame
+        self.steady: tuple[int, float] | None = None  # (iterations, wall seconds) of the last steady frame
         self.latencies: list[float] = []
         self.shown_at: deque[float] = deque(maxlen=10)  # display times of the last stylized frames
         self.iterations: list[int] = []
@@ -211,10 +211,10 @@ class _Session:
         """Iterations for the next frame: fixed, or steered so a whole frame (flow, optimizer,
         display) takes 1/fps; frame time is roughly linear in iterations plus an overhead."""
         cfg = self.config
-        if cfg.fps is None or self.last_frame_seconds is None:
+        if cfg.fps is None or self.steady is None:
             return cfg.iterations
-        last = self.iterations[-1]
-        steered = last * (1.0 / cfg.fps) / max(1e-3, self.last_frame_seconds)
+        last, seconds = self.steady
+        steered = last * (1.0 / cfg.fps) / max(1e-3, seconds)
         steered = min(steered, 2 * last)  # move gradually: one slow frame should not swing it
         return max(1, min(cfg.max_iterations, round(steered)))
 
@@ -225,13 +225,20 @@ class _Session:
         if previous is not None and not first:
             flow = flow_between(previous.image, captured.image, self.estimator)
             cut = is_scene_cut(previous.image, captured.image, flow=flow)
-        warming_up = first or cut
-        iterations = self.config.first_iterations if warming_up else self._budget()
-        callback = self._warming_up(captured) if warming_up else None
+        # Only the first frame warms up for seconds. A scene change mid-session (or a fast
+        # camera move that loses the flow) restarts from the content with the per-frame cap,
+        # and the style grows back over the next frames: the picture stays live.
+        if first:
+            iterations = self.config.first_iterations
+        elif cut:
+            iterations = self.config.max_iterations if self.config.fps is not None else self.config.iterations
+        else:
+            iterations = self._budget()
+        callback = self._warming_up(captured) if first else None
         result = self.temporal.next(captured.image, flow, cut=cut, iterations=iterations, callback=callback)
         self._show(float_to_frame(result), captured, stylized=True)
-        # warm-up frames are not typical of the per-frame cost
-        self.last_frame_seconds = None if warming_up else time.monotonic() - begin
+        if not (first or cut):  # restarts are not typical of the per-frame cost
+            self.steady = (iterations, time.monotonic() - begin)
         self.iterations.append(iterations)
 
     def _warming_up(self, captured: CapturedFrame) -> Callable[[Progress], None]:
