@@ -286,3 +286,29 @@ def test_a_restart_uses_an_explicit_budget_when_given():
     seen.clear()
     temporal.next(frames[1], cut=True, iterations=3, callback=lambda p: seen.append(p.iterations))
     assert set(seen) == {3}
+
+
+def test_ctrl_c_keeps_finished_frames_and_says_how_to_resume(tmp_path, style_file, capsys, monkeypatch):
+    from videostyle import video
+
+    clip = make_clip(tmp_path / "in.mp4", frames=3)
+    out = tmp_path / "o.mp4"
+    args = ["video", clip, "--style", style_file, "-o", out, "--size", 48, "--iterations", 1,
+            "--first-iterations", 2, "--device", "cpu", "--quiet"]
+    process = video._FrameLoop._process
+
+    def ctrl_c_on_the_second_frame(self, index, frame, job):
+        if index == 1:
+            raise KeyboardInterrupt
+        process(self, index, frame, job)
+
+    monkeypatch.setattr(video._FrameLoop, "_process", ctrl_c_on_the_second_frame)
+    capsys.readouterr()
+    assert run_cli(*args) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    assert not out.exists()
+    assert len(list((tmp_path / ".o.mp4.videostyle").glob("frame_*.png"))) == 1
+    monkeypatch.undo()
+    assert run_cli(*[a for a in args if a != "--quiet"]) == 0
+    assert "1 resumed from an earlier run" in capsys.readouterr().out
+    assert probe(out).frame_count == 3

@@ -16,7 +16,7 @@ from .errors import BadOption, VideostyleError
 from .optimize import Progress, Style
 
 if TYPE_CHECKING:
-    from .video import VideoProgress
+    from .video import VideoProgress, VideoResult
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 _DEFAULTS = StyleConfig()
@@ -252,6 +252,11 @@ def _run_video(args: argparse.Namespace) -> int:
         result = stylize_video(args.input, args.output, styles, style=style, temporal=temporal, clip=clip,
                                force=args.force, work_dir=args.work_dir, restart=args.restart,
                                keep_work=args.keep_work, callback=bar)
+    except KeyboardInterrupt:
+        bar.close()
+        print("videostyle: interrupted; finished frames are kept: run the same command again to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         bar.close()
     if not args.quiet:
@@ -259,9 +264,12 @@ def _run_video(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_video_result(result) -> None:
+def _print_video_result(result: VideoResult, *, reused: bool = False) -> None:
     spf = f", {result.seconds_per_frame:.2f} s/frame" if result.seconds_per_frame else ""
-    resumed = f", {result.resumed} resumed from an earlier run" if result.resumed else ""
+    if reused:
+        resumed = " (the same frames)"
+    else:
+        resumed = f", {result.resumed} resumed from an earlier run" if result.resumed else ""
     cuts = f", scene cuts at frames {', '.join(str(c + 1) for c in result.scene_cuts)}" if result.scene_cuts else ""
     print(f"wrote {result.output}: {result.frames} frames {result.info.width}x{result.info.height} "
           f"in {result.seconds:.0f} s{spf}{resumed}{cuts}")
@@ -399,7 +407,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         if not args.quiet:
-            _print_video_result(result)
+            _print_video_result(result, reused=name.endswith("gif"))
     return EXIT_OK
 
 
