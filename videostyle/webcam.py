@@ -10,26 +10,23 @@ the first frame has converged.
 from __future__ import annotations
 
 import dataclasses
-import os
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .camera import Camera, CapturedFrame
 from .config import StyleConfig
 from .errors import BadOption
 from .flow import FlowEstimator, flow_between, is_scene_cut
-from .frames import float_to_frame, resize_frame
+from .frames import float_to_frame
+from .io.preview import PreviewWindow, draw_caption, require_display
 from .optimize import Progress, Style, Stylizer
 from .temporal import TemporalConfig, TemporalStylizer
 
-WINDOW = "videostyle"
 STYLE_WEIGHT_STEP = 1.5  # +/- multiply or divide the style weight by this
 
 
@@ -90,15 +87,9 @@ def run_session(styles: Sequence[np.ndarray | Style], *, style: StyleConfig | No
     config = config or WebcamConfig()
     style = style or StyleConfig()
     if config.preview:
-        _require_display()
+        require_display("run with --no-preview, and --record out.mp4 to keep the result")
     session = _Session(list(styles), style, config)
     return session.run(status)
-
-
-def _require_display() -> None:
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise BadOption("no display found (DISPLAY is not set); run with --no-preview, "
-                        "and --record out.mp4 to keep the result")
 
 
 class _Recorder:
@@ -148,6 +139,7 @@ class _Session:
         self.recorder: _Recorder | None = None
         self.shown: np.ndarray | None = None
         self.camera: Camera | None = None
+        self.window: PreviewWindow | None = None
 
     def _stylizer(self) -> Stylizer:
         current = self.styles[self.style_index]
@@ -170,8 +162,8 @@ class _Session:
         finally:
             if self.recorder is not None:
                 self.recorder.close(time.monotonic())
-            if cfg.preview:
-                cv2.destroyAllWindows()
+            if self.window is not None:
+                self.window.close()
         seconds = time.monotonic() - started
         stylized = len(self.latencies)
         return SessionStats(
@@ -196,7 +188,7 @@ class _Session:
                     return "camera"
                 continue
             if previous is None:
-                self._present(_overlay(captured.image.copy(), "warming up"))
+                self._present(draw_caption(captured.image.copy(), "warming up"))
             if self.paused:
                 self._show(self.shown if self.shown is not None else captured.image, captured)
                 previous = captured
@@ -247,7 +239,7 @@ class _Session:
             if self.camera is None or (self.recorder is None and not self.config.preview):
                 return
             live = self.camera.newest(None, timeout=0) or captured
-            frame = _overlay(live.image.copy(), f"warming up {100 * p.iteration // max(1, p.iterations)}%")
+            frame = draw_caption(live.image.copy(), f"warming up {100 * p.iteration // max(1, p.iterations)}%")
             self._present(frame)
         return show
 
@@ -267,15 +259,13 @@ class _Session:
             self._preview(frame)
 
     def _preview(self, frame: np.ndarray) -> None:
-        cfg = self.config
-        h, w = frame.shape[:2]
-        scale = cfg.display_size / max(h, w)
-        big = resize_frame(frame, round(w * scale), round(h * scale))
+        caption = None
         if len(self.shown_at) > 1:
             fps = (len(self.shown_at) - 1) / max(1e-6, self.shown_at[-1] - self.shown_at[0])
-            big = _overlay(big, f"{fps:.1f} fps, latency {self.latencies[-1]:.2f} s", corner="bottom")
-        cv2.imshow(WINDOW, cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
-        self._handle_key(cv2.waitKey(1) & 0xFF)
+            caption = f"{fps:.1f} fps, latency {self.latencies[-1]:.2f} s"
+        if self.window is None:
+            self.window = PreviewWindow(display_size=self.config.display_size)
+        self._handle_key(self.window.show(frame, caption=caption))
 
     def _handle_key(self, key: int) -> None:
         if key in (ord("q"), 27):
@@ -295,15 +285,3 @@ class _Session:
             factor = STYLE_WEIGHT_STEP if key != ord("-") else 1 / STYLE_WEIGHT_STEP
             self.style = dataclasses.replace(self.style, style_weight=self.style.style_weight * factor)
             self.temporal.stylizer = self._stylizer()
-
-
-def _overlay(frame: np.ndarray, text: str, *, corner: str = "top") -> np.ndarray:
-    """Draw ``text`` on a dark band at the top or bottom of an RGB frame (in place)."""
-    h, w = frame.shape[:2]
-    scale = max(0.3, w / 640)
-    band = max(12, int(22 * scale))
-    y0 = 0 if corner == "top" else h - band
-    frame[y0:y0 + band] = (frame[y0:y0 + band] * 0.4).astype(frame.dtype)
-    cv2.putText(frame, text, (4, y0 + band - max(3, band // 4)), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                (255, 255, 255), 1, cv2.LINE_AA)
-    return frame
