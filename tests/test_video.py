@@ -312,3 +312,51 @@ def test_ctrl_c_keeps_finished_frames_and_says_how_to_resume(tmp_path, style_fil
     assert run_cli(*[a for a in args if a != "--quiet"]) == 0
     assert "1 resumed from an earlier run" in capsys.readouterr().out
     assert probe(out).frame_count == 3
+
+
+def test_progress_carries_each_finished_frame_as_written(tmp_path, style_file):
+    clip = make_clip(tmp_path / "in.mp4", frames=3)
+    shown = []
+
+    def collect(p):
+        if p.image is not None:
+            shown.append(p.image)
+
+    stylize_video(clip, f"{tmp_path / 'out'}/", [stripes()], style=FAST, temporal=FEW, clip=ClipConfig(size=48),
+                  callback=collect)
+    written = [np.asarray(Image.open(p)) for p in sorted((tmp_path / "out").glob("*.png"))]
+    assert len(shown) == len(written) == 3
+    for a, b in zip(shown, written, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_preview_shows_frames_until_q_and_the_job_goes_on(tmp_path, style_file, monkeypatch):
+    from videostyle.io import preview
+
+    monkeypatch.setenv("DISPLAY", ":99")
+    shown, closed = [], []
+
+    def fake_show(self, frame, *, caption=None):
+        shown.append((frame.shape, caption))
+        return ord("q") if len(shown) == 2 else preview.KEY_NONE
+
+    monkeypatch.setattr(preview.PreviewWindow, "show", fake_show)
+    monkeypatch.setattr(preview.PreviewWindow, "close", lambda self: closed.append(True))
+    clip = make_clip(tmp_path / "in.mp4", frames=4)
+    out = tmp_path / "o.mp4"
+    assert run_cli("video", clip, "--style", style_file, "-o", out, "--size", 48, "--iterations", 1,
+                   "--first-iterations", 2, "--device", "cpu", "--quiet", "--preview") == 0
+    assert [caption for _, caption in shown] == ["frame 1/4", "frame 2/4"]
+    assert closed and probe(out).frame_count == 4
+
+
+def test_preview_without_a_display_is_refused_before_any_work(tmp_path, style_file, monkeypatch, capsys):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("display detection is Linux-specific")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    clip = make_clip(tmp_path / "in.mp4", frames=2)
+    capsys.readouterr()
+    assert run_cli("video", clip, "--style", style_file, "-o", tmp_path / "o.mp4", "--preview", "--quiet") == 2
+    assert "drop --preview" in capsys.readouterr().err
+    assert not (tmp_path / ".o.mp4.videostyle").exists()

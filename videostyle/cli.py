@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tqdm import tqdm
@@ -212,6 +212,8 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
     g.add_argument("--quality", type=int, default=c.quality, help="H.264 CRF, lower is better (default %(default)s)")
     g.add_argument("--loop", type=int, default=c.loop, help="GIF loop count, 0 = forever (default %(default)s)")
     g.add_argument("--side-by-side", action="store_true", help="write original | stylized")
+    g.add_argument("--preview", action="store_true",
+                   help="show each frame in a window as it is finished (q closes the window, the job goes on)")
     tg = p.add_argument_group("temporal coherence")
     tg.add_argument("--temporal", choices=TEMPORAL_MODES, default=t.mode,
                     help="start each frame from the flow-warped previous result (flow), the previous "
@@ -248,10 +250,11 @@ def _run_video(args: argparse.Namespace) -> int:
     style = _style_config(args)
     styles = _read_styles(args.style)
     bar = _FrameBar(quiet=args.quiet)
+    preview = _FramePreview() if args.preview else None
     try:
         result = stylize_video(args.input, args.output, styles, style=style, temporal=temporal, clip=clip,
                                force=args.force, work_dir=args.work_dir, restart=args.restart,
-                               keep_work=args.keep_work, callback=bar)
+                               keep_work=args.keep_work, callback=_both(bar, preview))
     except KeyboardInterrupt:
         bar.close()
         print("videostyle: interrupted; finished frames are kept: run the same command again to resume",
@@ -259,9 +262,44 @@ def _run_video(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     finally:
         bar.close()
+        if preview is not None:
+            preview.close()
     if not args.quiet:
         _print_video_result(result)
     return EXIT_OK
+
+
+class _FramePreview:
+    """Shows each finished frame of a video job in a window; q or Esc closes it for good."""
+
+    def __init__(self) -> None:
+        from .io.preview import PreviewWindow, require_display
+
+        require_display("drop --preview (the frames are written all the same)")
+        self.window: PreviewWindow | None = PreviewWindow()
+
+    def __call__(self, p: VideoProgress) -> None:
+        if self.window is None or p.image is None:
+            return
+        total = f"/{p.frames}" if p.frames else ""
+        if self.window.show(p.image, caption=f"frame {p.finished}{total}") in (ord("q"), 27):
+            self.close()
+
+    def close(self) -> None:
+        if self.window is not None:
+            self.window.close()
+            self.window = None
+
+
+def _both(*callbacks: Callable[[VideoProgress], None] | None) -> Callable[[VideoProgress], None]:
+    """One progress callback that calls each of ``callbacks`` that is not None."""
+    chosen = [c for c in callbacks if c is not None]
+
+    def call(p: VideoProgress) -> None:
+        for callback in chosen:
+            callback(p)
+
+    return call
 
 
 def _print_video_result(result: VideoResult, *, reused: bool = False) -> None:

@@ -67,6 +67,7 @@ class VideoProgress:
     seconds_per_frame: float | None  # mean over the frames stylized in this run
     step: Progress | None  # optimizer progress within the frame; None when a frame finished
     stage: str = "stylize"  # "stylize" or "encode"
+    image: np.ndarray | None = None  # the finished frame, (H, W, 3) uint8 RGB, when one finished
 
 
 @dataclass(frozen=True)
@@ -168,16 +169,18 @@ class _FrameLoop:
             self.cuts.append(index)
         started = time.perf_counter()
 
-        def report(step: Progress | None) -> None:
+        def report(step: Progress | None, image: np.ndarray | None = None) -> None:
             if self.callback is not None:
                 self.callback(VideoProgress(
                     frame=index, frames=self.info.frame_count, finished=index + (step is None),
-                    resumed=self.resumed, seconds_per_frame=self.seconds_per_frame(), step=step))
+                    resumed=self.resumed, seconds_per_frame=self.seconds_per_frame(), step=step,
+                    image=image))
 
         result = self.temporal.next(frame, flow, cut=cut, callback=report)
-        self.work.save(index, float_to_frame(result), result, keep_states=2)
+        finished = float_to_frame(result)
+        self.work.save(index, finished, result, keep_states=2)
         self.times.append(time.perf_counter() - started)
-        report(None)
+        report(None, finished)
 
 
 def _flow_and_cut(previous: np.ndarray, frame: np.ndarray,
