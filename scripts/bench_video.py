@@ -39,10 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-iterations", type=int, default=150)
     parser.add_argument("--modes", default="flow,warm,independent")
     parser.add_argument("--temporal-weight", type=float, default=TemporalConfig().temporal_weight)
+    parser.add_argument("--long-term", default="", help="flow mode's long-term offsets, e.g. 2,4")
     parser.add_argument("--out", default="bench-video")
     args = parser.parse_args(argv)
 
     out = Path(args.out)
+    long_term = tuple(int(j) for j in args.long_term.split(",") if j)
     out.mkdir(exist_ok=True)
     style_image = read_image(args.style)
     style = StyleConfig()
@@ -58,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                 finished.append(time.perf_counter())
 
         temporal = TemporalConfig(mode=mode, iterations=args.iterations, first_iterations=args.first_iterations,
-                                  temporal_weight=args.temporal_weight)
+                                  temporal_weight=args.temporal_weight,
+                                  long_term=long_term if mode == "flow" else ())
         target = out / f"{mode}.mp4"
         stylize_video(args.input, target, [style_image], style=style, temporal=temporal,
                       clip=ClipConfig(size=args.size, frames=args.frames), force=True, restart=True,

@@ -16,6 +16,7 @@ from synthetic import blobs, stripes
 
 from videostyle.cli import main
 from videostyle.config import StyleConfig
+from videostyle.errors import BadOption
 from videostyle.io import open_source, probe
 from videostyle.metrics import warping_error
 from videostyle.temporal import TemporalConfig
@@ -360,3 +361,83 @@ def test_preview_without_a_display_is_refused_before_any_work(tmp_path, style_fi
     assert run_cli("video", clip, "--style", style_file, "-o", tmp_path / "o.mp4", "--preview", "--quiet") == 2
     assert "drop --preview" in capsys.readouterr().err
     assert not (tmp_path / ".o.mp4.videostyle").exists()
+
+
+# -- long-term consistency ------------------------------------------------------------------
+def test_combine_warps_lets_each_pixel_follow_the_most_recent_reliable_frame():
+    from videostyle.temporal import combine_warps
+
+    h, w = 4, 6
+    recent, older, oldest = (np.full((h, w, 3), v, np.float32) for v in (0.1, 0.5, 0.9))
+    m1 = np.zeros((h, w), np.float32)
+    m1[:, :2] = 1  # frame t-1 vouches for the left third
+    m2 = np.zeros((h, w), np.float32)
+    m2[:, 1:4] = 1  # t-2 overlaps it, and adds the middle
+    m4 = np.ones((h, w), np.float32)
+    m4[0] = 0  # t-4 covers everything but the top row
+    target, mask = combine_warps([(recent, m1), (older, m2), (oldest, m4)])
+    assert np.allclose(target[:, :2], 0.1) and np.allclose(target[:, 2:4], 0.5)
+    assert np.allclose(target[1:, 4:], 0.9) and np.allclose(target[0, 4:], 0.0)
+    expected_mask = np.ones((h, w), np.float32)
+    expected_mask[0, 4:] = 0
+    assert np.array_equal(mask, expected_mask)
+    single_target, single_mask = combine_warps([(recent, m1)])
+    assert np.array_equal(single_mask, m1) and np.allclose(single_target[:, :2], 0.1)
+
+
+def test_long_term_offsets_are_checked(tmp_path, style_file, capsys):
+    for bad in ((1, 2), (4, 2), (2, 2)):
+        with pytest.raises(BadOption):
+            TemporalConfig(long_term=bad)
+    clip = make_clip(tmp_path / "in.mp4", frames=2)
+    capsys.readouterr()
+    assert run_cli("video", clip, "--style", style_file, "-o", tmp_path / "o.mp4", "--long-term", "2,x") == 2
+    assert "--long-term" in capsys.readouterr().err
+
+
+def _two_shots(folder: Path) -> Path:
+    """Four frames of one panning shot, then five of another: a scene cut at frame 4."""
+    first = panning_texture(frames=4)
+    second = [np.ascontiguousarray(np.flipud(f)[:, :, ::-1]) for f in panning_texture(frames=5, step=3)]
+    folder.mkdir()
+    for i, f in enumerate(first + second):
+        Image.fromarray(f).save(folder / f"f{i:02d}.png")
+    return folder
+
+
+def test_long_term_resume_equals_an_uninterrupted_run_across_a_scene_cut(tmp_path):
+    source = _two_shots(tmp_path / "src")
+    temporal = TemporalConfig(iterations=2, first_iterations=5, long_term=(2, 4))
+    clip = ClipConfig(size=None)
+
+    def run(out: Path, stop_after: int | None = None):
+        def stop(p):
+            if stop_after is not None and p.step is None and p.finished == stop_after:
+                raise KeyboardInterrupt
+
+        return stylize_video(source, f"{out}/", [blobs()], style=FAST, temporal=temporal, clip=clip,
+                             callback=stop)
+
+    fresh = run(tmp_path / "fresh")
+    assert fresh.scene_cuts == [4]
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "resumed", stop_after=6)  # two frames after the cut
+    resumed = run(tmp_path / "resumed")
+    assert resumed.resumed == 6
+    a = sorted((tmp_path / "fresh").glob("*.png"))
+    b = sorted((tmp_path / "resumed").glob("*.png"))
+    assert len(a) == len(b) == 9
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(np.asarray(Image.open(x)), np.asarray(Image.open(y))), x.name
+
+
+def test_long_term_history_starts_again_at_a_cut():
+    from videostyle.optimize import Stylizer
+    from videostyle.temporal import TemporalStylizer
+
+    frames = panning_texture(frames=3)
+    temporal = TemporalStylizer(Stylizer([stripes()], FAST),
+                                TemporalConfig(iterations=1, first_iterations=2, long_term=(2,)))
+    temporal.next(frames[0])
+    temporal.next(frames[1], flow=None, cut=True)
+    assert len(temporal.history) == 1 and temporal.since_restart == 1

@@ -223,6 +223,10 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
     tg.add_argument("--temporal-weight", type=float, default=t.temporal_weight,
                     help="weight of the temporal loss in flow mode (default %(default)s)")
     tg.add_argument("--no-cut-detection", action="store_true", help="never treat a frame as a scene cut")
+    tg.add_argument("--long-term", metavar="J[,J...]", default="",
+                    help="flow mode: also follow the results of these frames back (e.g. 2,4), so regions "
+                         "hidden for a frame or two come back as they were (Ruder et al.'s long-term "
+                         "consistency; one more pair of flows per offset)")
     r = p.add_argument_group("resume")
     r.add_argument("--work-dir", help="where finished frames are kept (default: .OUTPUT.videostyle beside it)")
     r.add_argument("--restart", action="store_true", help="discard finished frames from an earlier run")
@@ -237,10 +241,17 @@ def _video_configs(args: argparse.Namespace):
 
     temporal = TemporalConfig(mode=args.temporal, iterations=args.iterations,
                               first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
-                              detect_cuts=not args.no_cut_detection)
+                              detect_cuts=not args.no_cut_detection, long_term=_offsets(args.long_term))
     clip = ClipConfig(size=args.size, start=args.start, frames=args.frames, duration=args.duration,
                       fps=args.fps, quality=args.quality, loop=args.loop, side_by_side=args.side_by_side)
     return temporal, clip
+
+
+def _offsets(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise BadOption(f"--long-term {text}: give frame offsets as whole numbers, e.g. 2,4") from None
 
 
 def _run_video(args: argparse.Namespace) -> int:
@@ -382,6 +393,9 @@ def _add_eval_command(commands: argparse._SubParsersAction) -> None:
                     "Lower is steadier; the original video's own value is printed as a reference.")
     p.add_argument("original", help="the video that was stylized")
     p.add_argument("stylized", help="the stylized video")
+    p.add_argument("--gap", type=int, default=1,
+                   help="compare each frame with the one this many frames back (default %(default)s: "
+                        "consecutive; larger gaps check that what reappears looks as it did)")
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.set_defaults(run=_run_eval)
 
@@ -391,13 +405,14 @@ def _run_eval(args: argparse.Namespace) -> int:
 
     from .metrics import evaluate_videos
 
-    report = evaluate_videos(args.original, args.stylized)
+    report = evaluate_videos(args.original, args.stylized, gap=args.gap)
     if args.json:
         print(json.dumps(report))
     else:
         print(f"E_warp stylized: {report['e_warp']:.5f}")
         print(f"E_warp original: {report['e_warp_original']:.5f} (reference)")
-        print(f"frames: {report['frames']} at {report['size'][0]}x{report['size'][1]}")
+        gap = f", frame t against t-{report['gap']}" if report["gap"] > 1 else ""
+        print(f"frames: {report['frames']} at {report['size'][0]}x{report['size'][1]}{gap}")
     return EXIT_OK
 
 

@@ -4,8 +4,9 @@ Layout (next to the output, or ``--work-dir``)::
 
     settings.json        everything that shapes the result; a mismatch is refused
     frame_00001.png      finished stylized frames (what the writer encodes at the end)
-    state_00001.npy      float32 (H, W, 3) of recent frames: the next frame starts from
-                         these, never from the 8-bit PNGs, so a resumed run equals an
+    state_00001.npz      float32 (H, W, 3) results of recent frames, and how many frames
+                         after the last restart each is: the next frame starts from these,
+                         never from the 8-bit PNGs, so a resumed run equals an
                          uninterrupted one bit for bit
 
 A frame counts as finished once its PNG exists; its state is written first, so the
@@ -63,7 +64,7 @@ class WorkDir:
         return self.path / f"frame_{index + 1:05d}.png"
 
     def state_path(self, index: int) -> Path:
-        return self.path / f"state_{index + 1:05d}.npy"
+        return self.path / f"state_{index + 1:05d}.npz"
 
     def finished_frames(self) -> int:
         """Number of consecutive finished frames from the start."""
@@ -72,11 +73,16 @@ class WorkDir:
             count += 1
         return count
 
-    def save(self, index: int, frame: np.ndarray, state: np.ndarray, *, keep_states: int) -> None:
-        """Record frame ``index``: float state first, then the PNG that marks it finished."""
-        buffer = self.state_path(index).with_suffix(".npy.partial")
+    def save(self, index: int, frame: np.ndarray, state: np.ndarray, *, since_restart: int,
+             keep_states: int) -> None:
+        """Record frame ``index``: float state first, then the PNG that marks it finished.
+
+        ``since_restart`` is 1 for a frame stylized from scratch, 2 for the next, and so on;
+        the states of the last ``keep_states`` frames are kept.
+        """
+        buffer = self.state_path(index).with_suffix(".npz.partial")
         with open(buffer, "wb") as fh:
-            np.save(fh, state.astype(np.float32))
+            np.savez(fh, image=state.astype(np.float32), since_restart=np.int64(since_restart))
         os.replace(buffer, self.state_path(index))
         ok, png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         if not ok:
@@ -86,10 +92,14 @@ class WorkDir:
         if index - keep_states >= 0 and old.exists():
             old.unlink()
 
-    def load_state(self, index: int) -> np.ndarray | None:
-        """The float state of frame ``index``, or None when it was not kept."""
+    def load_state(self, index: int) -> tuple[np.ndarray, int] | None:
+        """(float result, frames since the last restart) of frame ``index``, or None when
+        it was not kept."""
         path = self.state_path(index)
-        return np.load(path) if path.exists() else None
+        if not path.exists():
+            return None
+        with np.load(path) as saved:
+            return saved["image"], int(saved["since_restart"])
 
     def load_frame(self, index: int) -> np.ndarray:
         """A finished frame as (H, W, 3) uint8 RGB."""

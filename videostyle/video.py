@@ -140,16 +140,17 @@ class _FrameLoop:
         """Stylize every frame not yet finished; returns the number of frames."""
         count = 0
         needs_flow = self.config.mode == "flow" or self.config.detect_cuts
+        long_term = self.config.long_term if self.config.mode == "flow" else ()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow") as pool:
             estimator = FlowEstimator()
             pending: deque[tuple[int, np.ndarray, Future | None]] = deque()
-            previous: np.ndarray | None = None
+            originals: deque[np.ndarray] = deque(maxlen=self.config.history)  # newest first
             for index, frame in enumerate(frames):
                 job = None
-                if needs_flow and previous is not None and index >= self.resumed:
-                    job = pool.submit(_flow_and_cut, previous, frame, estimator)
+                if needs_flow and originals and index >= self.resumed:
+                    job = pool.submit(_flows_and_cut, list(originals), frame, long_term, estimator)
                 pending.append((index, frame, job))
-                previous = frame
+                originals.appendleft(frame)
                 if len(pending) > FLOW_LOOKAHEAD:
                     self._process(*pending.popleft())
                 count = index + 1
@@ -163,8 +164,8 @@ class _FrameLoop:
         if index < self.resumed:
             return
         if index == self.resumed and index > 0:
-            self.temporal.restore(self.work.load_state(index - 1))
-        flow, cut = job.result() if job is not None else (None, False)
+            self._restore(index)
+        flow, cut, long_flows = job.result() if job is not None else (None, False, {})
         if cut and index > 0:
             self.cuts.append(index)
         started = time.perf_counter()
@@ -176,17 +177,37 @@ class _FrameLoop:
                     resumed=self.resumed, seconds_per_frame=self.seconds_per_frame(), step=step,
                     image=image))
 
-        result = self.temporal.next(frame, flow, cut=cut, callback=report)
+        result = self.temporal.next(frame, flow, cut=cut, callback=report, long_flows=long_flows)
         finished = float_to_frame(result)
-        self.work.save(index, finished, result, keep_states=2)
+        self.work.save(index, finished, result, since_restart=self.temporal.since_restart,
+                       keep_states=self.config.history + 1)
         self.times.append(time.perf_counter() - started)
         report(None, finished)
 
 
-def _flow_and_cut(previous: np.ndarray, frame: np.ndarray,
-                  estimator: FlowEstimator) -> tuple[FlowResult, bool]:
-    flow = flow_between(previous, frame, estimator)
-    return flow, is_scene_cut(previous, frame, flow=flow)
+    def _restore(self, index: int) -> None:
+        """Load the results an uninterrupted run would hold before frame ``index``: the
+        newest, and as many before it as the history keeps, back to the last restart."""
+        latest = self.work.load_state(index - 1)
+        if latest is None:  # not kept: start this frame afresh
+            return
+        image, since_restart = latest
+        results = [image]
+        for back in range(2, min(since_restart, self.config.history) + 1):
+            older = self.work.load_state(index - back)
+            if older is None:
+                break
+            results.append(older[0])
+        self.temporal.restore(results, since_restart)
+
+
+def _flows_and_cut(originals: list[np.ndarray], frame: np.ndarray, long_term: tuple[int, ...],
+                   estimator: FlowEstimator) -> tuple[FlowResult, bool, dict[int, FlowResult]]:
+    """Flow from the previous original frame (``originals`` is newest first), whether
+    ``frame`` starts a new scene, and the flows from the frames ``long_term`` back."""
+    flow = flow_between(originals[0], frame, estimator)
+    long_flows = {j: flow_between(originals[j - 1], frame, estimator) for j in long_term if j <= len(originals)}
+    return flow, is_scene_cut(originals[0], frame, flow=flow), long_flows
 
 
 def _encode(source: str | Path, out: Path, work: WorkDir, count: int, info: VideoInfo, clip: ClipConfig,
