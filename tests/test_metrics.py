@@ -47,12 +47,12 @@ def write_lossless(path: Path, frames: list[np.ndarray]) -> Path:
     return path
 
 
-def independent_e_warp(stylized: list[np.ndarray]) -> float:
-    """Lai et al.'s E_warp with the true flow: pixel p of frame t came from p + SHIFT in t-1;
-    reliable where p + SHIFT lies inside the frame."""
-    dx, dy = SHIFT
+def independent_e_warp(stylized: list[np.ndarray], gap: int = 1) -> float:
+    """Lai et al.'s E_warp with the true flow: pixel p of frame t came from p + gap·SHIFT in
+    frame t-gap; reliable where that point lies inside the frame."""
+    dx, dy = gap * SHIFT[0], gap * SHIFT[1]
     terms = []
-    for prev, cur in zip(stylized, stylized[1:], strict=False):
+    for prev, cur in zip(stylized, stylized[gap:], strict=False):
         prev_f, cur_f = prev.astype(np.float64) / 255, cur.astype(np.float64) / 255
         h, w = cur.shape[:2]
         warped = prev_f[dy:, dx:]  # (h - dy, w - dx, 3): prev(p + SHIFT) for the reliable p
@@ -61,9 +61,9 @@ def independent_e_warp(stylized: list[np.ndarray]) -> float:
     return float(np.mean(terms))
 
 
-def run_eval(capsys, original: Path, stylized: Path) -> dict:
+def run_eval(capsys, original: Path, stylized: Path, *extra: str) -> dict:
     capsys.readouterr()
-    assert main(["eval", str(original), str(stylized), "--json"]) == 0
+    assert main(["eval", str(original), str(stylized), "--json", *extra]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -85,6 +85,17 @@ def test_eval_agrees_with_the_true_flow_formula_on_a_flickering_clip(tmp_path, c
     report = run_eval(capsys, path, stylized)
     assert report["frames"] == FRAMES and report["size"] == list(SIZE)
     assert report["e_warp"] == pytest.approx(expected, rel=0.10)
+
+
+def test_eval_with_a_gap_compares_frames_further_apart(tmp_path, capsys, original):
+    path, frames = original
+    # a look that drifts a little every frame: the error grows with the distance between frames
+    drifting = [np.clip(f.astype(np.int16) + 6 * t, 0, 255).astype(np.uint8) for t, f in enumerate(frames)]
+    stylized = write_lossless(tmp_path / "drifting.mkv", drifting)
+    one, two = (run_eval(capsys, path, stylized, "--gap", str(g)) for g in (1, 2))
+    assert one["e_warp"] == pytest.approx(independent_e_warp(drifting, 1), rel=0.10)
+    assert two["e_warp"] == pytest.approx(independent_e_warp(drifting, 2), rel=0.10)
+    assert two["gap"] == 2 and two["e_warp"] > 2 * one["e_warp"]
 
 
 def test_eval_of_a_clip_that_moves_with_the_scene_is_near_zero(tmp_path, capsys, original):
