@@ -88,3 +88,12 @@ def test_without_a_display_the_preview_is_refused_clearly(tmp_path, camera_clip,
     Image.fromarray(stripes()).save(style)
     assert main(["webcam", "--camera", str(camera_clip), "--style", str(style), "--duration", "1"]) == 2
     assert "--no-preview" in capsys.readouterr().err
+
+
+def test_duration_ends_the_session_even_mid_frame(tmp_path, camera_clip):
+    """A warm-up far longer than --duration is cut short: the session ends on time."""
+    config = WebcamConfig(camera=str(camera_clip), size=48, first_iterations=5000, duration=2.0, preview=False)
+    stats = run_session([stripes()], style=StyleConfig(device="cpu", precision="fp32"), config=config)
+    assert stats.ended_by == "duration"
+    assert stats.seconds < 3.0
+    assert stats.frames_stylized == 0

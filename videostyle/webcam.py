@@ -77,6 +77,14 @@ class SessionStats:
 StatusCallback = Callable[[str], None]
 
 
+class _SessionOver(Exception):
+    """Raised from the optimizer's callback to end the session mid-frame (``reason``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def run_session(styles: Sequence[np.ndarray | Style], *, style: StyleConfig | None = None,
                 config: WebcamConfig | None = None, status: StatusCallback | None = None) -> SessionStats:
     """Run a live session until quit, Ctrl-C, ``duration`` or camera loss.
@@ -140,6 +148,7 @@ class _Session:
         self.shown: np.ndarray | None = None
         self.camera: Camera | None = None
         self.window: PreviewWindow | None = None
+        self.deadline: float | None = None  # time.monotonic() at which --duration ends the session
 
     def _stylizer(self) -> Stylizer:
         current = self.styles[self.style_index]
@@ -148,6 +157,7 @@ class _Session:
     def run(self, status: StatusCallback | None) -> SessionStats:
         cfg = self.config
         started = time.monotonic()
+        self.deadline = None if cfg.duration is None else started + cfg.duration
         ended_by = "camera"
         try:
             with Camera(cfg.camera, size=cfg.size, loop_file=cfg.loop_file) as camera:
@@ -193,7 +203,10 @@ class _Session:
                 self._show(self.shown if self.shown is not None else captured.image, captured)
                 previous = captured
                 continue
-            self._stylize(captured, previous)
+            try:
+                self._stylize(captured, previous)
+            except _SessionOver as over:  # --duration or q during a frame: the frame is dropped
+                return over.reason
             previous = captured
             if status is not None and len(self.latencies) % 10 == 1:
                 status(f"{len(self.latencies)} frames stylized, {camera.captured} captured, "
@@ -226,7 +239,17 @@ class _Session:
             iterations = self.config.max_iterations if self.config.fps is not None else self.config.iterations
         else:
             iterations = self._budget()
-        callback = self._warming_up(captured) if first else None
+        warming_up = self._warming_up(captured) if first else None
+
+        def callback(p: Progress) -> None:
+            # checked at every loss evaluation, so a long frame cannot overrun --duration or q
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise _SessionOver("duration")
+            if self.quit:
+                raise _SessionOver("quit")
+            if warming_up is not None:
+                warming_up(p)
+
         result = self.temporal.next(captured.image, flow, cut=cut, iterations=iterations, callback=callback)
         self._show(float_to_frame(result), captured, stylized=True)
         if not (first or cut):  # restarts are not typical of the per-frame cost
