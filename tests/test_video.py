@@ -81,6 +81,25 @@ def test_mp4_with_audio_keeps_sound_duration_and_fps(tmp_path, style_file):
     assert result.frame_count == 10
     assert abs(result.duration - source.duration) <= 1.0 / source.fps + 1e-6
     assert not list(tmp_path.glob(".out.mp4.videostyle")), "work folder removed after success"
+    assert abs(audio_seconds(out) - 10 / source.fps) <= 1.0 / source.fps
+
+
+def audio_seconds(path: Path) -> float:
+    """Length of a file's decoded audio track (not the container's duration)."""
+    rate = 8000
+    pcm = subprocess.run([ffmpeg(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate),
+                          "-f", "s16le", "-"], capture_output=True, check=True).stdout
+    return len(pcm) / 2 / rate
+
+
+def test_a_trimmed_range_keeps_the_matching_stretch_of_audio(tmp_path, style_file):
+    clip = make_clip(tmp_path / "in.mp4", frames=30, audio=True)  # 3 s at 10 fps
+    assert audio_seconds(clip) == pytest.approx(3.0, abs=0.1)
+    out = tmp_path / "out.mp4"
+    assert run_cli("video", clip, "--style", style_file, "-o", out, "--size", 48, "--start", "1", "--frames", 8,
+                   "--iterations", 1, "--first-iterations", 2, "--device", "cpu", "--quiet") == 0
+    assert probe(out).frame_count == 8
+    assert abs(audio_seconds(out) - 0.8) <= 0.1  # 8 frames at 10 fps, within one frame
 
 
 def test_gif_in_gif_out_keeps_frame_count_and_durations(tmp_path, style_file):
