@@ -37,51 +37,54 @@ def warping_error(original: Iterable[np.ndarray], stylized: Iterable[np.ndarray]
     ``gap`` compares frame t with frame t-gap instead of t-1: a long-range measure of
     whether what reappears after being hidden looks as it did.
     """
+    return _warping_errors(original, stylized, gap=gap)[0]
+
+
+def _warping_errors(original: Iterable[np.ndarray], stylized: Iterable[np.ndarray], *,
+                    gap: int) -> tuple[WarpingError, WarpingError, int]:
+    """E_warp of ``stylized`` and of ``original`` itself (the reference), from one flow per
+    pair, streaming (only ``gap`` + 1 frames of each are held); also the frame count."""
     if gap < 1:
         raise BadInput(f"--gap {gap}: must be at least 1")
     estimator = FlowEstimator()
-    terms: list[float] = []
-    window: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=gap)  # (original, stylized), oldest first
+    terms: tuple[list[float], list[float]] = ([], [])
+    window: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque(maxlen=gap)  # oldest first
+    count = 0
     for orig, styl in zip(original, stylized, strict=False):
         h, w = styl.shape[:2]
         if orig.shape[:2] != (h, w):
             orig = cv2.resize(orig, (w, h), interpolation=cv2.INTER_AREA)
-        current = styl.astype(np.float32) / 255.0
+        now = (styl.astype(np.float32) / 255.0, orig.astype(np.float32) / 255.0)
         if len(window) == gap:
-            prev_orig, prev_styl = window[0]
-            flow = flow_between(prev_orig, orig, estimator)
-            mask = flow.mask
-            if mask.sum() > 0:
-                diff = np.sum((current - warp(prev_styl, flow.backward)) ** 2, axis=2)
-                terms.append(float(np.sum(mask * diff) / (3.0 * np.sum(mask))))
-        window.append((orig, current))
-    if not terms:
+            earlier_orig, *earlier = window[0]
+            flow = flow_between(earlier_orig, orig, estimator)
+            if flow.mask.sum() > 0:
+                for out, current, previous in zip(terms, now, earlier, strict=True):
+                    out.append(_masked_error(current, warp(previous, flow.backward), flow.mask))
+        window.append((orig, *now))
+        count += 1
+    if not terms[0]:
         raise BadInput(f"warping error needs at least {gap + 1} frames with a reliable flow between them")
-    return WarpingError(e_warp=float(np.mean(terms)), per_pair=terms, pairs=len(terms))
+    stylized_error, original_error = (WarpingError(float(np.mean(t)), t, len(t)) for t in terms)
+    return stylized_error, original_error, count
+
+
+def _masked_error(current: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> float:
+    """Σ mask·‖current − warped‖² / (3 Σ mask) for (H, W, 3) images in [0, 1]."""
+    diff = np.sum((current - warped) ** 2, axis=2)
+    return float(np.sum(mask * diff) / (3.0 * np.sum(mask)))
 
 
 def evaluate_videos(original: str | Path, stylized: str | Path, *, gap: int = 1) -> dict:
     """E_warp of a stylized video, and of the original itself as a reference.
 
     Returns ``{"e_warp", "e_warp_original", "frames", "gap", "size": [w, h]}``; the
-    original is measured at the stylized video's size.
+    original is measured at the stylized video's size. Both videos are streamed.
     """
     from .io import open_source
 
-    with open_source(stylized) as styl_src:
-        styl_frames = list(styl_src)
-    size = (styl_src.info.width, styl_src.info.height)
-    with open_source(original) as orig_src:
-        orig_frames = []
-        for frame in orig_src:
-            orig_frames.append(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
-            if len(orig_frames) == len(styl_frames):
-                break
-    count = min(len(orig_frames), len(styl_frames))
-    return {
-        "e_warp": warping_error(orig_frames[:count], styl_frames[:count], gap=gap).e_warp,
-        "e_warp_original": warping_error(orig_frames[:count], orig_frames[:count], gap=gap).e_warp,
-        "frames": count,
-        "gap": gap,
-        "size": list(size),
-    }
+    with open_source(stylized) as styl_src, open_source(original) as orig_src:
+        styled, reference, count = _warping_errors(orig_src, styl_src, gap=gap)
+        size = [styl_src.info.width, styl_src.info.height]
+    return {"e_warp": styled.e_warp, "e_warp_original": reference.e_warp, "frames": count, "gap": gap,
+            "size": size}
