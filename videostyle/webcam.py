@@ -209,7 +209,8 @@ class _Session:
                 return over.reason
             previous = captured
             if status is not None and len(self.latencies) % 10 == 1:
-                status(f"{len(self.latencies)} frames stylized, {camera.captured} captured, "
+                done = len(self.latencies)
+                status(f"{done} frame{'s' if done != 1 else ''} stylized, {camera.captured} captured, "
                        f"latency {self.latencies[-1]:.2f} s")
 
     def _budget(self) -> int:
