@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tqdm import tqdm
@@ -22,6 +23,7 @@ EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 _DEFAULTS = StyleConfig()
 # The sample scene has large flat areas that the default weight paints over; lighter keeps the village.
 DEMO_STYLE_WEIGHT = 20.0
+CHECKOUT_SAMPLES = Path(__file__).resolve().parents[1] / "samples"  # absent in an installed package
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -422,7 +424,8 @@ def _add_demo_command(commands: argparse._SubParsersAction) -> None:
                             description="Stylize samples/clip.mp4 with samples/style.jpg (a few minutes "
                                         "on 2 CPU cores) and write demo.mp4 and demo.gif.")
     p.add_argument("--output-dir", default="videostyle-demo", help="(default %(default)s)")
-    p.add_argument("--samples", help="folder with clip.mp4 and style.jpg (default: the checkout's samples/)")
+    p.add_argument("--samples", help="folder with clip.mp4 and style.jpg (default: the checkout's samples/, "
+                                     "or the same files rendered on the spot)")
     p.add_argument("--iterations", type=int, default=20, help="per frame (default %(default)s)")
     p.add_argument("--first-iterations", type=int, default=150, help="(default %(default)s)")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
@@ -432,20 +435,26 @@ def _add_demo_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .errors import BadInput
     from .io import read_image
     from .temporal import TemporalConfig
     from .video import ClipConfig, stylize_video
 
-    samples = Path(args.samples) if args.samples else Path(__file__).resolve().parents[1] / "samples"
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.samples:
+        samples = Path(args.samples)
+    elif (CHECKOUT_SAMPLES / "clip.mp4").is_file():
+        samples = CHECKOUT_SAMPLES
+    else:  # an installed package has no samples/ folder: render the same files
+        from .samples import write_samples
+
+        samples = out_dir / ".samples"
+        write_samples(samples)
     clip_path, style_path = samples / "clip.mp4", samples / "style.jpg"
     if not clip_path.is_file() or not style_path.is_file():
         raise BadInput(f"{samples}: sample clip.mp4/style.jpg not found; pass --samples DIR "
-                       "(run scripts/make_samples.py to make them)")
-    out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+                       "(python scripts/make_samples.py --out DIR makes them)")
     style = StyleConfig(device=args.device, style_weight=DEMO_STYLE_WEIGHT)
     temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations)
     clip = ClipConfig(size=192)
