@@ -6,10 +6,10 @@ In ``io`` a frame is a numpy (H, W, 3) uint8 RGB array; in the engine it is a to
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 
+from .io.images import resize_frame
 from .io.sources import fit_size
 
 __all__ = ["fit_size", "float_to_frame", "frame_to_tensor", "resize_frame", "resize_tensor",
@@ -33,15 +33,6 @@ def tensor_to_frame(image: torch.Tensor) -> np.ndarray:
 def float_to_frame(image: np.ndarray) -> np.ndarray:
     """(H, W, 3) float in [0, 1] -> (H, W, 3) uint8 RGB (rounded, clamped)."""
     return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
-def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resize an (H, W, C) array: area averaging to shrink, bicubic to enlarge."""
-    if frame.shape[1] == width and frame.shape[0] == height:
-        return frame
-    shrinking = width * height < frame.shape[0] * frame.shape[1]
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
-    return cv2.resize(frame, (width, height), interpolation=interpolation)
 
 
 def resize_tensor(image: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .errors import BadInput
 from .flow import FlowEstimator, flow_between, warp
+from .io.images import resize_frame
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,7 @@ def _warping_errors(original: Iterable[np.ndarray], stylized: Iterable[np.ndarra
     window: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque(maxlen=gap)  # oldest first
     count = 0
     for orig, styl in zip(original, stylized, strict=False):
-        h, w = styl.shape[:2]
-        if orig.shape[:2] != (h, w):
-            orig = cv2.resize(orig, (w, h), interpolation=cv2.INTER_AREA)
+        orig = resize_frame(orig, styl.shape[1], styl.shape[0])
         now = (styl.astype(np.float32) / 255.0, orig.astype(np.float32) / 255.0)
         if len(window) == gap:
             earlier_orig, *earlier = window[0]

@@ -4,11 +4,11 @@ No torch here: frames are numpy (H, W, 3) uint8 RGB arrays.
 """
 
 from .atomic import check_output, output_kind
-from .images import read_image, write_image
+from .images import read_image, resize_frame, write_image
 from .sinks import FrameSink, GifSink, Mp4Sink, PngSink, open_sink
 from .sources import FrameSource, VideoInfo, fit_size, natural_key, open_source, probe
 
 __all__ = [
     "FrameSink", "FrameSource", "GifSink", "Mp4Sink", "PngSink", "VideoInfo", "check_output", "fit_size",
-    "natural_key", "open_sink", "open_source", "output_kind", "probe", "read_image", "write_image",
+    "natural_key", "open_sink", "open_source", "output_kind", "probe", "read_image", "resize_frame", "write_image",
 ]

@@ -63,6 +63,16 @@ def _to_rgb8(image: np.ndarray, file: Path) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
+def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize an (H, W, C) array to ``width`` x ``height``: area averaging to shrink,
+    bicubic to enlarge; returned as is when the size already matches."""
+    if frame.shape[1] == width and frame.shape[0] == height:
+        return frame
+    shrinking = width * height < frame.shape[0] * frame.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return cv2.resize(frame, (width, height), interpolation=interpolation)
+
+
 def write_image(path: str | Path, image: np.ndarray, *, force: bool = False) -> Path:
     """Write (H, W, 3) uint8 RGB to PNG/JPEG/…, via a temporary file renamed when complete."""
     out = check_output(path, force=force, kinds=("image",))

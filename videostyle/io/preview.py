@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 
 from ..errors import BadOption
+from .images import resize_frame
+from .sources import fit_size
 
 WINDOW_TITLE = "videostyle"
 KEY_NONE = -1
@@ -52,11 +54,7 @@ class PreviewWindow:
     def show(self, frame: np.ndarray, *, caption: str | None = None) -> int:
         """Display ``frame`` (with ``caption`` on a band at the bottom, drawn at display size)
         and poll the keyboard for 1 ms; returns the key code or KEY_NONE."""
-        h, w = frame.shape[:2]
-        scale = self.display_size / max(h, w)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-        big = cv2.resize(frame, size, interpolation=interpolation)
+        big = resize_frame(frame, *fit_size(frame.shape[1], frame.shape[0], self.display_size))
         if caption:
             big = draw_caption(big, caption, corner="bottom")
         cv2.imshow(self.title, cv2.cvtColor(big, cv2.COLOR_RGB2BGR))

@@ -16,12 +16,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
-import cv2
 import numpy as np
 
 from ..errors import BadOption, BadSource
 from .ffmpeg import ffmpeg_exe
-from .images import read_image
+from .images import read_image, resize_frame
 
 DEFAULT_FOLDER_FPS = 24.0  # an image folder has no rate of its own
 GIF_MIN_DELAY = 0.02  # GIF frames shorter than this are shown for GIF_DEFAULT_DELAY, as
@@ -325,8 +324,4 @@ class ImageSequenceSource(FrameSource):
     def __iter__(self) -> Iterator[np.ndarray]:
         for file in self.files:
             image = read_image(file)
-            if image.shape[:2] != (self.info.height, self.info.width):
-                shrinking = image.shape[0] * image.shape[1] > self.info.width * self.info.height
-                image = cv2.resize(image, (self.info.width, self.info.height),
-                                   interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
-            yield image
+            yield resize_frame(image, self.info.width, self.info.height)
