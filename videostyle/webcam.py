@@ -165,7 +165,7 @@ class _Session:
                 if cfg.record:
                     self.recorder = _Recorder(cfg.record, cfg.record_fps, cfg.force, started)
                 try:
-                    ended_by = self._loop(camera, started, status)
+                    ended_by = self._loop(camera, status)
                 except KeyboardInterrupt:
                     ended_by = "interrupt"
                 captured = camera.captured
@@ -184,11 +184,14 @@ class _Session:
             mean_iterations=float(np.mean(self.iterations)) if self.iterations else 0.0,
             recorded=cfg.record, ended_by=ended_by)
 
-    def _loop(self, camera: Camera, started: float, status: StatusCallback | None) -> str:
-        cfg = self.config
+    def _time_up(self) -> bool:
+        """True once --duration has passed."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def _loop(self, camera: Camera, status: StatusCallback | None) -> str:
         previous: CapturedFrame | None = None
         while True:
-            if cfg.duration is not None and time.monotonic() - started >= cfg.duration:
+            if self._time_up():
                 return "duration"
             if self.quit:
                 return "quit"
@@ -244,7 +247,7 @@ class _Session:
 
         def callback(p: Progress) -> None:
             # checked at every loss evaluation, so a long frame cannot overrun --duration or q
-            if self.deadline is not None and time.monotonic() >= self.deadline:
+            if self._time_up():
                 raise _SessionOver("duration")
             if self.quit:
                 raise _SessionOver("quit")
