@@ -450,7 +450,8 @@ def _run_demo(args: argparse.Namespace) -> int:
         from .samples import write_samples
 
         samples = out_dir / ".samples"
-        write_samples(samples)
+        if not all((samples / name).is_file() for name in ("clip.mp4", "style.jpg")):
+            write_samples(samples)
     clip_path, style_path = samples / "clip.mp4", samples / "style.jpg"
     if not clip_path.is_file() or not style_path.is_file():
         raise BadInput(f"{samples}: sample clip.mp4/style.jpg not found; pass --samples DIR "
