@@ -71,7 +71,11 @@ def _add_style_options(p: argparse.ArgumentParser, *, iterations: int) -> None:
                    help="starting image (default %(default)s)")
     g.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
     w = p.add_argument_group("look")
-    w.add_argument("--style-weight", type=float, default=d.style_weight, help="(default %(default)s)")
+    w.add_argument("--strength", type=float, default=d.strength,
+                   help="how much style, 0 (the photo) to 1 (the strongest look); the same meaning at "
+                        "every size (default %(default)s)")
+    w.add_argument("--style-weight", type=float, default=None,
+                   help="raw weight of the style loss; overrides --strength")
     w.add_argument("--content-weight", type=float, default=d.content_weight, help="(default %(default)s)")
     w.add_argument("--tv-weight", type=float, default=d.tv_weight, help="smoothness (default %(default)s)")
     w.add_argument("--style-scale", type=float, default=d.style_scale,
@@ -93,7 +97,8 @@ def _add_style_options(p: argparse.ArgumentParser, *, iterations: int) -> None:
 
 def _style_config(args: argparse.Namespace) -> StyleConfig:
     return StyleConfig(
-        content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+        content_weight=args.content_weight, strength=args.strength, style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
         content_layers=_layers(args.content_layers), style_layers=_layers(args.style_layers),
         optimizer=args.optimizer, iterations=args.iterations, learning_rate=args.learning_rate,
         scales=args.scales, style_scale=args.style_scale, preserve_colors=args.preserve_colors,

@@ -12,6 +12,19 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 
+# --strength s in [0, 1] sets the style weight on a log scale: 0 keeps the photo, 1 is the
+# strongest look; the default sits at the knee measured by scripts/bench_quality.py.
+DEFAULT_STRENGTH = 0.5
+STRENGTH_WEIGHT_MIN = 0.1  # style weight at strength -> 0+
+STRENGTH_WEIGHT_MAX = 100.0  # style weight at strength 1
+
+
+def style_weight_for_strength(strength: float) -> float:
+    """The style weight that ``--strength`` stands for (0 -> 0, else log-spaced to the max)."""
+    if strength <= 0:
+        return 0.0
+    return STRENGTH_WEIGHT_MIN * (STRENGTH_WEIGHT_MAX / STRENGTH_WEIGHT_MIN) ** min(strength, 1.0)
+
 
 @dataclass(frozen=True)
 class StyleConfig:
@@ -22,7 +35,8 @@ class StyleConfig:
     """
 
     content_weight: float = 1.0
-    style_weight: float = 100.0
+    strength: float = DEFAULT_STRENGTH  # 0..1, how much style: sets style_weight unless that is given
+    style_weight: float | None = None  # raw weight of the style loss; None: from ``strength``
     tv_weight: float = 0.0
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     style_layers: tuple[str, ...] = STYLE_LAYERS
@@ -46,8 +60,10 @@ class StyleConfig:
         _positive("--scales", self.scales)
         _positive("--style-scale", self.style_scale)
         _positive("--learning-rate", self.learning_rate)
+        if not 0 <= self.strength <= 1:
+            raise BadOption(f"--strength {self.strength}: must be between 0 and 1")
         for name in ("content_weight", "style_weight", "tv_weight"):
-            if getattr(self, name) < 0:
+            if (getattr(self, name) or 0) < 0:
                 raise BadOption(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 0")
         if self.optimizer not in OPTIMIZERS:
             raise BadOption(f"--optimizer {self.optimizer}: choose one of {', '.join(OPTIMIZERS)}")
@@ -59,6 +75,11 @@ class StyleConfig:
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
             raise BadOption(f"{len(self.style_layer_weights)} style layer weights given for "
                             f"{len(self.style_layers)} style layers")
+
+    @property
+    def effective_style_weight(self) -> float:
+        """``style_weight`` when given, else the weight ``strength`` stands for."""
+        return style_weight_for_strength(self.strength) if self.style_weight is None else self.style_weight
 
     def layer_weights(self) -> dict[str, float]:
         """Style layer -> weight, normalized to sum to 1."""

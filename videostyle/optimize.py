@@ -198,7 +198,7 @@ class Stylizer:
             terms: dict[str, torch.Tensor] = {
                 "content": content_scale * torch.stack([
                     losses.content_loss(features[n], content_features[n]) for n in cfg.content_layers]).sum(),
-                "style": cfg.style_weight * torch.stack([
+                "style": cfg.effective_style_weight * torch.stack([
                     w * losses.style_loss(features[n], targets[n]) for n, w in self._layer_weights.items()]).sum(),
             }
             if cfg.tv_weight:

@@ -27,7 +27,8 @@ from .io.preview import PreviewWindow, draw_caption, require_display
 from .optimize import Progress, Style, Stylizer
 from .temporal import TemporalConfig, TemporalStylizer
 
-STYLE_WEIGHT_STEP = 1.5  # +/- multiply or divide the style weight by this
+STRENGTH_STEP = 0.1  # +/- raise or lower --strength by this
+STYLE_WEIGHT_STEP = 1.5  # ... or, when a raw --style-weight was given, multiply or divide it by this
 
 
 @dataclass(frozen=True)
@@ -309,6 +310,15 @@ class _Session:
             self.style_index = (self.style_index + step) % len(self.styles)
             self.temporal.stylizer = self._stylizer()
         elif key in (ord("+"), ord("="), ord("-")):
-            factor = STYLE_WEIGHT_STEP if key != ord("-") else 1 / STYLE_WEIGHT_STEP
-            self.style = dataclasses.replace(self.style, style_weight=self.style.style_weight * factor)
+            self.style = _stronger(self.style, up=key != ord("-"))
             self.temporal.stylizer = self._stylizer()
+
+
+def _stronger(style: StyleConfig, *, up: bool) -> StyleConfig:
+    """The style settings one +/- key press away: a step of --strength, or a factor on a raw
+    --style-weight when the user gave one."""
+    if style.style_weight is not None:
+        factor = STYLE_WEIGHT_STEP if up else 1 / STYLE_WEIGHT_STEP
+        return dataclasses.replace(style, style_weight=style.style_weight * factor)
+    strength = style.strength + (STRENGTH_STEP if up else -STRENGTH_STEP)
+    return dataclasses.replace(style, strength=round(min(1.0, max(0.0, strength)), 3))
