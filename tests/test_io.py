@@ -173,6 +173,23 @@ def test_rotation_metadata_is_applied(tmp_path):
         assert frames[0].shape == (32, 24, 3) and len(frames) == 3
 
 
+def test_4_2_0_chroma_is_decoded_smoothly_not_in_2x2_blocks(tmp_path):
+    """A colour ramp (red to blue, constant luma-ish) stored losslessly in yuv420p must come
+    back as a ramp: blocky chroma (each sample repeated over 2 pixels) flickers on moving
+    pictures and doubles their measured warping error."""
+    x = np.linspace(0, 255, 64)
+    ramp = np.stack([x, np.full_like(x, 128), 255 - x], axis=1)[None].repeat(48, 0).astype(np.uint8)
+    clip = tmp_path / "ramp.mp4"
+    cmd = [FFMPEG, "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "64x48", "-r", "10", "-i", "-",
+           "-frames:v", "2", "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p", str(clip)]
+    subprocess.run(cmd, input=ramp.tobytes() * 2, check=True)
+    with open_source(clip) as source:
+        red = next(iter(source))[24, 8:56, 0].astype(float)
+    steps = np.abs(np.diff(red))
+    within_pairs, across_pairs = steps[0::2].mean(), steps[1::2].mean()
+    assert within_pairs > 0.5 * across_pairs  # blocky decoding gives ~0 within a pair
+
+
 def test_variable_frame_rate_comes_out_at_a_constant_rate(tmp_path):
     clip = tmp_path / "vfr.mkv"
     # 10 frames: the first five 0.1 s apart, the rest 0.3 s apart (2 s in all)

@@ -205,7 +205,10 @@ class VideoFileSource(FrameSource):
         width, height = fit_size(base.width, base.height, size, even=even)
         rate = fps or base.fps
         self.frame_limit = frames
-        self._filters = [f"scale={width}:{height}:flags=area"]
+        # accurate_rnd + full_chroma_int: upsample 4:2:0 chroma smoothly. swscale's default
+        # repeats each chroma sample over 2x2 pixels, blocky colour edges that flicker as
+        # the picture moves (it doubled the measured E_warp of stylized 160 px clips).
+        self._filters = [f"scale={width}:{height}:flags=area+accurate_rnd+full_chroma_int"]
         if fps is not None or not base.is_gif:
             self._filters.insert(0, f"fps={rate:.10g}")  # constant rate out, also from VFR input
         self._start, self._duration = start, duration
