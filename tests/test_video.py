@@ -384,24 +384,28 @@ def test_preview_without_a_display_is_refused_before_any_work(tmp_path, style_fi
 
 # -- long-term consistency ------------------------------------------------------------------
 def test_combine_warps_lets_each_pixel_follow_the_most_recent_reliable_frame():
+    import torch
+
     from videostyle.temporal import combine_warps
 
     h, w = 4, 6
-    recent, older, oldest = (np.full((h, w, 3), v, np.float32) for v in (0.1, 0.5, 0.9))
-    m1 = np.zeros((h, w), np.float32)
-    m1[:, :2] = 1  # frame t-1 vouches for the left third
-    m2 = np.zeros((h, w), np.float32)
-    m2[:, 1:4] = 1  # t-2 overlaps it, and adds the middle
-    m4 = np.ones((h, w), np.float32)
-    m4[0] = 0  # t-4 covers everything but the top row
+    recent, older, oldest = (torch.full((1, 3, h, w), v) for v in (0.1, 0.5, 0.9))
+    m1 = torch.zeros(1, 1, h, w)
+    m1[..., :2] = 1  # frame t-1 vouches for the left third
+    m2 = torch.zeros(1, 1, h, w)
+    m2[..., 1:4] = 1  # t-2 overlaps it, and adds the middle
+    m4 = torch.ones(1, 1, h, w)
+    m4[..., 0, :] = 0  # t-4 covers everything but the top row
     target, mask = combine_warps([(recent, m1), (older, m2), (oldest, m4)])
-    assert np.allclose(target[:, :2], 0.1) and np.allclose(target[:, 2:4], 0.5)
-    assert np.allclose(target[1:, 4:], 0.9) and np.allclose(target[0, 4:], 0.0)
-    expected_mask = np.ones((h, w), np.float32)
-    expected_mask[0, 4:] = 0
-    assert np.array_equal(mask, expected_mask)
+    assert torch.allclose(target[..., :2], torch.tensor(0.1))
+    assert torch.allclose(target[..., 2:4], torch.tensor(0.5))
+    assert torch.allclose(target[..., 1:, 4:], torch.tensor(0.9))
+    assert torch.allclose(target[..., 0, 4:], torch.tensor(0.0))
+    expected_mask = torch.ones(1, 1, h, w)
+    expected_mask[..., 0, 4:] = 0
+    assert torch.equal(mask, expected_mask)
     single_target, single_mask = combine_warps([(recent, m1)])
-    assert np.array_equal(single_mask, m1) and np.allclose(single_target[:, :2], 0.1)
+    assert torch.equal(single_mask, m1) and torch.allclose(single_target[..., :2], torch.tensor(0.1))
 
 
 def test_long_term_offsets_are_checked(tmp_path, style_file, capsys):

@@ -229,6 +229,12 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
                     help="iterations for the first frame and after a scene cut (default %(default)s)")
     tg.add_argument("--temporal-weight", type=float, default=t.temporal_weight,
                     help="weight of the temporal loss in flow mode (default %(default)s)")
+    tg.add_argument("--detail-boost", type=float, default=t.detail_boost,
+                    help="flow mode: how much more the finest style layers weigh on a warped frame, to "
+                         "restore the strokes resampling blurs; 1 turns it off (default %(default)s)")
+    tg.add_argument("--warp-kernel", choices=("lanczos", "bilinear"), default=t.warp_kernel,
+                    help="how the previous result is resampled along the flow (default %(default)s; "
+                         "bilinear is softer)")
     tg.add_argument("--no-cut-detection", action="store_true", help="never treat a frame as a scene cut")
     tg.add_argument("--long-term", metavar="J[,J...]", default="",
                     help="flow mode: also follow the results of these frames back (e.g. 2,4), so regions "
@@ -248,7 +254,8 @@ def _video_configs(args: argparse.Namespace):
 
     temporal = TemporalConfig(mode=args.temporal, iterations=args.iterations,
                               first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
-                              detect_cuts=not args.no_cut_detection, long_term=_offsets(args.long_term))
+                              detect_cuts=not args.no_cut_detection, long_term=_offsets(args.long_term),
+                              detail_boost=args.detail_boost, warp_kernel=args.warp_kernel)
     clip = ClipConfig(size=args.size, start=args.start, frames=args.frames, duration=args.duration,
                       fps=args.fps, quality=args.quality, loop=args.loop, side_by_side=args.side_by_side)
     return temporal, clip

@@ -10,7 +10,7 @@ Progress leaves through a callback; this module never prints.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,13 +122,15 @@ class Stylizer:
     # -- optimization ----------------------------------------------------------------------
     def stylize(self, content: np.ndarray | torch.Tensor, *, init: np.ndarray | torch.Tensor | None = None,
                 iterations: int | None = None, extra_loss: ExtraLoss | None = None,
-                callback: ProgressCallback | None = None, scales: int | None = None) -> torch.Tensor:
+                callback: ProgressCallback | None = None, scales: int | None = None,
+                style_layer_scale: Mapping[str, float] | None = None) -> torch.Tensor:
         """Stylize ``content`` and return (1, 3, H, W) float32 in [0, 1] on the device.
 
         ``content`` is uint8 RGB (H, W, 3) or a (1, 3, H, W) tensor in [0, 1]; the output
         has its size. ``init`` is the starting image (any size; resized), default from
         ``config.init``. ``iterations`` overrides ``config.iterations`` for this call and
         applies to every scale. ``extra_loss`` is added at the final (full) scale only.
+        ``style_layer_scale`` multiplies the weights of some style layers for this call.
         """
         content_t = self._as_tensor(content)
         if self._color_reference is None:
@@ -143,7 +145,8 @@ class Stylizer:
             x = resize_tensor(x, h, w).clamp(0, 1)
             scaled_content = resize_tensor(content_t, h, w)
             report = _Reporter(callback, index, len(sizes), steps, start)
-            x = self._optimize(x, scaled_content, steps, extra_loss if final else None, report)
+            x = self._optimize(x, scaled_content, steps, extra_loss if final else None, report,
+                               style_layer_scale or {})
         if self.config.preserve_colors:
             x = keep_luminance(x, content_t)
         return x.detach().clamp(0, 1)
@@ -182,10 +185,11 @@ class Stylizer:
             return torch.rand(1, 3, height, width, generator=generator).to(self.device)
         return resize_tensor(content, height, width)
 
-    def _loss_fn(self, content: torch.Tensor, extra_loss: ExtraLoss | None
+    def _loss_fn(self, content: torch.Tensor, extra_loss: ExtraLoss | None, layer_scale: Mapping[str, float]
                  ) -> Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]:
         """Build loss(x) for one scale: content features and style targets computed once."""
         cfg = self.config
+        layer_weights = {n: w * layer_scale.get(n, 1.0) for n, w in self._layer_weights.items()}
         layers = tuple(dict.fromkeys(cfg.content_layers + cfg.style_layers))
         with torch.no_grad(), self.compute.autocast():
             content_features = self.vgg(content, cfg.content_layers)
@@ -199,7 +203,7 @@ class Stylizer:
                 "content": content_scale * torch.stack([
                     losses.content_loss(features[n], content_features[n]) for n in cfg.content_layers]).sum(),
                 "style": cfg.effective_style_weight * torch.stack([
-                    w * losses.style_loss(features[n], targets[n]) for n, w in self._layer_weights.items()]).sum(),
+                    w * losses.style_loss(features[n], targets[n]) for n, w in layer_weights.items()]).sum(),
             }
             if cfg.tv_weight:
                 terms["tv"] = cfg.tv_weight * losses.total_variation(x)
@@ -213,11 +217,11 @@ class Stylizer:
         return loss_of
 
     def _optimize(self, x0: torch.Tensor, content: torch.Tensor, steps: int,
-                  extra_loss: ExtraLoss | None, report: _Reporter) -> torch.Tensor:
-        x = x0.detach().clone().requires_grad_(True)
+                  extra_loss: ExtraLoss | None, report: _Reporter, layer_scale: Mapping[str, float]) -> torch.Tensor:
+        x = x0.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
         if steps == 0:
             return x.detach()
-        loss_of = self._loss_fn(content, extra_loss)
+        loss_of = self._loss_fn(content, extra_loss, layer_scale)
         if self.config.optimizer == "adam":
             adam = torch.optim.Adam([x], lr=self.config.learning_rate)
             for step in range(1, steps + 1):
