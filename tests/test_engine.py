@@ -165,3 +165,29 @@ def test_style_targets_are_computed_once_per_size(content_image, style_image):
     first = stylizer.style_targets(48, 64)
     stylizer.stylize(content_image)
     assert stylizer.style_targets(48, 64) is first
+
+
+def test_strength_is_monotone_from_the_photo_to_the_painting(content_image, style_image):
+    """--strength: 0 keeps the photo, and more strength means more style and less content."""
+    from videostyle.config import style_weight_for_strength
+
+    assert style_weight_for_strength(0) == 0
+    weights = [style_weight_for_strength(s) for s in (0.1, 0.25, 0.5, 0.75, 1.0)]
+    assert weights == sorted(weights) and weights[-1] == 100.0
+    judge = Stylizer([style_image], StyleConfig(**CPU))
+    photo = frame_to_tensor(content_image)
+    distances, changes = [], []
+    for strength in (0.0, 0.25, 0.5, 1.0):
+        result = Stylizer([style_image], StyleConfig(strength=strength, iterations=15, **CPU)).stylize(content_image)
+        distances.append(judge.style_distance(result))
+        changes.append(float((result - photo).abs().mean()))
+    assert changes[0] < 0.01  # strength 0: the photo
+    assert distances == sorted(distances, reverse=True)
+    assert changes == sorted(changes)
+
+
+def test_an_explicit_style_weight_overrides_strength():
+    assert StyleConfig(strength=0.1, style_weight=7.0).effective_style_weight == 7.0
+    assert StyleConfig(strength=1.0).effective_style_weight == 100.0
+    with pytest.raises(BadOption):
+        StyleConfig(strength=1.5)
