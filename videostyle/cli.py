@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 _DEFAULTS = StyleConfig()
-# The sample scene has large flat areas that the default weight paints over; lighter keeps the village.
-DEMO_STYLE_WEIGHT = 20.0
 CHECKOUT_SAMPLES = Path(__file__).resolve().parents[1] / "samples"  # absent in an installed package
 
 
@@ -468,7 +466,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     if not clip_path.is_file() or not style_path.is_file():
         raise BadInput(f"{samples}: sample clip.mp4/style.jpg not found; pass --samples DIR "
                        "(python scripts/make_samples.py --out DIR makes them)")
-    style = StyleConfig(device=args.device, style_weight=DEMO_STYLE_WEIGHT)
+    style = StyleConfig(device=args.device)
     temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations)
     clip = ClipConfig(size=192)
     work = out_dir / ".work"
