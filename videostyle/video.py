@@ -19,41 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .config import StyleConfig
+from .config import ClipConfig, StyleConfig, TemporalConfig
 from .errors import BadOption
 from .flow import FlowEstimator, FlowResult, flow_between, is_scene_cut
 from .frames import float_to_frame
 from .io import VideoInfo, check_output, open_sink, open_source
 from .optimize import Progress, Style, Stylizer
 from .resume import WorkDir, default_work_dir
-from .temporal import TemporalConfig, TemporalStylizer
+from .temporal import TemporalStylizer
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
 FLOW_LOOKAHEAD = 2  # frame pairs whose flow is computed ahead of the optimizer
-
-
-@dataclass(frozen=True)
-class ClipConfig:
-    """Which part of the input is read, at what size and rate, and how it is written."""
-
-    size: int | None = 320  # longest side of the output; None: the source's size
-    start: float = 0.0  # seconds
-    frames: int | None = None
-    duration: float | None = None  # seconds
-    fps: float | None = None  # resample to this rate; None: the source's rate
-    quality: int = 18  # H.264 CRF: lower is better and bigger
-    loop: int = 0  # GIF: 0 loops forever
-    side_by_side: bool = False  # original | stylized
-
-    def __post_init__(self) -> None:
-        if self.frames is not None and self.frames <= 0:
-            raise BadOption(f"--frames {self.frames}: must be at least 1")
-        if self.duration is not None and self.duration <= 0:
-            raise BadOption(f"--duration {self.duration}: must be > 0")
-        if self.start < 0:
-            raise BadOption(f"--start {self.start}: must be >= 0")
-        if self.size is not None and self.size < 16:
-            raise BadOption(f"--size {self.size}: must be at least 16 pixels")
 
 
 @dataclass(frozen=True)

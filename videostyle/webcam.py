@@ -19,45 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from .camera import Camera, CapturedFrame
-from .config import StyleConfig
-from .errors import BadOption
+from .config import StyleConfig, TemporalConfig, WebcamConfig
 from .flow import FlowEstimator, flow_between, is_scene_cut
 from .frames import float_to_frame
 from .io.preview import PreviewWindow, draw_caption, require_display
 from .optimize import Progress, Style, Stylizer
-from .temporal import TemporalConfig, TemporalStylizer
+from .temporal import TemporalStylizer
 
 STRENGTH_STEP = 0.1  # +/- raise or lower --strength by this
 STYLE_WEIGHT_STEP = 1.5  # ... or, when a raw --style-weight was given, multiply or divide it by this
-
-
-@dataclass(frozen=True)
-class WebcamConfig:
-    """A live session's budget and outputs."""
-
-    camera: str = "0"
-    size: int = 160  # working size (longest side); the preview is upscaled
-    fps: float | None = 2.0  # target stylized frames per second; None: fixed iterations
-    iterations: int = 10  # per frame when ``fps`` is None; the cap when it is set is max_iterations
-    max_iterations: int = 40
-    first_iterations: int = 100  # the first frame converges with these (warming up)
-    duration: float | None = None  # seconds; None: until quit or camera loss
-    record: str | None = None  # .mp4 or .gif of what was shown
-    record_fps: float = 10.0  # the recording's frame rate (frames are repeated to keep real time)
-    preview: bool = True
-    loop_file: bool = True  # a video file standing in for the camera starts over at its end
-    display_size: int = 480  # longest side of the preview window
-    force: bool = False
-
-    def __post_init__(self) -> None:
-        if self.fps is not None and self.fps <= 0:
-            raise BadOption(f"--fps {self.fps}: must be > 0")
-        if self.duration is not None and self.duration <= 0:
-            raise BadOption(f"--duration {self.duration}: must be > 0")
-        if self.size < 16:
-            raise BadOption(f"--size {self.size}: must be at least 16 pixels")
-        if self.iterations < 1 or self.max_iterations < 1:
-            raise BadOption("--iterations must be at least 1")
 
 
 @dataclass(frozen=True)
