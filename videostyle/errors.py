@@ -30,5 +30,16 @@ class BadOption(VideostyleError):
     """An option value is out of range or inconsistent with another option."""
 
 
+class DiskFull(BadOutput):
+    """The disk (or quota) filled up while writing ``path``; nothing half-written is left behind.
+
+    ``advice`` says what to do next; a video job replaces it to say the finished frames are kept.
+    """
+
+    def __init__(self, path: object, advice: str = "nothing was written; free space and run again") -> None:
+        super().__init__(f"disk full writing {path}; {advice}")
+        self.path = path
+
+
 class VideostyleWarning(UserWarning):
     """Something the user should know that does not stop the job (a rule applied, a short file)."""

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from ..errors import BadInput, BadOutput
-from .atomic import atomic_path, check_output
+from .atomic import check_output, write_atomic
 
 MIN_SIDE = 2  # pixels; smaller images carry no picture to stylize
 
@@ -74,11 +74,11 @@ def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def write_image(path: str | Path, image: np.ndarray, *, force: bool = False) -> Path:
-    """Write (H, W, 3) uint8 RGB to PNG/JPEG/…, via a temporary file renamed when complete."""
+    """Write (H, W, 3) uint8 RGB to PNG/JPEG/… atomically (see :func:`atomic.write_atomic`):
+    a full disk raises DiskFull and leaves no partial file."""
     out = check_output(path, force=force, kinds=("image",))
     ok, encoded = cv2.imencode(out.suffix.lower(), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
         raise BadOutput(f"{out}: OpenCV cannot write this image format; use .png or .jpg")
-    with atomic_path(out) as partial:
-        partial.write_bytes(encoded.tobytes())
+    write_atomic(out, encoded.tobytes())
     return out
