@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .io.atomic import atomic_path, write_atomic
-from .io.ffmpeg import ffmpeg_exe
+from .io.ffmpeg import ffmpeg_exe, ffmpeg_path
 
 CONTENT_SIZE = (512, 384)
 CLIP_SIZE = (192, 108)
@@ -126,7 +126,7 @@ def write_clip(path: Path, frames: list[np.ndarray]) -> None:
                "-s", f"{CLIP_SIZE[0]}x{CLIP_SIZE[1]}", "-r", str(CLIP_FPS), "-i", "-",
                "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=22050",
                "-c:v", "libx264", "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "48k",
-               "-shortest", "-fflags", "+bitexact", str(partial)]
+               "-shortest", "-fflags", "+bitexact", ffmpeg_path(partial)]
         subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), check=True)
 
 

@@ -3,7 +3,8 @@
 Each sink is a context manager that writes to a temporary name beside the output and
 renames it (fsynced, see ``atomic.py``) only when the ``with`` block ends without an
 exception; an interrupted or failed write leaves the output untouched and no temporary
-file behind. A full disk is a DiskFull error.
+file behind. A full disk is a DiskFull error. ffmpeg is given every path through
+:func:`ffmpeg_path`, so no file name is read as a protocol or an option.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from ..errors import BadOutput, DiskFull
 from .atomic import check_output, discard, output_kind, partial_path, replace_atomic, write_error
-from .ffmpeg import ffmpeg_exe, h264_encoder
+from .ffmpeg import ffmpeg_exe, ffmpeg_path, h264_encoder
 
 FRAME_NAME = re.compile(r"frame_\d+\.png")  # what a PNG folder output holds
 
@@ -118,12 +119,12 @@ class Mp4Sink(FrameSink):
             cmd += ["-ss", f"{start:.6f}"]
             if duration is not None:
                 cmd += ["-t", f"{duration:.6f}"]
-            cmd += ["-i", str(source), "-map", "0:v:0", "-map", "1:a:0?"]
+            cmd += ["-i", ffmpeg_path(source), "-map", "0:v:0", "-map", "1:a:0?"]
         cmd += [*_codec_args(self.out.suffix.lower(), self.quality), "-pix_fmt", "yuv420p"]
         if self.out.suffix.lower() in (".mp4", ".mov"):
             cmd += ["-movflags", "+faststart"]
         # A session of its own: Ctrl-C in a terminal must not kill ffmpeg before we finish the file.
-        self._process = subprocess.Popen([*cmd, str(self.partial)], stdin=subprocess.PIPE,
+        self._process = subprocess.Popen([*cmd, ffmpeg_path(self.partial)], stdin=subprocess.PIPE,
                                          stderr=subprocess.PIPE, start_new_session=True)
         self._size = (width, height)
 
@@ -202,9 +203,9 @@ class GifSink(FrameSink):
         height, width = self._shape[:2]
         raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-i", "-"]
         self._ffmpeg([*raw, "-vf", "palettegen=stats_mode=full", "-frames:v", "1", "-update", "1",
-                      str(self._palette)])
-        self._ffmpeg([*raw, "-i", str(self._palette), "-lavfi", "[0:v][1:v]paletteuse=dither=bayer",
-                      "-fps_mode", "passthrough", "-loop", str(self.loop), "-f", "gif", str(self.partial)])
+                      ffmpeg_path(self._palette)])
+        self._ffmpeg([*raw, "-i", ffmpeg_path(self._palette), "-lavfi", "[0:v][1:v]paletteuse=dither=bayer",
+                      "-fps_mode", "passthrough", "-loop", str(self.loop), "-f", "gif", ffmpeg_path(self.partial)])
         data = bytearray(self.partial.read_bytes())
         _set_gif_delays(data, _centiseconds(self._durations()), self.out)
         try:

@@ -19,7 +19,7 @@ from typing import IO
 import numpy as np
 
 from ..errors import BadOption, BadSource
-from .ffmpeg import ffmpeg_exe
+from .ffmpeg import ffmpeg_exe, ffmpeg_path
 from .images import read_image, resize_frame
 
 DEFAULT_FOLDER_FPS = 24.0  # an image folder has no rate of its own
@@ -81,7 +81,7 @@ def probe(path: str | Path) -> VideoInfo:
         raise BadSource(f"{file}: no such file")
     if file.stat().st_size == 0:
         raise BadSource(f"{file}: file is empty (0 bytes)")
-    text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(file)], capture_output=True,
+    text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", ffmpeg_path(file)], capture_output=True,
                           text=True, errors="replace").stderr
     video = _VIDEO.search(text)
     if video is None and "Input #0" in text:
@@ -134,7 +134,7 @@ def _count_frames(file: Path) -> int | None:
     import imageio_ffmpeg
 
     try:
-        return int(imageio_ffmpeg.count_frames_and_secs(str(file))[0])
+        return int(imageio_ffmpeg.count_frames_and_secs(ffmpeg_path(file))[0])
     except (RuntimeError, ValueError, OSError):
         return None
 
@@ -237,7 +237,7 @@ class VideoFileSource(FrameSource):
         cmd = [ffmpeg_exe(), "-v", "error", "-nostdin"]
         if self._start:
             cmd += ["-ss", f"{self._start:.6f}"]
-        cmd += ["-i", self.info.path]
+        cmd += ["-i", ffmpeg_path(self.info.path)]
         if self._duration is not None:
             cmd += ["-t", f"{self._duration:.6f}"]
         cmd += ["-an", "-sn", "-vf", ",".join(self._filters)]
