@@ -41,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = _one_line_warning(warnings.showwarning)
         try:
             args = build_parser().parse_args(argv)
+            _quiet_opencv()
             return int(args.run(args))
         except VideostyleError as exc:
             print(f"videostyle: error: {exc}", file=sys.stderr)
@@ -48,6 +49,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("videostyle: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
+
+
+def _quiet_opencv() -> None:
+    """OpenCV logs its own warnings about damaged files to stderr; videostyle reports those
+    files itself, in one line."""
+    import cv2
+
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None:
+        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
 
 
 def _one_line_warning(fallback: Callable[..., None]) -> Callable[..., None]:

@@ -83,10 +83,7 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     path = Path(path)
     partial = partial_path(path)
     try:
-        with open(partial, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_synced(partial, data)
         os.replace(partial, path)
         fsync_folder(path.parent)
     except OSError as exc:
@@ -95,6 +92,14 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     except BaseException:
         discard(partial)
         raise
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file ``path`` and fsync it (the one place bytes reach a disk)."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def replace_atomic(partial: Path, out: Path) -> None:
