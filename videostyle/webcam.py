@@ -68,6 +68,8 @@ def run_session(styles: Sequence[np.ndarray | Style], *, style: StyleConfig | No
     if config.preview:
         require_display("run with --no-preview, and --record out.mp4 to keep the result")
     session = _Session(list(styles), style, config)
+    # checked before the camera opens: a square of the working size bounds any camera's frame
+    session.temporal.stylizer.check_memory(config.size, config.size)
     return session.run(status)
 
 
@@ -160,7 +162,8 @@ class _Session:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
     def _loop(self, camera: Camera, status: StatusCallback | None) -> str:
-        previous: CapturedFrame | None = None
+        previous: CapturedFrame | None = None  # the newest frame taken from the camera
+        stylized_from: CapturedFrame | None = None  # the frame of the last result: the flow starts there
         while True:
             if self._time_up():
                 return "duration"
@@ -178,10 +181,10 @@ class _Session:
                 previous = captured
                 continue
             try:
-                self._stylize(captured, previous)
+                self._stylize(captured, stylized_from)
             except _SessionOver as over:  # --duration or q during a frame: the frame is dropped
                 return over.reason
-            previous = captured
+            previous = stylized_from = captured
             if status is not None and len(self.latencies) % 10 == 1:
                 done = len(self.latencies)
                 status(f"{done} frame{'s' if done != 1 else ''} stylized, {camera.captured} captured, "
