@@ -507,29 +507,34 @@ def _add_demo_command(commands: argparse._SubParsersAction) -> None:
 
 def _run_demo(args: argparse.Namespace) -> int:
     from .config import ClipConfig, TemporalConfig
-    from .errors import BadInput
+    from .devices import resolve_compute
+    from .errors import BadInput, BadOutput
     from .io import read_image
     from .video import stylize_video
 
+    style = StyleConfig(device=args.device, style_weight=DEMO_STYLE_WEIGHT)
+    temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations)
+    clip = ClipConfig(size=192)
+    resolve_compute(style.device, style.precision)  # before anything is written
     out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if args.samples:
         samples = Path(args.samples)
     elif (CHECKOUT_SAMPLES / "clip.mp4").is_file():
         samples = CHECKOUT_SAMPLES
     else:  # an installed package has no samples/ folder: render the same files
-        from .samples import write_samples
-
         samples = out_dir / ".samples"
-        if not all((samples / name).is_file() for name in ("clip.mp4", "style.jpg")):
-            write_samples(samples)
     clip_path, style_path = samples / "clip.mp4", samples / "style.jpg"
-    if not clip_path.is_file() or not style_path.is_file():
+    if samples != out_dir / ".samples" and not (clip_path.is_file() and style_path.is_file()):
         raise BadInput(f"{samples}: sample clip.mp4/style.jpg not found; pass --samples DIR "
                        "(python scripts/make_samples.py --out DIR makes them)")
-    style = StyleConfig(device=args.device, style_weight=DEMO_STYLE_WEIGHT)
-    temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations)
-    clip = ClipConfig(size=192)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadOutput(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
+    if not (clip_path.is_file() and style_path.is_file()):
+        from .samples import write_samples
+
+        write_samples(samples)
     work = out_dir / ".work"
     styles = [read_image(style_path)]
     for name in ("demo.mp4", "demo.gif"):  # the GIF reuses the mp4's finished frames

@@ -87,8 +87,9 @@ def changed_options(saved: dict[str, Any], current: dict[str, Any], prefix: str 
         if before == now:
             continue
         field = f"{prefix}{key}"
-        if isinstance(before, dict) and isinstance(now, dict):
-            names.update(changed_options(before, now, f"{field}."))
+        if isinstance(before, dict) or isinstance(now, dict):  # a group of settings: name its fields
+            names.update(changed_options(before if isinstance(before, dict) else {},
+                                         now if isinstance(now, dict) else {}, f"{field}."))
         else:
             names.add(_OPTION_NAMES.get(field, "--" + key.replace("_", "-")))
     return sorted(names)

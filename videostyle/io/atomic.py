@@ -43,7 +43,7 @@ def check_output(path: str | Path, *, force: bool, kinds: tuple[str, ...] | None
     out = Path(path)
     kind = output_kind(path)
     if kinds is not None and kind not in kinds:
-        raise BadOutput(f"{out}: a {kind} output is not possible here; use one of: {', '.join(kinds)}")
+        raise BadOutput(f"{out}: {kind} outputs are not possible here; use one of: {', '.join(kinds)}")
     if out.exists() and not force:
         raise BadOutput(f"{out}: already exists; pass --force to overwrite it")
     parent = out.parent if str(out.parent) else Path(".")

@@ -37,6 +37,8 @@ def read_image(path: str | Path) -> np.ndarray:
     stored sideways) is applied. Raises BadInput naming the file otherwise.
     """
     file = Path(path)
+    if file.is_dir():
+        raise BadInput(f"{file}: is a folder, not an image file")
     if not file.is_file():
         raise BadInput(f"{file}: no such file")
     try:
@@ -75,8 +77,11 @@ def _read_with_pillow(file: Path) -> np.ndarray:
         with Image.open(file) as image:
             upright = ImageOps.exif_transpose(image)
             return np.asarray(upright.convert("RGBA"))[..., [2, 1, 0, 3]]  # as OpenCV would: BGRA
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise BadInput(f"{file}: not an image videostyle can read ({type(exc).__name__})") from exc
+    except UnidentifiedImageError as exc:
+        raise BadInput(f"{file}: not an image videostyle can read (unknown format)") from exc
+    except (OSError, ValueError, SyntaxError) as exc:  # e.g. "image file is truncated"
+        reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise BadInput(f"{file}: not an image videostyle can read (damaged: {reason})") from exc
 
 
 def _to_rgb8(image: np.ndarray, file: Path) -> np.ndarray:
