@@ -116,6 +116,9 @@ CASES = [
     ("image-style-weight-nan-option", image("--style-weight", "nan"), "--style-weight"),
     ("image-style-weight-negative-option", image("--style-weight", "-1"), "--style-weight"),
     ("image-style-weight-inf-option", image("--style-weight", "inf"), "--style-weight"),
+    ("image-strength-nan", image("--strength", "nan"), "--strength"),
+    ("image-strength-above-one", image("--strength", "2"), "--strength"),
+    ("image-strength-negative", image("--strength", "-0.1"), "--strength"),
     ("image-content-weight-inf", image("--content-weight", "inf"), "--content-weight"),
     ("image-content-weight-nan", image("--content-weight", "nan"), "--content-weight"),
     ("image-tv-weight-nan", image("--tv-weight", "nan"), "--tv-weight"),
@@ -196,6 +199,7 @@ CASES = [
     ("video-long-term-unordered", video("--long-term", "4,2"), "--long-term"),
     ("video-temporal-mode", video("--temporal", "bogus"), "--temporal"),
     ("video-style-weight-inf", video("--style-weight", "inf"), "--style-weight"),
+    ("video-strength-inf", video("--strength", "inf"), "--strength"),
     ("video-size-small", video("--size", "8"), "--size"),
     ("video-size-too-big-for-memory", video("--size", "20000"), "largest size that fits"),
     # -- video: outputs and work folders
@@ -233,6 +237,7 @@ CASES = [
     ("webcam-size-small", webcam("--size", "8"), "--size"),
     ("webcam-size-too-big-for-memory", webcam("--size", "20000"), "largest size that fits"),
     ("webcam-style-weight-inf", webcam("--style-weight", "inf"), "--style-weight"),
+    ("webcam-strength-nan", webcam("--strength", "nan"), "--strength"),
     ("webcam-style-missing", webcam("--style", "missing.png"), "missing.png"),
     ("webcam-device-unknown", webcam("--device", "tpu"), "--device"),
     # -- eval

@@ -182,7 +182,8 @@ class Stylizer:
             x = keep_luminance(x, content_t)
         if not bool(torch.isfinite(x).all()):  # an overflowing loss gives NaN, not a picture
             raise BadOption("the optimization diverged (the loss overflowed to a non-finite value); "
-                            "use smaller --style-weight, --content-weight, --tv-weight or --temporal-weight")
+                            "use a smaller --strength or --style-weight, --content-weight, --tv-weight or "
+                            "--temporal-weight")
         return x.detach().clamp(0, 1)
 
     def scale_sizes(self, height: int, width: int, *, scales: int | None = None) -> list[tuple[int, int]]:
