@@ -129,3 +129,10 @@ def test_after_a_pause_the_flow_starts_at_the_last_stylized_frame():
     session._stylize = fake_stylize
     assert session._loop(FakeCamera(), None) == "camera"
     assert pairs == [(1, None), (2, 1), (5, 2), (6, 5)]
+
+
+def test_help_says_what_iterations_defaults_to(capsys):
+    with pytest.raises(SystemExit):
+        main(["webcam", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default None)" not in text and "instead of adapting them to --fps" in text
