@@ -25,8 +25,6 @@ _DEFAULTS = StyleConfig()
 # The sample scene has large flat areas that the default weight paints over; lighter keeps the village.
 DEMO_STYLE_WEIGHT = 20.0
 CHECKOUT_SAMPLES = Path(__file__).resolve().parents[1] / "samples"  # absent in an installed package
-
-
 DEVICE_METAVAR = "auto|cpu|cuda[:N]|mps"
 
 
@@ -579,7 +577,7 @@ def _add_webcam_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the session figures as JSON")
     _add_style_options(p, iterations=None,
                        iterations_help="fixed optimizer steps per frame instead of adapting them to --fps "
-                                       f"(default: adapt, at most --max-iterations; {w.iterations} without --fps)")
+                                       "(default: adapt, at most --max-iterations)")
     p.set_defaults(run=_run_webcam)
 
 
