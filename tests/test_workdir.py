@@ -20,7 +20,7 @@ from videostyle.cli import main
 from videostyle.config import ClipConfig, StyleConfig, TemporalConfig
 from videostyle.errors import BadOutput, DiskFull
 from videostyle.io import probe
-from videostyle.resume import LOCK_FILE, MARKER_FILE, WorkDir, changed_options
+from videostyle.resume import LOCK_FILE, MARKER_FILE, WorkDir, changed_options, is_own_file
 from videostyle.video import stylize_video
 
 FAST = ["--size", "32", "--iterations", "1", "--first-iterations", "2", "--device", "cpu", "--quiet"]
@@ -151,6 +151,21 @@ def test_a_changed_setting_is_named_by_its_option(files, capsys):
     assert tree(files) == before
     assert changed_options({"clip": {"size": 32}, "styles": "a"}, {"clip": {"size": 48}, "styles": "b"}) == [
         "--size", "--style"]
+
+
+def test_finished_frames_are_found_in_any_order_and_only_own_names_count(tmp_path):
+    with WorkDir(tmp_path / "w", {"size": [4, 3]}) as work:
+        frame = np.zeros((3, 4, 3), np.uint8)
+        for index in (5, 0, 2):  # finished out of order, as segments would finish them
+            work.save(index, frame, frame.astype(np.float32), since_restart=1, keep_states=99)
+        assert work.finished() == {0, 2, 5}
+        assert work.missing(7) == [1, 3, 4, 6]
+        assert work.finished_frames() == 1  # where a job that goes in order resumes
+        work.remove()
+    assert is_own_file("frame_00001.png") and is_own_file("state_00012.npz") and is_own_file(".videostyle-lock")
+    assert is_own_file(".frame_00001.png.partial-123.png") and is_own_file("settings.json")
+    for foreign in ("frame_1.png", "frame_00001.jpg", "my-settings.json", ".DS_Store", "notes.txt", "frames"):
+        assert not is_own_file(foreign), foreign
 
 
 # -- damage found on resume ------------------------------------------------------------------
