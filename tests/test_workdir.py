@@ -143,6 +143,18 @@ def test_a_failed_run_leaves_no_work_folder_behind(files, capsys):
     assert tree(files) == before
 
 
+def test_a_killed_jobs_temporary_output_is_cleaned_up_by_the_next_job(files, capsys):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = files / f".out.mp4.partial-{dead.pid}.mp4"  # what kill -9 during the encoding leaves
+    stale.write_bytes(b"half a video")
+    alive = files / f".out.mp4.partial-{os.getppid()}.mp4"  # a running process's: not ours to judge
+    alive.write_bytes(b"being written")
+    code, err = run(capsys, files, *video("-o", "out.mp4"))
+    assert code == 0, err
+    assert not stale.exists() and alive.read_bytes() == b"being written"
+
+
 def test_a_changed_setting_is_named_by_its_option(files, capsys):
     interrupted_job(files, files / "out.mp4")
     before = tree(files)

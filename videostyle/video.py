@@ -29,6 +29,7 @@ from .errors import BadOption, DiskFull
 from .flow import FlowEstimator, FlowResult, flow_between, is_scene_cut
 from .frames import float_to_frame
 from .io import VideoInfo, check_output, open_sink, open_source
+from .io.atomic import remove_stale_partials
 from .io.lock import JobLock, output_lock_path
 from .optimize import Progress, Style, Stylizer
 from .resume import WorkDir, check_work_dir, default_work_dir
@@ -98,6 +99,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
         output_lock = JobLock(output_lock_path(out), what=str(out),
                               advice="wait for it to finish, or choose another output")
         with output_lock, WorkDir(work_path, settings, restart=restart) as work:
+            remove_stale_partials(out)  # of a job killed while writing the output
             loop = _FrameLoop(stylizer, temporal, work, info, callback)
             try:
                 count = loop.run(iter(frames_in))

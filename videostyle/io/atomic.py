@@ -65,8 +65,31 @@ def partial_path(out: Path) -> Path:
 
 
 def partial_pattern(name: str) -> re.Pattern[str]:
-    """Matches the temporary names of ``name`` written by any process."""
-    return re.compile(rf"\.{re.escape(name)}{re.escape(PARTIAL_INFIX)}\d+.*")
+    """Matches the temporary names of ``name`` written by any process (group 1: its pid)."""
+    return re.compile(rf"\.{re.escape(name)}{re.escape(PARTIAL_INFIX)}(\d+).*")
+
+
+def remove_stale_partials(out: Path) -> None:
+    """Remove the temporary files of ``out`` left by processes that no longer run (a job
+    killed while writing it); those of a running process are left alone."""
+    pattern = partial_pattern(out.name)
+    with contextlib.suppress(OSError):
+        for item in out.parent.iterdir():
+            match = pattern.fullmatch(item.name)
+            if match and not _running(int(match.group(1))):
+                discard(item)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. no permission to signal it: it exists
+        return True
+    return True
 
 
 def write_error(path: Path, exc: OSError) -> BadOutput:
