@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -99,12 +101,11 @@ def test_an_interrupted_write_leaves_no_half_written_output(files, capsys, monke
     out = tmp / "out.png"
     out.write_bytes(b"old")
 
-    def dies_mid_write(self, data):
-        with open(self, "wb") as fh:
-            fh.write(data[: len(data) // 2])
+    def dies_mid_write(fd):  # Ctrl-C between writing the temporary file and its rename
+        os.ftruncate(fd, os.fstat(fd).st_size // 2)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("pathlib.Path.write_bytes", dies_mid_write)
+    monkeypatch.setattr("videostyle.io.atomic.os.fsync", dies_mid_write)
     code, _ = run(capsys, "image", content, "--style", style, "-o", out, *FAST, "--force")
     monkeypatch.undo()
     assert code == 130

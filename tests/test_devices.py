@@ -61,3 +61,37 @@ def test_bf16_autocast_gives_nearly_the_fp32_losses():
         stylizer.stylize(scene(), callback=reports.append)
         losses[precision] = reports[0].terms["style"]
     assert np.isclose(losses["bf16"], losses["fp32"], rtol=0.05), losses
+
+
+def test_cuda_n_is_checked_against_the_gpus_torch_sees(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert devices.resolve_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(BadOption, match=r"--device cuda:2: torch sees 2 CUDA GPUs \(cuda:0 to cuda:1\)"):
+        devices.resolve_device("cuda:2")
+
+
+def test_free_memory_asks_cuda_on_a_gpu_and_the_system_on_a_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (3_000, 10_000))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 500)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 200)
+    assert devices.free_memory(torch.device("cuda")) == 3_300  # free, plus what torch caches unused
+    ram = devices.free_memory(torch.device("cpu"))
+    assert ram is not None and ram > 0
+
+
+def test_a_size_that_does_not_fit_is_refused_with_the_largest_that_does(monkeypatch, style_image):
+    import re
+
+    from videostyle import optimize
+    from videostyle.config import StyleConfig
+
+    stylizer = optimize.Stylizer([style_image], StyleConfig(device="cpu", precision="fp32"))
+    free = stylizer.memory_needed(768, 1024) // 2
+    monkeypatch.setattr(optimize, "free_memory", lambda device: free)
+    stylizer.check_memory(384, 512)  # a quarter of the memory: fits
+    with pytest.raises(BadOption, match=r"--size 1024: .* the largest size that fits is about --size") as caught:
+        stylizer.check_memory(768, 1024)
+    fit = int(re.search(r"--size (\d+)$", str(caught.value)).group(1))
+    assert 600 < fit < 1024 and fit % 16 == 0
+    assert stylizer.memory_needed(fit * 3 // 4, fit) <= free < stylizer.memory_needed((fit + 32) * 3 // 4, fit + 32)

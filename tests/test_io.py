@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 import subprocess
+import warnings
 from pathlib import Path
 
 import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
-from videostyle.errors import BadInput, BadOption, BadOutput, BadSource
+from videostyle.errors import BadInput, BadOption, BadOutput, BadSource, VideostyleWarning
 from videostyle.io import check_output, open_sink, open_source, probe, read_image, write_image
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
@@ -265,6 +266,39 @@ def test_image_folder_is_read_in_natural_order(tmp_path):
     assert [int(f[0, 0, 0]) for f in frames] == [10, 20, 100]
 
 
+def test_ppm_pgm_and_upper_case_frames_are_read_in_natural_order(tmp_path):
+    """Frame dumps from ffmpeg and from research datasets are often PPM/PGM."""
+    folder = tmp_path / "dump"
+    folder.mkdir()
+    for number, name in ((1, "f1.ppm"), (2, "f2.PGM"), (3, "f3.pnm"), (10, "f10.PPM"), (4, "f4.pbm")):
+        value = 255 if name.endswith("pbm") else number * 10
+        grey = name.lower().endswith((".pgm", ".pbm"))
+        assert cv2.imwrite(str(folder / name.lower()), np.full((12, 16) if grey else (12, 16, 3), value, np.uint8))
+        (folder / name.lower()).rename(folder / name)
+    (folder / "README.txt").write_text("dataset notes")
+    with open_source(folder) as source:
+        frames = list(source)
+    assert [int(f[0, 0, 0]) for f in frames] == [10, 20, 30, 255, 100]
+    assert all(f.shape == (12, 16, 3) for f in frames)
+
+
+def test_mixed_sizes_are_scaled_to_cover_and_centre_cropped_with_one_warning(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.fromarray(np.full((24, 32, 3), 50, np.uint8)).save(folder / "a1.png")  # 4:3, sets the size
+    tall = np.zeros((64, 32, 3), np.uint8)  # 1:2: its middle is white, its ends black
+    tall[16:48] = 255
+    Image.fromarray(tall).save(folder / "a2.png")
+    Image.fromarray(np.full((48, 64, 3), 90, np.uint8)).save(folder / "a3.png")  # 4:3, twice as big
+    rule = r"a2.png is 32x64.*cover 32x24 and its centre is kept"
+    with pytest.warns(VideostyleWarning, match=rule) as caught, open_source(folder) as source:
+        frames = list(source)
+    assert len(caught) == 1
+    assert [f.shape for f in frames] == [(24, 32, 3)] * 3
+    assert (frames[1] == 255).all()  # the centre of the tall one: not stretched, no black bars
+    assert (frames[2] == 90).all()
+
+
 def test_glob_pattern(tmp_path):
     _numbered_images(tmp_path / "frames")
     with open_source(f"{tmp_path}/frames/img*.png", frames=2) as source:
@@ -296,6 +330,7 @@ def test_bad_video_files_are_refused_in_one_line(tmp_path):
         assert str(path) in message and words in message and "\n" not in message, message
 
 
+@pytest.mark.filterwarnings("ignore::videostyle.errors.VideostyleWarning")  # the warning has a test of its own
 def test_truncated_file_with_index_first_is_read_as_far_as_it_goes(tmp_path):
     good = make_clip(tmp_path / "good.mp4", seconds=4, extra=("-movflags", "+faststart"))
     truncated = tmp_path / "truncated.mp4"
@@ -307,6 +342,52 @@ def test_truncated_file_with_index_first_is_read_as_far_as_it_goes(tmp_path):
         assert "\n" not in str(error)
     else:
         assert 0 < len(frames) < 40
+
+
+def test_a_truncated_video_warns_with_both_frame_counts(tmp_path):
+    good = make_clip(tmp_path / "good.mp4", seconds=4, extra=("-movflags", "+faststart"))
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 3])
+    counts = r"ends after (\d+) frames, its header announces 40"
+    with pytest.warns(VideostyleWarning, match=counts) as caught, open_source(truncated) as source:
+        frames = list(source)
+    assert str(len(frames)) in str(caught[0].message)
+
+
+def test_a_video_whose_audio_outlasts_it_gives_no_warning(tmp_path):
+    clip = tmp_path / "long-audio.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=10:duration=1",
+                    "-f", "lavfi", "-i", "sine=duration=3", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", str(clip)], check=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with open_source(clip) as source:
+            assert len(list(source)) == 10
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(tmp_path, orientation):
+    stored = np.zeros((6, 10, 3), np.uint8)
+    stored[:3, :5] = (255, 0, 0)  # a red top-left quarter, so every turn and flip shows
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    png = tmp_path / "photo.png"  # lossless, to compare exactly with Pillow's own transpose
+    image.save(png, exif=exif.tobytes())
+    with Image.open(png) as reference:
+        assert np.array_equal(read_image(png), np.asarray(ImageOps.exif_transpose(reference).convert("RGB")))
+
+
+def test_a_portrait_phone_jpeg_comes_out_upright(tmp_path):
+    stored = np.zeros((30, 40, 3), np.uint8)  # stored landscape, as a phone's sensor writes it
+    stored[:, :20] = 255  # the left half white: after turning 90° clockwise, the top half
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    image.save(tmp_path / "portrait.jpg", exif=exif.tobytes(), quality=95)
+    upright = read_image(tmp_path / "portrait.jpg")
+    assert upright.shape == (40, 30, 3)
+    assert upright[:15].mean() > 200 and upright[25:].mean() < 50
 
 
 def test_zero_frame_video_is_refused(tmp_path):

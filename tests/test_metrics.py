@@ -117,3 +117,14 @@ def test_eval_refuses_a_missing_file(tmp_path, capsys, original):
     assert main(["eval", str(path), str(tmp_path / "nope.mp4")]) == 2
     err = capsys.readouterr().err.strip()
     assert "nope.mp4" in err and "\n" not in err
+
+
+def test_eval_refuses_videos_of_different_lengths_or_shapes_naming_both(tmp_path, capsys, original):
+    path, frames = original
+    shorter = write_lossless(tmp_path / "shorter.mkv", frames[:4])
+    side_by_side = write_lossless(tmp_path / "wide.mkv", [np.hstack([f, f]) for f in frames])
+    for other, words in ((shorter, f"has {FRAMES} frames and"), (side_by_side, "aspect ratio")):
+        capsys.readouterr()
+        assert main(["eval", str(path), str(other)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert str(path) in err and str(other) in err and words in err and "\n" not in err, err

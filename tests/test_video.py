@@ -159,6 +159,19 @@ def test_scene_cut_is_detected(tmp_path):
     assert result.scene_cuts == [3]
 
 
+def test_no_cut_is_reported_without_cut_detection(tmp_path):
+    a = panning_texture(frames=2)
+    b = [np.ascontiguousarray(np.flipud(stripes(64, 48, colors=((20, 200, 40), (10, 10, 120)))))] * 2
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for i, f in enumerate(a + b):
+        Image.fromarray(f).save(folder / f"f{i:02d}.png")
+    temporal = TemporalConfig(iterations=1, first_iterations=1, detect_cuts=False)
+    result = stylize_video(folder, tmp_path / "o.gif", [blobs()], style=FAST, temporal=temporal,
+                           clip=ClipConfig(size=32))
+    assert result.scene_cuts == []
+
+
 # -- resume ---------------------------------------------------------------------------------
 def _cli_cmd(clip: Path, style: str, out: Path) -> list[str]:
     return [sys.executable, "-m", "videostyle.cli", "video", str(clip), "--style", style, "-o", str(out),

@@ -97,3 +97,42 @@ def test_duration_ends_the_session_even_mid_frame(tmp_path, camera_clip):
     assert stats.ended_by == "duration"
     assert stats.seconds < 3.0
     assert stats.frames_stylized == 0
+
+
+def test_after_a_pause_the_flow_starts_at_the_last_stylized_frame():
+    """Frames seen while paused are shown, not stylized: the next flow must start from the
+    frame the last result was made from, not from the last frame seen."""
+    from videostyle.camera import CapturedFrame
+    from videostyle.webcam import _Session
+
+    session = _Session([stripes()], StyleConfig(device="cpu", precision="fp32"),
+                       WebcamConfig(camera="unused", preview=False, fps=None))
+    pairs = []
+
+    def fake_stylize(captured, previous):
+        pairs.append((captured.number, previous.number if previous else None))
+        session.paused = captured.number == 2  # pause after the second frame
+
+    class FakeCamera:
+        ended, captured = False, 0
+
+        def newest(self, after, timeout=None):
+            number = (after or 0) + 1
+            if number == 5:
+                session.paused = False  # unpause while frames 3 and 4 were shown
+            if number > 6:
+                self.ended = True
+                return None
+            self.captured = number
+            return CapturedFrame(stripes(8, 8), number, time.monotonic())
+
+    session._stylize = fake_stylize
+    assert session._loop(FakeCamera(), None) == "camera"
+    assert pairs == [(1, None), (2, 1), (5, 2), (6, 5)]
+
+
+def test_help_says_what_iterations_defaults_to(capsys):
+    with pytest.raises(SystemExit):
+        main(["webcam", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default None)" not in text and "instead of adapting them to --fps" in text

@@ -17,17 +17,18 @@ _EXPORTS = {
     "Stylizer": "optimize",
     "Progress": "optimize",
     "stylize_image": "image",
-    "TemporalConfig": "temporal",
+    "TemporalConfig": "config",
     "TemporalStylizer": "temporal",
-    "ClipConfig": "video",
+    "ClipConfig": "config",
     "stylize_video": "video",
     "VideoProgress": "video",
     "VideoResult": "video",
-    "WebcamConfig": "webcam",
+    "WebcamConfig": "config",
     "run_session": "webcam",
     "evaluate_videos": "metrics",
     "warping_error": "metrics",
     "VideostyleError": "errors",
+    "VideostyleWarning": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

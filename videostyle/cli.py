@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from tqdm import tqdm
 
 from . import __version__
-from .config import StyleConfig
-from .devices import DEVICE_CHOICES, PRECISION_CHOICES
-from .errors import BadOption, VideostyleError
+from .config import INITS, StyleConfig, check_number
+from .devices import PRECISION_CHOICES
+from .errors import BadOption, VideostyleError, VideostyleWarning
 from .optimize import Progress, Style
 
 if TYPE_CHECKING:
@@ -22,24 +23,64 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 _DEFAULTS = StyleConfig()
 CHECKOUT_SAMPLES = Path(__file__).resolve().parents[1] / "samples"  # absent in an installed package
+DEVICE_METAVAR = "auto|cpu|cuda[:N]|mps"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``videostyle`` command; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.run(args))
-    except VideostyleError as exc:
-        print(f"videostyle: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("videostyle: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    """Entry point of the ``videostyle`` command; returns the exit code.
+
+    Errors a user can cause (bad input, options, outputs; a busy work folder; a full disk)
+    end as one line on stderr and exit code 2; warnings are one line each.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", VideostyleWarning)
+        warnings.showwarning = _one_line_warning(warnings.showwarning)
+        try:
+            args = build_parser().parse_args(argv)
+            _quiet_opencv()
+            return int(args.run(args))
+        except VideostyleError as exc:
+            print(f"videostyle: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            print("videostyle: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+def _quiet_opencv() -> None:
+    """OpenCV logs its own warnings about damaged files to stderr; videostyle reports those
+    files itself, in one line."""
+    import cv2
+
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None:
+        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+
+
+def _one_line_warning(fallback: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints videostyle's warnings as ``videostyle: warning: ...``."""
+    def show(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+        if issubclass(category, VideostyleWarning):
+            tqdm.write(f"videostyle: warning: {message}", file=sys.stderr)
+        else:
+            fallback(message, category, *args, **kwargs)
+    return show
+
+
+class _UsageError(BadOption):
+    """argparse's complaint, as one line like every other error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (and exit code 2 through ``main``)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{message} (see: {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The ``videostyle`` argument parser with its five commands."""
+    parser = _Parser(
         prog="videostyle",
         description="Turn images, videos, GIFs and webcam sessions into moving paintings "
                     "(Gatys et al. neural style transfer).")
@@ -54,19 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- shared options -------------------------------------------------------------------------
-def _add_style_options(p: argparse.ArgumentParser, *, iterations: int) -> None:
+def _add_style_options(p: argparse.ArgumentParser, *, iterations: int | None,
+                       iterations_help: str = "optimizer steps (default %(default)s)") -> None:
     d = _DEFAULTS
     p.add_argument("--style", "-s", action="append", required=True, metavar="IMAGE[:WEIGHT]",
                    help="style image, optionally with a blend weight; repeat to blend styles")
     g = p.add_argument_group("optimization")
-    g.add_argument("--iterations", "-n", type=int, default=iterations, help="optimizer steps (default %(default)s)")
+    g.add_argument("--iterations", "-n", type=int, default=iterations, help=iterations_help)
     g.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer,
                    help="L-BFGS with a line search, or Adam (default %(default)s)")
     g.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam step size (default %(default)s)")
     g.add_argument("--scales", type=int, default=d.scales,
                    help="coarse-to-fine passes, each twice the size of the last (default %(default)s)")
     g.add_argument("--init", default=d.init, metavar="content|noise|IMAGE",
-                   help="starting image (default %(default)s)")
+                   help="starting image; IMAGE with `videostyle image` only (default %(default)s)")
     g.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
     w = p.add_argument_group("look")
     w.add_argument("--strength", type=float, default=d.strength,
@@ -84,7 +126,8 @@ def _add_style_options(p: argparse.ArgumentParser, *, iterations: int) -> None:
     w.add_argument("--style-layers", default=",".join(d.style_layers), help="(default %(default)s)")
     w.add_argument("--pooling", choices=("max", "avg"), default=d.pooling, help="(default %(default)s)")
     h = p.add_argument_group("hardware")
-    h.add_argument("--device", choices=DEVICE_CHOICES, default=d.device, help="(default %(default)s: CUDA if present)")
+    h.add_argument("--device", default=d.device, metavar=DEVICE_METAVAR,
+                   help="(default %(default)s: CUDA if present)")
     h.add_argument("--precision", choices=PRECISION_CHOICES, default=d.precision,
                    help="network precision; auto uses bf16 where the hardware is fast at it (default %(default)s)")
     h.add_argument("--weights", metavar="PATH",
@@ -109,17 +152,32 @@ def _layers(text: str) -> tuple[str, ...]:
 
 
 def parse_style_spec(spec: str) -> tuple[str, float]:
-    """``path[:weight]`` -> (path, weight); a colon not followed by a number is part of the path."""
+    """``path[:weight]`` -> (path, weight).
+
+    A file that exists under the whole name is taken as it is (``my:style.png``,
+    ``C:/art/b.jpg``). Otherwise what follows the last colon is the blend weight, a finite
+    number > 0; when what precedes it is a file, a weight that is not a number is an error.
+    """
     path, sep, weight = spec.rpartition(":")
-    if sep and path:
-        try:
-            value = float(weight)
-        except ValueError:
-            return spec, 1.0
-        if value <= 0:
-            raise BadOption(f"--style {spec}: the blend weight must be > 0")
-        return path, value
-    return spec, 1.0
+    if not sep or not path or Path(spec).is_file():
+        return spec, 1.0
+    try:
+        value = float(weight)
+    except ValueError:
+        if Path(path).is_file():
+            raise BadOption(f"--style {spec}: the blend weight {weight!r} is not a number; "
+                            f"give IMAGE:WEIGHT, e.g. {path}:0.5") from None
+        return spec, 1.0  # a colon in a file name: the read says whether it exists
+    check_number(f"--style {spec}: the blend weight", value, above=0)
+    return path, value
+
+
+def _refuse_init_image(args: argparse.Namespace) -> None:
+    """Video and webcam frames start from the content (or noise), then from the previous
+    frame: a start image would apply to one frame only, so it is refused, not ignored."""
+    if args.init not in INITS:
+        raise BadOption(f"--init {args.init}: a start image works with `videostyle image` only; "
+                        f"video and webcam frames start from {' or '.join(INITS)}, then from the previous frame")
 
 
 def _read_styles(specs: list[str]) -> list[Style]:
@@ -197,8 +255,7 @@ def _run_image(args: argparse.Namespace) -> int:
 
 # -- video ----------------------------------------------------------------------------------
 def _add_video_command(commands: argparse._SubParsersAction) -> None:
-    from .temporal import TEMPORAL_MODES, TemporalConfig
-    from .video import ClipConfig
+    from .config import TEMPORAL_MODES, ClipConfig, TemporalConfig
 
     t, c = TemporalConfig(), ClipConfig()
     p = commands.add_parser(
@@ -247,8 +304,7 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _video_configs(args: argparse.Namespace):
-    from .temporal import TemporalConfig
-    from .video import ClipConfig
+    from .config import ClipConfig, TemporalConfig
 
     temporal = TemporalConfig(mode=args.temporal, iterations=args.iterations,
                               first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
@@ -269,6 +325,7 @@ def _offsets(text: str) -> tuple[int, ...]:
 def _run_video(args: argparse.Namespace) -> int:
     from .video import stylize_video
 
+    _refuse_init_image(args)
     temporal, clip = _video_configs(args)
     style = _style_config(args)
     styles = _read_styles(args.style)
@@ -438,37 +495,42 @@ def _add_demo_command(commands: argparse._SubParsersAction) -> None:
                                      "or the same files rendered on the spot)")
     p.add_argument("--iterations", type=int, default=20, help="per frame (default %(default)s)")
     p.add_argument("--first-iterations", type=int, default=150, help="(default %(default)s)")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument("--device", default="auto", metavar=DEVICE_METAVAR, help="(default %(default)s)")
     p.add_argument("--force", "-f", action="store_true", help="overwrite earlier demo outputs")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(run=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .errors import BadInput
+    from .config import ClipConfig, TemporalConfig
+    from .devices import resolve_compute
+    from .errors import BadInput, BadOutput
     from .io import read_image
-    from .temporal import TemporalConfig
-    from .video import ClipConfig, stylize_video
+    from .video import stylize_video
 
+    style = StyleConfig(device=args.device)
+    temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations)
+    clip = ClipConfig(size=192)
+    resolve_compute(style.device, style.precision)  # before anything is written
     out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if args.samples:
         samples = Path(args.samples)
     elif (CHECKOUT_SAMPLES / "clip.mp4").is_file():
         samples = CHECKOUT_SAMPLES
     else:  # an installed package has no samples/ folder: render the same files
-        from .samples import write_samples
-
         samples = out_dir / ".samples"
-        if not all((samples / name).is_file() for name in ("clip.mp4", "style.jpg")):
-            write_samples(samples)
     clip_path, style_path = samples / "clip.mp4", samples / "style.jpg"
-    if not clip_path.is_file() or not style_path.is_file():
+    if samples != out_dir / ".samples" and not (clip_path.is_file() and style_path.is_file()):
         raise BadInput(f"{samples}: sample clip.mp4/style.jpg not found; pass --samples DIR "
                        "(python scripts/make_samples.py --out DIR makes them)")
-    style = StyleConfig(device=args.device)
-    temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations)
-    clip = ClipConfig(size=192)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadOutput(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
+    if not (clip_path.is_file() and style_path.is_file()):
+        from .samples import write_samples
+
+        write_samples(samples)
     work = out_dir / ".work"
     styles = [read_image(style_path)]
     for name in ("demo.mp4", "demo.gif"):  # the GIF reuses the mp4's finished frames
@@ -486,7 +548,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 # -- webcam ---------------------------------------------------------------------------------
 def _add_webcam_command(commands: argparse._SubParsersAction) -> None:
-    from .webcam import WebcamConfig
+    from .config import WebcamConfig
 
     w = WebcamConfig()
     p = commands.add_parser(
@@ -511,19 +573,21 @@ def _add_webcam_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--no-loop", action="store_true",
                    help="with a video file as --camera, end the session at the end of the file")
     p.add_argument("--json", action="store_true", help="print the session figures as JSON")
-    _add_style_options(p, iterations=w.iterations)
-    p.set_defaults(run=_run_webcam, iterations=None)
+    _add_style_options(p, iterations=None,
+                       iterations_help="fixed optimizer steps per frame instead of adapting them to --fps "
+                                       "(default: adapt, at most --max-iterations)")
+    p.set_defaults(run=_run_webcam)
 
 
 def _run_webcam(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
+    from .config import WebcamConfig
     from .io import check_output
-    from .webcam import WebcamConfig, run_session
+    from .webcam import run_session
 
-    if args.record:
-        check_output(args.record, force=args.force, kinds=("video", "gif"))
+    _refuse_init_image(args)
     fixed = args.iterations is not None  # a fixed count overrides the --fps target
     if not fixed:
         args.iterations = WebcamConfig().iterations
@@ -532,9 +596,12 @@ def _run_webcam(args: argparse.Namespace) -> int:
         iterations=args.iterations, max_iterations=args.max_iterations,
         first_iterations=args.first_iterations, duration=args.duration, record=args.record,
         record_fps=args.record_fps, preview=not args.no_preview, loop_file=not args.no_loop, force=args.force)
+    style = _style_config(args)
+    if args.record:
+        check_output(args.record, force=args.force, kinds=("video", "gif"))
     styles = _read_styles(args.style)
     status = None if (args.quiet or args.json) else (lambda text: print(text, file=sys.stderr))
-    stats = run_session(styles, style=_style_config(args), config=config, status=status)
+    stats = run_session(styles, style=style, config=config, status=status)
     if args.json:
         print(json.dumps(dataclasses.asdict(stats)))
     else:

@@ -1,16 +1,40 @@
-"""Settings as frozen dataclasses: validated once, shown by the CLI as defaults."""
+"""Settings as frozen dataclasses: each defined, defaulted and validated once, here.
+
+* :class:`StyleConfig`: how one picture is optimized (shared by every command).
+* :class:`TemporalConfig`: how consecutive frames of a video are tied together.
+* :class:`ClipConfig`: which part of a video is read, at what size, and how it is written.
+* :class:`WebcamConfig`: a live session's budget and outputs.
+
+Iteration counts live where they are used: ``StyleConfig.iterations`` for a still image
+(``videostyle image``, :func:`stylize_image`, ``Stylizer.stylize`` without ``iterations=``);
+``TemporalConfig.iterations``/``first_iterations`` per video frame; ``WebcamConfig``'s
+``iterations``/``max_iterations``/``first_iterations`` per live frame. A video or webcam job
+never reads ``StyleConfig.iterations``.
+
+Every check goes through the helpers at the bottom, so an option is refused the same way
+wherever it appears: not a finite number, out of range, not a whole number.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
+from .devices import DEVICE_CHOICES, PRECISION_CHOICES
 from .errors import BadOption
 from .vgg import POOLING_CHOICES, check_layer_names
+from .warp import WARP_KERNELS
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
+TEMPORAL_MODES = ("flow", "warm", "independent")
+MIN_SIZE = 16  # pixels, longest side of a video or live frame
+MAX_CRF = 51  # H.264's CRF range is 0-51 (VP9 accepts up to 63; the common range is enforced)
+MAX_GIF_LOOP = 65535  # the GIF loop count is a 16-bit field
+_DEVICE_NAME = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
 
 # --strength s in [0, 1] sets the style weight on a log scale through two measured anchors:
 # the default 0.5 is the knee (scripts/bench_quality.py: over 18 pictures and styles at weight 2
@@ -35,7 +59,8 @@ class StyleConfig:
     """How one image is optimized (Gatys et al.); shared by every frame of a video.
 
     Weights multiply *relative* losses (see ``losses.py``), so they do not depend on
-    the image size or on the weights file.
+    the image size or on the weights file. ``iterations`` is the budget of a still image;
+    video frames use :class:`TemporalConfig`'s, live frames :class:`WebcamConfig`'s.
     """
 
     content_weight: float = 1.0
@@ -60,25 +85,35 @@ class StyleConfig:
     precision: str = "auto"
 
     def __post_init__(self) -> None:
-        _positive("--iterations", self.iterations, allow_zero=True)
-        _positive("--scales", self.scales)
-        _positive("--style-scale", self.style_scale)
-        _positive("--learning-rate", self.learning_rate)
-        if not 0 <= self.strength <= 1:
-            raise BadOption(f"--strength {self.strength}: must be between 0 and 1")
+        check_whole("--iterations", self.iterations, at_least=0)
+        check_whole("--scales", self.scales, at_least=1)
+        check_whole("min_scale_size", self.min_scale_size, at_least=1)
+        check_number("--style-scale", self.style_scale, above=0)
+        check_number("--learning-rate", self.learning_rate, above=0)
+        check_number("--strength", self.strength, at_least=0, at_most=1)
         for name in ("content_weight", "style_weight", "tv_weight"):
-            if (getattr(self, name) or 0) < 0:
-                raise BadOption(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 0")
-        if self.optimizer not in OPTIMIZERS:
-            raise BadOption(f"--optimizer {self.optimizer}: choose one of {', '.join(OPTIMIZERS)}")
-        if self.init not in INITS:
-            raise BadOption(f"--init {self.init}: choose one of {', '.join(INITS)} or give an image")
-        if self.pooling not in POOLING_CHOICES:
-            raise BadOption(f"--pooling {self.pooling}: choose one of {', '.join(POOLING_CHOICES)}")
+            if getattr(self, name) is not None:  # style_weight None: from strength
+                check_number(option_name(name), getattr(self, name), at_least=0)
+        check_choice("--optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("--init", self.init, INITS, alternative="or give an image")
+        check_choice("--pooling", self.pooling, POOLING_CHOICES)
+        check_choice("--precision", self.precision, PRECISION_CHOICES)
+        check_device_name(self.device)
+        if self.seed is not None:
+            check_whole("--seed", self.seed)
+        for option, layers, example in (("--content-layers", self.content_layers, CONTENT_LAYERS),
+                                        ("--style-layers", self.style_layers, STYLE_LAYERS)):
+            if not layers:
+                raise BadOption(f"{option}: give at least one VGG19 layer, e.g. {','.join(example)}")
         check_layer_names(self.content_layers + self.style_layers)
-        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
-            raise BadOption(f"{len(self.style_layer_weights)} style layer weights given for "
-                            f"{len(self.style_layers)} style layers")
+        if self.style_layer_weights is not None:
+            if len(self.style_layer_weights) != len(self.style_layers):
+                raise BadOption(f"{len(self.style_layer_weights)} style layer weights given for "
+                                f"{len(self.style_layers)} style layers")
+            for weight in self.style_layer_weights:
+                check_number("style layer weight", weight, at_least=0)
+            if not sum(self.style_layer_weights) > 0:
+                raise BadOption("style layer weights: at least one must be > 0")
 
     @property
     def effective_style_weight(self) -> float:
@@ -92,6 +127,139 @@ class StyleConfig:
         return {name: w / total for name, w in zip(self.style_layers, raw, strict=True)}
 
 
-def _positive(option: str, value: float, *, allow_zero: bool = False) -> None:
-    if value < 0 or (value == 0 and not allow_zero):
-        raise BadOption(f"{option} {value}: must be {'>= 0' if allow_zero else '> 0'}")
+@dataclass(frozen=True)
+class TemporalConfig:
+    """How consecutive frames are tied together (video jobs)."""
+
+    mode: str = "flow"
+    iterations: int = 20  # per frame once the first has converged (40 measured no better, at twice the time)
+    first_iterations: int = 300  # first frame, and first frame after a scene cut
+    temporal_weight: float = 200.0  # weight of the occlusion-masked temporal loss (flow mode)
+    detail_boost: float = 3.0  # flow mode: weight factor of the finest style layers on warped frames
+    warp_kernel: str = "lanczos"  # how the previous result is resampled along the flow (see warp.py)
+    detect_cuts: bool = True
+    long_term: tuple[int, ...] = ()  # further frames back (e.g. (2, 4)) the flow-mode loss also follows
+
+    def __post_init__(self) -> None:
+        check_choice("--temporal", self.mode, TEMPORAL_MODES)
+        check_whole("--iterations", self.iterations, at_least=0)
+        check_whole("--first-iterations", self.first_iterations, at_least=0)
+        check_number("--temporal-weight", self.temporal_weight, at_least=0)
+        check_choice("--warp-kernel", self.warp_kernel, WARP_KERNELS)
+        check_number("--detail-boost", self.detail_boost, at_least=1)  # 1 turns it off
+        for offset in self.long_term:
+            check_whole("--long-term", offset)
+        if any(j < 2 for j in self.long_term) or list(self.long_term) != sorted(set(self.long_term)):
+            raise BadOption(f"--long-term {','.join(map(str, self.long_term))}: give increasing frame "
+                            "offsets of 2 or more, e.g. 2,4")
+
+    @property
+    def history(self) -> int:
+        """How many previous results the stylizer keeps (1 without long-term consistency)."""
+        return max((1, *self.long_term))
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    """Which part of the input is read, at what size and rate, and how it is written."""
+
+    size: int | None = 320  # longest side of the output; None: the source's size
+    start: float = 0.0  # seconds
+    frames: int | None = None
+    duration: float | None = None  # seconds
+    fps: float | None = None  # resample to this rate; None: the source's rate
+    quality: int = 18  # H.264 CRF: lower is better and bigger
+    loop: int = 0  # GIF: 0 loops forever, -1 plays once
+    side_by_side: bool = False  # original | stylized
+
+    def __post_init__(self) -> None:
+        if self.size is not None:
+            check_whole("--size", self.size, at_least=MIN_SIZE)
+        check_number("--start", self.start, at_least=0)
+        if self.frames is not None:
+            check_whole("--frames", self.frames, at_least=1)
+        if self.duration is not None:
+            check_number("--duration", self.duration, above=0)
+        if self.fps is not None:
+            check_number("--fps", self.fps, above=0)
+        check_whole("--quality", self.quality, at_least=0, at_most=MAX_CRF)
+        check_whole("--loop", self.loop, at_least=-1, at_most=MAX_GIF_LOOP)
+
+
+@dataclass(frozen=True)
+class WebcamConfig:
+    """A live session's budget and outputs.
+
+    ``iterations`` is the fixed count per frame when ``fps`` is None; with an ``fps``
+    target the count adapts, capped by ``max_iterations``.
+    """
+
+    camera: str = "0"
+    size: int = 160  # working size (longest side); the preview is upscaled
+    fps: float | None = 2.0  # target stylized frames per second; None: fixed iterations
+    iterations: int = 10  # per frame when ``fps`` is None; the cap when it is set is max_iterations
+    max_iterations: int = 40
+    first_iterations: int = 100  # the first frame converges with these (warming up)
+    duration: float | None = None  # seconds; None: until quit or camera loss
+    record: str | None = None  # .mp4 or .gif of what was shown
+    record_fps: float = 10.0  # the recording's frame rate (frames are repeated to keep real time)
+    preview: bool = True
+    loop_file: bool = True  # a video file standing in for the camera starts over at its end
+    display_size: int = 480  # longest side of the preview window
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        check_whole("--size", self.size, at_least=MIN_SIZE)
+        if self.fps is not None:
+            check_number("--fps", self.fps, above=0)
+        if self.duration is not None:
+            check_number("--duration", self.duration, above=0)
+        check_whole("--iterations", self.iterations, at_least=1)
+        check_whole("--max-iterations", self.max_iterations, at_least=1)
+        check_whole("--first-iterations", self.first_iterations, at_least=0)
+        check_number("--record-fps", self.record_fps, above=0)
+        check_whole("display_size", self.display_size, at_least=MIN_SIZE)
+
+
+# -- the one set of checks ------------------------------------------------------------------
+def option_name(field: str) -> str:
+    """The command-line spelling of a settings field: ``style_weight`` -> ``--style-weight``."""
+    return "--" + field.replace("_", "-")
+
+
+def check_number(option: str, value: float, *, at_least: float | None = None, above: float | None = None,
+                 at_most: float | None = None) -> None:
+    """Raise BadOption unless ``value`` is a finite number within the bounds given."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadOption(f"{option} {value!r}: must be a number")
+    if not math.isfinite(value):
+        raise BadOption(f"{option} {value}: must be a finite number")
+    if at_least is not None and value < at_least:
+        raise BadOption(f"{option} {value}: must be >= {at_least:g}")
+    if above is not None and value <= above:
+        raise BadOption(f"{option} {value}: must be > {above:g}")
+    if at_most is not None and value > at_most:
+        raise BadOption(f"{option} {value}: must be at most {at_most:g}")
+
+
+def check_whole(option: str, value: int, *, at_least: int | None = None, at_most: int | None = None) -> None:
+    """Raise BadOption unless ``value`` is a whole number within the bounds given."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadOption(f"{option} {value!r}: must be a whole number")
+    if at_least is not None and value < at_least:
+        raise BadOption(f"{option} {value}: must be at least {at_least}")
+    if at_most is not None and value > at_most:
+        raise BadOption(f"{option} {value}: must be at most {at_most}")
+
+
+def check_choice(option: str, value: str, choices: tuple[str, ...], *, alternative: str = "") -> None:
+    """Raise BadOption unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        extra = f" {alternative}" if alternative else ""
+        raise BadOption(f"{option} {value}: choose one of {', '.join(choices)}{extra}")
+
+
+def check_device_name(name: str) -> None:
+    """``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``; whether it exists is ``devices``' job."""
+    if not isinstance(name, str) or not _DEVICE_NAME.fullmatch(name):
+        raise BadOption(f"--device {name}: choose one of {', '.join(DEVICE_CHOICES)} (or cuda:N for GPU N)")

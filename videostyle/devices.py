@@ -7,7 +7,9 @@ then Apple's MPS, then the CPU.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -54,6 +56,11 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise BadOption(f"--device {name}: unknown device; choose one of {', '.join(DEVICE_CHOICES)}")
     if kind == "cuda" and not torch.cuda.is_available():
         raise BadOption(f"--device {name}: no CUDA GPU is visible to torch; use --device cpu or auto")
+    if kind == "cuda" and ":" in name:
+        index, count = int(name.split(":")[1]), torch.cuda.device_count()
+        if index >= count:
+            raise BadOption(f"--device {name}: torch sees {count} CUDA GPU{'s' if count != 1 else ''} "
+                            f"(cuda:0 to cuda:{count - 1})")
     if kind == "mps" and not _mps_available():
         raise BadOption(f"--device {name}: Apple MPS is not available here; use --device cpu or auto")
     return torch.device(name)
@@ -87,6 +94,45 @@ def resolve_compute(device: str = "auto", precision: str = "auto") -> Compute:
     """Resolve both settings at once (what the CLI and the API call)."""
     dev = resolve_device(device)
     return Compute(device=dev, dtype=resolve_precision(dev, precision))
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes a job may still allocate on ``device`` (None when unknown).
+
+    CUDA: free GPU memory plus what torch has cached but not used. CPU and MPS (which
+    shares the system's memory): available RAM, within the container's limit if one is set.
+    """
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(free + cached)
+    return available_ram()
+
+
+def available_ram() -> int | None:
+    """Available RAM in bytes: /proc/meminfo's MemAvailable (else sysconf's free pages),
+    capped by a cgroup v2 memory limit; None when the system does not say."""
+    ram: int | None = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                ram = int(line.split()[1]) * 1024
+                break
+    except (OSError, ValueError, IndexError):
+        pass
+    if ram is None:
+        try:
+            ram = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            ram = min(ram, max(0, int(limit) - used))
+    except (OSError, ValueError):
+        pass
+    return ram
 
 
 def synchronize(device: torch.device) -> None:

@@ -22,5 +22,6 @@ def stylize_image(content: np.ndarray, styles: Sequence[np.ndarray | Style], *,
     """
     w, h = fit_size(content.shape[1], content.shape[0], size)
     stylizer = Stylizer(styles, config or StyleConfig())
+    stylizer.check_memory(h, w)  # before the content is resized to that size
     result = stylizer.stylize(resize_frame(content, w, h), init=init, callback=callback)
     return tensor_to_frame(result)

@@ -18,13 +18,15 @@ import torch
 
 from . import losses
 from .color import keep_luminance, match_color
-from .config import StyleConfig
-from .devices import Compute, resolve_compute
-from .errors import BadInput
+from .config import StyleConfig, check_number
+from .devices import Compute, free_memory, resolve_compute
+from .errors import BadInput, BadOption
 from .frames import fit_size, frame_to_tensor, resize_frame, resize_tensor
-from .vgg import VGG19Features, load_vgg19
+from .vgg import VGG19Features, load_vgg19, training_bytes
 
 FIRST_STEP_PER_PIXEL = 0.01  # mean |Δpixel| of the first L-BFGS step, in [0, 1] units
+LBFGS_HISTORY = 50  # curvature pairs L-BFGS keeps: 2 image-sized float32 vectors each
+IMAGE_BUFFERS = 12  # image-sized float32 tensors besides those: content, init, gradients, temporal target...
 
 ExtraLoss = Callable[[torch.Tensor], torch.Tensor]
 """Maps the image being optimized, (1, 3, H, W), to a weighted scalar loss term."""
@@ -69,6 +71,8 @@ class Stylizer:
         self.styles = [s if isinstance(s, Style) else Style(s) for s in styles]
         if not self.styles:
             raise ValueError("at least one style image is needed")
+        for style in self.styles:
+            check_number("style blend weight", style.weight, above=0)
         self.vgg: VGG19Features = load_vgg19(self.config.weights, device=self.compute.device,
                                              pooling=self.config.pooling)
         self._color_reference = color_reference
@@ -119,6 +123,32 @@ class Stylizer:
         features = self.vgg(x.float(), self.config.style_layers)
         return losses.style_distance(features, targets)
 
+    # -- memory ----------------------------------------------------------------------------
+    def memory_needed(self, height: int, width: int) -> int:
+        """Rough peak bytes to stylize an H x W picture: the network's forward and backward
+        pass (see :func:`vgg.training_bytes`), the optimizer's state and a few image copies."""
+        layers = self.config.content_layers + self.config.style_layers
+        pixels = 3 * height * width
+        vectors = 2 * LBFGS_HISTORY if self.config.optimizer == "lbfgs" else 2
+        return training_bytes(height, width, layers) + 4 * pixels * (vectors + IMAGE_BUFFERS)
+
+    def check_memory(self, height: int, width: int) -> None:
+        """Raise BadOption, with the largest size that fits, when an H x W picture needs more
+        memory than the device has free (before anything of that size is allocated)."""
+        free = free_memory(self.device)
+        need = self.memory_needed(height, width)
+        if free is None or need <= free:
+            return
+        longest = max(height, width)
+        fit = int(longest * (free / need) ** 0.5)
+        while fit > 16 and self.memory_needed(height * fit // longest, width * fit // longest) > free:
+            fit = int(fit * 0.95)
+        fit -= fit % 16
+        advice = (f"the largest size that fits is about --size {fit}" if fit >= 32
+                  else "free some memory or use another --device")
+        raise BadOption(f"--size {longest}: stylizing a {width}x{height} picture needs about {need / 1e9:.1f} GB "
+                        f"on {self.device.type}, and {free / 1e9:.1f} GB are free; {advice}")
+
     # -- optimization ----------------------------------------------------------------------
     def stylize(self, content: np.ndarray | torch.Tensor, *, init: np.ndarray | torch.Tensor | None = None,
                 iterations: int | None = None, extra_loss: ExtraLoss | None = None,
@@ -132,6 +162,7 @@ class Stylizer:
         applies to every scale. ``extra_loss`` is added at the final (full) scale only.
         ``style_layer_scale`` multiplies the weights of some style layers for this call.
         """
+        self.check_memory(*(content.shape[:2] if isinstance(content, np.ndarray) else content.shape[-2:]))
         content_t = self._as_tensor(content)
         if self._color_reference is None:
             self._color_reference = (content if isinstance(content, np.ndarray)
@@ -149,6 +180,10 @@ class Stylizer:
                                style_layer_scale or {})
         if self.config.preserve_colors:
             x = keep_luminance(x, content_t)
+        if not bool(torch.isfinite(x).all()):  # an overflowing loss gives NaN, not a picture
+            raise BadOption("the optimization diverged (the loss overflowed to a non-finite value); "
+                            "use a smaller --strength or --style-weight, --content-weight, --tv-weight or "
+                            "--temporal-weight")
         return x.detach().clamp(0, 1)
 
     def scale_sizes(self, height: int, width: int, *, scales: int | None = None) -> list[tuple[int, int]]:
@@ -263,7 +298,7 @@ class Stylizer:
 
 def _lbfgs(x: torch.Tensor, lr: float, iterations: int) -> torch.optim.LBFGS:
     return torch.optim.LBFGS([x], lr=lr, max_iter=iterations, max_eval=iterations * 5 // 4 + 5,
-                             tolerance_grad=0.0, tolerance_change=0.0, history_size=50,
+                             tolerance_grad=0.0, tolerance_change=0.0, history_size=LBFGS_HISTORY,
                              line_search_fn="strong_wolfe")
 
 

@@ -10,14 +10,14 @@ Re-render the folder with ``python scripts/make_samples.py``.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .io.ffmpeg import ffmpeg_exe
+from .io.atomic import atomic_path, write_atomic
+from .io.ffmpeg import ffmpeg_exe, ffmpeg_path
 
 CONTENT_SIZE = (512, 384)
 CLIP_SIZE = (192, 108)
@@ -116,21 +116,18 @@ def write_jpeg(path: Path, image: np.ndarray, quality: int = 90) -> None:
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError(f"{path}: JPEG encoding failed")
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data.tobytes())
-    os.replace(partial, path)
+    write_atomic(path, data.tobytes())
 
 
 def write_clip(path: Path, frames: list[np.ndarray]) -> None:
     """H.264 with a sine-tone audio track, through imageio-ffmpeg's ffmpeg."""
-    partial = path.with_name(".partial-" + path.name)
-    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-           "-s", f"{CLIP_SIZE[0]}x{CLIP_SIZE[1]}", "-r", str(CLIP_FPS), "-i", "-",
-           "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=22050",
-           "-c:v", "libx264", "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "48k",
-           "-shortest", "-fflags", "+bitexact", str(partial)]
-    subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), check=True)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+               "-s", f"{CLIP_SIZE[0]}x{CLIP_SIZE[1]}", "-r", str(CLIP_FPS), "-i", "-",
+               "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=22050",
+               "-c:v", "libx264", "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "48k",
+               "-shortest", "-fflags", "+bitexact", ffmpeg_path(partial)]
+        subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), check=True)
 
 
 SAMPLE_NAMES = ("content.jpg", "style.jpg", "clip.mp4")

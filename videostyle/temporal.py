@@ -21,54 +21,20 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from . import losses
-from .errors import BadOption
+from .config import TEMPORAL_MODES, TemporalConfig
 from .flow import FlowResult
 from .frames import frame_to_tensor
 from .optimize import ProgressCallback, Stylizer
 from .vgg import LAYER_NAMES
-from .warp import WARP_KERNELS, backward_warp
+from .warp import backward_warp
 
-TEMPORAL_MODES = ("flow", "warm", "independent")
-
-
-@dataclass(frozen=True)
-class TemporalConfig:
-    """How consecutive frames are tied together."""
-
-    mode: str = "flow"
-    iterations: int = 20  # per frame once the first has converged (40 measured no better, at twice the time)
-    first_iterations: int = 300  # first frame, and first frame after a scene cut
-    temporal_weight: float = 200.0  # weight of the occlusion-masked temporal loss (flow mode)
-    detail_boost: float = 3.0  # flow mode: weight factor of the finest style layers on warped frames
-    warp_kernel: str = "lanczos"  # how the previous result is resampled along the flow (see warp.py)
-    detect_cuts: bool = True
-    long_term: tuple[int, ...] = ()  # further frames back (e.g. (2, 4)) the flow-mode loss also follows
-
-    def __post_init__(self) -> None:
-        if self.mode not in TEMPORAL_MODES:
-            raise BadOption(f"--temporal {self.mode}: choose one of {', '.join(TEMPORAL_MODES)}")
-        if self.iterations < 0 or self.first_iterations < 0:
-            raise BadOption("--iterations and --first-iterations must be >= 0")
-        if self.temporal_weight < 0:
-            raise BadOption(f"--temporal-weight {self.temporal_weight}: must be >= 0")
-        if self.warp_kernel not in WARP_KERNELS:
-            raise BadOption(f"--warp-kernel {self.warp_kernel}: choose one of {', '.join(WARP_KERNELS)}")
-        if self.detail_boost < 1:
-            raise BadOption(f"--detail-boost {self.detail_boost}: must be >= 1 (1 turns it off)")
-        if any(j < 2 for j in self.long_term) or list(self.long_term) != sorted(set(self.long_term)):
-            raise BadOption(f"--long-term {','.join(map(str, self.long_term))}: give increasing frame "
-                            "offsets of 2 or more, e.g. 2,4")
-
-    @property
-    def history(self) -> int:
-        """How many previous results the stylizer keeps (1 without long-term consistency)."""
-        return max((1, *self.long_term))
+# TemporalConfig and TEMPORAL_MODES live in config.py; importing them from here keeps working
+__all__ = ["TEMPORAL_MODES", "TemporalConfig", "TemporalStylizer", "combine_warps"]
 
 
 class TemporalStylizer:

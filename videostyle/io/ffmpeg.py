@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
+from pathlib import Path
 
 from ..errors import VideostyleError
 
@@ -17,6 +19,12 @@ def ffmpeg_exe() -> str:
         return imageio_ffmpeg.get_ffmpeg_exe()
     except (ImportError, RuntimeError) as exc:
         raise VideostyleError(f"ffmpeg not found ({exc}); run: pip install imageio-ffmpeg") from exc
+
+
+def ffmpeg_path(path: str | Path) -> str:
+    """A local file's name as ffmpeg must be given it: absolute, behind the ``file:``
+    protocol, so that no name is read as a protocol (``my:clip.mp4``) or an option (``-x.mp4``)."""
+    return "file:" + os.path.abspath(path)
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,45 +1,87 @@
-"""Still images: read any common format as (H, W, 3) uint8 RGB; write atomically."""
+"""Still images: read any common format as (H, W, 3) uint8 RGB, upright; write atomically."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..errors import BadInput, BadOutput
-from .atomic import atomic_path, check_output
+from .atomic import check_output, write_atomic
 
 MIN_SIDE = 2  # pixels; smaller images carry no picture to stylize
+# Still formats the two readers (OpenCV, then Pillow) decode. GIF is left out: an animated
+# GIF in a folder of frames would silently give only its first frame.
+STILL_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".avif",
+                  ".jp2", ".ppm", ".pgm", ".pbm", ".pnm", ".pam", ".pfm", ".hdr", ".sr", ".ras", ".tga",
+                  ".pcx", ".qoi")
+EXIF_ORIENTATION = 0x0112  # the EXIF tag that says how to turn the stored pixels upright
+_UPRIGHT = {  # EXIF orientation -> what turns the stored (H, W, C) array upright (as Pillow's exif_transpose)
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as (H, W, 3) uint8 RGB.
+    """Read an image file as (H, W, 3) uint8 RGB, turned upright.
 
     Grayscale is expanded to RGB, an alpha channel is composited over white, 16-bit and
-    float images are scaled to 8 bits. Raises BadInput naming the file otherwise.
+    float images are scaled to 8 bits, and an EXIF orientation (a portrait phone photo is
+    stored sideways) is applied. Raises BadInput naming the file otherwise.
     """
     file = Path(path)
+    if file.is_dir():
+        raise BadInput(f"{file}: is a folder, not an image file")
     if not file.is_file():
         raise BadInput(f"{file}: no such file")
-    data = np.fromfile(file, dtype=np.uint8)
+    try:
+        data = np.fromfile(file, dtype=np.uint8)
+    except OSError as exc:
+        raise BadInput(f"{file}: cannot read ({exc.strerror})") from exc
     if data.size == 0:
         raise BadInput(f"{file}: file is empty (0 bytes)")
+    # IMREAD_UNCHANGED keeps alpha and 16 bits but ignores EXIF orientation: applied below
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
     if image is None:
         image = _read_with_pillow(file)
+    else:
+        turn = _UPRIGHT.get(_exif_orientation(data))
+        image = turn(image) if turn is not None else image
     return _to_rgb8(image, file)
 
 
+def _exif_orientation(data: np.ndarray) -> int:
+    """The EXIF orientation of an encoded image (1, upright, when it has none)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as image:
+            value = image.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # any header Pillow cannot parse has no usable orientation
+        return 1
+    return value if isinstance(value, int) else 1
+
+
 def _read_with_pillow(file: Path) -> np.ndarray:
-    """OpenCV lacks a few formats (e.g. GIF stills); Pillow tries those."""
-    from PIL import Image, UnidentifiedImageError
+    """OpenCV lacks a few formats (e.g. GIF stills, TGA); Pillow tries those."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(file) as image:
-            return np.asarray(image.convert("RGBA"))[..., [2, 1, 0, 3]]  # as OpenCV would: BGRA
-    except (UnidentifiedImageError, OSError) as exc:
-        raise BadInput(f"{file}: not an image videostyle can read ({type(exc).__name__})") from exc
+            upright = ImageOps.exif_transpose(image)
+            return np.asarray(upright.convert("RGBA"))[..., [2, 1, 0, 3]]  # as OpenCV would: BGRA
+    except UnidentifiedImageError as exc:
+        raise BadInput(f"{file}: not an image videostyle can read (unknown format)") from exc
+    except (OSError, ValueError, SyntaxError) as exc:  # e.g. "image file is truncated"
+        reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise BadInput(f"{file}: not an image videostyle can read (damaged: {reason})") from exc
 
 
 def _to_rgb8(image: np.ndarray, file: Path) -> np.ndarray:
@@ -73,12 +115,24 @@ def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=interpolation)
 
 
+def cover_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale an (H, W, C) array, keeping its aspect ratio, until it covers ``width`` x
+    ``height``, and keep the centre: no stretching and no bars (the rule for image folders
+    of mixed sizes)."""
+    h, w = frame.shape[:2]
+    scale = max(width / w, height / h)
+    scaled_w, scaled_h = max(width, round(w * scale)), max(height, round(h * scale))
+    scaled = resize_frame(frame, scaled_w, scaled_h)
+    x0, y0 = (scaled_w - width) // 2, (scaled_h - height) // 2
+    return np.ascontiguousarray(scaled[y0: y0 + height, x0: x0 + width])
+
+
 def write_image(path: str | Path, image: np.ndarray, *, force: bool = False) -> Path:
-    """Write (H, W, 3) uint8 RGB to PNG/JPEG/…, via a temporary file renamed when complete."""
+    """Write (H, W, 3) uint8 RGB to PNG/JPEG/… atomically (see :func:`atomic.write_atomic`):
+    a full disk raises DiskFull and leaves no partial file."""
     out = check_output(path, force=force, kinds=("image",))
     ok, encoded = cv2.imencode(out.suffix.lower(), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
         raise BadOutput(f"{out}: OpenCV cannot write this image format; use .png or .jpg")
-    with atomic_path(out) as partial:
-        partial.write_bytes(encoded.tobytes())
+    write_atomic(out, encoded.tobytes())
     return out

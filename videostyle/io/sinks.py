@@ -1,16 +1,16 @@
 """Frame sinks: mp4 (H.264 + the source's audio), animated GIF (one global palette), PNGs.
 
 Each sink is a context manager that writes to a temporary name beside the output and
-renames it only when the ``with`` block ends without an exception; an interrupted or
-failed write leaves the output untouched and no temporary file behind.
+renames it (fsynced, see ``atomic.py``) only when the ``with`` block ends without an
+exception; an interrupted or failed write leaves the output untouched and no temporary
+file behind. A full disk is a DiskFull error. ffmpeg is given every path through
+:func:`ffmpeg_path`, so no file name is read as a protocol or an option.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadOutput
-from .atomic import check_output, output_kind
-from .ffmpeg import ffmpeg_exe, h264_encoder
+from ..errors import BadOutput, DiskFull
+from .atomic import check_output, discard, output_kind, partial_path, replace_atomic, write_error
+from .ffmpeg import ffmpeg_exe, ffmpeg_path, h264_encoder
 
 FRAME_NAME = re.compile(r"frame_\d+\.png")  # what a PNG folder output holds
 
@@ -52,7 +52,7 @@ class FrameSink:
 
     def __init__(self, out: Path) -> None:
         self.out = out
-        self.partial = out.with_name(f".{out.name}.partial-{os.getpid()}{out.suffix}")
+        self.partial = partial_path(out)
         self.frames_written = 0
         self._closed = False
 
@@ -77,9 +77,7 @@ class FrameSink:
             if self.frames_written == 0:
                 raise BadOutput(f"{self.out}: no frames were written")
             self._finish()
-            if self.out.is_dir():
-                shutil.rmtree(self.out)
-            os.replace(self.partial, self.out)
+            replace_atomic(self.partial, self.out)
         finally:
             self._cleanup()
 
@@ -93,10 +91,13 @@ class FrameSink:
         raise NotImplementedError
 
     def _cleanup(self) -> None:
-        if self.partial.is_dir():
-            shutil.rmtree(self.partial, ignore_errors=True)
-        elif self.partial.exists():
-            self.partial.unlink()
+        discard(self.partial)
+
+    def _ffmpeg_failed(self, what: str, message: str) -> BadOutput:
+        """The error for an ffmpeg run that failed with ``message`` (its last line)."""
+        if "No space left on device" in message or "Disk quota exceeded" in message:
+            return DiskFull(self.out)
+        return BadOutput(f"{self.out}: ffmpeg {what}: {message}")
 
 
 class Mp4Sink(FrameSink):
@@ -118,12 +119,12 @@ class Mp4Sink(FrameSink):
             cmd += ["-ss", f"{start:.6f}"]
             if duration is not None:
                 cmd += ["-t", f"{duration:.6f}"]
-            cmd += ["-i", source, "-map", "0:v:0", "-map", "1:a:0?"]
+            cmd += ["-i", ffmpeg_path(source), "-map", "0:v:0", "-map", "1:a:0?"]
         cmd += [*_codec_args(self.out.suffix.lower(), self.quality), "-pix_fmt", "yuv420p"]
         if self.out.suffix.lower() in (".mp4", ".mov"):
             cmd += ["-movflags", "+faststart"]
         # A session of its own: Ctrl-C in a terminal must not kill ffmpeg before we finish the file.
-        self._process = subprocess.Popen([*cmd, str(self.partial)], stdin=subprocess.PIPE,
+        self._process = subprocess.Popen([*cmd, ffmpeg_path(self.partial)], stdin=subprocess.PIPE,
                                          stderr=subprocess.PIPE, start_new_session=True)
         self._size = (width, height)
 
@@ -141,14 +142,14 @@ class Mp4Sink(FrameSink):
         try:
             self._process.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
         except BrokenPipeError as exc:
-            raise BadOutput(f"{self.out}: ffmpeg stopped: {self._errors()}") from exc
+            raise self._ffmpeg_failed("stopped", self._errors()) from exc
         self.frames_written += 1
 
     def _finish(self) -> None:
         assert self._process is not None and self._process.stdin is not None
         self._process.stdin.close()
         if self._process.wait() != 0:
-            raise BadOutput(f"{self.out}: ffmpeg failed: {self._errors()}")
+            raise self._ffmpeg_failed("failed", self._errors())
 
     def _errors(self) -> str:
         assert self._process is not None and self._process.stderr is not None
@@ -191,7 +192,10 @@ class GifSink(FrameSink):
         if frame.shape != self._shape:
             raise BadOutput(f"{self.out}: frame {self.frames_written + 1} has shape {frame.shape}, "
                             f"expected {self._shape}")
-        self._spool.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+        try:
+            self._spool.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+        except OSError as exc:  # the spool lives in the temporary folder, which can fill up too
+            raise write_error(Path(tempfile.gettempdir()), exc) from exc
         self.frames_written += 1
 
     def _finish(self) -> None:
@@ -199,12 +203,16 @@ class GifSink(FrameSink):
         height, width = self._shape[:2]
         raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-i", "-"]
         self._ffmpeg([*raw, "-vf", "palettegen=stats_mode=full", "-frames:v", "1", "-update", "1",
-                      str(self._palette)])
-        self._ffmpeg([*raw, "-i", str(self._palette), "-lavfi", "[0:v][1:v]paletteuse=dither=bayer",
-                      "-fps_mode", "passthrough", "-loop", str(self.loop), "-f", "gif", str(self.partial)])
+                      ffmpeg_path(self._palette)])
+        self._ffmpeg([*raw, "-i", ffmpeg_path(self._palette), "-lavfi", "[0:v][1:v]paletteuse=dither=bayer",
+                      "-fps_mode", "passthrough", "-loop", str(self.loop), "-f", "gif", ffmpeg_path(self.partial)])
         data = bytearray(self.partial.read_bytes())
         _set_gif_delays(data, _centiseconds(self._durations()), self.out)
-        self.partial.write_bytes(data)
+        try:
+            with open(self.partial, "r+b") as fh:  # the delays change a few bytes in place
+                fh.write(data)
+        except OSError as exc:
+            raise write_error(self.out, exc) from exc
 
     def _ffmpeg(self, args: list[str]) -> None:
         """Run ffmpeg on the spooled frames (read from the start, as its stdin)."""
@@ -214,7 +222,7 @@ class GifSink(FrameSink):
                                 capture_output=True, start_new_session=True)
         if result.returncode != 0:
             message = result.stderr.decode(errors="replace").strip() or "no message"
-            raise BadOutput(f"{self.out}: ffmpeg failed: {message.splitlines()[-1]}")
+            raise self._ffmpeg_failed("failed", message.splitlines()[-1])
 
     def _durations(self) -> list[float]:
         """``frame_durations`` for the frames they cover, 1/fps for the rest."""
@@ -273,16 +281,24 @@ class PngSink(FrameSink):
         if out.is_dir() and not all(FRAME_NAME.fullmatch(p.name) for p in out.iterdir()):
             raise BadOutput(f"{out}: folder holds files other than frame_*.png; --force replaces only "
                             "frame folders, choose a new folder")
-        self.partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
-        self.partial.mkdir()
+        self.partial = partial_path(out)
+        try:
+            self.partial.mkdir()
+        except OSError as exc:
+            raise write_error(out, exc) from exc
 
     def write(self, frame: np.ndarray) -> None:
         import cv2
 
+        path = self.partial / f"frame_{self.frames_written + 1:05d}.png"
+        ok, png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise BadOutput(f"{path}: could not encode the frame")
+        try:  # the folder is private until its rename, which syncs every file first
+            path.write_bytes(png.tobytes())
+        except OSError as exc:
+            raise write_error(self.out, exc) from exc
         self.frames_written += 1
-        path = self.partial / f"frame_{self.frames_written:05d}.png"
-        if not cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
-            raise BadOutput(f"{path}: could not write the frame")
 
     def _finish(self) -> None:
         pass

@@ -11,6 +11,7 @@ import glob
 import re
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,14 +19,13 @@ from typing import IO
 
 import numpy as np
 
-from ..errors import BadOption, BadSource
-from .ffmpeg import ffmpeg_exe
-from .images import read_image, resize_frame
+from ..errors import BadOption, BadSource, VideostyleWarning
+from .ffmpeg import ffmpeg_exe, ffmpeg_path
+from .images import STILL_SUFFIXES, cover_frame, read_image
 
 DEFAULT_FOLDER_FPS = 24.0  # an image folder has no rate of its own
 GIF_MIN_DELAY = 0.02  # GIF frames shorter than this are shown for GIF_DEFAULT_DELAY, as
 GIF_DEFAULT_DELAY = 0.1  # ffmpeg and browsers play them
-IMAGE_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.bmp", "*.tif", "*.tiff", "*.webp")
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def probe(path: str | Path) -> VideoInfo:
         raise BadSource(f"{file}: no such file")
     if file.stat().st_size == 0:
         raise BadSource(f"{file}: file is empty (0 bytes)")
-    text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(file)], capture_output=True,
+    text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", ffmpeg_path(file)], capture_output=True,
                           text=True, errors="replace").stderr
     video = _VIDEO.search(text)
     if video is None and "Input #0" in text:
@@ -134,7 +134,7 @@ def _count_frames(file: Path) -> int | None:
     import imageio_ffmpeg
 
     try:
-        return int(imageio_ffmpeg.count_frames_and_secs(str(file))[0])
+        return int(imageio_ffmpeg.count_frames_and_secs(ffmpeg_path(file))[0])
     except (RuntimeError, ValueError, OSError):
         return None
 
@@ -237,7 +237,7 @@ class VideoFileSource(FrameSource):
         cmd = [ffmpeg_exe(), "-v", "error", "-nostdin"]
         if self._start:
             cmd += ["-ss", f"{self._start:.6f}"]
-        cmd += ["-i", self.info.path]
+        cmd += ["-i", ffmpeg_path(self.info.path)]
         if self._duration is not None:
             cmd += ["-t", f"{self._duration:.6f}"]
         cmd += ["-an", "-sn", "-vf", ",".join(self._filters)]
@@ -258,11 +258,13 @@ class VideoFileSource(FrameSource):
             while True:
                 data = self._process.stdout.read(frame_bytes)
                 if len(data) < frame_bytes:
-                    break  # end of stream; a truncated file simply ends early
+                    break  # end of stream
                 produced += 1
                 yield np.frombuffer(bytearray(data), np.uint8).reshape(h, w, 3)  # writable
             if produced == 0:
                 self._check_nothing_decoded()
+            else:
+                self._check_ended_early(produced)
         finally:
             self.close()
 
@@ -271,9 +273,27 @@ class VideoFileSource(FrameSource):
         assert self._process is not None and self._log is not None
         if self._process.wait() == 0 and self._start:
             return
+        raise BadSource(f"{self.info.path}: no frames could be decoded ({self._reason()}); is the file complete?")
+
+    def _check_ended_early(self, produced: int) -> None:
+        """Warn when a damaged file (a truncated download) gave fewer frames than its header
+        announces. Fewer frames from a file that decoded cleanly are not a warning: a
+        container's duration also covers an audio track that outlasts the video."""
+        expected = self.info.frame_count
+        assert self._process is not None
+        self._process.wait()
+        if expected is None or produced >= expected or not self._reason(default=""):
+            return
+        warnings.warn(f"{self.info.path}: the video ends after {produced} frames, its header announces "
+                      f"{expected}; the file looks damaged or truncated ({self._reason()}): "
+                      f"the result has {produced} frames", VideostyleWarning, stacklevel=2)
+
+    def _reason(self, default: str = "no message from ffmpeg") -> str:
+        """ffmpeg's last complaint while decoding, or ``default`` when it had none."""
+        assert self._log is not None
         self._log.seek(0)
-        reason = _ffmpeg_reason(self._log.read().decode(errors="replace"))
-        raise BadSource(f"{self.info.path}: no frames could be decoded ({reason}); is the file complete?")
+        text = self._log.read().decode(errors="replace")
+        return _ffmpeg_reason(text) if text.strip() else default
 
     def close(self) -> None:
         process, self._process = self._process, None
@@ -297,17 +317,23 @@ def _frames_before(durations: tuple[float, ...] | list[float], seconds: float) -
 
 
 class ImageSequenceSource(FrameSource):
-    """A folder of numbered images, or a glob, in natural order."""
+    """A folder of numbered images (every still format :func:`read_image` decodes, see
+    ``STILL_SUFFIXES``, in any letter case), or a glob, in natural order.
+
+    Every frame gets the first image's size: an image of another size is scaled, keeping
+    its aspect ratio, to cover that size and its centre is kept (no stretching, no bars);
+    a warning says so once.
+    """
 
     def __init__(self, pattern: str, *, start: float, frames: int | None, duration: float | None,
                  fps: float | None, size: int | None, even: bool) -> None:
         if Path(pattern).is_dir():
-            files = [f for p in IMAGE_PATTERNS for f in glob.glob(str(Path(pattern) / p))]
+            files = [str(p) for p in Path(pattern).iterdir() if p.suffix.lower() in STILL_SUFFIXES and p.is_file()]
         else:
-            files = glob.glob(pattern)
+            files = [f for f in glob.glob(pattern) if Path(f).is_file()]
         files = sorted(set(files), key=natural_key)
         if not files:
-            raise BadSource(f"{pattern}: no images found (looked for {', '.join(IMAGE_PATTERNS)})")
+            raise BadSource(f"{pattern}: no images found (looked for {' '.join(STILL_SUFFIXES)})")
         rate = fps or DEFAULT_FOLDER_FPS
         first = int(round(start * rate))
         count = len(files) - first
@@ -320,11 +346,20 @@ class ImageSequenceSource(FrameSource):
                             f"({len(files)} images at {rate:g} fps)")
         self.files = files[first: first + count]
         sample = read_image(self.files[0])
-        width, height = fit_size(sample.shape[1], sample.shape[0], size, even=even)
+        self._first_size = (sample.shape[1], sample.shape[0])
+        width, height = fit_size(*self._first_size, size, even=even)
         self.info = VideoInfo(path=pattern, width=width, height=height, fps=rate, frame_count=count,
                               duration=count / rate, has_audio=False)
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        warned = False
         for file in self.files:
             image = read_image(file)
-            yield resize_frame(image, self.info.width, self.info.height)
+            if not warned and (image.shape[1], image.shape[0]) != self._first_size:
+                warned = True
+                first_w, first_h = self._first_size
+                warnings.warn(f"{self.info.path}: images of different sizes ({Path(file).name} is "
+                              f"{image.shape[1]}x{image.shape[0]}, the first is {first_w}x{first_h}): each "
+                              f"frame is scaled to cover {self.info.width}x{self.info.height} and its centre "
+                              "is kept (no stretching, no bars)", VideostyleWarning, stacklevel=2)
+            yield cover_frame(image, self.info.width, self.info.height)

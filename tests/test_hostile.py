@@ -1,0 +1,323 @@
+"""Hostile input, table-driven, over every command.
+
+Each case must end with exit code 2 and exactly one line on stderr (``videostyle: error:
+...``), never a traceback, and must leave the folder it ran in exactly as it was: no file
+changed or deleted, no output and no half-written output, no work folder. The cases run
+in-process (``main(argv)``) in one folder of small files made once; each is checked
+against a digest of that folder's tree taken just before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from guards import tree
+from PIL import Image
+from synthetic import scene, stripes, write_rgb
+from test_video import make_clip
+
+from videostyle.cli import main
+from videostyle.resume import MARKER_FILE
+from videostyle.vgg import CONV_NAMES
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> Path:
+    """The user's folder: good inputs, bad inputs, existing outputs, folders of their own."""
+    folder = tmp_path_factory.mktemp("hostile")
+    write_rgb(folder / "content.png", scene(48, 36))
+    write_rgb(folder / "style.png", stripes(32, 32))
+    write_rgb(folder / "tiny.png", np.zeros((1, 1, 3), np.uint8))
+    write_rgb(folder / "existing.png", scene(16, 12))
+    jpeg = (folder / "content.png").read_bytes()
+    Image.open(folder / "content.png").save(folder / "photo.jpg")
+    (folder / "truncated.jpg").write_bytes((folder / "photo.jpg").read_bytes()[:300])
+    (folder / "notes.txt").write_text("my notes\n")
+    (folder / "notes.jpg").write_text("not a picture\n")
+    (folder / "notes.mp4").write_text("not a video\n")
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "empty.mp4").write_bytes(b"")
+    make_clip(folder / "clip.mp4", frames=3, size="48x32")
+    make_clip(folder / "clip4.mp4", frames=4, size="48x32")
+    make_clip(folder / "wide.mp4", frames=3, size="64x24")
+    make_clip(folder / "existing.mp4", frames=1, size="32x24")
+    whole = (folder / "clip.mp4").read_bytes()  # the index is at the end: half a file is unreadable
+    (folder / "truncated.mp4").write_bytes(whole[: len(whole) // 2])
+    for name in ("frames", "emptydir", "mine"):
+        (folder / name).mkdir()
+    for i in range(3):
+        write_rgb(folder / "frames" / f"f{i}.png", scene(48, 36, seed=i))
+    (folder / "mine" / "holiday.jpg").write_bytes(jpeg)
+    _work_folder(folder / "damaged-work", settings=b'{"source": "clip.mp4", "sty')
+    _work_folder(folder / "other-work", settings=json.dumps({"version": "0", "styles": "x", "source": "y"}).encode())
+    _weights_files(folder)
+    return folder
+
+
+def _work_folder(path: Path, *, settings: bytes) -> None:
+    """A work folder of an interrupted job: marker, one finished frame, the given settings."""
+    path.mkdir()
+    (path / MARKER_FILE).write_text(json.dumps({"created_folder": True}))
+    write_rgb(path / "frame_00001.png", scene(32, 22))
+    (path / "settings.json").write_bytes(settings)
+
+
+def _weights_files(folder: Path) -> None:
+    torch.save({"features.0.weight": argparse.Namespace(evil=True)}, folder / "pickle.pth")  # not plain tensors
+    torch.save([torch.zeros(3)], folder / "list.pth")
+    wrong = {}
+    for index, _ in enumerate(CONV_NAMES):  # sixteen convs, every one the wrong shape
+        wrong[f"features.{2 * index}.weight"] = torch.zeros(4, 4, 1, 1)
+        wrong[f"features.{2 * index}.bias"] = torch.zeros(4)
+    torch.save(wrong, folder / "shapes.pth")
+    (folder / "text.pth").write_text("weights, honestly\n")
+
+
+def image(*extra: str, content: str = "content.png", style: str = "style.png", out: str = "out.png") -> list[str]:
+    return ["image", content, "--style", style, "-o", out, "--size", "32", "-n", "1", "--device", "cpu", "-q",
+            *extra]
+
+
+def video(*extra: str, source: str = "clip.mp4", out: str = "out.mp4") -> list[str]:
+    return ["video", source, "--style", "style.png", "-o", out, "--size", "32", "-n", "1",
+            "--first-iterations", "1", "--device", "cpu", "-q", *extra]
+
+
+def webcam(*extra: str) -> list[str]:
+    return ["webcam", "--camera", "clip.mp4", "--style", "style.png", "--no-preview", "--duration", "1",
+            "--size", "32", "--device", "cpu", "-q", *extra]
+
+
+# (id, argv, a word the message must hold)
+CASES = [
+    # -- image: inputs
+    ("image-missing-content", image(content="missing.png"), "missing.png"),
+    ("image-text-content", image(content="notes.jpg"), "notes.jpg"),
+    ("image-empty-content", image(content="empty.png"), "empty"),
+    ("image-1px-content", image(content="tiny.png"), "too small"),
+    ("image-folder-content", image(content="frames"), "frames"),
+    ("image-truncated-jpeg", image(content="truncated.jpg"), "truncated"),
+    ("image-missing-style", image(style="missing.png"), "missing.png"),
+    ("image-text-style", image(style="notes.jpg"), "notes.jpg"),
+    ("image-style-weight-word", image(style="style.png:abc"), "not a number"),
+    ("image-style-weight-nan", image(style="style.png:nan"), "finite"),
+    ("image-style-weight-inf", image(style="style.png:inf"), "finite"),
+    ("image-style-weight-zero", image(style="style.png:0"), "> 0"),
+    ("image-style-weight-negative", image(style="style.png:-2"), "> 0"),
+    ("image-init-missing", image("--init", "missing.png"), "missing.png"),
+    ("image-init-text", image("--init", "notes.jpg"), "notes.jpg"),
+    # -- image: numbers
+    ("image-style-weight-nan-option", image("--style-weight", "nan"), "--style-weight"),
+    ("image-style-weight-negative-option", image("--style-weight", "-1"), "--style-weight"),
+    ("image-style-weight-inf-option", image("--style-weight", "inf"), "--style-weight"),
+    ("image-strength-nan", image("--strength", "nan"), "--strength"),
+    ("image-strength-above-one", image("--strength", "2"), "--strength"),
+    ("image-strength-negative", image("--strength", "-0.1"), "--strength"),
+    ("image-content-weight-inf", image("--content-weight", "inf"), "--content-weight"),
+    ("image-content-weight-nan", image("--content-weight", "nan"), "--content-weight"),
+    ("image-tv-weight-nan", image("--tv-weight", "nan"), "--tv-weight"),
+    ("image-tv-weight-negative", image("--tv-weight", "-0.5"), "--tv-weight"),
+    ("image-style-scale-nan", image("--style-scale", "nan"), "--style-scale"),
+    ("image-style-scale-zero", image("--style-scale", "0"), "--style-scale"),
+    ("image-learning-rate-nan", image("--optimizer", "adam", "--learning-rate", "nan"), "--learning-rate"),
+    ("image-iterations-negative", image("--iterations", "-1"), "--iterations"),
+    ("image-iterations-word", image("--iterations", "abc"), "--iterations"),
+    ("image-iterations-fraction", image("--iterations", "1.5"), "--iterations"),
+    ("image-scales-zero", image("--scales", "0"), "--scales"),
+    ("image-size-zero", image("--size", "0"), "--size"),
+    ("image-size-negative", image("--size", "-5"), "--size"),
+    ("image-size-word", image("--size", "abc"), "--size"),
+    ("image-size-too-big-for-memory", image("--size", "20000"), "largest size that fits"),
+    ("image-seed-word", image("--seed", "abc"), "--seed"),
+    # -- image: network
+    ("image-no-style-layers", image("--style-layers", ","), "--style-layers"),
+    ("image-no-content-layers", image("--content-layers", ","), "--content-layers"),
+    ("image-unknown-style-layer", image("--style-layers", "relu9_9"), "relu9_9"),
+    ("image-unknown-content-layer", image("--content-layers", "conv9"), "conv9"),
+    ("image-pooling", image("--pooling", "median"), "--pooling"),
+    ("image-optimizer", image("--optimizer", "sgd"), "--optimizer"),
+    ("image-weights-pickle", image("--weights", "pickle.pth"), "pickle.pth"),
+    ("image-weights-list", image("--weights", "list.pth"), "list.pth"),
+    ("image-weights-wrong-shapes", image("--weights", "shapes.pth"), "shape"),
+    ("image-weights-text", image("--weights", "text.pth"), "text.pth"),
+    ("image-weights-missing", image("--weights", "missing.pth"), "missing.pth"),
+    ("image-weights-folder", image("--weights", "frames"), "frames"),
+    ("image-device-cuda", image("--device", "cuda"), "--device"),
+    ("image-device-cuda-1", image("--device", "cuda:1"), "--device"),
+    ("image-device-unknown", image("--device", "tpu"), "--device"),
+    ("image-precision-fp16-cpu", image("--precision", "fp16"), "fp16"),
+    ("image-precision-unknown", image("--precision", "fp8"), "--precision"),
+    ("image-unknown-option", image("--bogus"), "--bogus"),
+    ("image-no-style", ["image", "content.png", "-o", "out.png"], "--style"),
+    ("image-no-output", ["image", "content.png", "--style", "style.png"], "--output"),
+    # -- image: outputs, checked before the work
+    ("image-output-mp4", image(out="out.mp4"), "out.mp4"),
+    ("image-output-gif", image(out="out.gif"), "out.gif"),
+    ("image-output-folder", image(out="outdir/"), "outdir"),
+    ("image-output-exists", image(out="existing.png"), "--force"),
+    ("image-output-no-folder", image(out="nodir/out.png"), "nodir"),
+    ("image-output-unknown-format", image(out="out.xyz"), "out.xyz"),
+    ("image-output-under-a-file", image(out="notes.txt/out.png"), "notes.txt"),
+    # -- video: inputs
+    ("video-missing", video(source="missing.mp4"), "missing.mp4"),
+    ("video-text", video(source="notes.mp4"), "notes.mp4"),
+    ("video-empty", video(source="empty.mp4"), "empty"),
+    ("video-truncated", video(source="truncated.mp4"), "truncated.mp4"),
+    ("video-empty-folder", video(source="emptydir"), "no images"),
+    ("video-unmatched-glob", video(source="nothing*.png"), "nothing*.png"),
+    ("video-style-weight-word", video("--style", "style.png:abc"), "not a number"),
+    ("video-init-image", video("--init", "content.png"), "--init"),
+    ("video-weights-list", video("--weights", "list.pth"), "list.pth"),
+    # -- video: numbers
+    ("video-fps-nan", video("--fps", "nan"), "--fps"),
+    ("video-fps-zero", video("--fps", "0"), "--fps"),
+    ("video-fps-negative", video("--fps", "-5"), "--fps"),
+    ("video-start-nan", video("--start", "nan"), "--start"),
+    ("video-start-negative", video("--start", "-1"), "--start"),
+    ("video-start-inf", video("--start", "inf"), "--start"),
+    ("video-start-past-the-end", video("--start", "60"), "no frames"),
+    ("video-duration-inf", video("--duration", "inf"), "--duration"),
+    ("video-duration-zero", video("--duration", "0"), "--duration"),
+    ("video-frames-zero", video("--frames", "0"), "--frames"),
+    ("video-frames-negative", video("--frames", "-3"), "--frames"),
+    ("video-quality-high", video("--quality", "99"), "--quality"),
+    ("video-quality-negative", video("--quality", "-1"), "--quality"),
+    ("video-loop-negative", video("--loop", "-5", out="out.gif"), "--loop"),
+    ("video-loop-huge", video("--loop", "70000", out="out.gif"), "--loop"),
+    ("video-temporal-weight-nan", video("--temporal-weight", "nan"), "--temporal-weight"),
+    ("video-temporal-weight-negative", video("--temporal-weight", "-1"), "--temporal-weight"),
+    ("video-detail-boost-nan", video("--detail-boost", "nan"), "--detail-boost"),
+    ("video-detail-boost-below-one", video("--detail-boost", "0.5"), "--detail-boost"),
+    ("video-warp-kernel", video("--warp-kernel", "cubic"), "--warp-kernel"),
+    ("video-first-iterations-negative", video("--first-iterations", "-1"), "--first-iterations"),
+    ("video-iterations-negative", video("--iterations", "-1"), "--iterations"),
+    ("video-long-term-word", video("--long-term", "2,x"), "--long-term"),
+    ("video-long-term-one", video("--long-term", "1"), "--long-term"),
+    ("video-long-term-unordered", video("--long-term", "4,2"), "--long-term"),
+    ("video-temporal-mode", video("--temporal", "bogus"), "--temporal"),
+    ("video-style-weight-inf", video("--style-weight", "inf"), "--style-weight"),
+    ("video-strength-inf", video("--strength", "inf"), "--strength"),
+    ("video-size-small", video("--size", "8"), "--size"),
+    ("video-size-too-big-for-memory", video("--size", "20000"), "largest size that fits"),
+    # -- video: outputs and work folders
+    ("video-output-image", video(out="out.png"), "out.png"),
+    ("video-output-exists", video(out="existing.mp4"), "--force"),
+    ("video-output-no-folder", video(out="nodir/out.mp4"), "nodir"),
+    ("video-output-unknown-format", video(out="out.xyz"), "out.xyz"),
+    ("video-work-dir-file", video("--work-dir", "notes.txt"), "is a file"),
+    ("video-work-dir-users-folder", video("--work-dir", "mine"), "not a videostyle work folder"),
+    ("video-work-dir-users-folder-restart", video("--work-dir", "mine", "--restart"), "nothing was touched"),
+    ("video-work-dir-dot", video("--work-dir", "."), "not a videostyle work folder"),
+    ("video-work-dir-dot-restart", video("--work-dir", ".", "--restart"), "not a videostyle work folder"),
+    ("video-work-dir-is-output", video("--work-dir", "outdir", out="outdir/"), "is the output"),
+    ("video-work-dir-damaged-settings", video("--work-dir", "damaged-work"), "--restart"),
+    ("video-work-dir-other-settings", video("--work-dir", "other-work"), "--style"),
+    # -- webcam
+    ("webcam-fps-nan", webcam("--fps", "nan"), "--fps"),
+    ("webcam-fps-zero", webcam("--fps", "0"), "--fps"),
+    ("webcam-record-fps-nan", webcam("--record-fps", "nan"), "--record-fps"),
+    ("webcam-record-fps-zero", webcam("--record-fps", "0"), "--record-fps"),
+    ("webcam-duration-nan", webcam("--duration", "nan"), "--duration"),
+    ("webcam-duration-negative", webcam("--duration", "-1"), "--duration"),
+    ("webcam-max-iterations-zero", webcam("--max-iterations", "0"), "--max-iterations"),
+    ("webcam-first-iterations-negative", webcam("--first-iterations", "-1"), "--first-iterations"),
+    ("webcam-iterations-zero", webcam("--iterations", "0"), "--iterations"),
+    ("webcam-init-image", webcam("--init", "content.png"), "--init"),
+    ("webcam-record-image", webcam("--record", "out.png"), "out.png"),
+    ("webcam-record-exists", webcam("--record", "existing.mp4"), "--force"),
+    ("webcam-record-no-folder", webcam("--record", "nodir/r.mp4"), "nodir"),
+    ("webcam-record-unknown-format", webcam("--record", "r.xyz"), "r.xyz"),
+    ("webcam-camera-missing", ["webcam", "--camera", "missing.mp4", "--style", "style.png", "--no-preview"],
+     "missing.mp4"),
+    ("webcam-camera-text-file", ["webcam", "--camera", "notes.txt", "--style", "style.png", "--no-preview"],
+     "notes.txt"),
+    ("webcam-size-small", webcam("--size", "8"), "--size"),
+    ("webcam-size-too-big-for-memory", webcam("--size", "20000"), "largest size that fits"),
+    ("webcam-style-weight-inf", webcam("--style-weight", "inf"), "--style-weight"),
+    ("webcam-strength-nan", webcam("--strength", "nan"), "--strength"),
+    ("webcam-style-missing", webcam("--style", "missing.png"), "missing.png"),
+    ("webcam-device-unknown", webcam("--device", "tpu"), "--device"),
+    # -- eval
+    ("eval-missing-original", ["eval", "missing.mp4", "clip.mp4"], "missing.mp4"),
+    ("eval-missing-stylized", ["eval", "clip.mp4", "missing.mp4"], "missing.mp4"),
+    ("eval-text-stylized", ["eval", "clip.mp4", "notes.mp4"], "notes.mp4"),
+    ("eval-empty-stylized", ["eval", "clip.mp4", "empty.mp4"], "empty.mp4"),
+    ("eval-empty-folder", ["eval", "clip.mp4", "emptydir"], "emptydir"),
+    ("eval-gap-zero", ["eval", "clip.mp4", "clip.mp4", "--gap", "0"], "--gap"),
+    ("eval-gap-negative", ["eval", "clip.mp4", "clip.mp4", "--gap", "-1"], "--gap"),
+    ("eval-gap-longer-than-the-clip", ["eval", "clip.mp4", "clip.mp4", "--gap", "10"], "frames"),
+    ("eval-different-frame-counts", ["eval", "clip.mp4", "clip4.mp4"], "clip4.mp4"),
+    ("eval-different-aspect-ratios", ["eval", "clip.mp4", "wide.mp4"], "wide.mp4"),
+    ("eval-no-second-video", ["eval", "clip.mp4"], "stylized"),
+    # -- demo
+    ("demo-device-unknown", ["demo", "--device", "tpu"], "--device"),
+    ("demo-device-cuda", ["demo", "--device", "cuda"], "--device"),
+    ("demo-iterations-negative", ["demo", "--iterations", "-1"], "--iterations"),
+    ("demo-first-iterations-word", ["demo", "--first-iterations", "abc"], "--first-iterations"),
+    ("demo-samples-missing", ["demo", "--samples", "missing-dir"], "missing-dir"),
+    ("demo-output-dir-is-a-file", ["demo", "--output-dir", "notes.txt"], "notes.txt"),
+    # -- no command
+    ("no-command", [], "COMMAND"),
+    ("unknown-command", ["paint"], "paint"),
+]
+
+
+@pytest.mark.parametrize(("argv", "word"), [pytest.param(argv, word, id=name) for name, argv, word in CASES])
+def test_hostile_input_is_one_line_exit_2_and_changes_nothing(media, capsys, argv, word):
+    before = tree(media)
+    capsys.readouterr()
+    cwd = os.getcwd()
+    os.chdir(media)  # relative paths, as typed
+    try:
+        code = main(argv)
+    finally:
+        os.chdir(cwd)
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "Traceback" not in err + captured.out
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("videostyle: error: "), err
+    assert word in lines[0], lines[0]
+    assert tree(media) == before
+
+
+def test_the_table_is_large_and_covers_every_command():
+    commands = {argv[0] if argv else "" for _, argv, _ in CASES}
+    assert len(CASES) >= 60 and {"image", "video", "webcam", "eval", "demo"} <= commands
+    assert len({name for name, _, _ in CASES}) == len(CASES)
+
+
+def test_a_relative_name_with_a_colon_is_a_file_not_a_protocol(media, tmp_path, capsys):
+    """ffmpeg is given file:/absolute paths: 'my:clip.mp4' in and 'a:b.gif' out both work."""
+    os.link(media / "clip.mp4", tmp_path / "my:clip.mp4")
+    write_rgb(tmp_path / "my:style.png", stripes(32, 32))
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        code = main(["video", "my:clip.mp4", "--style", "my:style.png", "-o", "a:b.gif", "--size", "32", "-n", "1",
+                     "--first-iterations", "1", "--device", "cpu", "-q"])
+    finally:
+        os.chdir(cwd)
+    assert code == 0, capsys.readouterr().err
+    with Image.open(tmp_path / "a:b.gif") as gif:
+        assert gif.n_frames == 3
+
+
+def test_warnings_are_one_line_each(media, tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    write_rgb(folder / "a1.png", scene(48, 36))
+    write_rgb(folder / "a2.png", scene(36, 48))
+    capsys.readouterr()
+    assert main(["video", str(folder), "--style", str(media / "style.png"), "-o", str(tmp_path / "o.gif"),
+                 "--size", "32", "-n", "1", "--first-iterations", "1", "--device", "cpu", "-q"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("videostyle: warning: ") and "centre" in err[0], err
+
