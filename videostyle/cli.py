@@ -200,12 +200,11 @@ class _IterationBar:
         if self.quiet:
             return
         label = self.desc if p.scales == 1 else f"{self.desc} (scale {p.scale}/{p.scales})"
-        terms = " ".join(f"{k}={v:.3g}" for k, v in p.terms.items())
         if not self.live:
             tenth = 10 * p.iteration // max(1, p.iterations)
-            if p.scale != self._scale or tenth > self._logged:
+            if p.scale != self._scale or tenth > self._logged:  # the loss is read only when logged
                 self._scale, self._logged = p.scale, tenth
-                print(f"{label}: iteration {p.iteration}/{p.iterations}, {terms}, {p.elapsed:.0f} s",
+                print(f"{label}: iteration {p.iteration}/{p.iterations}, {_terms(p)}, {p.elapsed:.0f} s",
                       file=sys.stderr, flush=True)
             return
         if self.bar is None or p.scale != self._scale:
@@ -213,13 +212,18 @@ class _IterationBar:
             self._scale = p.scale
             self.bar = tqdm(total=p.iterations, desc=label, unit="it", dynamic_ncols=True, leave=False)
         self.bar.n = p.iteration
-        self.bar.set_postfix_str(terms, refresh=False)
+        self.bar.set_postfix_str(_terms(p), refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _terms(p: Progress) -> str:
+    """The loss terms as ``content=… style=…`` (reading them waits for the device)."""
+    return " ".join(f"{k}={v:.3g}" for k, v in p.terms.items())
 
 
 # -- image ----------------------------------------------------------------------------------

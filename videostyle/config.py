@@ -3,6 +3,7 @@
 * :class:`StyleConfig`: how one picture is optimized (shared by every command).
 * :class:`TemporalConfig`: how consecutive frames of a video are tied together.
 * :class:`ClipConfig`: which part of a video is read, at what size, and how it is written.
+* :class:`SegmentConfig`: how a video job is split over workers (``--workers``, Ray).
 * :class:`WebcamConfig`: a live session's budget and outputs.
 
 Iteration counts live where they are used: ``StyleConfig.iterations`` for a still image
@@ -184,6 +185,36 @@ class ClipConfig:
             check_number("--fps", self.fps, above=0)
         check_whole("--quality", self.quality, at_least=0, at_most=MAX_CRF)
         check_whole("--loop", self.loop, at_least=-1, at_most=MAX_GIF_LOOP)
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """How a video job is split over workers (``--workers``; see ``segment.py``).
+
+    ``workers`` None means one local worker (no Ray), or, with ``address``, one worker
+    per GPU of the cluster (one per node when it has none). Shots longer than
+    ``max_length`` frames are split even when workers are few, so a big cluster gets
+    work and a lost worker costs little; ``overlap`` frames at each split inside a shot
+    are restylized to hand one segment over to the next.
+    """
+
+    workers: int | None = None
+    address: str | None = None  # an existing Ray cluster (``ray start --head``); None: a local one
+    max_length: int = 240  # frames
+    overlap: int = 4  # frames
+
+    def __post_init__(self) -> None:
+        if self.workers is not None:
+            check_whole("--workers", self.workers, at_least=1)
+        check_whole("--max-segment-length", self.max_length, at_least=2)
+        check_whole("--overlap", self.overlap, at_least=0)
+        if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
+            raise BadOption(f"--ray-address {self.address!r}: give host:port of a Ray head (or 'auto')")
+
+    @property
+    def distributed(self) -> bool:
+        """Whether the job runs on Ray (several workers, or an existing cluster)."""
+        return self.address is not None or (self.workers or 1) > 1
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import numpy as np
 
 from .camera import Camera, CapturedFrame
 from .config import StyleConfig, TemporalConfig, WebcamConfig
-from .flow import FlowEstimator, flow_between, is_scene_cut
+from .flow import FlowEstimator, flow_and_cut
 from .frames import float_to_frame
 from .io.preview import PreviewWindow, draw_caption, require_display
 from .optimize import Progress, Style, Stylizer
@@ -206,8 +206,8 @@ class _Session:
         flow, cut = None, False
         first = self.temporal.previous is None
         if previous is not None and not first:
-            flow = flow_between(previous.image, captured.image, self.estimator)
-            cut = is_scene_cut(previous.image, captured.image, flow=flow)
+            step = flow_and_cut([previous.image], captured.image, estimator=self.estimator)
+            flow, cut = step.flow, step.cut
         # Only the first frame warms up for seconds. A scene change mid-session (or a fast
         # camera move that loses the flow) restarts from the content with the per-frame cap,
         # and the style grows back over the next frames: the picture stays live.
