@@ -259,9 +259,9 @@ def _run_image(args: argparse.Namespace) -> int:
 
 # -- video ----------------------------------------------------------------------------------
 def _add_video_command(commands: argparse._SubParsersAction) -> None:
-    from .config import TEMPORAL_MODES, ClipConfig, TemporalConfig
+    from .config import TEMPORAL_MODES, ClipConfig, SegmentConfig, TemporalConfig
 
-    t, c = TemporalConfig(), ClipConfig()
+    t, c, s_ = TemporalConfig(), ClipConfig(), SegmentConfig()
     p = commands.add_parser(
         "video", help="stylize a video file, animated GIF or image folder",
         description="Stylize a clip with temporal coherence. The output format follows its name: "
@@ -299,6 +299,19 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
                     help="flow mode: also follow the results of these frames back (e.g. 2,4), so regions "
                          "hidden for a frame or two come back as they were (Ruder et al.'s long-term "
                          "consistency; one more pair of flows per offset)")
+    d = p.add_argument_group("workers (Ray)")
+    d.add_argument("--workers", type=int, default=None,
+                   help="stylize segments of the clip on N workers: a local Ray runtime with N actors "
+                        "(the CPU cores divided between them, or one GPU each), or N actors on --ray-address "
+                        '(default: 1, no Ray; needs pip install "videostyle[ray]")')
+    d.add_argument("--ray-address", metavar="HOST:PORT",
+                   help="join the Ray cluster whose head runs there (`ray start --head`); default --workers: "
+                        "one per GPU of the cluster, or one per node")
+    d.add_argument("--max-segment-length", type=int, default=s_.max_length,
+                   help="split shots into segments of at most this many frames (default %(default)s)")
+    d.add_argument("--overlap", type=int, default=s_.overlap,
+                   help="frames restylized where two segments of a shot meet, to hide the seam "
+                        "(default %(default)s)")
     r = p.add_argument_group("resume")
     r.add_argument("--work-dir", help="where finished frames are kept (default: .OUTPUT.videostyle beside it)")
     r.add_argument("--restart", action="store_true", help="discard finished frames from an earlier run")
@@ -319,6 +332,13 @@ def _video_configs(args: argparse.Namespace):
     return temporal, clip
 
 
+def _segment_config(args: argparse.Namespace):
+    from .config import SegmentConfig
+
+    return SegmentConfig(workers=args.workers, address=args.ray_address, max_length=args.max_segment_length,
+                         overlap=args.overlap)
+
+
 def _offsets(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(",") if part.strip())
@@ -331,6 +351,11 @@ def _run_video(args: argparse.Namespace) -> int:
 
     _refuse_init_image(args)
     temporal, clip = _video_configs(args)
+    segments = _segment_config(args)
+    if segments.distributed:
+        from .distributed import import_ray
+
+        import_ray(segments.workers)  # before any work: without Ray, say how to get it
     style = _style_config(args)
     styles = _read_styles(args.style)
     bar = _FrameBar(quiet=args.quiet)
@@ -338,7 +363,7 @@ def _run_video(args: argparse.Namespace) -> int:
     try:
         result = stylize_video(args.input, args.output, styles, style=style, temporal=temporal, clip=clip,
                                force=args.force, work_dir=args.work_dir, restart=args.restart,
-                               keep_work=args.keep_work, callback=_both(bar, preview))
+                               keep_work=args.keep_work, segments=segments, callback=_both(bar, preview))
     except KeyboardInterrupt:
         bar.close()
         print("videostyle: interrupted; finished frames are kept: run the same command again to resume",

@@ -85,7 +85,7 @@ class SegmentFrame:
 
 def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config: TemporalConfig | None = None,
                     first: int = 0, begin: int | None = None, stop: int | None = None,
-                    state: SegmentState | None = None,
+                    state: SegmentState | None = None, start: tuple[np.ndarray, int] | None = None,
                     progress: SegmentCallback | None = None) -> Iterator[SegmentFrame]:
     """Stylize frames in order and yield each as it is finished.
 
@@ -96,6 +96,8 @@ def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config:
     the chain's state after frame ``begin - 1`` (a resumed segment); without it frame
     ``begin`` starts afresh. Optical flow for the next frames is computed in a worker
     thread while the optimizer runs; a scene cut inside the frames restarts the chain.
+    ``start`` = (image, iterations): frame ``begin``, when it starts afresh, starts from
+    that image (any size) with that budget instead of the content and ``first_iterations``.
     """
     cfg = config or TemporalConfig()
     begin = first if begin is None else begin
@@ -119,19 +121,23 @@ def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config:
                 pending.append((index, frame, job))
             originals.appendleft(frame)
             if len(pending) > FLOW_LOOKAHEAD:
-                yield _stylize_frame(temporal, *pending.popleft(), progress)
+                yield _stylize_frame(temporal, *pending.popleft(), progress, start, begin)
         while pending:
-            yield _stylize_frame(temporal, *pending.popleft(), progress)
+            yield _stylize_frame(temporal, *pending.popleft(), progress, start, begin)
 
 
 def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, job: Future[FlowStep] | None,
-                   progress: SegmentCallback | None) -> SegmentFrame:
+                   progress: SegmentCallback | None, start: tuple[np.ndarray, int] | None,
+                   begin: int) -> SegmentFrame:
+    start = start if index == begin else None
     step = job.result() if job is not None else None
     flow, long_flows = (step.flow, step.long_flows) if step is not None else (None, {})
     cut = step is not None and step.cut and temporal.config.detect_cuts  # flow mode measures one anyway
     started = time.perf_counter()
     callback = None if progress is None else (lambda p: progress(index, p))
-    result = temporal.next(frame, flow, cut=cut, callback=callback, long_flows=long_flows)
+    image, budget = start if start is not None and temporal.previous is None else (None, None)
+    result = temporal.next(frame, flow, cut=cut, callback=callback, long_flows=long_flows, start=image,
+                           iterations=budget)
     return SegmentFrame(index=index, image=float_to_frame(result), state=result,
                         since_restart=temporal.since_restart, cut=cut, seconds=time.perf_counter() - started)
 
@@ -160,9 +166,21 @@ def stylize_bridge(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Seq
         flow = flow_between(frames[j], frames[j + 1], estimator)
         started = time.perf_counter()
         callback = None if progress is None else (lambda p, i=index: progress(i, p))
-        result = temporal.next(frames[j + 1], flow, callback=callback, toward=(draft, (j + 1) / (steps + 1)))
+        result = temporal.next(frames[j + 1], flow, callback=callback, toward=(draft, _share(j, steps)))
         yield SegmentFrame(index=index, image=float_to_frame(result), state=result, since_restart=0, cut=False,
                            seconds=time.perf_counter() - started)
+
+
+SHARES = "equal"  # experiment switch (removed once measured)
+
+
+def _share(j: int, steps: int) -> float:
+    """Draft j's share in bridge frame j: 1 / (L + 1 - j). Each bridge frame blends with the
+    previous one, so these shares close what is left of the gap in L + 1 equal steps
+    (1/5, 1/4, 1/3, 1/2 for L = 4: a fifth of the gap each time)."""
+    if SHARES == "linear":
+        return (j + 1) / (steps + 1)
+    return 1.0 / (steps + 1 - j)
 
 
 def plan_segments(count: int, cuts: Sequence[int], *, workers: int, max_length: int, overlap: int,

@@ -71,7 +71,7 @@ class TemporalStylizer:
     def next(self, frame: np.ndarray, flow: FlowResult | None = None, *, cut: bool = False,
              iterations: int | None = None, callback: ProgressCallback | None = None,
              long_flows: Mapping[int, FlowResult] | None = None,
-             toward: tuple[np.ndarray, float] | None = None) -> np.ndarray:
+             toward: tuple[np.ndarray, float] | None = None, start: np.ndarray | None = None) -> np.ndarray:
         """Stylize ``frame`` given the flow from the previous frame to it; returns the
         result as (H, W, 3) float32 in [0, 1].
 
@@ -82,6 +82,8 @@ class TemporalStylizer:
         ``toward`` = (another stylization of this frame, (H, W, 3) uint8 or float in [0, 1];
         its share a in [0, 1]) blends the start and the temporal target towards it: flow mode
         only, used to hand one segment over to the next (see ``segment.stylize_bridge``).
+        ``start`` (any size, uint8 or float RGB) is where a (re)start begins instead of the
+        content, e.g. an upsampled low-resolution result (a guide); ignored otherwise.
         """
         cfg = self.config
         restart = self.previous is None or (cut and cfg.detect_cuts)
@@ -89,6 +91,8 @@ class TemporalStylizer:
         init, extra_loss, scales, layer_scale = None, None, None, None
         default = cfg.first_iterations if restart else cfg.iterations
         budget = default if iterations is None else iterations
+        if restart and start is not None:
+            init, scales = frame_to_tensor(start, self.stylizer.device), 1
         if not restart:
             scales = 1  # coarse-to-fine only helps a frame that starts from scratch
             if cfg.mode == "warm":
