@@ -182,15 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load before: {load_before}", flush=True)
     rows: dict[str, dict] = {"load_before": {"uptime": load_before}}
     cuts: list[int] = []
-    plan = plan_segments(count, cuts, workers=args.workers, max_length=SegmentConfig().max_length,
-                         overlap=args.overlap)
+    segments = SegmentConfig(workers=args.workers, overlap=args.overlap)
+    costs = segments.plan_costs(TemporalConfig())
+    plan = plan_segments(count, cuts, workers=args.workers, max_length=segments.max_length, overlap=args.overlap,
+                         **costs)
     if "dist" in runs:
-        wall, cuts = run_video(args, style_image, out / "dist", 1,
-                               SegmentConfig(workers=args.workers, overlap=args.overlap))
-        plan = plan_segments(count, cuts, workers=args.workers, max_length=SegmentConfig().max_length,
-                             overlap=args.overlap)
+        wall, cuts = run_video(args, style_image, out / "dist", 1, segments)
+        plan = plan_segments(count, cuts, workers=args.workers, max_length=segments.max_length,
+                             overlap=args.overlap, **costs)
         boundary, inside = pair_sets(count, cuts, plan, "bridge", args.overlap)
-        print(f"dist ({args.workers} workers x 1 thread, bridge of {args.overlap}): {wall:.1f} s, "
+        print(f"dist ({args.workers} workers x 1 thread, bridge of {args.overlap} frames x "
+              f"{segments.bridge_iterations} iterations, segment start "
+              f"{segments.segment_start_iterations(TemporalConfig())} iterations): {wall:.1f} s, "
               f"plan {[(s.start, s.stop) for s in plan]}, {uptime()}", flush=True)
         rows["dist"] = {"wall": wall, **measure("dist", originals, stylized(out / "dist"), judge, boundary, inside)}
     for name, threads in (("seq1", 1), ("seq2", 2)):

@@ -66,7 +66,8 @@ def reference(media):
     clip, style = media
     with open_source(clip, size=SIZE) as source:
         originals = list(source)
-    plan = plan_segments(len(originals), [], workers=2, max_length=SEGMENTS.max_length, overlap=OVERLAP)
+    plan = plan_segments(len(originals), [], workers=2, max_length=SEGMENTS.max_length, overlap=OVERLAP,
+                         **SEGMENTS.plan_costs(FEW))
     assert len(plan) == 2 and len(plan[1].bridged) == OVERLAP, plan
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -76,13 +77,15 @@ def reference(media):
         ends: dict[int, np.ndarray] = {}
         drafts: dict[int, np.ndarray] = {}
         for seg in plan:
-            for done in stylize_segment(stylizer, originals[seg.start: seg.stop], config=FEW, first=seg.start):
+            start = None if seg.shot_start else (None, SEGMENTS.segment_start_iterations(FEW))
+            for done in stylize_segment(stylizer, originals[seg.start: seg.stop], config=FEW, first=seg.start,
+                                        start=start):
                 (drafts if done.index in seg.bridged else out)[done.index] = done.image
                 ends[seg.stop - 1] = done.state
         second = plan[1]
         for done in stylize_bridge(stylizer, originals[second.start - 1: second.bridged.stop],
                                    [drafts[i] for i in second.bridged], ends[second.start - 1], config=FEW,
-                                   first=second.start):
+                                   first=second.start, iterations=SEGMENTS.bridge_iterations):
             out[done.index] = done.image
     finally:
         torch.set_num_threads(threads)

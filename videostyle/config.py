@@ -201,15 +201,43 @@ class SegmentConfig:
     workers: int | None = None
     address: str | None = None  # an existing Ray cluster (``ray start --head``); None: a local one
     max_length: int = 240  # frames
-    overlap: int = 4  # frames
+    # The hand-over at a split inside a shot (segment.stylize_bridge), measured on cockatoo.mp4
+    # at 160 px (scripts/bench_distributed.py, README "Distributed"): over 8 frames the largest
+    # boundary pair's E_warp was 1.9x the median pair inside segments (4 frames: 4.0x; no bridge:
+    # 92x), and 3 iterations per bridge frame keep its style (0.340 vs 0.382 without, 0.333 at 20).
+    overlap: int = 8  # frames
+    bridge_iterations: int = 3  # per bridge frame
+    # A segment that starts inside a shot is hidden behind the bridge for its first ``overlap``
+    # frames, which give its chain ~overlap x iterations more steps: it starts with a third of
+    # ``first_iterations`` (None), which is what makes 2 workers nearly twice as fast as 1.
+    start_iterations: int | None = None
 
     def __post_init__(self) -> None:
         if self.workers is not None:
             check_whole("--workers", self.workers, at_least=1)
         check_whole("--max-segment-length", self.max_length, at_least=2)
         check_whole("--overlap", self.overlap, at_least=0)
+        check_whole("bridge_iterations", self.bridge_iterations, at_least=0)
+        if self.start_iterations is not None:
+            check_whole("start_iterations", self.start_iterations, at_least=0)
         if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
             raise BadOption(f"--ray-address {self.address!r}: give host:port of a Ray head (or 'auto')")
+
+    def segment_start_iterations(self, temporal: TemporalConfig) -> int:
+        """Iterations for the first frame of a segment that starts inside a shot."""
+        return temporal.first_iterations // 3 if self.start_iterations is None else self.start_iterations
+
+    def bridge_cost(self, temporal: TemporalConfig) -> int:
+        """A bridge's work in ordinary frames (for balancing the workers)."""
+        return math.ceil(self.overlap * self.bridge_iterations / max(1, temporal.iterations))
+
+    def plan_costs(self, temporal: TemporalConfig) -> dict[str, int]:
+        """The planner's costs in ordinary frames: a bridge, and what a shot's first frame and
+        a later segment's first frame cost beyond an ordinary one."""
+        per_frame = max(1, temporal.iterations)
+        return {"bridge_cost": self.bridge_cost(temporal),
+                "shot_start_cost": max(0, round(temporal.first_iterations / per_frame) - 1),
+                "start_cost": max(0, round(self.segment_start_iterations(temporal) / per_frame) - 1)}
 
     @property
     def distributed(self) -> bool:

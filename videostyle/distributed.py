@@ -66,37 +66,54 @@ def import_ray(workers: int | None = None) -> Any:
 
 
 class SegmentWorker:
-    """A Ray actor: one Stylizer (VGG19 and the style targets loaded once), segment after segment."""
+    """A Ray actor: one Stylizer (VGG19 and the style targets loaded once), segment after segment.
 
-    def __init__(self, styles: list[Any], style: StyleConfig, temporal: TemporalConfig, threads: int) -> None:
-        import ray
+    The styles come with each call as ``[ref]``, a reference the driver holds for the whole
+    job, and the Stylizer is built on the first call: the constructor takes only small
+    settings, so a restarted actor needs nothing that may have left the object store.
+    """
+
+    def __init__(self, style: StyleConfig, temporal: TemporalConfig, threads: int) -> None:
         import torch
-
-        from .optimize import Stylizer
 
         if threads > 0:
             torch.set_num_threads(threads)
-        # ``styles`` is [ref]: a reference the driver holds for the whole job, fetched here,
-        # so a restarted actor finds it again (Ray warns about constructor arguments that
-        # live in the object store themselves)
-        self.stylizer = Stylizer(ray.get(styles[0]), style)
-        self.temporal = temporal
+        self.style, self.temporal = style, temporal
+        self._stylizer: Any = None
 
     def pid(self) -> int:
         return os.getpid()
 
-    def segment(self, chunks: list[tuple[int, Any]], first: int, begin: int, stop: int,
-                state: SegmentState | None) -> Iterator[SegmentFrame]:
-        """Stylize frames ``begin``..``stop - 1`` (frames from ``first`` are context)."""
-        frames = _frames(chunks, first, stop)
-        yield from stylize_segment(self.stylizer, frames, config=self.temporal, first=first, begin=begin,
-                                   stop=stop, state=state)
+    def load(self, styles: list[Any]) -> None:
+        """Load VGG19 and the styles now (the driver calls this while it reads the clip)."""
+        self.stylizer(styles)
 
-    def bridge(self, chunks: list[tuple[int, Any]], first: int, drafts: list[np.ndarray],
-               previous: np.ndarray) -> Iterator[SegmentFrame]:
+    def stylizer(self, styles: list[Any]) -> Any:
+        if self._stylizer is None:
+            import ray
+
+            from .optimize import Stylizer
+
+            self._stylizer = Stylizer(ray.get(styles[0]), self.style)
+        return self._stylizer
+
+    def segment(self, styles: list[Any], chunks: list[tuple[int, Any]], first: int, begin: int, stop: int,
+                state: SegmentState | None, start_iterations: int | None) -> Iterator[SegmentFrame]:
+        """Stylize frames ``begin``..``stop - 1`` (frames from ``first`` are context);
+        ``start_iterations``: the budget of frame ``begin`` when it starts afresh."""
+        stylizer = self.stylizer(styles)
+        frames = _frames(chunks, first, stop)
+        start = None if start_iterations is None else (None, start_iterations)
+        yield from stylize_segment(stylizer, frames, config=self.temporal, first=first, begin=begin,
+                                   stop=stop, state=state, start=start)
+
+    def bridge(self, styles: list[Any], chunks: list[tuple[int, Any]], first: int, drafts: list[np.ndarray],
+               previous: np.ndarray, iterations: int) -> Iterator[SegmentFrame]:
         """The hand-over into the segment starting at ``first`` (see ``segment.stylize_bridge``)."""
+        stylizer = self.stylizer(styles)
         frames = list(_frames(chunks, first - 1, first + len(drafts)))
-        yield from stylize_bridge(self.stylizer, frames, drafts, previous, config=self.temporal, first=first)
+        yield from stylize_bridge(stylizer, frames, drafts, previous, config=self.temporal, first=first,
+                                  iterations=iterations)
 
 
 def _frames(chunks: list[tuple[int, Any]], first: int, stop: int) -> Iterator[np.ndarray]:
@@ -153,11 +170,6 @@ class RayRuntime:
                               object_store_memory=self._store_bytes())
             else:
                 kwargs["address"] = self.config.address
-            # Ray's C++ core logs, at error level, that restarting an actor whose constructor
-            # arguments live in the object store needs them kept alive: this driver keeps them
-            # for the whole job, so the note is noise on the command line (RAY_BACKEND_LOG_LEVEL
-            # set by the user wins).
-            os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -213,7 +225,9 @@ class RayRuntime:
                                                    **options)
         self.threads = threads
         self.styles_ref = ray.put(list(self.styles))
-        self.actors = [worker.remote([self.styles_ref], style, self.temporal, threads) for _ in range(self.workers)]
+        self.actors = [worker.remote(style, self.temporal, threads) for _ in range(self.workers)]
+        for actor in self.actors:  # load VGG19 and the style targets now, while the driver reads the clip
+            actor.load.remote([self.styles_ref])
 
     def worker_pids(self) -> list[int]:
         """Process ids of the actors (for tests that kill one)."""
@@ -228,7 +242,7 @@ class RayRuntime:
         if count == 0:
             raise BadOption(f"{self.info.path}: no frames in the selected range; check --start and --duration")
         plan = plan_segments(count, cuts, workers=self.workers, max_length=self.config.max_length,
-                             overlap=self.config.overlap)
+                             overlap=self.config.overlap, **self.config.plan_costs(self.temporal))
         report = RunReport(frames=count, cuts=cuts)
         driver = _Driver(self, plan, chunks, count, work, report, callback)
         driver.run()
@@ -349,8 +363,10 @@ class _Driver:
 
     def _start_segment(self, seg: Segment, begin: int, state: SegmentState | None, actor: Any) -> None:
         first = max(seg.start, begin - self.temporal.history) if state is not None else begin
+        fresh_inside_a_shot = state is None and begin == seg.start and not seg.shot_start
+        budget = self.runtime.config.segment_start_iterations(self.temporal) if fresh_inside_a_shot else None
         stream = actor.segment.options(num_returns="streaming").remote(
-            self._chunks(first, seg.stop), first, begin, seg.stop, state)
+            [self.runtime.styles_ref], self._chunks(first, seg.stop), first, begin, seg.stop, state, budget)
         self.running[stream] = _Task("segment", seg, actor, stream)
 
     def _start_bridge(self, seg: Segment, actor: Any) -> None:
@@ -368,7 +384,8 @@ class _Driver:
         if previous is None:
             raise WorkerLost(f"{self.work.state_path(seg.start - 1)}: missing or damaged; rerun with --restart")
         stream = actor.bridge.options(num_returns="streaming").remote(
-            self._chunks(seg.start - 1, seg.bridged.stop), seg.start, drafts, previous[0])
+            [self.runtime.styles_ref], self._chunks(seg.start - 1, seg.bridged.stop), seg.start, drafts, previous[0],
+            self.runtime.config.bridge_iterations)
         self.running[stream] = _Task("bridge", seg, actor, stream)
 
     def _receive(self, stream: Any) -> None:

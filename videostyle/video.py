@@ -240,5 +240,6 @@ def _settings(source: str | Path, info: VideoInfo, styles: Sequence[np.ndarray |
                 "clip": frame_settings, "version": __version__}
     if segments.distributed:  # the split shapes the frames; where the workers run does not
         settings["segments"] = {"workers": segments.workers, "max_length": segments.max_length,
-                                "overlap": segments.overlap}
+                                "overlap": segments.overlap, "bridge_iterations": segments.bridge_iterations,
+                                "start_iterations": segments.segment_start_iterations(temporal)}
     return settings
