@@ -106,7 +106,8 @@ def _add_style_options(p: argparse.ArgumentParser, *, iterations: int | None,
                    help="L-BFGS with a line search, or Adam (default %(default)s)")
     g.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam step size (default %(default)s)")
     g.add_argument("--scales", type=int, default=d.scales,
-                   help="coarse-to-fine passes, each twice the size of the last (default %(default)s)")
+                   help="coarse-to-fine passes, each twice the size of the last; 0 picks them by size so "
+                        "strokes look alike at every size (default %(default)s)")
     g.add_argument("--init", default=d.init, metavar="content|noise|IMAGE",
                    help="starting image; IMAGE with `videostyle image` only (default %(default)s)")
     g.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
