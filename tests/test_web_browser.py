@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -62,7 +61,7 @@ def server(tmp_path_factory):
         assert f"serving on http://127.0.0.1:{port} (this machine only" in log.read()
         yield url
     finally:
-        process.send_signal(signal.SIGINT)  # as Ctrl-C: the job queue is closed, frames kept
+        process.terminate()  # SIGTERM, handled as Ctrl-C: the job queue is closed, frames kept
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -98,14 +97,16 @@ def browser():
     if not CHROMIUM.exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])  # a test camera
         yield chromium
         chromium.close()
 
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True,
+                                  permissions=["camera"])
     tab = context.new_page()
     tab.goto(server)
     tab.wait_for_selector("#start-button", timeout=30_000)
@@ -212,3 +213,19 @@ def test_a_text_file_renamed_mp4_is_a_message_then_a_good_job_runs(page, tmp_pat
     page.click("#start-button")
     done = wait_for_status(page, finished)[-1]
     assert done.startswith("tone.mp4: finished, 5 frames"), done
+
+
+def test_the_webcam_tab_streams_the_browser_camera_through_the_live_loop(page):
+    page.get_by_role("tab", name="Webcam").click()
+    page.fill("#webcam-size input[type=number]", "32")
+    page.keyboard.press("Enter")
+    page.get_by_text("Click to Access Webcam").click()
+    page.locator("#webcam-in button[aria-label='capture photo']").click()  # start streaming
+    stats = page.locator("#webcam-stats textarea")
+    deadline = time.monotonic() + 90
+    while not re.search(r"\d fps, latency \d+\.\d\d s", stats.input_value()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    line = stats.input_value()
+    assert re.search(r"fps, latency .* iterations a frame · \d+ frames stylized", line), line
+    assert page.locator("#webcam-out img").count() == 1
+    page.locator("#webcam-in button[aria-label='capture photo']").click()  # stop

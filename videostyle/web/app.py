@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -36,8 +38,8 @@ footer { display: none !important; }
 """
 
 
-def build(queue: JobQueue, *, note: str = "") -> gr.Blocks:
-    """The page; ``note`` (e.g. where it listens) is shown under the title."""
+def build(queue: JobQueue, *, note: str = "") -> tuple[gr.Blocks, _Page]:
+    """The page and its handlers; ``note`` (e.g. where it listens) is shown under the title."""
     page = _Page(queue)
     with gr.Blocks(title="videostyle", analytics_enabled=False) as demo:
         gr.Markdown("## videostyle: paint a clip, a GIF, a picture or your webcam\n"
@@ -54,7 +56,7 @@ def build(queue: JobQueue, *, note: str = "") -> gr.Blocks:
                 with gr.Tab("Webcam", id="webcam"):
                     page.webcam_tab(style)
         demo.load(page.refresh_styles, inputs=style["chosen"], outputs=[style["gallery"], style["chosen"]])
-    return demo
+    return demo, page
 
 
 class _Page:
@@ -63,6 +65,18 @@ class _Page:
     def __init__(self, queue: JobQueue) -> None:
         self.queue = queue
         self.live: OrderedDict[str, tuple[tuple, Any]] = OrderedDict()
+        self.stepping = threading.Lock()  # held while a webcam frame is stylized
+        self.stopping = threading.Event()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shutting down: abandon the webcam frame in progress and wait for it to unwind."""
+        self.stopping.set()
+        if self.stepping.acquire(timeout=timeout):
+            self.stepping.release()
+
+    def _check_stop(self, progress: object) -> None:
+        if self.stopping.is_set():
+            raise _Stopped
 
     # -- the style panel ----------------------------------------------------------------------
     def style_panel(self) -> dict[str, Any]:
@@ -108,6 +122,7 @@ class _Page:
     def _styles(self, chosen: list[str], weights: str) -> tuple[tuple[Path, float], ...]:
         if not chosen:
             raise BadOption("choose at least one style from the gallery")
+        chosen = [name for name in self.queue.gallery.names() if name in chosen]  # the order shown
         values = [w for w in weights.replace(";", ",").split(",") if w.strip()] if weights else []
         if not values:
             return tuple((self.queue.gallery.path(name), 1.0) for name in chosen)
@@ -295,7 +310,7 @@ class _Page:
                     request: gr.Request):
         """One browser frame (the newest: Gradio keeps only the last one sent) through the live policy."""
         arrived = time.monotonic()
-        if frame is None:
+        if frame is None or self.stopping.is_set():
             return gr.skip(), gr.skip()
         try:
             live = self._live_session(request.session_hash or "", chosen, weights, strength, colors, fps)
@@ -304,7 +319,12 @@ class _Page:
         from ..io import fit_size, resize_frame
 
         w, h = fit_size(frame.shape[1], frame.shape[0], int(size))
-        result = live.step(resize_frame(np.ascontiguousarray(frame[..., :3]), w, h), captured_at=arrived)
+        try:
+            with self.stepping:
+                result = live.step(resize_frame(np.ascontiguousarray(frame[..., :3]), w, h), captured_at=arrived,
+                                   callback=self._check_stop)
+        except _Stopped:
+            return gr.skip(), "the server is shutting down"
         count = len(live.iterations)
         figures = live.caption() or f"warmed up in {live.latencies[-1]:.1f} s"
         line = (f"{figures} · {live.iterations[-1]} iterations a frame · {count} frame{'s' if count != 1 else ''} "
@@ -344,6 +364,10 @@ class _Page:
         return Stylizer([Style(read_image(path), weight) for path, weight in styles], config)
 
 
+class _Stopped(Exception):
+    """Raised from a webcam frame's progress callback when the server shuts down."""
+
+
 def enlarged(frame: np.ndarray, longest: int = DISPLAY_SIZE) -> np.ndarray:
     """A small result scaled up for the page (as the CLI's preview window does); large ones as they are."""
     from ..io import fit_size, resize_frame
@@ -360,7 +384,7 @@ def serve(*, host: str, port: int, data_dir: str | Path, auth: tuple[str, str] |
     """Start the page on ``host:port``; blocks until Ctrl-C unless ``block`` is False (then
     returns the Blocks and the queue, for tests)."""
     queue = JobQueue(data_dir, limits=limits, device=device, precision=precision)
-    demo = build(queue, note=note)
+    demo, page = build(queue, note=note)
     demo.queue(default_concurrency_limit=1)
     theme = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
                            font_mono=["ui-monospace", "monospace"])  # no web fonts: it works offline
@@ -374,12 +398,19 @@ def serve(*, host: str, port: int, data_dir: str | Path, auth: tuple[str, str] |
         raise BadOption(f"cannot listen on {host}:{port} ({exc}); pass another --port") from None
     if not block:
         return demo, queue
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # kill, systemd, docker stop: shut down as Ctrl-C does
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
+        page.stop()  # a webcam frame, and the running job, stop within a step; finished frames stay
         queue.close()
         demo.close()
     return demo, queue
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
