@@ -43,7 +43,6 @@ IMAGE_INPUTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  # st
 OUTPUTS = ("mp4", "gif")
 CHECKOUT_STYLE = Path(__file__).resolve().parents[2] / "samples" / "style.jpg"  # absent when installed
 BUNDLED_STYLE = "sample-swirls.jpg"
-_KEY = re.compile(r"[0-9a-f]{16}")
 
 
 @dataclass(frozen=True)
@@ -157,7 +156,6 @@ class Job:
     previews: int = 0  # counts new previews, so a page can tell that one arrived
     message: str = ""  # why it failed
     seconds: float | None = None  # wall time of a finished run
-    started_at: float | None = None  # time.monotonic() when the worker took it
     cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -431,7 +429,7 @@ class JobQueue:
                 if self._closed:
                     return
                 job = self._waiting.popleft()
-                job.state, job.started_at, self._running = RUNNING, time.monotonic(), job
+                job.state, self._running = RUNNING, job
                 self._changed.notify_all()
             started = time.perf_counter()
             state, message = self._run(job)
@@ -558,7 +556,3 @@ def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def is_job_id(text: str) -> bool:
-    return bool(_KEY.fullmatch(text))
