@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 POLL_S = 0.5  # how often a watching page looks at its job
 LIVE_SESSIONS = 4  # webcam sessions kept; the oldest is dropped beyond
 DISPLAY_SIZE = 384  # smaller frames are scaled up to this (longest side) to be shown
+PICTURE_DISPLAY_SIZE = 512  # ... and a stylized picture, beside its original
 UPLOAD_TYPES = [".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif", ".png", ".jpg", ".jpeg", ".webp", ".bmp"]
 PICTURE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"]
 CSS = """
@@ -232,8 +233,8 @@ class _Page:
                 update[out["video"]] = gr.update(value=None, visible=False)
             elif "video" in out and not result.endswith(".png"):
                 update[out["video"]] = gr.update(value=result, visible=True)
-            elif "result" in out:
-                update[out["result"]] = result
+            elif "result" in out and job.preview is not None:  # a picture: shown as large as the original
+                update[out["result"]] = enlarged(job.preview, PICTURE_DISPLAY_SIZE)
         yield update
 
     def cancel(self, job_id: str | None) -> str:
@@ -254,7 +255,7 @@ class _Page:
         status = gr.Textbox(label="Status", interactive=False, elem_id="image-status")
         with gr.Row():
             original = gr.Image(label="Original", interactive=False, type="filepath", elem_id="image-original")
-            result = gr.Image(label="Stylized", interactive=False, type="filepath", elem_id="image-result")
+            result = gr.Image(label="Stylized", interactive=False, format="png", elem_id="image-result")
         download = gr.File(label="Download", interactive=False, elem_id="image-download")
         job_id = gr.State(None)
 

@@ -525,8 +525,8 @@ def describe(job: Job, ahead: int = 0) -> str:
                 "are kept: start the same job again to resume.")
     if job.state == DONE:
         took = f" in {_clock(job.seconds)}" if job.seconds is not None else ""
-        count = f"{job.frames} frames" if job.kind == "video" and job.frames else "done"
-        return f"{name}: finished, {count}{took}. Result: {job.output.name}"
+        count = f", {job.frames} frames" if job.kind == "video" and job.frames else ""
+        return f"{name}: finished{count}{took}. Result: {job.output.name}"
     if job.kind == "image":
         return f"{name}: stylizing, iteration {job.iteration} of {job.iterations or '?'}{_eta_in_frame(job)}"
     total = job.frames or "?"
