@@ -150,6 +150,7 @@ def test_a_bad_upload_is_one_clear_line_naming_the_upload(queue, tmp_path, style
     message = str(caught.value)
     assert message.startswith(f"holiday{suffix}: ") and expected in message, message
     assert "\n" not in message and str(tmp_path) not in message
+    assert not any((queue.root / "jobs").iterdir())  # nothing kept of a refused upload
 
 
 def test_upload_size_and_duration_limits(tmp_path, style):

@@ -382,7 +382,12 @@ class JobQueue:
         folder.mkdir(parents=True, exist_ok=True)
         copy = folder / f"input{upload.suffix.lower() or '.bin'}"
         _copy_once(upload, copy)
-        longest, frames, duration = self._check_input(kind, copy, name, request)
+        try:
+            longest, frames, duration = self._check_input(kind, copy, name, request)
+        except VideostyleError:
+            if not (folder / "work").exists():  # a refused upload leaves nothing behind
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         suffix = "png" if kind == "image" else request.output
         output = inside(self.root / "results", job_id, f"{Path(safe_name(name)).stem}-videostyle.{suffix}")
         output.parent.mkdir(parents=True, exist_ok=True)
