@@ -637,7 +637,7 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--max-seconds", type=float, default=120.0,
                    help="longest stretch of a clip one job may stylize (default %(default)s)")
     p.add_argument("--max-size", type=int, default=1024, help="largest output side in pixels (default %(default)s)")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument("--device", default="auto", metavar=DEVICE_METAVAR, help="(default %(default)s)")
     p.add_argument("--precision", choices=PRECISION_CHOICES, default="auto")
     p.set_defaults(run=_run_serve)
 
