@@ -119,12 +119,16 @@ def status(page) -> str:
     return page.locator("#status textarea").input_value()
 
 
-def wait_for_status(page, wanted, timeout: float = JOB_TIMEOUT_S) -> list[str]:
-    """Poll the status box until ``wanted(text)``; returns every text seen on the way."""
+def wait_for_status(page, wanted, timeout: float = JOB_TIMEOUT_S, on_poll=None) -> list[str]:
+    """Poll the status box until ``wanted(text)``; returns every text seen on the way.
+
+    ``on_poll(text)`` runs at every poll, for checks that must happen while the job runs."""
     seen: list[str] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         text = status(page)
+        if on_poll is not None:
+            on_poll(text)
         if not seen or seen[-1] != text:
             seen.append(text)
         if wanted(text):
@@ -170,17 +174,18 @@ def finished(text: str) -> bool:
 # -- the tests --------------------------------------------------------------------------------
 def test_stylize_the_sample_clip_watch_it_and_download_it(page, tmp_path):
     assert upload(page, REPO / "samples" / "clip.mp4") == "clip.mp4: 192x108, 36 frames at 12 fps, 3.0 s, with audio"
-    settings(page, size=48, duration=0.5, iterations=1, first=2)
+    settings(page, size=48, duration=1.0, iterations=1, first=2)
     page.click("#start-button")
-    seen = wait_for_status(page, lambda text: "frame" in text and "of 6" in text, timeout=60)
-    page.locator("#preview img").wait_for(timeout=JOB_TIMEOUT_S * 1000)  # the newest finished frame, live
-    seen += wait_for_status(page, finished)
-    assert seen[-1].startswith("clip.mp4: finished, 6 frames"), seen
-    progress = {text for text in seen if " of 6" in text and "finished" not in text}
+    previews: list[bool] = []  # was the newest finished frame shown while the job ran?
+    seen = wait_for_status(page, finished, on_poll=lambda text: previews.append(
+        not finished(text) and page.locator("#preview img").count() > 0))
+    assert seen[-1].startswith("clip.mp4: finished, 12 frames"), seen
+    progress = {text for text in seen if " of 12" in text and "finished" not in text}
     assert len(progress) >= 2, seen  # the progress text changed while it ran
+    assert any(previews), "no preview image appeared while the job ran"
     page.locator("#result video").wait_for(timeout=30_000)  # plays in the page
     info = probe(download(page, tmp_path))
-    assert info.frame_count == 6 and info.fps == pytest.approx(12, rel=1e-3) and info.has_audio
+    assert info.frame_count == 12 and info.fps == pytest.approx(12, rel=1e-3) and info.has_audio
     shot = Path(os.environ.get("VIDEOSTYLE_WEB_SCREENSHOT", tmp_path / "web-app.png"))
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
