@@ -115,7 +115,7 @@ def test_an_interrupted_write_leaves_no_half_written_output(files, capsys, monke
 
 def test_bad_option_values_are_exit_2(files, capsys):
     tmp, content, style = files
-    for bad in (["--iterations", "-1"], ["--scales", "0"], ["--style-layers", "relu9_9"]):
+    for bad in (["--iterations", "-1"], ["--scales", "-1"], ["--style-layers", "relu9_9"]):
         code, err = run(capsys, "image", content, "--style", style, "-o", tmp / "o.png", *FAST, *bad)
         assert code == 2 and "\n" not in err, bad
 

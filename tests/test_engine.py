@@ -191,3 +191,13 @@ def test_an_explicit_style_weight_overrides_strength():
     assert StyleConfig(strength=1.0).effective_style_weight == 100.0
     with pytest.raises(BadOption):
         StyleConfig(strength=1.5)
+
+
+def test_auto_scales_keep_the_coarsest_pass_at_256_px_or_more(style_image):
+    from videostyle.config import auto_scales
+
+    stylizer = Stylizer([style_image], StyleConfig(**CPU))  # scales=0: auto
+    assert stylizer.scale_sizes(48, 64) == [(48, 64)]
+    assert stylizer.scale_sizes(360, 640) == [(180, 320), (360, 640)]
+    assert [auto_scales(s) for s in (160, 511, 512, 1080, 2048)] == [1, 1, 2, 3, 4]
+    assert Stylizer([style_image], StyleConfig(scales=1, **CPU)).scale_sizes(360, 640) == [(360, 640)]

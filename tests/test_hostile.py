@@ -129,7 +129,7 @@ CASES = [
     ("image-iterations-negative", image("--iterations", "-1"), "--iterations"),
     ("image-iterations-word", image("--iterations", "abc"), "--iterations"),
     ("image-iterations-fraction", image("--iterations", "1.5"), "--iterations"),
-    ("image-scales-zero", image("--scales", "0"), "--scales"),
+    ("image-scales-negative", image("--scales", "-1"), "--scales"),
     ("image-size-zero", image("--size", "0"), "--size"),
     ("image-size-negative", image("--size", "-5"), "--size"),
     ("image-size-word", image("--size", "abc"), "--size"),

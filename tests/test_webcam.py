@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 from synthetic import stripes
@@ -99,7 +100,7 @@ def test_duration_ends_the_session_even_mid_frame(tmp_path, camera_clip):
     assert stats.frames_stylized == 0
 
 
-def test_after_a_pause_the_flow_starts_at_the_last_stylized_frame():
+def test_after_a_pause_the_flow_starts_at_the_last_stylized_frame(monkeypatch):
     """Frames seen while paused are shown, not stylized: the next flow must start from the
     frame the last result was made from, not from the last frame seen."""
     from videostyle.camera import CapturedFrame
@@ -108,10 +109,22 @@ def test_after_a_pause_the_flow_starts_at_the_last_stylized_frame():
     session = _Session([stripes()], StyleConfig(device="cpu", precision="fp32"),
                        WebcamConfig(camera="unused", preview=False, fps=None))
     pairs = []
+    number_of = {}  # id of a frame's image -> its number
 
-    def fake_stylize(captured, previous):
-        pairs.append((captured.number, previous.number if previous else None))
-        session.paused = captured.number == 2  # pause after the second frame
+    def fake_flow(before, after, estimator):
+        pairs.append((number_of[id(after)], number_of[id(before)]))
+        return "a flow"
+
+    def fake_next(frame, flow, **kwargs):
+        if flow is None:
+            pairs.append((number_of[id(frame)], None))
+        session.paused = number_of[id(frame)] == 2  # pause after the second frame
+        session.live.temporal.history.appendleft(np.zeros((8, 8, 3), np.float32))
+        return session.live.temporal.history[0]
+
+    monkeypatch.setattr("videostyle.live.flow_between", fake_flow)
+    monkeypatch.setattr("videostyle.live.is_scene_cut", lambda *args, **kwargs: False)
+    session.live.temporal.next = fake_next
 
     class FakeCamera:
         ended, captured = False, 0
@@ -124,9 +137,10 @@ def test_after_a_pause_the_flow_starts_at_the_last_stylized_frame():
                 self.ended = True
                 return None
             self.captured = number
-            return CapturedFrame(stripes(8, 8), number, time.monotonic())
+            image = stripes(8, 8)
+            number_of[id(image)] = number
+            return CapturedFrame(image, number, time.monotonic())
 
-    session._stylize = fake_stylize
     assert session._loop(FakeCamera(), None) == "camera"
     assert pairs == [(1, None), (2, 1), (5, 2), (6, 5)]
 

@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_command(commands)
     _add_demo_command(commands)
     _add_webcam_command(commands)
+    _add_serve_command(commands)
     return parser
 
 
@@ -106,7 +107,8 @@ def _add_style_options(p: argparse.ArgumentParser, *, iterations: int | None,
                    help="L-BFGS with a line search, or Adam (default %(default)s)")
     g.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam step size (default %(default)s)")
     g.add_argument("--scales", type=int, default=d.scales,
-                   help="coarse-to-fine passes, each twice the size of the last (default %(default)s)")
+                   help="coarse-to-fine passes, each twice the size of the last; 0 picks them by size so "
+                        "strokes look alike at every size (default %(default)s)")
     g.add_argument("--init", default=d.init, metavar="content|noise|IMAGE",
                    help="starting image; IMAGE with `videostyle image` only (default %(default)s)")
     g.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
@@ -640,6 +642,67 @@ def _run_webcam(args: argparse.Namespace) -> int:
         print(f"mean latency: {stats.mean_latency_s:.2f} s (max {stats.max_latency_s:.2f} s)")
         if stats.recorded:
             print(f"recorded: {stats.recorded}")
+    return EXIT_OK
+
+
+# -- serve ----------------------------------------------------------------------------------
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WEB_EXTRA = 'pip install "videostyle[web]"'
+
+
+def _add_serve_command(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "serve", help="a web page to stylize clips, GIFs, pictures and the webcam from the browser",
+        description="Serve a local web page over the same engine: upload, pick a style, watch it work, "
+                    "download. Jobs run one at a time; each keeps its finished frames in --data-dir, so a "
+                    f"resubmitted or restarted job resumes. Needs the web extra: {WEB_EXTRA}")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default %(default)s: this machine only; 0.0.0.0 shares it "
+                        "with the network, with --auth)")
+    p.add_argument("--port", type=int, default=7860, help="(default %(default)s)")
+    p.add_argument("--data-dir", default="videostyle-data",
+                   help="uploads, finished frames and results (default %(default)s)")
+    p.add_argument("--auth", metavar="USER:PASSWORD", help="ask for this user name and password")
+    p.add_argument("--max-upload-mb", type=float, default=500.0, help="largest upload (default %(default)s)")
+    p.add_argument("--max-seconds", type=float, default=120.0,
+                   help="longest stretch of a clip one job may stylize (default %(default)s)")
+    p.add_argument("--max-size", type=int, default=1024, help="largest output side in pixels (default %(default)s)")
+    p.add_argument("--device", default="auto", metavar=DEVICE_METAVAR, help="(default %(default)s)")
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default="auto")
+    p.set_defaults(run=_run_serve)
+
+
+def _parse_auth(text: str | None) -> tuple[str, str] | None:
+    if text is None:
+        return None
+    user, sep, password = text.partition(":")
+    if not (sep and user and password):
+        raise BadOption("--auth: give USER:PASSWORD, both not empty")
+    return user, password
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    auth = _parse_auth(args.auth)
+    try:
+        from .web.app import serve
+    except ImportError as exc:
+        raise BadOption(f"serve needs the web extra ({exc.name or exc} is missing): {WEB_EXTRA}") from None
+    from .web.jobs import Limits
+
+    limits = Limits(max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds, max_size=args.max_size)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{shown}:{args.port}"
+    if args.host in LOOPBACK:
+        note = "Served on this machine only."
+        print(f"videostyle: serving on {url} (this machine only; --host 0.0.0.0 shares it with the network)",
+              file=sys.stderr)
+    else:
+        note = ""
+        print(f"videostyle: warning: serving on {url}: anyone who can reach this machine can upload files and "
+              f"use its {'CPU' if args.device == 'cpu' else 'GPU or CPU'}"
+              + ("" if auth else "; pass --auth USER:PASSWORD to require a password"), file=sys.stderr)
+    serve(host=args.host, port=args.port, data_dir=args.data_dir, auth=auth, limits=limits, device=args.device,
+          precision=args.precision, note=note)
     return EXIT_OK
 
 

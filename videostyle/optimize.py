@@ -18,7 +18,7 @@ import torch
 
 from . import losses
 from .color import keep_luminance, match_color
-from .config import StyleConfig, check_number
+from .config import StyleConfig, auto_scales, check_number
 from .devices import Compute, free_memory, resolve_compute
 from .errors import BadInput, BadOption
 from .frames import fit_size, frame_to_tensor, resize_frame, resize_tensor
@@ -206,6 +206,7 @@ class Stylizer:
 
         Each coarser pass halves the long side; passes whose long side would fall below
         ``min_scale_size``, or whose short side the network cannot take, are dropped.
+        ``scales`` (default ``config.scales``) of 0 picks the count by :func:`config.auto_scales`.
         """
         smallest = self.vgg.min_side(self.config.content_layers + self.config.style_layers)
         if min(height, width) < smallest:
@@ -213,6 +214,7 @@ class Stylizer:
                            f"{max(self.config.style_layers)}: it needs at least {smallest} px per side; "
                            "use a larger --size or a larger image")
         count = self.config.scales if scales is None else scales
+        count = count or auto_scales(max(height, width))
         sizes = []
         for level in reversed(range(count)):
             h, w = round(height * 0.5**level), round(width * 0.5**level)

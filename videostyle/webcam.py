@@ -4,14 +4,14 @@ Gatys optimization is far slower than a camera, so the session stays live by (1)
 taking the newest frame (stale ones are dropped by :class:`camera.Camera`), (2) spending
 a bounded number of iterations per frame, adapted to hold a target rate, and (3) starting
 each frame from the flow-warped previous result, so a few iterations keep the look once
-the first frame has converged.
+the first frame has converged. That policy is :class:`live.LiveStylizer`, shared with the
+web app's webcam tab; this module adds the camera, keys, preview window and recording.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from .camera import Camera, CapturedFrame
-from .config import StyleConfig, TemporalConfig, WebcamConfig
-from .flow import FlowEstimator, flow_and_cut
-from .frames import float_to_frame
+from .config import StyleConfig, WebcamConfig
 from .io.preview import PreviewWindow, draw_caption, require_display
+from .live import LiveStylizer, warming_up_caption
 from .optimize import Progress, Style, Stylizer
-from .temporal import TemporalStylizer
 
 STRENGTH_STEP = 0.1  # +/- raise or lower --strength by this
 STYLE_WEIGHT_STEP = 1.5  # ... or, when a raw --style-weight was given, multiply or divide it by this
@@ -69,7 +67,7 @@ def run_session(styles: Sequence[np.ndarray | Style], *, style: StyleConfig | No
         require_display("run with --no-preview, and --record out.mp4 to keep the result")
     session = _Session(list(styles), style, config)
     # checked before the camera opens: a square of the working size bounds any camera's frame
-    session.temporal.stylizer.check_memory(config.size, config.size)
+    session.live.stylizer.check_memory(config.size, config.size)
     return session.run(status)
 
 
@@ -108,13 +106,8 @@ class _Session:
     def __init__(self, styles: list[np.ndarray | Style], style: StyleConfig, config: WebcamConfig) -> None:
         self.styles, self.style, self.config = styles, style, config
         self.style_index = 0
-        self.temporal = TemporalStylizer(self._stylizer(), TemporalConfig(
-            mode="flow", iterations=config.iterations, first_iterations=config.first_iterations))
-        self.estimator = FlowEstimator()
-        self.steady: tuple[int, float] | None = None  # (iterations, wall seconds) of the last steady frame
-        self.latencies: list[float] = []
-        self.shown_at: deque[float] = deque(maxlen=10)  # display times of the last stylized frames
-        self.iterations: list[int] = []
+        self.live = LiveStylizer(self._stylizer(), fps=config.fps, iterations=config.iterations,
+                                 max_iterations=config.max_iterations, first_iterations=config.first_iterations)
         self.paused = False
         self.quit = False
         self.recorder: _Recorder | None = None
@@ -148,13 +141,13 @@ class _Session:
             if self.window is not None:
                 self.window.close()
         seconds = time.monotonic() - started
-        stylized = len(self.latencies)
+        latencies, iterations = self.live.latencies, self.live.iterations
         return SessionStats(
-            frames_captured=captured, frames_stylized=stylized, seconds=seconds,
-            mean_fps=stylized / seconds if seconds else 0.0,
-            mean_latency_s=float(np.mean(self.latencies)) if self.latencies else 0.0,
-            max_latency_s=max(self.latencies, default=0.0),
-            mean_iterations=float(np.mean(self.iterations)) if self.iterations else 0.0,
+            frames_captured=captured, frames_stylized=len(latencies), seconds=seconds,
+            mean_fps=len(latencies) / seconds if seconds else 0.0,
+            mean_latency_s=float(np.mean(latencies)) if latencies else 0.0,
+            max_latency_s=max(latencies, default=0.0),
+            mean_iterations=float(np.mean(iterations)) if iterations else 0.0,
             recorded=cfg.record, ended_by=ended_by)
 
     def _time_up(self) -> bool:
@@ -163,7 +156,6 @@ class _Session:
 
     def _loop(self, camera: Camera, status: StatusCallback | None) -> str:
         previous: CapturedFrame | None = None  # the newest frame taken from the camera
-        stylized_from: CapturedFrame | None = None  # the frame of the last result: the flow starts there
         while True:
             if self._time_up():
                 return "duration"
@@ -177,47 +169,23 @@ class _Session:
             if previous is None:
                 self._present(draw_caption(captured.image.copy(), "warming up"))
             if self.paused:
-                self._show(self.shown if self.shown is not None else captured.image, captured)
+                self._show(self.shown if self.shown is not None else captured.image)
                 previous = captured
                 continue
             try:
-                self._stylize(captured, stylized_from)
+                self._stylize(captured)
             except _SessionOver as over:  # --duration or q during a frame: the frame is dropped
                 return over.reason
-            previous = stylized_from = captured
-            if status is not None and len(self.latencies) % 10 == 1:
-                done = len(self.latencies)
+            previous = captured
+            latencies = self.live.latencies
+            if status is not None and len(latencies) % 10 == 1:
+                done = len(latencies)
                 status(f"{done} frame{'s' if done != 1 else ''} stylized, {camera.captured} captured, "
-                       f"latency {self.latencies[-1]:.2f} s")
+                       f"latency {latencies[-1]:.2f} s")
 
-    def _budget(self) -> int:
-        """Iterations for the next frame: fixed, or steered so a whole frame (flow, optimizer,
-        display) takes 1/fps; frame time is roughly linear in iterations plus an overhead."""
-        cfg = self.config
-        if cfg.fps is None or self.steady is None:
-            return cfg.iterations
-        last, seconds = self.steady
-        steered = last * (1.0 / cfg.fps) / max(1e-3, seconds)
-        steered = min(steered, 2 * last)  # move gradually: one slow frame should not swing it
-        return max(1, min(cfg.max_iterations, round(steered)))
-
-    def _stylize(self, captured: CapturedFrame, previous: CapturedFrame | None) -> None:
-        begin = time.monotonic()
-        flow, cut = None, False
-        first = self.temporal.previous is None
-        if previous is not None and not first:
-            step = flow_and_cut([previous.image], captured.image, estimator=self.estimator)
-            flow, cut = step.flow, step.cut
-        # Only the first frame warms up for seconds. A scene change mid-session (or a fast
-        # camera move that loses the flow) restarts from the content with the per-frame cap,
-        # and the style grows back over the next frames: the picture stays live.
-        if first:
-            iterations = self.config.first_iterations
-        elif cut:
-            iterations = self.config.max_iterations if self.config.fps is not None else self.config.iterations
-        else:
-            iterations = self._budget()
-        warming_up = self._warming_up(captured) if first else None
+    def _stylize(self, captured: CapturedFrame) -> None:
+        """One frame through the shared live policy (:class:`live.LiveStylizer`)."""
+        warming_up = self._warming_up(captured) if self.live.warming_up else None
 
         def callback(p: Progress) -> None:
             # checked at every loss evaluation, so a long frame cannot overrun --duration or q
@@ -228,11 +196,8 @@ class _Session:
             if warming_up is not None:
                 warming_up(p)
 
-        result = self.temporal.next(captured.image, flow, cut=cut, iterations=iterations, callback=callback)
-        self._show(float_to_frame(result), captured, stylized=True)
-        if not (first or cut):  # restarts are not typical of the per-frame cost
-            self.steady = (iterations, time.monotonic() - begin)
-        self.iterations.append(iterations)
+        result = self.live.step(captured.image, captured_at=captured.time, callback=callback)
+        self._show(result)
 
     def _warming_up(self, captured: CapturedFrame) -> Callable[[Progress], None]:
         """While the first frame converges, show the live camera with a progress overlay."""
@@ -240,17 +205,13 @@ class _Session:
             if self.camera is None or (self.recorder is None and not self.config.preview):
                 return
             live = self.camera.newest(None, timeout=0) or captured
-            frame = draw_caption(live.image.copy(), f"warming up {100 * p.iteration // max(1, p.iterations)}%")
+            frame = draw_caption(live.image.copy(), warming_up_caption(p))
             self._present(frame)
         return show
 
-    def _show(self, frame: np.ndarray, captured: CapturedFrame, *, stylized: bool = False) -> None:
+    def _show(self, frame: np.ndarray) -> None:
         self.shown = frame
         self._present(frame)
-        if stylized:
-            now = time.monotonic()
-            self.latencies.append(now - captured.time)
-            self.shown_at.append(now)
 
     def _present(self, frame: np.ndarray) -> None:
         now = time.monotonic()
@@ -260,13 +221,9 @@ class _Session:
             self._preview(frame)
 
     def _preview(self, frame: np.ndarray) -> None:
-        caption = None
-        if len(self.shown_at) > 1:
-            fps = (len(self.shown_at) - 1) / max(1e-6, self.shown_at[-1] - self.shown_at[0])
-            caption = f"{fps:.1f} fps, latency {self.latencies[-1]:.2f} s"
         if self.window is None:
             self.window = PreviewWindow(display_size=self.config.display_size)
-        self._handle_key(self.window.show(frame, caption=caption))
+        self._handle_key(self.window.show(frame, caption=self.live.caption()))
 
     def _handle_key(self, key: int) -> None:
         if key in (ord("q"), 27):
@@ -281,10 +238,10 @@ class _Session:
         elif key in (ord("n"), ord("p")) and len(self.styles) > 1:
             step = 1 if key == ord("n") else -1
             self.style_index = (self.style_index + step) % len(self.styles)
-            self.temporal.stylizer = self._stylizer()
+            self.live.stylizer = self._stylizer()
         elif key in (ord("+"), ord("="), ord("-")):
             self.style = _stronger(self.style, up=key != ord("-"))
-            self.temporal.stylizer = self._stylizer()
+            self.live.stylizer = self._stylizer()
 
 
 def _stronger(style: StyleConfig, *, up: bool) -> StyleConfig:

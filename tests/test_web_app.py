@@ -1,0 +1,66 @@
+"""The page's handlers without a browser: style choices, upload checks, error lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synthetic import stripes, write_rgb
+
+pytest.importorskip("gradio", reason="the web extra is not installed")
+
+from videostyle.errors import BadOption  # noqa: E402
+from videostyle.web.app import _Page, build, enlarged  # noqa: E402
+from videostyle.web.jobs import BUNDLED_STYLE, JobQueue  # noqa: E402
+
+
+@pytest.fixture
+def page(tmp_path):
+    with JobQueue(tmp_path / "data", device="cpu", precision="fp32") as queue:
+        yield _Page(queue)
+
+
+def test_the_page_builds_with_the_bundled_style(page):
+    demo, handlers = build(page.queue)
+    assert demo is not None and handlers.queue is page.queue
+    gallery = page._gallery()
+    assert gallery[0][1] == BUNDLED_STYLE and Path(gallery[0][0]).is_file()
+
+
+def test_blend_weights_follow_the_gallery_order(page, tmp_path):
+    other = page.queue.gallery.add(Path(write_rgb(tmp_path / "b.png", stripes())))
+    styles = page._styles([other, BUNDLED_STYLE], "0.7, 0.3")
+    assert [(path.name, weight) for path, weight in styles] == [(BUNDLED_STYLE, 0.7), (other, 0.3)]
+    assert [w for _, w in page._styles([BUNDLED_STYLE, other], "")] == [1.0, 1.0]
+    for chosen, weights, message in (([], "", "choose at least one style"),
+                                     ([BUNDLED_STYLE, other], "1", "1 given for 2 chosen"),
+                                     ([BUNDLED_STYLE], "lots", "give numbers")):
+        with pytest.raises(BadOption, match=message):
+            page._styles(chosen, weights)
+
+
+def test_an_upload_is_described_or_refused_in_one_line(page, tmp_path):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    assert page.inspect(str(text)).startswith("Error: notes.mp4: not a video ffmpeg can read")
+    picture = write_rgb(tmp_path / "p.png", stripes(40, 30))
+    assert page.inspect(picture) == "p.png: a picture, 40x30"
+    assert page.inspect(None) == ""
+
+
+def test_starting_without_an_upload_or_with_a_bad_one_is_a_status_line(page, tmp_path):
+    out = {"status": "status"}
+    assert list(page.run_video(out, None, [BUNDLED_STYLE], "", 0.5, False, "preview", 0, 0, 64, "flow", "mp4",
+                               False, None, None)) == [{"status": "Error: upload a clip, a GIF or a picture first"}]
+    empty = tmp_path / "empty.gif"
+    empty.write_bytes(b"")
+    (update,) = page.run_video(out, str(empty), [BUNDLED_STYLE], "", 0.5, False, "preview", 0, 0, 64, "flow",
+                               "gif", False, None, None)
+    assert update["status"] == "Error: empty.gif: file is empty (0 bytes)"
+
+
+def test_small_results_are_enlarged_for_the_page_and_large_ones_kept():
+    assert enlarged(np.zeros((27, 48, 3), np.uint8)).shape == (216, 384, 3)
+    big = np.zeros((400, 600, 3), np.uint8)
+    assert enlarged(big) is big

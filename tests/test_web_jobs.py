@@ -1,0 +1,190 @@
+"""The web app's job queue without a browser: order, cancel, resume, refused paths and uploads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from synthetic import scene, stripes, write_rgb
+from test_video import make_clip
+
+from videostyle.errors import BadInput, BadOption, BadSource
+from videostyle.io import probe
+from videostyle.web import jobs
+from videostyle.web.jobs import CANCELLED, DONE, FAILED, JobQueue, JobRequest, Limits, describe, inside, safe_name
+
+
+@pytest.fixture
+def queue(tmp_path):
+    with JobQueue(tmp_path / "data", device="cpu", precision="fp32") as q:
+        yield q
+
+
+@pytest.fixture
+def style(tmp_path) -> Path:
+    return Path(write_rgb(tmp_path / "style.png", stripes()))
+
+
+def request(path: Path, style: Path, **settings) -> JobRequest:
+    tiny = {"size": 48, "iterations": 1, "first_iterations": 2, "quality": "preview"}
+    return JobRequest(input=path, styles=((style, 1.0),), **{**tiny, **settings})
+
+
+def wait_done(queue: JobQueue, job, timeout: float = 120) -> None:
+    assert queue.wait(job, timeout=timeout), describe(job)
+
+
+# -- order and places -------------------------------------------------------------------------
+def test_jobs_run_one_at_a_time_in_submission_order_and_see_their_place(queue, tmp_path, style, monkeypatch):
+    gate = threading.Event()
+    order: list[str] = []
+
+    def run(job):
+        order.append(job.request.display_name)
+        gate.wait(10)
+        return DONE, ""
+
+    monkeypatch.setattr(queue, "_run", run)
+    pictures = [Path(write_rgb(tmp_path / f"p{i}.png", scene(32, 24, seed=i))) for i in range(3)]
+    submitted = [queue.submit(request(p, style)) for p in pictures]
+    deadline = time.monotonic() + 10
+    while submitted[0].state != "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [queue.ahead(j) for j in submitted] == [0, 1, 2]
+    assert describe(submitted[2], queue.ahead(submitted[2])) == "p2.png: queued, 2 jobs ahead"
+    assert describe(submitted[1], queue.ahead(submitted[1])) == "p1.png: queued, 1 job ahead"
+    assert queue.submit(request(pictures[1], style)) is submitted[1]  # the same job is not queued twice
+    gate.set()
+    for job in submitted:
+        wait_done(queue, job)
+    assert order == ["p0.png", "p1.png", "p2.png"]
+
+
+def test_a_queued_job_can_be_cancelled_before_it_starts(queue, tmp_path, style, monkeypatch):
+    gate = threading.Event()
+    monkeypatch.setattr(queue, "_run", lambda job: (gate.wait(10), (DONE, ""))[1])
+    first = queue.submit(request(Path(write_rgb(tmp_path / "a.png", scene(32, 24))), style))
+    second = queue.submit(request(Path(write_rgb(tmp_path / "b.png", scene(32, 24, seed=5))), style))
+    assert queue.cancel(second.id).state == CANCELLED
+    gate.set()
+    wait_done(queue, first)
+    assert first.state == DONE and second.state == CANCELLED
+
+
+# -- real jobs: picture, clip, cancel, resume -------------------------------------------------
+def test_a_picture_job_writes_a_png_beside_nothing_else(queue, tmp_path, style):
+    job = queue.submit(request(Path(write_rgb(tmp_path / "photo.jpg", scene(40, 30))), style, size=400))
+    wait_done(queue, job)
+    assert job.state == DONE, job.message
+    assert job.size == 40  # never larger than the upload
+    assert queue.download(job).name == "photo-videostyle.png"
+    assert job.preview is not None and job.preview.shape == (30, 40, 3)
+
+
+def test_cancel_keeps_finished_frames_and_the_same_job_resumes(queue, tmp_path, style):
+    clip = make_clip(tmp_path / "clip.mp4", frames=8, size="64x48", fps=10, audio=True)
+    job = queue.submit(request(clip, style))
+    deadline = time.monotonic() + 120
+    while job.finished < 2 and job.active and time.monotonic() < deadline:
+        time.sleep(0.02)
+    queue.cancel(job.id)
+    wait_done(queue, job)
+    assert job.state == CANCELLED
+    kept = sorted(p.name for p in job.work.glob("frame_*.png"))
+    assert len(kept) >= 2
+    assert "cancelled after" in describe(job) and "resume" in describe(job)
+    assert not job.output.exists()
+
+    again = queue.submit(request(clip, style))
+    assert again.id == job.id and again is not job
+    wait_done(queue, again)
+    assert again.state == DONE, again.message
+    assert again.resumed >= len(kept)
+    info = probe(queue.download(again))
+    assert info.frame_count == 8 and info.has_audio
+    assert describe(again).startswith("clip.mp4: finished, 8 frames")
+
+
+def test_a_finished_job_survives_a_server_restart(tmp_path, style):
+    picture = Path(write_rgb(tmp_path / "photo.png", scene(32, 24)))
+    with JobQueue(tmp_path / "data", device="cpu", precision="fp32") as first:
+        job = first.submit(request(picture, style))
+        wait_done(first, job)
+    with JobQueue(tmp_path / "data", device="cpu", precision="fp32") as second:
+        again = second.submit(request(picture, style))
+        assert again.state == DONE and again.output == job.output  # shown again, not redone
+
+
+# -- what is refused --------------------------------------------------------------------------
+def test_download_names_cannot_escape_the_data_directory(queue, tmp_path, style):
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert safe_name("..\\..\\boot.ini") == "boot.ini"
+    assert safe_name(".hidden.mp4") == "hidden.mp4"
+    assert safe_name("../..") == "upload"
+    for parts in (("..", "x"), ("/etc/passwd",), ("a", "..", "..", "b")):
+        with pytest.raises(BadInput):
+            inside(queue.root / "results", *parts)
+    job = queue.submit(request(Path(write_rgb(tmp_path / "p.png", scene(32, 24))), style, name="../../../evil.png"))
+    assert job.output.is_relative_to(queue.root / "results")
+    assert job.output.name == "evil-videostyle.png"
+    wait_done(queue, job)
+    job.output = queue.root.parent / "outside.png"  # a tampered record is refused, not served
+    with pytest.raises(BadInput):
+        queue.download(job)
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"this is not a video\n" * 20, "not a video ffmpeg can read"),
+    (b"", "file is empty"),
+    (b"GIF89a\x10\x00\x10\x00\x80\x00\x00" + b"\x00" * 10, "no frames could be decoded"),  # a corrupt GIF
+])
+def test_a_bad_upload_is_one_clear_line_naming_the_upload(queue, tmp_path, style, content, expected):
+    suffix = ".gif" if content.startswith(b"GIF") else ".mp4"
+    upload = tmp_path / "gradio-tmp" / f"upload{suffix}"
+    upload.parent.mkdir()
+    upload.write_bytes(content)
+    with pytest.raises(BadSource) as caught:
+        queue.submit(request(upload, style, name=f"holiday{suffix}"))
+    message = str(caught.value)
+    assert message.startswith(f"holiday{suffix}: ") and expected in message, message
+    assert "\n" not in message and str(tmp_path) not in message
+    assert not any((queue.root / "jobs").iterdir())  # nothing kept of a refused upload
+
+
+def test_upload_size_and_duration_limits(tmp_path, style):
+    clip = make_clip(tmp_path / "long.mp4", frames=30, size="64x48", fps=10)
+    with (JobQueue(tmp_path / "data", limits=Limits(max_upload_mb=0.001)) as small,
+          pytest.raises(BadInput, match="over this server's upload limit")):
+        small.submit(request(clip, style))
+    with JobQueue(tmp_path / "data", limits=Limits(max_seconds=1.0)) as short:
+        with pytest.raises(BadOption, match="3 s of video is over this server's limit of 1 s"):
+            short.submit(request(clip, style))
+        assert short.submit(request(clip, style, duration=0.5)).frames == 5  # trimmed: accepted
+        with pytest.raises(BadOption, match="past the end"):
+            short.submit(request(clip, style, start=10.0))
+
+
+def test_a_bad_style_upload_is_refused_and_the_bundled_style_is_offered(queue, tmp_path):
+    assert queue.gallery.names()[0] == jobs.BUNDLED_STYLE
+    text = tmp_path / "style.jpg"
+    text.write_text("not a picture")
+    with pytest.raises(BadInput, match=r"^mine\.jpg: not an image"):
+        queue.gallery.add(text, "mine.jpg")
+    added = queue.gallery.add(Path(write_rgb(tmp_path / "s.png", stripes())), "../my style.png")
+    assert added.startswith("my_style-") and added in queue.gallery.names()
+    with pytest.raises(BadInput):
+        queue.gallery.path("../../etc/passwd")
+
+
+def test_a_job_failing_inside_the_engine_is_a_message_and_the_queue_goes_on(queue, tmp_path, style, monkeypatch):
+    picture = Path(write_rgb(tmp_path / "p.png", scene(32, 24)))
+    monkeypatch.setattr(queue, "_run_image", lambda job: 1 / 0)
+    job = queue.submit(request(picture, style))
+    wait_done(queue, job)
+    assert job.state == FAILED and describe(job).startswith("Error: internal error (ZeroDivisionError")
+    monkeypatch.undo()
+    again = queue.submit(request(picture, style))
+    wait_done(queue, again)
+    assert again.state == DONE

@@ -1,0 +1,126 @@
+"""The live policy, one frame at a time: shared by ``videostyle webcam`` and the web app's webcam tab.
+
+Gatys optimization is far slower than a camera, so a live picture needs three things that
+:class:`LiveStylizer` holds together: the caller always hands it the *newest* frame (stale
+ones are dropped before they get here), each frame gets a bounded iteration budget steered
+to hold a target rate, and each frame starts from the flow-warped previous result, so a few
+iterations keep the look once the first frame has converged. Where frames come from and
+where results go (a camera thread and a window, or a browser stream) is the caller's part.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import numpy as np
+
+from .flow import FlowEstimator, flow_and_cut
+from .frames import float_to_frame
+from .optimize import Progress, ProgressCallback, Stylizer
+from .temporal import TemporalConfig, TemporalStylizer
+
+RATE_WINDOW = 10  # the fps shown is measured over this many of the last stylized frames
+
+
+class LiveStylizer:
+    """Stylizes a live stream frame by frame within a time budget.
+
+    ``fps`` is the target rate of stylized frames (None: exactly ``iterations`` per frame);
+    the budget is capped at ``max_iterations``. The first frame converges with
+    ``first_iterations``; a scene cut (or a camera move too fast for the flow) restarts
+    from the content with the per-frame cap, so the style grows back over the next frames
+    instead of freezing the stream. Frames are (H, W, 3) uint8 RGB; a frame of another
+    size than the last restarts the stream.
+    """
+
+    def __init__(self, stylizer: Stylizer, *, fps: float | None, iterations: int, max_iterations: int,
+                 first_iterations: int) -> None:
+        self.fps, self.fixed, self.cap = fps, iterations, max_iterations
+        self.temporal = TemporalStylizer(stylizer, TemporalConfig(
+            mode="flow", iterations=iterations, first_iterations=first_iterations))
+        self.estimator = FlowEstimator()
+        self.original: np.ndarray | None = None  # the camera frame behind the last result
+        self.steady: tuple[int, float] | None = None  # (iterations, seconds) of the last steady frame
+        self.iterations: list[int] = []  # per stylized frame
+        self.latencies: list[float] = []  # capture to result, per stylized frame
+        self.finished_at: deque[float] = deque(maxlen=RATE_WINDOW)
+
+    @property
+    def stylizer(self) -> Stylizer:
+        return self.temporal.stylizer
+
+    @stylizer.setter
+    def stylizer(self, stylizer: Stylizer) -> None:
+        """Switch styles or weights mid-stream: the next frame starts from the current result."""
+        self.temporal.stylizer = stylizer
+
+    @property
+    def warming_up(self) -> bool:
+        """True until the first frame has been stylized (the next one gets ``first_iterations``)."""
+        return self.temporal.previous is None
+
+    def step(self, frame: np.ndarray, *, captured_at: float | None = None,
+             callback: ProgressCallback | None = None) -> np.ndarray:
+        """Stylize the newest ``frame`` and return it as (H, W, 3) uint8 RGB.
+
+        ``captured_at`` (``time.monotonic()`` when the frame was taken) feeds the latency
+        figures; ``callback`` gets the optimizer's progress and may raise to abandon the
+        frame (the stream then continues from the previous result).
+        """
+        begin = time.monotonic()
+        if self.original is not None and self.original.shape != frame.shape:
+            self.temporal.restore([], 0)  # a new camera size: start afresh
+        first = self.warming_up
+        flow, cut = None, False
+        if not first and self.original is not None:
+            step = flow_and_cut([self.original], frame, estimator=self.estimator)
+            flow, cut = step.flow, step.cut
+        iterations = self._iterations(first=first, cut=cut)
+        result = self.temporal.next(frame, flow, cut=cut, iterations=iterations, callback=callback)
+        self.original = frame
+        now = time.monotonic()
+        if not (first or cut):  # restarts are not typical of the per-frame cost
+            self.steady = (iterations, now - begin)
+        self.iterations.append(iterations)
+        self.latencies.append(now - (begin if captured_at is None else captured_at))
+        self.finished_at.append(now)
+        return float_to_frame(result)
+
+    def _iterations(self, *, first: bool, cut: bool) -> int:
+        # Only the first frame warms up for seconds. A scene change mid-stream restarts from
+        # the content with the per-frame cap, and the style grows back: the picture stays live.
+        if first:
+            return self.temporal.config.first_iterations
+        if cut:
+            return self.cap if self.fps is not None else self.fixed
+        return self.budget()
+
+    def budget(self) -> int:
+        """Iterations for the next frame: fixed, or steered so a whole frame (flow and
+        optimizer) takes 1/fps; frame time is roughly linear in iterations plus an overhead."""
+        if self.fps is None or self.steady is None:
+            return self.fixed
+        last, seconds = self.steady
+        steered = last * (1.0 / self.fps) / max(1e-3, seconds)
+        steered = min(steered, 2 * last)  # move gradually: one slow frame should not swing it
+        return max(1, min(self.cap, round(steered)))
+
+    def rate(self) -> float | None:
+        """Stylized frames per second over the last few frames; None before two."""
+        if len(self.finished_at) < 2:
+            return None
+        return (len(self.finished_at) - 1) / max(1e-6, self.finished_at[-1] - self.finished_at[0])
+
+    def caption(self) -> str | None:
+        """``"1.8 fps, latency 0.52 s"`` once there is a rate to show; None before."""
+        rate = self.rate()
+        if rate is None:
+            return None
+        return f"{rate:.1f} fps, latency {self.latencies[-1]:.2f} s"
+
+
+def warming_up_caption(p: Progress) -> str:
+    """The overlay shown while the first frame converges."""
+    return f"warming up {100 * p.iteration // max(1, p.iterations)}%"
+

@@ -1,0 +1,417 @@
+"""The page of ``videostyle serve`` (Gradio): upload, pick a style, watch it work, download.
+
+A thin layer: videos and pictures become :class:`jobs.JobRequest` s for the job queue
+(which calls ``stylize_video`` / ``stylize_image``), and the webcam tab runs the browser's
+frames through :class:`videostyle.live.LiveStylizer`, the policy of ``videostyle webcam``.
+Every problem a user can cause reaches the page as one line in a status box.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import signal
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from ..config import DEFAULT_STRENGTH
+from ..errors import BadOption, VideostyleError
+from .jobs import DONE, PRESETS, Job, JobQueue, JobRequest, Limits, describe
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.5  # how often a watching page looks at its job
+LIVE_SESSIONS = 4  # webcam sessions kept; the oldest is dropped beyond
+DISPLAY_SIZE = 384  # smaller frames are scaled up to this (longest side) to be shown
+PICTURE_DISPLAY_SIZE = 512  # ... and a stylized picture, beside its original
+UPLOAD_TYPES = [".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif", ".png", ".jpg", ".jpeg", ".webp", ".bmp"]
+PICTURE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"]
+CSS = """
+#status textarea, #image-status textarea, #webcam-stats textarea { font-family: ui-monospace, monospace; }
+footer { display: none !important; }
+"""
+
+
+def build(queue: JobQueue, *, note: str = "") -> tuple[gr.Blocks, _Page]:
+    """The page and its handlers; ``note`` (e.g. where it listens) is shown under the title."""
+    page = _Page(queue)
+    with gr.Blocks(title="videostyle", analytics_enabled=False) as demo:
+        gr.Markdown("## videostyle: paint a clip, a GIF, a picture or your webcam\n"
+                    "Gatys et al. neural style transfer, steadied for video along the optical flow "
+                    f"(Ruder et al.). {note}")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=300):
+                style = page.style_panel()
+            with gr.Column(scale=2, min_width=420), gr.Tabs():
+                with gr.Tab("Video / GIF", id="video"):
+                    page.video_tab(style)
+                with gr.Tab("Image", id="image"):
+                    page.image_tab(style)
+                with gr.Tab("Webcam", id="webcam"):
+                    page.webcam_tab(style)
+        demo.load(page.refresh_styles, inputs=style["chosen"], outputs=[style["gallery"], style["chosen"]])
+    return demo, page
+
+
+class _Page:
+    """The handlers, holding the queue and the webcam sessions."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self.queue = queue
+        self.live: OrderedDict[str, tuple[tuple, Any]] = OrderedDict()
+        self.stepping = threading.Lock()  # held while a webcam frame is stylized
+        self.stopping = threading.Event()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shutting down: abandon the webcam frame in progress and wait for it to unwind."""
+        self.stopping.set()
+        if self.stepping.acquire(timeout=timeout):
+            self.stepping.release()
+
+    def _check_stop(self, progress: object) -> None:
+        if self.stopping.is_set():
+            raise _Stopped
+
+    # -- the style panel ----------------------------------------------------------------------
+    def style_panel(self) -> dict[str, Any]:
+        names = self.queue.gallery.names()
+        gallery = gr.Gallery(value=self._gallery(), label="Style gallery", columns=3, height=230,
+                             allow_preview=False, elem_id="gallery")
+        chosen = gr.CheckboxGroup(names, value=names[:1], label="Styles to use", elem_id="styles",
+                                  info="several at once are blended")
+        weights = gr.Textbox(label="Blend weights", placeholder="e.g. 0.7, 0.3 in the order above (empty: equal)",
+                             elem_id="weights")
+        add = gr.UploadButton("Add style images…", file_count="multiple", file_types=PICTURE_TYPES, size="sm")
+        added = gr.Textbox(label="Style uploads", visible=False, interactive=False, elem_id="style-note")
+        strength = gr.Slider(0, 1, value=DEFAULT_STRENGTH, step=0.05, label="Style strength",
+                             info="0 keeps the photo, 1 is the strongest look", elem_id="strength")
+        colors = gr.Checkbox(label="Keep the original colours", elem_id="colors")
+        quality = gr.Radio(list(PRESETS), value="standard", label="Quality", elem_id="quality",
+                           info="iterations a frame (first frame; a picture): " + ", ".join(
+                               f"{name} {q.iterations} ({q.first_iterations}; {q.image_iterations})"
+                               for name, q in PRESETS.items()))
+        add.upload(self.add_styles, inputs=[add, chosen], outputs=[gallery, chosen, added])
+        return {"gallery": gallery, "chosen": chosen, "weights": weights, "strength": strength,
+                "colors": colors, "quality": quality}
+
+    def _gallery(self) -> list[tuple[str, str]]:
+        return [(str(self.queue.gallery.path(name)), name) for name in self.queue.gallery.names()]
+
+    def refresh_styles(self, chosen: list[str]):
+        names = self.queue.gallery.names()
+        return self._gallery(), gr.update(choices=names, value=[n for n in chosen if n in names] or names[:1])
+
+    def add_styles(self, files: list[str] | None, chosen: list[str]):
+        added, problems = [], []
+        for file in files or []:
+            try:
+                added.append(self.queue.gallery.add(Path(file)))
+            except VideostyleError as exc:
+                problems.append(f"Error: {exc}")
+        names = self.queue.gallery.names()
+        note = "\n".join(problems + ([f"added: {', '.join(added)}"] if added else []))
+        return (self._gallery(), gr.update(choices=names, value=list(dict.fromkeys(chosen + added))),
+                gr.update(value=note, visible=bool(note)))
+
+    def _styles(self, chosen: list[str], weights: str) -> tuple[tuple[Path, float], ...]:
+        if not chosen:
+            raise BadOption("choose at least one style from the gallery")
+        chosen = [name for name in self.queue.gallery.names() if name in chosen]  # the order shown
+        values = [w for w in weights.replace(";", ",").split(",") if w.strip()] if weights else []
+        if not values:
+            return tuple((self.queue.gallery.path(name), 1.0) for name in chosen)
+        if len(values) != len(chosen):
+            raise BadOption(f"blend weights: {len(values)} given for {len(chosen)} chosen styles; give one each")
+        try:
+            numbers = [float(w) for w in values]
+        except ValueError:
+            raise BadOption(f"blend weights {weights!r}: give numbers, e.g. 0.7, 0.3") from None
+        return tuple((self.queue.gallery.path(name), w) for name, w in zip(chosen, numbers, strict=True))
+
+    # -- video / GIF ----------------------------------------------------------------------------
+    def video_tab(self, style: dict[str, Any]) -> None:
+        limits = self.queue.limits
+        upload = gr.File(label=f"Clip, GIF or picture (up to {limits.max_upload_mb:g} MB)", file_types=UPLOAD_TYPES,
+                         elem_id="video-input")
+        with gr.Row():
+            start = gr.Number(0, label="Start (s)", minimum=0, elem_id="start")
+            duration = gr.Number(0, label="Duration (s)", minimum=0, elem_id="duration",
+                                 info=f"0: to the end; at most {limits.max_seconds:g} s")
+            size = gr.Slider(32, limits.max_size, value=min(320, limits.max_size), step=16, elem_id="size",
+                             label="Output size (px)", info="longest side; never more than the upload's")
+        with gr.Row():
+            temporal = gr.Dropdown(["flow", "warm", "independent"], value="flow", label="Temporal mode",
+                                   info="flow: each frame starts from the last one moved along the motion")
+            output = gr.Radio(["mp4", "gif"], value="mp4", label="Output", elem_id="output")
+            side = gr.Checkbox(label="Side by side (original | stylized)", elem_id="side")
+        with gr.Accordion("Iterations (optional: they override the quality preset)", open=False), gr.Row():
+            iterations = gr.Number(None, label="per frame", minimum=1, precision=0, elem_id="iterations")
+            first = gr.Number(None, label="first frame", minimum=1, precision=0, elem_id="first-iterations")
+        with gr.Row():
+            go = gr.Button("Stylize", variant="primary", elem_id="start-button")
+            stop = gr.Button("Cancel", variant="stop", elem_id="cancel-button")
+        status = gr.Textbox(label="Status", interactive=False, lines=2, elem_id="status")
+        with gr.Row():
+            preview = gr.Image(label="Newest finished frame", interactive=False, height=260, elem_id="preview")
+            video = gr.Video(label="Result", interactive=False, height=260, elem_id="result", autoplay=True, loop=True)
+            gif = gr.Image(label="Result", interactive=False, height=260, visible=False, type="filepath",
+                           elem_id="result-gif")
+        download = gr.File(label="Download", interactive=False, elem_id="download")
+        job_id = gr.State(None)
+
+        upload.change(self.inspect, inputs=upload, outputs=status)
+        settings = [upload, style["chosen"], style["weights"], style["strength"], style["colors"], style["quality"],
+                    start, duration, size, temporal, output, side, iterations, first]
+        outputs = {"job": job_id, "status": status, "preview": preview, "video": video, "gif": gif,
+                   "download": download}
+        go.click(functools.partial(self.run_video, outputs), inputs=settings, outputs=list(outputs.values()),
+                 concurrency_limit=None, show_progress="hidden")
+        stop.click(self.cancel, inputs=job_id, outputs=status, concurrency_limit=None, show_progress="hidden")
+
+    def inspect(self, upload: str | None) -> str:
+        """What an upload is, as soon as it arrives (or why it cannot be used)."""
+        if not upload:
+            return ""
+        from ..io import probe, read_image
+
+        path, name = Path(upload), Path(upload).name
+        try:
+            if path.suffix.lower() in PICTURE_TYPES:
+                image = read_image(path)
+                return f"{name}: a picture, {image.shape[1]}x{image.shape[0]}"
+            info = probe(path)
+        except VideostyleError as exc:
+            return f"Error: {str(exc).replace(str(path), name)}"
+        count = f"{info.frame_count} frames" if info.frame_count else "frames"
+        length = f", {info.duration:.1f} s" if info.duration else ""
+        audio = ", with audio" if info.has_audio else ""
+        return f"{name}: {info.width}x{info.height}, {count} at {info.fps:.3g} fps{length}{audio}"
+
+    def run_video(self, out: dict[str, Any], upload, chosen, weights, strength, colors, quality, start, duration,
+                  size, temporal, output, side, iterations, first) -> Iterator[dict]:
+        try:
+            if not upload:
+                raise BadOption("upload a clip, a GIF or a picture first")
+            request = JobRequest(
+                input=Path(upload), styles=self._styles(chosen, weights), strength=float(strength),
+                preserve_colors=bool(colors), quality=quality, size=int(size), start=float(start or 0),
+                duration=float(duration) if duration else None, temporal=temporal, output=output,
+                side_by_side=bool(side), iterations=int(iterations) if iterations else None,
+                first_iterations=int(first) if first else None)
+            job = self.queue.submit(request)
+        except VideostyleError as exc:
+            yield {out["status"]: f"Error: {exc}"}
+            return
+        yield {out["job"]: job.id, out["download"]: None, out["preview"]: None,
+               out["gif"]: gr.update(value=None, visible=False), out["video"]: gr.update(value=None, visible=True)}
+        yield from self._watch(job, out)
+
+    def _watch(self, job: Job, out: dict[str, Any]) -> Iterator[dict]:
+        """Follow ``job`` until it ends: status line, newest frame, then the result."""
+        shown = -1
+        while True:
+            update: dict = {out["status"]: describe(job, self.queue.ahead(job))}
+            if job.previews != shown and job.preview is not None:
+                shown = job.previews
+                update[out["preview"]] = enlarged(job.preview)
+            if not job.active:
+                break
+            yield update
+            time.sleep(POLL_S)
+        if job.state == DONE:
+            result = str(self.queue.download(job))
+            update[out["download"]] = result
+            if "gif" in out and result.endswith(".gif"):
+                update[out["gif"]] = gr.update(value=result, visible=True)
+                update[out["video"]] = gr.update(value=None, visible=False)
+            elif "video" in out and not result.endswith(".png"):
+                update[out["video"]] = gr.update(value=result, visible=True)
+            elif "result" in out and job.preview is not None:  # a picture: shown as large as the original
+                update[out["result"]] = enlarged(job.preview, PICTURE_DISPLAY_SIZE)
+        yield update
+
+    def cancel(self, job_id: str | None) -> str:
+        job = self.queue.cancel(job_id) if job_id else None
+        if job is None:
+            return "nothing to cancel"
+        return f"{job.request.display_name}: cancelling…" if job.active else describe(job)
+
+    # -- image ------------------------------------------------------------------------------
+    def image_tab(self, style: dict[str, Any]) -> None:
+        upload = gr.File(label="Picture", file_types=PICTURE_TYPES, elem_id="image-input")
+        size = gr.Slider(32, self.queue.limits.max_size, value=min(512, self.queue.limits.max_size), step=16,
+                         label="Output size (px)", info="longest side; never more than the upload's",
+                         elem_id="image-size")
+        with gr.Row():
+            go = gr.Button("Stylize", variant="primary", elem_id="image-start")
+            stop = gr.Button("Cancel", variant="stop", elem_id="image-cancel")
+        status = gr.Textbox(label="Status", interactive=False, elem_id="image-status")
+        with gr.Row():
+            original = gr.Image(label="Original", interactive=False, type="filepath", elem_id="image-original")
+            result = gr.Image(label="Stylized", interactive=False, format="png", elem_id="image-result")
+        download = gr.File(label="Download", interactive=False, elem_id="image-download")
+        job_id = gr.State(None)
+
+        def show(upload: str | None):
+            text = self.inspect(upload)
+            return text, (upload if upload and not text.startswith("Error") else None)
+
+        upload.change(show, inputs=upload, outputs=[status, original])
+        outputs = {"job": job_id, "status": status, "preview": result, "result": result, "download": download}
+        settings = [upload, style["chosen"], style["weights"], style["strength"], style["colors"], style["quality"],
+                    size]
+        go.click(functools.partial(self.run_image, outputs), inputs=settings, outputs=list(outputs.values()),
+                 concurrency_limit=None, show_progress="hidden")
+        stop.click(self.cancel, inputs=job_id, outputs=status, concurrency_limit=None, show_progress="hidden")
+
+    def run_image(self, out: dict[str, Any], upload, chosen, weights, strength, colors, quality,
+                  size) -> Iterator[dict]:
+        try:
+            if not upload:
+                raise BadOption("upload a picture first")
+            if Path(upload).suffix.lower() not in PICTURE_TYPES:
+                raise BadOption(f"{Path(upload).name}: not a picture; clips and GIFs go in the Video / GIF tab")
+            request = JobRequest(input=Path(upload), styles=self._styles(chosen, weights), strength=float(strength),
+                                 preserve_colors=bool(colors), quality=quality, size=int(size))
+            job = self.queue.submit(request)
+        except VideostyleError as exc:
+            yield {out["status"]: f"Error: {exc}"}
+            return
+        yield {out["job"]: job.id, out["result"]: None, out["download"]: None}
+        yield from self._watch(job, out)
+
+    # -- webcam -----------------------------------------------------------------------------
+    def webcam_tab(self, style: dict[str, Any]) -> None:
+        from .. import WebcamConfig
+
+        defaults = WebcamConfig()
+        gr.Markdown("Your browser's camera, stylized live as `videostyle webcam` does it: always the newest "
+                    "frame, as many iterations as hold the target rate, each frame started from the last one "
+                    "moved along the motion. The first frame takes a few seconds to warm up.")
+        with gr.Row():
+            size = gr.Slider(32, 480, value=defaults.size, step=16, label="Working size (px)", elem_id="webcam-size")
+            fps = gr.Slider(0.5, 10, value=defaults.fps, step=0.5, label="Target stylized frames per second",
+                            elem_id="webcam-fps")
+        with gr.Row():
+            camera = gr.Image(sources=["webcam"], streaming=True, label="Camera", elem_id="webcam-in")
+            painted = gr.Image(label="Stylized", interactive=False, elem_id="webcam-out")
+        stats = gr.Textbox(label="Live", interactive=False, elem_id="webcam-stats")
+        inputs = [camera, style["chosen"], style["weights"], style["strength"], style["colors"], size, fps]
+        camera.stream(self.webcam_step, inputs=inputs, outputs=[painted, stats], stream_every=0.1,
+                      concurrency_limit=1, time_limit=3600, show_progress="hidden")
+
+    def webcam_step(self, frame: np.ndarray | None, chosen, weights, strength, colors, size, fps,
+                    request: gr.Request):
+        """One browser frame (the newest: Gradio keeps only the last one sent) through the live policy."""
+        arrived = time.monotonic()
+        if frame is None or self.stopping.is_set():
+            return gr.skip(), gr.skip()
+        try:
+            live = self._live_session(request.session_hash or "", chosen, weights, strength, colors, fps)
+        except VideostyleError as exc:
+            return gr.skip(), f"Error: {exc}"
+        from ..io import fit_size, resize_frame
+
+        w, h = fit_size(frame.shape[1], frame.shape[0], int(size))
+        try:
+            with self.stepping:
+                result = live.step(resize_frame(np.ascontiguousarray(frame[..., :3]), w, h), captured_at=arrived,
+                                   callback=self._check_stop)
+        except _Stopped:
+            return gr.skip(), "the server is shutting down"
+        count = len(live.iterations)
+        figures = live.caption() or f"warmed up in {live.latencies[-1]:.1f} s"
+        line = (f"{figures} · {live.iterations[-1]} iterations a frame · {count} frame{'s' if count != 1 else ''} "
+                "stylized")
+        if self.queue.busy():
+            line += " · sharing the machine with a running job"
+        return enlarged(result), line
+
+    def _live_session(self, key: str, chosen, weights, strength, colors, fps):
+        from .. import WebcamConfig
+        from ..live import LiveStylizer
+
+        styles = self._styles(chosen, weights)
+        look = (styles, float(strength), bool(colors))
+        known = self.live.get(key)
+        if known is not None and known[1].fps == float(fps):
+            if known[0] != look:  # new style or strength: carry on from the current picture
+                known[1].stylizer = self._stylizer(styles, strength, colors)
+                self.live[key] = (look, known[1])
+            self.live.move_to_end(key)
+            return known[1]
+        defaults = WebcamConfig()
+        live = LiveStylizer(self._stylizer(styles, strength, colors), fps=float(fps),
+                            iterations=defaults.iterations, max_iterations=defaults.max_iterations,
+                            first_iterations=defaults.first_iterations)
+        self.live[key] = (look, live)
+        while len(self.live) > LIVE_SESSIONS:
+            self.live.popitem(last=False)
+        return live
+
+    def _stylizer(self, styles, strength, colors):
+        from .. import Style, StyleConfig, Stylizer
+        from ..io import read_image
+
+        config = StyleConfig(strength=float(strength), preserve_colors=bool(colors), device=self.queue.device,
+                             precision=self.queue.precision)
+        return Stylizer([Style(read_image(path), weight) for path, weight in styles], config)
+
+
+class _Stopped(Exception):
+    """Raised from a webcam frame's progress callback when the server shuts down."""
+
+
+def enlarged(frame: np.ndarray, longest: int = DISPLAY_SIZE) -> np.ndarray:
+    """A small result scaled up for the page (as the CLI's preview window does); large ones as they are."""
+    from ..io import fit_size, resize_frame
+
+    if max(frame.shape[:2]) >= longest:
+        return frame
+    return resize_frame(frame, *fit_size(frame.shape[1], frame.shape[0], longest))
+
+
+# -- launching --------------------------------------------------------------------------------
+def serve(*, host: str, port: int, data_dir: str | Path, auth: tuple[str, str] | None = None,
+          limits: Limits | None = None, device: str = "auto", precision: str = "auto", note: str = "",
+          block: bool = True):
+    """Start the page on ``host:port``; blocks until Ctrl-C unless ``block`` is False (then
+    returns the Blocks and the queue, for tests)."""
+    queue = JobQueue(data_dir, limits=limits, device=device, precision=precision)
+    demo, page = build(queue, note=note)
+    demo.queue(default_concurrency_limit=1)
+    theme = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                           font_mono=["ui-monospace", "monospace"])  # no web fonts: it works offline
+    try:
+        demo.launch(server_name=host, server_port=port, auth=auth, max_file_size=int(queue.limits.max_upload_mb * 1e6),
+                    allowed_paths=[str(queue.root / "results"), str(queue.root / "styles")],
+                    show_error=False, quiet=True, ssr_mode=False, prevent_thread_lock=True, inbrowser=False,
+                    theme=theme, css=CSS, footer_links=[], mcp_server=False)
+    except OSError as exc:
+        queue.close()
+        raise BadOption(f"cannot listen on {host}:{port} ({exc}); pass another --port") from None
+    if not block:
+        return demo, queue
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # kill, systemd, docker stop: shut down as Ctrl-C does
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        page.stop()  # a webcam frame, and the running job, stop within a step; finished frames stay
+        queue.close()
+        demo.close()
+    return demo, queue
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,563 @@
+"""The web app's jobs: a queue run by one worker thread per device, the data directory, cancel, resume.
+
+No Gradio here: the page (``app.py``) is a thin layer over this module, and this module is
+a thin layer over the public API (``stylize_video``, ``stylize_image``). Layout of the
+data directory::
+
+    styles/              the style gallery: the bundled sample and uploaded style images
+    jobs/<key>/          one per input + frame-shaping settings: input.<ext> (the upload),
+                         work/ (finished frames: what a cancelled or interrupted job resumes from)
+    results/<id>/<name>  the finished output of job <id>: what the page plays and downloads
+
+``key`` and ``id`` are hashes of the upload's bytes, the style images' bytes and the
+settings, so submitting the same job again (after a cancel, a crash or a server restart)
+lands in the same folders and resumes at the first unfinished frame; a finished job is
+simply shown again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..config import DEFAULT_STRENGTH
+from ..errors import BadInput, BadOption, BadSource, VideostyleError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR = "videostyle-data"
+IMAGE_INPUTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  # stills; a .gif is a clip
+OUTPUTS = ("mp4", "gif")
+CHECKOUT_STYLE = Path(__file__).resolve().parents[2] / "samples" / "style.jpg"  # absent when installed
+BUNDLED_STYLE = "sample-swirls.jpg"
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Iterations behind a quality preset."""
+
+    iterations: int  # per video frame after the first
+    first_iterations: int  # first frame of a clip, and after a scene cut
+    image_iterations: int  # a still picture
+
+
+# standard is what `videostyle demo` runs (20 per frame, 150 for the first); best spends what
+# the CLI's defaults spend on the first frame and half as much again per frame.
+PRESETS = {
+    "preview": Quality(iterations=5, first_iterations=40, image_iterations=60),
+    "standard": Quality(iterations=20, first_iterations=150, image_iterations=150),
+    "best": Quality(iterations=30, first_iterations=300, image_iterations=300),
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one upload may ask of the server (``videostyle serve`` options)."""
+
+    max_upload_mb: float = 500.0
+    max_seconds: float = 120.0  # longest stretch of a clip one job stylizes
+    max_size: int = 1024  # longest side of an output
+
+    def __post_init__(self) -> None:
+        if self.max_upload_mb <= 0 or self.max_seconds <= 0 or self.max_size < 16:
+            raise BadOption("upload limits must be > 0 (and the size limit at least 16 pixels)")
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What the page asks for: the upload, the styles and every setting that shapes the result."""
+
+    input: Path  # the uploaded file, wherever the web framework put it
+    styles: tuple[tuple[Path, float], ...]  # style image and blend weight
+    name: str | None = None  # the upload's own file name, for messages and the download (default: input's)
+    strength: float = DEFAULT_STRENGTH
+    preserve_colors: bool = False
+    quality: str = "standard"
+    size: int = 320  # longest side of the output; never more than the upload's
+    start: float = 0.0  # seconds
+    duration: float | None = None  # seconds; None: to the end
+    temporal: str = "flow"
+    output: str = "mp4"  # "mp4" or "gif" for clips; pictures give a PNG
+    side_by_side: bool = False
+    iterations: int | None = None  # per frame (or for a picture); None: the quality preset's
+    first_iterations: int | None = None  # first frame of a clip; None: the preset's
+
+    def __post_init__(self) -> None:
+        if not self.styles:
+            raise BadOption("choose at least one style")
+        if any(weight <= 0 for _, weight in self.styles):
+            raise BadOption("style blend weights must be > 0")
+        if self.quality not in PRESETS:
+            raise BadOption(f"quality {self.quality!r}: choose one of {', '.join(PRESETS)}")
+        if self.output not in OUTPUTS:
+            raise BadOption(f"output {self.output!r}: choose one of {', '.join(OUTPUTS)}")
+        if self.size < 16:
+            raise BadOption(f"size {self.size}: must be at least 16 pixels")
+        if self.start < 0 or (self.duration is not None and self.duration <= 0):
+            raise BadOption("start must be >= 0 seconds and duration > 0 seconds")
+        if (self.iterations is not None and self.iterations < 1) or (
+                self.first_iterations is not None and self.first_iterations < 1):
+            raise BadOption("iterations must be at least 1")
+
+    def quality_settings(self) -> Quality:
+        """The preset's iterations, with the request's own counts where it gives them."""
+        preset = PRESETS[self.quality]
+        return Quality(iterations=self.iterations or preset.iterations,
+                       first_iterations=self.first_iterations or preset.first_iterations,
+                       image_iterations=self.iterations or preset.image_iterations)
+
+    @property
+    def display_name(self) -> str:
+        return Path(self.name or self.input.name).name
+
+
+class JobCancelled(Exception):
+    """Raised from a job's progress callback to stop it; its finished frames stay in the work folder."""
+
+
+QUEUED, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancelled", "failed"
+
+
+@dataclass
+class Job:
+    """One job and its progress, written by the worker thread and read by the page."""
+
+    id: str
+    kind: str  # "video" or "image"
+    request: JobRequest
+    input: Path  # the upload's copy in the job folder
+    work: Path  # the video work folder (finished frames)
+    output: Path
+    size: int  # the longest side actually used
+    duration: float | None  # seconds of the clip to stylize: the request's, capped when the length is unknown
+    state: str = QUEUED
+    stage: str = "stylize"  # "stylize" or "encode"
+    frames: int | None = None
+    finished: int = 0  # frames done, resumed ones included
+    resumed: int = 0
+    iteration: int = 0  # within the current frame (or the picture)
+    iterations: int = 0
+    step_seconds: float = 0.0  # time into the current frame (or the picture)
+    seconds_per_frame: float | None = None
+    preview: np.ndarray | None = None  # the newest finished frame, (H, W, 3) uint8 RGB
+    previews: int = 0  # counts new previews, so a page can tell that one arrived
+    message: str = ""  # why it failed
+    seconds: float | None = None  # wall time of a finished run
+    cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.state in (QUEUED, RUNNING)
+
+
+# -- the data directory -----------------------------------------------------------------------
+def safe_name(name: str, *, fallback: str = "upload") -> str:
+    """A file name that stays where it is put: the last path part, only letters, digits,
+    ``._-``, no leading dot, at most 80 characters."""
+    base = re.split(r"[\\/]", name)[-1]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", base).lstrip("._-")[:80]
+    return cleaned or fallback
+
+
+def inside(root: Path, *parts: str) -> Path:
+    """``root / parts`` resolved, refused (BadInput) unless it stays inside ``root``."""
+    base = root.resolve()
+    path = base.joinpath(*parts).resolve()
+    if path == base or not path.is_relative_to(base):
+        raise BadInput(f"{'/'.join(parts)}: not a file of this server's data directory")
+    return path
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _key(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _copy_once(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` unless it is there: a resumed job needs the very same
+    file (its size and time are part of the work folder's settings check)."""
+    if target.exists():
+        return
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
+
+
+class StyleGallery:
+    """The style images on offer: the bundled sample first, then uploads, kept in ``styles/``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        bundled = folder / BUNDLED_STYLE
+        if not bundled.exists():
+            if CHECKOUT_STYLE.is_file():
+                _copy_once(CHECKOUT_STYLE, bundled)
+            else:  # an installed package has no samples/ folder: render the same painting
+                from ..samples import CONTENT_SIZE, render_painting, write_jpeg
+
+                write_jpeg(bundled, render_painting(*CONTENT_SIZE))
+
+    def names(self) -> list[str]:
+        files = sorted(p.name for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_INPUTS + (".gif",))
+        return sorted(files, key=lambda name: name != BUNDLED_STYLE)
+
+    def path(self, name: str) -> Path:
+        path = inside(self.folder, name)
+        if not path.is_file():
+            raise BadInput(f"style {name}: not in the gallery")
+        return path
+
+    def add(self, upload: Path, name: str | None = None) -> str:
+        """Check an uploaded style image and add it; returns its gallery name."""
+        from ..io import read_image
+
+        shown = Path(name or upload.name).name
+        _readable(lambda: read_image(upload), upload, shown)
+        stem = Path(safe_name(shown, fallback="style")).stem
+        target = f"{stem}-{file_digest(upload)[:8]}{upload.suffix.lower()}"
+        _copy_once(upload, self.folder / target)
+        return target
+
+
+def _first_frame(path: Path, start: float) -> np.ndarray | None:
+    """Decode one small frame: a header can look fine in front of a body that is not."""
+    from ..io import open_source
+
+    with open_source(path, start=start, frames=1, size=32) as source:
+        return next(iter(source), None)
+
+
+def _readable(check, path: Path, shown: str):
+    """Run ``check()``; a VideostyleError's message names the upload as the user knows it."""
+    try:
+        return check()
+    except VideostyleError as exc:
+        raise type(exc)(str(exc).replace(str(path), shown)) from None
+
+
+# -- the queue --------------------------------------------------------------------------------
+class JobQueue:
+    """Runs jobs one at a time, in the order submitted, on one worker thread for ``device``.
+
+    A context manager: leaving it cancels the running job (its frames are kept) and stops
+    the worker. ``submit`` checks a request as the CLI checks its inputs (VideostyleError
+    with a one-line message) before anything is queued.
+    """
+
+    def __init__(self, data_dir: str | Path = DEFAULT_DATA_DIR, *, limits: Limits | None = None,
+                 device: str = "auto", precision: str = "auto") -> None:
+        self.root = Path(data_dir).resolve()
+        self.limits = limits or Limits()
+        self.device, self.precision = device, precision
+        for sub in ("jobs", "results"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.gallery = StyleGallery(self.root / "styles")
+        self._jobs: dict[str, Job] = {}
+        self._waiting: deque[Job] = deque()
+        self._running: Job | None = None
+        self._closed = False
+        self._changed = threading.Condition()
+        self._worker = threading.Thread(target=self._work, name=f"videostyle-jobs-{device}", daemon=True)
+        self._worker.start()
+
+    def __enter__(self) -> JobQueue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- what the page calls ----------------------------------------------------------------
+    def submit(self, request: JobRequest) -> Job:
+        """Check and queue a job; the same job again returns the one already queued,
+        running or finished, or queues it anew (resuming) after a cancel or failure."""
+        job = self._prepare(request)
+        with self._changed:
+            if self._closed:
+                raise BadOption("the server is shutting down")
+            known = self._jobs.get(job.id)
+            if known is not None and (known.active or (known.state == DONE and known.output.is_file())):
+                return known
+            self._jobs[job.id] = job
+            if job.output.is_file():  # finished before (maybe before a restart): nothing to do
+                job.state, job.finished = DONE, job.frames or 0
+                return job
+            self._waiting.append(job)
+            self._changed.notify_all()
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def ahead(self, job: Job) -> int:
+        """How many jobs run before this one starts (0 once it runs)."""
+        with self._changed:
+            if job.state != QUEUED:
+                return 0
+            waiting = list(self._waiting)
+            before = waiting.index(job) if job in waiting else 0
+            return before + (self._running is not None)
+
+    def cancel(self, job_id: str) -> Job | None:
+        """Stop a job: a queued one leaves the queue, a running one stops within one
+        optimizer step. Finished frames are kept for a resubmission to resume from."""
+        with self._changed:
+            job = self._jobs.get(job_id)
+            if job is None or not job.active:
+                return job
+            job.cancel_requested.set()
+            if job in self._waiting:
+                self._waiting.remove(job)
+                job.state = CANCELLED
+            self._changed.notify_all()
+        return job
+
+    def wait(self, job: Job, timeout: float | None = None) -> bool:
+        """Wait until ``job`` is no longer queued or running; False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not job.active, timeout=timeout)
+
+    def download(self, job: Job) -> Path:
+        """The finished output of ``job``, checked to lie in this server's results folder."""
+        path = inside(self.root / "results", job.id, job.output.name)
+        if job.state != DONE or not path.is_file():
+            raise BadInput(f"{job.output.name}: no finished result (yet)")
+        return path
+
+    def busy(self) -> bool:
+        return self._running is not None
+
+    def close(self, timeout: float = 30.0) -> None:
+        with self._changed:
+            self._closed = True
+            for job in self._waiting:
+                job.state = CANCELLED
+            self._waiting.clear()
+            if self._running is not None:
+                self._running.cancel_requested.set()
+            self._changed.notify_all()
+        self._worker.join(timeout)
+
+    # -- checks ---------------------------------------------------------------------------------
+    def _prepare(self, request: JobRequest) -> Job:
+        name = request.display_name
+        upload = request.input
+        if not upload.is_file():
+            raise BadInput(f"{name}: no such file (was the upload finished?)")
+        megabytes = upload.stat().st_size / 1e6
+        if megabytes > self.limits.max_upload_mb:
+            raise BadInput(f"{name}: {megabytes:.0f} MB is over this server's upload limit of "
+                           f"{self.limits.max_upload_mb:g} MB")
+        if request.size > self.limits.max_size:
+            raise BadOption(f"size {request.size}: this server makes outputs of at most {self.limits.max_size} px")
+        kind = "image" if upload.suffix.lower() in IMAGE_INPUTS else "video"
+        styles = [(self._style_digest(path), weight) for path, weight in request.styles]
+        shaping = {k: v for k, v in asdict(request).items() if k not in ("input", "name", "styles", "side_by_side")}
+        if kind == "image":
+            shaping.update(start=0.0, duration=None, temporal=None, output="png")
+        frames_key = _key({"input": file_digest(upload), "styles": styles, "kind": kind, "version": __version__,
+                           **shaping})
+        job_id = _key({"frames": frames_key, "side_by_side": request.side_by_side and kind == "video"})
+        folder = self.root / "jobs" / frames_key
+        folder.mkdir(parents=True, exist_ok=True)
+        copy = folder / f"input{upload.suffix.lower() or '.bin'}"
+        _copy_once(upload, copy)
+        try:
+            longest, frames, duration = self._check_input(kind, copy, name, request)
+        except VideostyleError:
+            if not (folder / "work").exists():  # a refused upload leaves nothing behind
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        suffix = "png" if kind == "image" else request.output
+        output = inside(self.root / "results", job_id, f"{Path(safe_name(name)).stem}-videostyle.{suffix}")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        return Job(id=job_id, kind=kind, request=request, input=copy, work=folder / "work", output=output,
+                   size=min(request.size, longest), duration=duration, frames=frames)
+
+    def _check_input(self, kind: str, copy: Path, name: str,
+                     request: JobRequest) -> tuple[int, int | None, float | None]:
+        """Probe the upload as the CLI would; returns its longest side in pixels, about how
+        many frames the job will stylize, and the duration to ask for (the request's, or the
+        limit where the clip does not tell its length)."""
+        from ..io import probe, read_image
+
+        if kind == "image":
+            image = _readable(lambda: read_image(copy), copy, name)
+            return max(image.shape[:2]), 1, None
+        info = _readable(lambda: probe(copy), copy, name)
+        length = info.duration or (info.frame_count or 0) / info.fps
+        if length and request.start >= length:
+            raise BadOption(f"{name}: start {request.start:g} s is past the end of the clip ({length:.1f} s)")
+        selected = max(0.0, length - request.start)
+        if request.duration is not None:
+            selected = min(selected, request.duration)
+        if selected > self.limits.max_seconds:
+            raise BadOption(f"{name}: {selected:.0f} s of video is over this server's limit of "
+                            f"{self.limits.max_seconds:g} s; set a shorter duration")
+        if _readable(lambda: _first_frame(copy, request.start), copy, name) is None:
+            raise BadSource(f"{name}: no frames could be decoded from {request.start:g} s on")
+        if not length:
+            return max(info.width, info.height), None, min(request.duration or math.inf, self.limits.max_seconds)
+        return max(info.width, info.height), round(selected * info.fps), request.duration
+
+    def _style_digest(self, path: Path) -> str:
+        from ..io import read_image
+
+        _readable(lambda: read_image(path), path, path.name)
+        return file_digest(path)
+
+    # -- the worker -----------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._waiting or self._closed)
+                if self._closed:
+                    return
+                job = self._waiting.popleft()
+                job.state, self._running = RUNNING, job
+                self._changed.notify_all()
+            started = time.perf_counter()
+            state, message = self._run(job)
+            with self._changed:
+                job.seconds = time.perf_counter() - started
+                job.state, job.message, self._running = state, message, None
+                self._changed.notify_all()
+
+    def _run(self, job: Job) -> tuple[str, str]:
+        """Run one job; returns its final state and, for a failure, the message."""
+        try:
+            if job.kind == "image":
+                self._run_image(job)
+            else:
+                self._run_video(job)
+            return DONE, ""
+        except JobCancelled:
+            return CANCELLED, ""
+        except VideostyleError as exc:
+            return FAILED, str(exc).replace(str(job.input), job.request.display_name)
+        except Exception as exc:  # a bug must not take the server down: log it, tell the page
+            log.exception("job %s failed", job.id)
+            return FAILED, f"internal error ({type(exc).__name__}: {exc}); the server log has the details"
+
+    def _styles(self, job: Job):
+        from .. import Style
+        from ..io import read_image
+
+        return [Style(read_image(path), weight) for path, weight in job.request.styles]
+
+    def _style_config(self, job: Job, iterations: int):
+        from .. import StyleConfig
+
+        r = job.request
+        return StyleConfig(strength=r.strength, preserve_colors=r.preserve_colors, iterations=iterations,
+                           device=self.device, precision=self.precision)
+
+    def _run_video(self, job: Job) -> None:
+        from .. import ClipConfig, TemporalConfig, stylize_video
+
+        r, quality = job.request, job.request.quality_settings()
+        temporal = TemporalConfig(mode=r.temporal, iterations=quality.iterations,
+                                  first_iterations=quality.first_iterations)
+        clip = ClipConfig(size=job.size, start=r.start, duration=job.duration, side_by_side=r.side_by_side)
+        stylize_video(job.input, job.output, self._styles(job), style=self._style_config(job, quality.iterations),
+                      temporal=temporal, clip=clip, force=True, work_dir=job.work, keep_work=True,
+                      callback=lambda p: _video_progress(job, p))
+
+    def _run_image(self, job: Job) -> None:
+        from .. import stylize_image
+        from ..io import read_image, write_image
+
+        iterations = job.request.quality_settings().image_iterations
+
+        def progress(p) -> None:
+            if job.cancel_requested.is_set():
+                raise JobCancelled
+            job.iteration, job.iterations, job.step_seconds = p.iteration, p.iterations, p.elapsed
+
+        result = stylize_image(read_image(job.input), self._styles(job),
+                               config=self._style_config(job, iterations), size=job.size, callback=progress)
+        write_image(job.output, result, force=True)
+        job.finished, job.preview, job.previews = 1, result, job.previews + 1
+
+
+def _video_progress(job: Job, p) -> None:
+    """A ``stylize_video`` callback: note the progress in ``job``; stop it when asked."""
+    if job.cancel_requested.is_set():
+        raise JobCancelled
+    job.stage, job.frames = p.stage, p.frames
+    if p.stage == "encode":
+        job.finished = p.frame + 1
+        return
+    job.finished, job.resumed, job.seconds_per_frame = p.finished, p.resumed, p.seconds_per_frame
+    if p.step is not None:
+        job.iteration, job.iterations, job.step_seconds = p.step.iteration, p.step.iterations, p.step.elapsed
+    if p.image is not None:
+        job.preview, job.previews = p.image, job.previews + 1
+
+
+# -- what the page shows ----------------------------------------------------------------------
+def describe(job: Job, ahead: int = 0) -> str:
+    """One or two lines on where ``job`` stands, for a person watching the page."""
+    name = job.request.display_name
+    if job.state == QUEUED:
+        return f"{name}: queued, {ahead} job{'s' if ahead != 1 else ''} ahead" if ahead else f"{name}: queued, next"
+    if job.state == FAILED:
+        return f"Error: {job.message}"
+    if job.state == CANCELLED:
+        if job.kind == "image":
+            return f"{name}: cancelled."
+        return (f"{name}: cancelled after {job.finished} of {job.frames or '?'} frames. The finished frames "
+                "are kept: start the same job again to resume.")
+    if job.state == DONE:
+        took = f" in {_clock(job.seconds)}" if job.seconds is not None else ""
+        count = f", {job.frames} frames" if job.kind == "video" and job.frames else ""
+        return f"{name}: finished{count}{took}. Result: {job.output.name}"
+    if job.kind == "image":
+        return f"{name}: stylizing, iteration {job.iteration} of {job.iterations or '?'}{_eta_in_frame(job)}"
+    total = job.frames or "?"
+    if job.stage == "encode":
+        return f"{name}: writing {job.output.suffix[1:]}, frame {job.finished} of {total}"
+    line = f"{name}: frame {min(job.finished + 1, job.frames or job.finished + 1)} of {total}"
+    if job.iterations:
+        line += f", iteration {job.iteration}/{job.iterations}"
+    if job.seconds_per_frame and job.frames:
+        left = job.seconds_per_frame * (job.frames - job.finished)
+        line += f" · {job.seconds_per_frame:.1f} s/frame · ETA {_clock(left)}"
+    else:
+        line += (" (the first frame converges longer)" if job.finished == 0 else "") + _eta_in_frame(job)
+    if job.resumed:
+        line += f" · {job.resumed} frames resumed"
+    return line
+
+
+def _eta_in_frame(job: Job) -> str:
+    if job.iteration < 2 or not job.iterations:
+        return ""
+    left = job.step_seconds / job.iteration * (job.iterations - job.iteration)
+    return f" · ETA {_clock(left)}"
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
