@@ -328,14 +328,15 @@ def test_ctrl_c_keeps_finished_frames_and_says_how_to_resume(tmp_path, style_fil
     out = tmp_path / "o.mp4"
     args = ["video", clip, "--style", style_file, "-o", out, "--size", 48, "--iterations", 1,
             "--first-iterations", 2, "--device", "cpu", "--quiet"]
-    process = video._FrameLoop._process
+    stylize_segment = video.stylize_segment
 
-    def ctrl_c_on_the_second_frame(self, index, frame, job):
-        if index == 1:
-            raise KeyboardInterrupt
-        process(self, index, frame, job)
+    def ctrl_c_on_the_second_frame(*args, **kwargs):
+        for done in stylize_segment(*args, **kwargs):
+            yield done
+            if done.index == 0:
+                raise KeyboardInterrupt
 
-    monkeypatch.setattr(video._FrameLoop, "_process", ctrl_c_on_the_second_frame)
+    monkeypatch.setattr(video, "stylize_segment", ctrl_c_on_the_second_frame)
     capsys.readouterr()
     assert run_cli(*args) == 130
     assert "run the same command again to resume" in capsys.readouterr().err

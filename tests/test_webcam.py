@@ -104,6 +104,7 @@ def test_after_a_pause_the_flow_starts_at_the_last_stylized_frame(monkeypatch):
     """Frames seen while paused are shown, not stylized: the next flow must start from the
     frame the last result was made from, not from the last frame seen."""
     from videostyle.camera import CapturedFrame
+    from videostyle.flow import FlowStep
     from videostyle.webcam import _Session
 
     session = _Session([stripes()], StyleConfig(device="cpu", precision="fp32"),
@@ -111,9 +112,9 @@ def test_after_a_pause_the_flow_starts_at_the_last_stylized_frame(monkeypatch):
     pairs = []
     number_of = {}  # id of a frame's image -> its number
 
-    def fake_flow(before, after, estimator):
-        pairs.append((number_of[id(after)], number_of[id(before)]))
-        return "a flow"
+    def fake_flow_and_cut(originals, after, estimator):
+        pairs.append((number_of[id(after)], number_of[id(originals[0])]))
+        return FlowStep(flow="a flow", cut=False)
 
     def fake_next(frame, flow, **kwargs):
         if flow is None:
@@ -122,8 +123,7 @@ def test_after_a_pause_the_flow_starts_at_the_last_stylized_frame(monkeypatch):
         session.live.temporal.history.appendleft(np.zeros((8, 8, 3), np.float32))
         return session.live.temporal.history[0]
 
-    monkeypatch.setattr("videostyle.live.flow_between", fake_flow)
-    monkeypatch.setattr("videostyle.live.is_scene_cut", lambda *args, **kwargs: False)
+    monkeypatch.setattr("videostyle.live.flow_and_cut", fake_flow_and_cut)
     session.live.temporal.next = fake_next
 
     class FakeCamera:

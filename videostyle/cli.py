@@ -202,12 +202,11 @@ class _IterationBar:
         if self.quiet:
             return
         label = self.desc if p.scales == 1 else f"{self.desc} (scale {p.scale}/{p.scales})"
-        terms = " ".join(f"{k}={v:.3g}" for k, v in p.terms.items())
         if not self.live:
             tenth = 10 * p.iteration // max(1, p.iterations)
-            if p.scale != self._scale or tenth > self._logged:
+            if p.scale != self._scale or tenth > self._logged:  # the loss is read only when logged
                 self._scale, self._logged = p.scale, tenth
-                print(f"{label}: iteration {p.iteration}/{p.iterations}, {terms}, {p.elapsed:.0f} s",
+                print(f"{label}: iteration {p.iteration}/{p.iterations}, {_terms(p)}, {p.elapsed:.0f} s",
                       file=sys.stderr, flush=True)
             return
         if self.bar is None or p.scale != self._scale:
@@ -215,13 +214,18 @@ class _IterationBar:
             self._scale = p.scale
             self.bar = tqdm(total=p.iterations, desc=label, unit="it", dynamic_ncols=True, leave=False)
         self.bar.n = p.iteration
-        self.bar.set_postfix_str(terms, refresh=False)
+        self.bar.set_postfix_str(_terms(p), refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _terms(p: Progress) -> str:
+    """The loss terms as ``content=… style=…`` (reading them waits for the device)."""
+    return " ".join(f"{k}={v:.3g}" for k, v in p.terms.items())
 
 
 # -- image ----------------------------------------------------------------------------------
@@ -257,9 +261,9 @@ def _run_image(args: argparse.Namespace) -> int:
 
 # -- video ----------------------------------------------------------------------------------
 def _add_video_command(commands: argparse._SubParsersAction) -> None:
-    from .config import TEMPORAL_MODES, ClipConfig, TemporalConfig
+    from .config import TEMPORAL_MODES, ClipConfig, SegmentConfig, TemporalConfig
 
-    t, c = TemporalConfig(), ClipConfig()
+    t, c, s_ = TemporalConfig(), ClipConfig(), SegmentConfig()
     p = commands.add_parser(
         "video", help="stylize a video file, animated GIF or image folder",
         description="Stylize a clip with temporal coherence. The output format follows its name: "
@@ -297,6 +301,19 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
                     help="flow mode: also follow the results of these frames back (e.g. 2,4), so regions "
                          "hidden for a frame or two come back as they were (Ruder et al.'s long-term "
                          "consistency; one more pair of flows per offset)")
+    d = p.add_argument_group("workers (Ray)")
+    d.add_argument("--workers", type=int, default=None,
+                   help="stylize segments of the clip on N workers: a local Ray runtime with N actors "
+                        "(the CPU cores divided between them, or one GPU each), or N actors on --ray-address "
+                        '(default: 1, no Ray; needs pip install "videostyle[ray]")')
+    d.add_argument("--ray-address", metavar="HOST:PORT",
+                   help="join the Ray cluster whose head runs there (`ray start --head`); default --workers: "
+                        "one per GPU of the cluster, or one per node")
+    d.add_argument("--max-segment-length", type=int, default=s_.max_length,
+                   help="split shots into segments of at most this many frames (default %(default)s)")
+    d.add_argument("--overlap", type=int, default=s_.overlap,
+                   help="frames restylized where two segments of a shot meet, to hide the seam "
+                        "(default %(default)s)")
     r = p.add_argument_group("resume")
     r.add_argument("--work-dir", help="where finished frames are kept (default: .OUTPUT.videostyle beside it)")
     r.add_argument("--restart", action="store_true", help="discard finished frames from an earlier run")
@@ -317,6 +334,13 @@ def _video_configs(args: argparse.Namespace):
     return temporal, clip
 
 
+def _segment_config(args: argparse.Namespace):
+    from .config import SegmentConfig
+
+    return SegmentConfig(workers=args.workers, address=args.ray_address, max_length=args.max_segment_length,
+                         overlap=args.overlap)
+
+
 def _offsets(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(",") if part.strip())
@@ -329,6 +353,11 @@ def _run_video(args: argparse.Namespace) -> int:
 
     _refuse_init_image(args)
     temporal, clip = _video_configs(args)
+    segments = _segment_config(args)
+    if segments.distributed:
+        from .distributed import import_ray
+
+        import_ray(segments.workers)  # before any work: without Ray, say how to get it
     style = _style_config(args)
     styles = _read_styles(args.style)
     bar = _FrameBar(quiet=args.quiet)
@@ -336,7 +365,7 @@ def _run_video(args: argparse.Namespace) -> int:
     try:
         result = stylize_video(args.input, args.output, styles, style=style, temporal=temporal, clip=clip,
                                force=args.force, work_dir=args.work_dir, restart=args.restart,
-                               keep_work=args.keep_work, callback=_both(bar, preview))
+                               keep_work=args.keep_work, segments=segments, callback=_both(bar, preview))
     except KeyboardInterrupt:
         bar.close()
         print("videostyle: interrupted; finished frames are kept: run the same command again to resume",

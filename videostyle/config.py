@@ -3,6 +3,7 @@
 * :class:`StyleConfig`: how one picture is optimized (shared by every command).
 * :class:`TemporalConfig`: how consecutive frames of a video are tied together.
 * :class:`ClipConfig`: which part of a video is read, at what size, and how it is written.
+* :class:`SegmentConfig`: how a video job is split over workers (``--workers``, Ray).
 * :class:`WebcamConfig`: a live session's budget and outputs.
 
 Iteration counts live where they are used: ``StyleConfig.iterations`` for a still image
@@ -198,6 +199,64 @@ class ClipConfig:
             check_number("--fps", self.fps, above=0)
         check_whole("--quality", self.quality, at_least=0, at_most=MAX_CRF)
         check_whole("--loop", self.loop, at_least=-1, at_most=MAX_GIF_LOOP)
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """How a video job is split over workers (``--workers``; see ``segment.py``).
+
+    ``workers`` None means one local worker (no Ray), or, with ``address``, one worker
+    per GPU of the cluster (one per node when it has none). Shots longer than
+    ``max_length`` frames are split even when workers are few, so a big cluster gets
+    work and a lost worker costs little; ``overlap`` frames at each split inside a shot
+    are restylized to hand one segment over to the next.
+    """
+
+    workers: int | None = None
+    address: str | None = None  # an existing Ray cluster (``ray start --head``); None: a local one
+    max_length: int = 240  # frames
+    # The hand-over at a split inside a shot (segment.stylize_bridge), measured on cockatoo.mp4
+    # at 160 px (scripts/bench_distributed.py, README "Distributed"): over 8 frames the largest
+    # boundary pair's E_warp was 1.9x the median pair inside segments (4 frames: 4.0x; no bridge:
+    # 92x), and 3 iterations per bridge frame keep its style (0.340 vs 0.382 without, 0.333 at 20).
+    overlap: int = 8  # frames
+    bridge_iterations: int = 3  # per bridge frame
+    # A segment that starts inside a shot is hidden behind the bridge for its first ``overlap``
+    # frames, which give its chain ~overlap x iterations more steps: it starts with a third of
+    # ``first_iterations`` (None), which is what makes 2 workers nearly twice as fast as 1.
+    start_iterations: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None:
+            check_whole("--workers", self.workers, at_least=1)
+        check_whole("--max-segment-length", self.max_length, at_least=2)
+        check_whole("--overlap", self.overlap, at_least=0)
+        check_whole("bridge_iterations", self.bridge_iterations, at_least=0)
+        if self.start_iterations is not None:
+            check_whole("start_iterations", self.start_iterations, at_least=0)
+        if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
+            raise BadOption(f"--ray-address {self.address!r}: give host:port of a Ray head (or 'auto')")
+
+    def segment_start_iterations(self, temporal: TemporalConfig) -> int:
+        """Iterations for the first frame of a segment that starts inside a shot."""
+        return temporal.first_iterations // 3 if self.start_iterations is None else self.start_iterations
+
+    def bridge_cost(self, temporal: TemporalConfig) -> int:
+        """A bridge's work in ordinary frames (for balancing the workers)."""
+        return math.ceil(self.overlap * self.bridge_iterations / max(1, temporal.iterations))
+
+    def plan_costs(self, temporal: TemporalConfig) -> dict[str, int]:
+        """The planner's costs in ordinary frames: a bridge, and what a shot's first frame and
+        a later segment's first frame cost beyond an ordinary one."""
+        per_frame = max(1, temporal.iterations)
+        return {"bridge_cost": self.bridge_cost(temporal),
+                "shot_start_cost": max(0, round(temporal.first_iterations / per_frame) - 1),
+                "start_cost": max(0, round(self.segment_start_iterations(temporal) / per_frame) - 1)}
+
+    @property
+    def distributed(self) -> bool:
+        """Whether the job runs on Ray (several workers, or an existing cluster)."""
+        return self.address is not None or (self.workers or 1) > 1
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ in pixels, channel 0 horizontal (x), channel 1 vertical (y).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -120,10 +121,39 @@ def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(cv2.compareHist(hist(a), hist(b), cv2.HISTCMP_BHATTACHARYYA))
 
 
-def is_scene_cut(previous: np.ndarray, frame: np.ndarray, *, flow: FlowResult | None = None) -> bool:
+def is_scene_cut(previous: np.ndarray, frame: np.ndarray, *, flow: FlowResult | None = None,
+                 estimator: FlowEstimator | None = None) -> bool:
     """True when ``frame`` starts a new shot: few pixels can be followed from ``previous``
-    and the colours changed; a pan or camera shake is not a cut."""
-    result = flow if flow is not None else flow_between(previous, frame)
-    if result.reliable_fraction >= CUT_RELIABLE_FRACTION:
+    and the colours changed; a pan or camera shake is not a cut.
+
+    Without ``flow`` the colour test runs first and the flow is computed only when the
+    colours changed (the same answer, at the cost of a histogram for most frames: what
+    planning segments over a whole clip needs)."""
+    if flow is None:
+        if histogram_distance(previous, frame) <= CUT_HISTOGRAM_DISTANCE:
+            return False
+        return flow_between(previous, frame, estimator).reliable_fraction < CUT_RELIABLE_FRACTION
+    if flow.reliable_fraction >= CUT_RELIABLE_FRACTION:
         return False
     return histogram_distance(previous, frame) > CUT_HISTOGRAM_DISTANCE
+
+
+@dataclass(frozen=True)
+class FlowStep:
+    """What frame t needs from the frames before it: the flow from t-1, whether t starts a
+    new shot, and the flows from the frames ``long_term`` back ({offset j: flow t-j -> t})."""
+
+    flow: FlowResult
+    cut: bool
+    long_flows: dict[int, FlowResult] = field(default_factory=dict)
+
+
+def flow_and_cut(originals: Sequence[np.ndarray], frame: np.ndarray, *, long_term: Sequence[int] = (),
+                 estimator: FlowEstimator | None = None) -> FlowStep:
+    """The flow from the previous original frame to ``frame`` (``originals`` are the frames
+    before it, newest first, RGB uint8), the scene-cut test, and the flows from the frames
+    ``long_term`` back that ``originals`` still holds. Video and webcam both use this."""
+    estimate = estimator or FlowEstimator()
+    flow = flow_between(originals[0], frame, estimate)
+    long_flows = {j: flow_between(originals[j - 1], frame, estimate) for j in long_term if j <= len(originals)}
+    return FlowStep(flow=flow, cut=is_scene_cut(originals[0], frame, flow=flow), long_flows=long_flows)

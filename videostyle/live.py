@@ -15,7 +15,7 @@ from collections import deque
 
 import numpy as np
 
-from .flow import FlowEstimator, flow_between, is_scene_cut
+from .flow import FlowEstimator, flow_and_cut
 from .frames import float_to_frame
 from .optimize import Progress, ProgressCallback, Stylizer
 from .temporal import TemporalConfig, TemporalStylizer
@@ -74,8 +74,8 @@ class LiveStylizer:
         first = self.warming_up
         flow, cut = None, False
         if not first and self.original is not None:
-            flow = flow_between(self.original, frame, self.estimator)
-            cut = is_scene_cut(self.original, frame, flow=flow)
+            step = flow_and_cut([self.original], frame, estimator=self.estimator)
+            flow, cut = step.flow, step.cut
         iterations = self._iterations(first=first, cut=cut)
         result = self.temporal.next(frame, flow, cut=cut, iterations=iterations, callback=callback)
         self.original = frame

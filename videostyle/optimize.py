@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -34,15 +34,30 @@ ExtraLoss = Callable[[torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class Progress:
-    """One report from the optimizer: sent after every loss evaluation."""
+    """One report from the optimizer: sent after every loss evaluation.
+
+    The loss values stay on the device until :attr:`loss` or :attr:`terms` is read: a
+    callback that only counts iterations (a frame bar, a deadline) costs no host
+    synchronisation per evaluation, which on a GPU would stall the queue of kernels.
+    """
 
     iteration: int  # optimizer steps done at this scale
     iterations: int  # steps planned at this scale
     scale: int  # 1-based index of the current scale
     scales: int
-    loss: float  # weighted total
-    terms: dict[str, float]  # weighted terms: content, style, tv, extra
     elapsed: float  # seconds since this stylize() call began
+    loss_tensor: torch.Tensor = field(repr=False)  # () weighted total, on the device, detached
+    term_tensors: dict[str, torch.Tensor] = field(repr=False)  # weighted terms: content, style, tv, extra
+
+    @property
+    def loss(self) -> float:
+        """The weighted total (reading it waits for the device)."""
+        return float(self.loss_tensor)
+
+    @property
+    def terms(self) -> dict[str, float]:
+        """The weighted terms by name (reading them waits for the device)."""
+        return {name: float(value) for name, value in self.term_tensors.items()}
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -312,7 +327,8 @@ def _continue_lbfgs(lbfgs: torch.optim.LBFGS, lr: float, iterations: int) -> tor
 
 
 class _Reporter:
-    """Turns (step, loss, terms) into Progress for the user's callback, if any."""
+    """Turns (step, loss, terms) into Progress for the user's callback, if any; the loss
+    tensors are passed on as they are (no ``float()`` here: see :class:`Progress`)."""
 
     def __init__(self, callback: ProgressCallback | None, scale: int, scales: int,
                  iterations: int, start: float) -> None:
@@ -324,8 +340,8 @@ class _Reporter:
             return
         self.callback(Progress(
             iteration=min(step, self.iterations), iterations=self.iterations, scale=self.scale,
-            scales=self.scales, loss=float(loss.detach()), terms={k: float(v.detach()) for k, v in terms.items()},
-            elapsed=time.perf_counter() - self.start))
+            scales=self.scales, elapsed=time.perf_counter() - self.start, loss_tensor=loss.detach(),
+            term_tensors={k: v.detach() for k, v in terms.items()}))
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:

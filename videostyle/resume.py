@@ -10,9 +10,12 @@ Layout (next to the output, or ``--work-dir``)::
                          after the last restart each is: the next frame starts from these,
                          never from the 8-bit PNGs, so a resumed run equals an
                          uninterrupted one bit for bit
+    draft_00001.png      (distributed runs) a segment's own first frames, until the bridge
+                         from the segment before replaces them (see ``segment.py``)
 
-A frame counts as finished once its PNG exists; its state is written first, so the
-state of the last finished frame is always there. Every file is written atomically
+A frame counts as finished once its PNG exists, in any order (segments finish in any
+order); its state is written first, so the state of each chain's last finished frame is
+always there, and any unfinished segment can resume from it. Every file is written atomically
 (``io.atomic``). The rules that keep the user's files safe:
 
 * A folder that holds files but no marker is not a work folder: it is refused, untouched.
@@ -49,13 +52,15 @@ MARKER_FILE = ".videostyle-work"
 LOCK_FILE = ".videostyle-lock"
 FRAME_FILE = re.compile(r"frame_(\d{5,})\.png")
 STATE_FILE = re.compile(r"state_(\d{5,})\.npz")
-_TEMPORARY = re.compile(rf"\.(settings\.json|\.videostyle-work|frame_\d+\.png|state_\d+\.npz)"
+DRAFT_FILE = re.compile(r"draft_(\d{5,})\.png")
+_TEMPORARY = re.compile(rf"\.(settings\.json|\.videostyle-work|frame_\d+\.png|state_\d+\.npz|draft_\d+\.png)"
                         rf"{re.escape(PARTIAL_INFIX)}\d+.*")
 # settings fields whose option is not spelled like the field
 _OPTION_NAMES = {
     "source": "the input file", "source_bytes": "the input file", "source_mtime": "the input file",
     "styles": "--style", "size": "--size", "version": "the videostyle version",
     "temporal.mode": "--temporal", "temporal.detect_cuts": "--no-cut-detection",
+    "segments": "--workers", "segments.workers": "--workers", "segments.max_length": "--max-segment-length",
 }
 
 
@@ -67,7 +72,8 @@ def default_work_dir(output: Path) -> Path:
 def is_own_file(name: str) -> bool:
     """Whether a file name in a work folder is one the tool writes (and so may delete)."""
     return (name in (SETTINGS_FILE, MARKER_FILE, LOCK_FILE) or bool(FRAME_FILE.fullmatch(name))
-            or bool(STATE_FILE.fullmatch(name)) or bool(_TEMPORARY.fullmatch(name)))
+            or bool(STATE_FILE.fullmatch(name)) or bool(DRAFT_FILE.fullmatch(name))
+            or bool(_TEMPORARY.fullmatch(name)))
 
 
 def check_work_dir(path: Path, output: Path) -> None:
@@ -200,11 +206,20 @@ class WorkDir:
     def state_path(self, index: int) -> Path:
         return self.path / f"state_{index + 1:05d}.npz"
 
+    def draft_path(self, index: int) -> Path:
+        return self.path / f"draft_{index + 1:05d}.png"
+
     def finished(self) -> set[int]:
         """0-based indices of the finished frames (those whose PNG is here), in any order."""
         if not self.path.is_dir():
             return set()
         return {int(m.group(1)) - 1 for item in self.path.iterdir() if (m := FRAME_FILE.fullmatch(item.name))}
+
+    def drafts(self) -> set[int]:
+        """0-based indices of the segments' draft frames (see the module docstring)."""
+        if not self.path.is_dir():
+            return set()
+        return {int(m.group(1)) - 1 for item in self.path.iterdir() if (m := DRAFT_FILE.fullmatch(item.name))}
 
     def missing(self, count: int) -> list[int]:
         """Indices below ``count`` with no finished frame, in order."""
@@ -218,22 +233,35 @@ class WorkDir:
             count += 1
         return count
 
-    def save(self, index: int, frame: np.ndarray, state: np.ndarray, *, since_restart: int,
-             keep_states: int) -> None:
-        """Record frame ``index``: float state first, then the PNG that marks it finished.
+    def save(self, index: int, frame: np.ndarray | None, state: np.ndarray | None, *, since_restart: int = 0,
+             keep_states: int = 0, keep_from: int = 0, draft: bool = False) -> None:
+        """Record frame ``index``: float state first, then the PNG that marks it finished
+        (or, with ``draft``, the segment's draft of it); either may be None.
 
         ``since_restart`` is 1 for a frame stylized from scratch, 2 for the next, and so on;
-        the states of the last ``keep_states`` frames are kept.
+        the states of the chain's last ``keep_states`` frames are kept: the one
+        ``keep_states`` back is deleted unless it lies before ``keep_from`` (another
+        segment's chain, whose last states a resume or a bridge needs).
         """
-        buffer = io.BytesIO()
-        np.savez(buffer, image=state.astype(np.float32), since_restart=np.int64(since_restart))
-        write_atomic(self.state_path(index), buffer.getvalue())
-        ok, png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        if not ok:
-            raise BadOutput(f"{self.frame_path(index)}: could not encode the frame")
-        write_atomic(self.frame_path(index), png.tobytes())
-        if index - keep_states >= 0:
+        if state is not None:
+            buffer = io.BytesIO()
+            np.savez(buffer, image=state.astype(np.float32), since_restart=np.int64(since_restart))
+            write_atomic(self.state_path(index), buffer.getvalue())
+        if frame is not None:
+            path = self.draft_path(index) if draft else self.frame_path(index)
+            ok, png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            if not ok:
+                raise BadOutput(f"{path}: could not encode the frame")
+            write_atomic(path, png.tobytes())
+        if state is not None and index - keep_states >= max(0, keep_from):
             self.state_path(index - keep_states).unlink(missing_ok=True)
+
+    def load_draft(self, index: int) -> np.ndarray | None:
+        """A segment's draft of frame ``index`` as (H, W, 3) uint8 RGB, or None."""
+        return _decode_png(self.draft_path(index))
+
+    def discard_draft(self, index: int) -> None:
+        self.draft_path(index).unlink(missing_ok=True)
 
     def load_state(self, index: int) -> tuple[np.ndarray, int] | None:
         """(float result, frames since the last restart) of frame ``index``, or None when

@@ -70,7 +70,8 @@ class TemporalStylizer:
 
     def next(self, frame: np.ndarray, flow: FlowResult | None = None, *, cut: bool = False,
              iterations: int | None = None, callback: ProgressCallback | None = None,
-             long_flows: Mapping[int, FlowResult] | None = None) -> np.ndarray:
+             long_flows: Mapping[int, FlowResult] | None = None,
+             toward: tuple[np.ndarray, float] | None = None, start: np.ndarray | None = None) -> np.ndarray:
         """Stylize ``frame`` given the flow from the previous frame to it; returns the
         result as (H, W, 3) float32 in [0, 1].
 
@@ -78,6 +79,11 @@ class TemporalStylizer:
         scene cut (restart from the content). ``iterations`` overrides the budget, which is
         otherwise ``first_iterations`` for a (re)start and ``iterations`` for the rest.
         ``long_flows`` maps an offset j of ``config.long_term`` to the flow from frame t-j.
+        ``toward`` = (another stylization of this frame, (H, W, 3) uint8 or float in [0, 1];
+        its share a in [0, 1]) blends the start and the temporal target towards it: flow mode
+        only, used to hand one segment over to the next (see ``segment.stylize_bridge``).
+        ``start`` (any size, uint8 or float RGB) is where a (re)start begins instead of the
+        content, e.g. an upsampled low-resolution result (a guide); ignored otherwise.
         """
         cfg = self.config
         restart = self.previous is None or (cut and cfg.detect_cuts)
@@ -85,6 +91,8 @@ class TemporalStylizer:
         init, extra_loss, scales, layer_scale = None, None, None, None
         default = cfg.first_iterations if restart else cfg.iterations
         budget = default if iterations is None else iterations
+        if restart and start is not None:
+            init, scales = frame_to_tensor(start, self.stylizer.device), 1
         if not restart:
             scales = 1  # coarse-to-fine only helps a frame that starts from scratch
             if cfg.mode == "warm":
@@ -92,7 +100,7 @@ class TemporalStylizer:
             elif cfg.mode == "flow":
                 if flow is None:
                     raise ValueError("flow mode needs the flow from the previous frame")
-                init, extra_loss = self._flow_start(flow, long_flows or {})
+                init, extra_loss = self._flow_start(flow, long_flows or {}, toward)
                 layer_scale = self._detail_scale()
         result = self.stylizer.stylize(content, init=init, iterations=budget, extra_loss=extra_loss,
                                        callback=callback, scales=scales, style_layer_scale=layer_scale)
@@ -114,7 +122,8 @@ class TemporalStylizer:
         scale = {layer: boost for layer in self.stylizer.config.style_layers if layer in fine}
         return scale if boost != 1 and scale else None
 
-    def _flow_start(self, flow: FlowResult, long_flows: Mapping[int, FlowResult]):
+    def _flow_start(self, flow: FlowResult, long_flows: Mapping[int, FlowResult],
+                    toward: tuple[np.ndarray, float] | None = None):
         """The previous result warped onto this frame as the start, and the temporal loss
         that keeps the reliable pixels close to it (and, with long-term consistency, close
         to earlier results where the previous one cannot vouch for them)."""
@@ -135,6 +144,14 @@ class TemporalStylizer:
         # Starting those from the content instead measured worse on cockatoo.mp4: E_warp
         # 0.00128 vs 0.00079, and a weaker style (Gram distance 0.186 vs 0.157).
         weight = self.config.temporal_weight
+        if toward is not None:
+            # Ruder et al.'s multi-pass blend: where the flow is reliable, the warped previous
+            # result mixed with this frame's other stylization at share a; elsewhere the other
+            # stylization alone. The start and the temporal target are that blend, everywhere.
+            own = frame_to_tensor(toward[0], device)  # (1, 3, H, W)
+            share = float(toward[1])
+            warped = mask * ((1 - share) * target + share * own) + (1 - mask) * own
+            target, mask = warped, torch.ones_like(mask)
 
         def temporal_term(x: torch.Tensor) -> torch.Tensor:
             return weight * losses.temporal_loss(x, target, mask)

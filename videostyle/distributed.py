@@ -1,0 +1,453 @@
+"""One video job over many workers: segments of the clip stylized by Ray actors.
+
+This is the only module that imports Ray, and it does so when a job asks for workers
+(``pip install "videostyle[ray]"``). The driver (this process):
+
+1. reads the clip once, puts its frames into Ray's object store in chunks (no shared
+   filesystem is assumed) and finds the scene cuts on the way (histograms; the flow
+   only where the colours changed);
+2. plans segments (:func:`segment.plan_segments`) and sends each unfinished one, from its
+   first unfinished frame, to an idle actor; the hand-over bridges (``segment.py``) go
+   out as soon as both segments they join are far enough;
+3. receives finished frames as each actor yields them (Ray streaming generators), writes
+   them to the work folder it alone holds, and reports progress over all workers.
+
+Each actor loads VGG19 and the style targets once and stylizes segment after segment,
+computing the optical flow itself. An actor that dies (killed process, lost node) is
+restarted by Ray (``max_restarts``) and its running segment retried (``max_task_retries``):
+the streaming generator is replayed, and frames the driver already has are not sent
+twice. Ctrl-C cancels the tasks and keeps every finished frame; a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import time
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .config import SegmentConfig, StyleConfig, TemporalConfig
+from .errors import BadOption, VideostyleError
+from .flow import FlowEstimator, is_scene_cut
+from .io import VideoInfo
+from .optimize import Style
+from .resume import WorkDir
+from .segment import Segment, SegmentFrame, SegmentState, plan_segments, stylize_bridge, stylize_segment
+
+if TYPE_CHECKING:
+    from .video import RunReport, VideoCallback
+
+RAY_INSTALL = 'pip install "videostyle[ray]"'
+CHUNK_FRAMES = 16  # frames per object in the object store
+ACTOR_RESTARTS = 4  # a worker process that dies is started again this many times
+TASK_RETRIES = 4  # ... and the segment it was on is retried
+MIN_OBJECT_STORE = 96 * 2**20  # bytes
+MAX_OBJECT_STORE = 4 * 2**30  # beyond this Ray spills to disk
+
+
+class WorkerLost(VideostyleError):
+    """The Ray workers failed beyond their restarts; the finished frames are kept."""
+
+
+def import_ray(workers: int | None = None) -> Any:
+    """The ``ray`` module, or BadOption saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        what = f"--workers {workers}" if workers else "--ray-address"
+        raise BadOption(f"{what}: running on several workers needs Ray: {RAY_INSTALL}") from None
+    return ray
+
+
+class SegmentWorker:
+    """A Ray actor: one Stylizer (VGG19 and the style targets loaded once), segment after segment.
+
+    The styles come with each call as ``[ref]``, a reference the driver holds for the whole
+    job, and the Stylizer is built on the first call: the constructor takes only small
+    settings, so a restarted actor needs nothing that may have left the object store.
+    """
+
+    def __init__(self, style: StyleConfig, temporal: TemporalConfig, threads: int) -> None:
+        import torch
+
+        if threads > 0:
+            torch.set_num_threads(threads)
+        self.style, self.temporal = style, temporal
+        self._stylizer: Any = None
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def load(self, styles: list[Any]) -> None:
+        """Load VGG19 and the styles now (the driver calls this while it reads the clip)."""
+        self.stylizer(styles)
+
+    def stylizer(self, styles: list[Any]) -> Any:
+        if self._stylizer is None:
+            import ray
+
+            from .optimize import Stylizer
+
+            self._stylizer = Stylizer(ray.get(styles[0]), self.style)
+        return self._stylizer
+
+    def segment(self, styles: list[Any], chunks: list[tuple[int, Any]], first: int, begin: int, stop: int,
+                state: SegmentState | None, start_iterations: int | None) -> Iterator[SegmentFrame]:
+        """Stylize frames ``begin``..``stop - 1`` (frames from ``first`` are context);
+        ``start_iterations``: the budget of frame ``begin`` when it starts afresh."""
+        stylizer = self.stylizer(styles)
+        frames = _frames(chunks, first, stop)
+        start = None if start_iterations is None else (None, start_iterations)
+        yield from stylize_segment(stylizer, frames, config=self.temporal, first=first, begin=begin,
+                                   stop=stop, state=state, start=start)
+
+    def bridge(self, styles: list[Any], chunks: list[tuple[int, Any]], first: int, drafts: list[np.ndarray],
+               previous: np.ndarray, iterations: int) -> Iterator[SegmentFrame]:
+        """The hand-over into the segment starting at ``first`` (see ``segment.stylize_bridge``)."""
+        stylizer = self.stylizer(styles)
+        frames = list(_frames(chunks, first - 1, first + len(drafts)))
+        yield from stylize_bridge(stylizer, frames, drafts, previous, config=self.temporal, first=first,
+                                  iterations=iterations)
+
+
+def _frames(chunks: list[tuple[int, Any]], first: int, stop: int) -> Iterator[np.ndarray]:
+    """Frames ``first``..``stop - 1`` from (chunk start, object ref) pairs, fetched one chunk at a time."""
+    import ray
+
+    for start, ref in chunks:
+        block = ray.get(ref)  # (n, H, W, 3) uint8
+        for offset in range(len(block)):
+            if first <= start + offset < stop:
+                yield block[offset]
+
+
+@dataclass
+class _Task:
+    kind: str  # "segment" or "bridge"
+    segment: Segment
+    actor: Any
+    stream: Any  # the ObjectRefGenerator
+
+
+@dataclass
+class _Progress:
+    """Bookkeeping of the driver: which frames are finished, which drafts are in."""
+
+    finished: set[int]
+    drafts: set[int]
+    done_this_run: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+
+class RayRuntime:
+    """Starts (or joins) Ray and its actors for one job; a context manager that shuts down
+    what it started. ``workers`` is the number of actors once entered."""
+
+    def __init__(self, config: SegmentConfig, styles: Sequence[np.ndarray | Style], style: StyleConfig,
+                 temporal: TemporalConfig, info: VideoInfo) -> None:
+        self.config, self.styles, self.style, self.temporal, self.info = config, styles, style, temporal, info
+        self.ray = import_ray(config.workers)
+        self.started_ray = False
+        self.workers = config.workers or 1
+        self.actors: list[Any] = []
+        self.styles_ref: Any = None
+
+    # -- the runtime ---------------------------------------------------------------------------
+    def __enter__(self) -> RayRuntime:
+        ray = self.ray
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                      "logging_level": "ERROR", "configure_logging": True}
+            if self.config.address is None:  # "local": a new runtime, whatever RAY_ADDRESS says
+                cores = _cores()
+                kwargs.update(address="local", num_cpus=max(cores, self.workers),
+                              object_store_memory=self._store_bytes())
+            else:
+                kwargs["address"] = self.config.address
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ray.init(**kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                if self.config.address is None:
+                    raise BadOption(f"--workers {self.workers}: could not start a local Ray runtime "
+                                    f"({_first_line(exc)})") from exc
+                raise BadOption(f"--ray-address {self.config.address}: cannot connect ({_first_line(exc)}); "
+                                "start the head with `ray start --head` and give the address it prints") from exc
+            self.started_ray = True
+        try:
+            self._start_actors()
+        except BaseException:
+            self.__exit__(None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for actor in self.actors:
+            with contextlib.suppress(Exception):  # already gone
+                self.ray.kill(actor, no_restart=True)
+        # Drop every handle and object reference while this session is live, so that nothing
+        # of it is released during a later job in the same process.
+        self.actors = []
+        self.styles_ref = None
+        gc.collect()
+        if self.started_ray and self.ray.is_initialized():
+            self.ray.shutdown()
+
+    def _store_bytes(self) -> int:
+        frames = self.info.frame_count or 600
+        need = 2 * frames * self.info.width * self.info.height * 3 + 64 * 2**20
+        return int(min(MAX_OBJECT_STORE, max(MIN_OBJECT_STORE, need)))
+
+    def _start_actors(self) -> None:
+        ray = self.ray
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0)) if self.style.device in ("auto", "cuda") else 0
+        cpus = int(resources.get("CPU", 1))
+        if self.config.workers is None:  # an existing cluster: one per GPU, or one per node
+            alive = [node for node in ray.nodes() if node.get("Alive")]
+            self.workers = gpus or max(1, len(alive))
+        if gpus:
+            options: dict[str, Any] = {"num_gpus": 1, "num_cpus": 1}
+            threads = max(1, cpus // self.workers)
+            style = self.style if self.style.device != "auto" else _with_device(self.style, "cuda")
+        else:
+            threads = max(1, cpus // self.workers)  # no oversubscription: 2 workers on 2 cores, 1 thread each
+            options = {"num_cpus": threads}
+            style = self.style
+        worker = ray.remote(SegmentWorker).options(max_restarts=ACTOR_RESTARTS, max_task_retries=TASK_RETRIES,
+                                                   **options)
+        self.threads = threads
+        self.styles_ref = ray.put(list(self.styles))
+        self.actors = [worker.remote(style, self.temporal, threads) for _ in range(self.workers)]
+        for actor in self.actors:  # load VGG19 and the style targets now, while the driver reads the clip
+            actor.load.remote([self.styles_ref])
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the actors (for tests that kill one)."""
+        return [self.ray.get(actor.pid.remote()) for actor in self.actors]
+
+    # -- one job -------------------------------------------------------------------------------
+    def run(self, frames: Iterable[np.ndarray], work: WorkDir, callback: VideoCallback | None) -> RunReport:
+        """Stylize every unfinished frame of the clip on the actors; returns what was done."""
+        from .video import RunReport
+
+        chunks, count, cuts = self._upload(frames)
+        if count == 0:
+            raise BadOption(f"{self.info.path}: no frames in the selected range; check --start and --duration")
+        plan = plan_segments(count, cuts, workers=self.workers, max_length=self.config.max_length,
+                             overlap=self.config.overlap, **self.config.plan_costs(self.temporal))
+        report = RunReport(frames=count, cuts=cuts)
+        driver = _Driver(self, plan, chunks, count, work, report, callback)
+        driver.run()
+        return report
+
+    def _upload(self, frames: Iterable[np.ndarray]) -> tuple[list[tuple[int, Any]], int, list[int]]:
+        """Read the clip once: chunks of frames into the object store, and the scene cuts."""
+        chunks: list[tuple[int, Any]] = []
+        cuts: list[int] = []
+        block: list[np.ndarray] = []
+        previous: np.ndarray | None = None
+        estimator = FlowEstimator()
+        count = 0
+        detect = self.temporal.detect_cuts
+        for frame in frames:
+            if detect and previous is not None and is_scene_cut(previous, frame, estimator=estimator):
+                cuts.append(count)
+            block.append(frame)
+            previous, count = frame, count + 1
+            if len(block) == CHUNK_FRAMES:
+                chunks.append((count - len(block), self.ray.put(np.stack(block))))
+                block = []
+        if block:
+            chunks.append((count - len(block), self.ray.put(np.stack(block))))
+        return chunks, count, cuts
+
+
+class _Driver:
+    """Sends segments and bridges to idle actors and files what comes back."""
+
+    def __init__(self, runtime: RayRuntime, plan: list[Segment], chunks: list[tuple[int, Any]], count: int,
+                 work: WorkDir, report: RunReport, callback: VideoCallback | None) -> None:
+        self.runtime, self.ray, self.plan, self.chunks = runtime, runtime.ray, plan, chunks
+        self.count, self.work, self.report, self.callback = count, work, report, callback
+        self.temporal = runtime.temporal
+        self.keep = self.temporal.history + 1
+        self.state = _Progress(finished=work.finished() & set(range(count)), drafts=work.drafts())
+        report.resumed = len(self.state.finished)
+        self.segment_queue: list[tuple[Segment, int, SegmentState | None]] = []
+        for seg in plan:
+            todo = self._resume_point(seg)
+            if todo is not None:
+                self.segment_queue.append((seg, *todo))
+        self.bridges_waiting = [seg for seg in plan if seg.bridged and not self._bridge_done(seg)]
+        self.running: dict[Any, _Task] = {}
+        self.idle = list(runtime.actors)
+
+    # -- what is left to do ----------------------------------------------------------------------
+    def _has(self, seg: Segment, index: int) -> bool:
+        """Whether the segment's own chain has done frame ``index``."""
+        return index in self.state.finished or (index in seg.bridged and index in self.state.drafts)
+
+    def _resume_point(self, seg: Segment) -> tuple[int, SegmentState | None] | None:
+        """(first frame to stylize, chain state before it) of a segment, None when its chain is done."""
+        from .video import load_chain_state
+
+        todo = next((i for i in range(seg.start, seg.stop) if not self._has(seg, i)), None)
+        if todo is None:
+            return None
+        if todo == seg.start:
+            return seg.start, None
+        state = load_chain_state(self.work, todo, self.temporal)
+        if state is None or state.since_restart > todo - seg.start:  # not this chain's: redo the segment
+            return seg.start, None
+        return todo, state
+
+    def _bridge_done(self, seg: Segment) -> bool:
+        return all(i in self.state.finished for i in seg.bridged)
+
+    def _bridge_ready(self, seg: Segment) -> bool:
+        before = seg.start - 1
+        return (before in self.state.finished and self.work.state_path(before).exists()
+                and all(i in self.state.drafts or i in self.state.finished for i in seg.bridged)
+                and not any(t.segment == seg and t.kind == "segment" for t in self.running.values()))
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> None:
+        ray = self.ray
+        try:
+            while self.segment_queue or self.bridges_waiting or self.running:
+                self._dispatch()
+                if not self.running:
+                    raise WorkerLost("segments are waiting for frames no worker will make; rerun to resume")
+                ready, _ = ray.wait(list(self.running), num_returns=1, timeout=1.0)
+                for stream in ready:
+                    self._receive(stream)
+        except KeyboardInterrupt:
+            self._cancel()
+            raise
+        except ray.exceptions.RayTaskError as exc:
+            self._cancel()
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, VideostyleError):
+                raise cause from None
+            raise WorkerLost(f"a worker failed ({_first_line(exc)}); the finished frames are kept: "
+                             "rerun to resume") from exc
+        except ray.exceptions.RayError as exc:
+            self._cancel()
+            raise WorkerLost(f"the Ray workers were lost ({_first_line(exc)}); the finished frames are kept: "
+                             "rerun to resume") from exc
+        self.report.wall = time.perf_counter() - self.state.started
+
+    def _dispatch(self) -> None:
+        while self.idle:
+            ready = [seg for seg in self.bridges_waiting if self._bridge_ready(seg)]
+            if ready:
+                seg = ready[0]
+                self.bridges_waiting.remove(seg)
+                self._start_bridge(seg, self.idle.pop(0))
+            elif self.segment_queue:
+                seg, begin, state = self.segment_queue.pop(0)
+                self._start_segment(seg, begin, state, self.idle.pop(0))
+            else:
+                return
+
+    def _chunks(self, first: int, stop: int) -> list[tuple[int, Any]]:
+        return [(start, ref) for start, ref in self.chunks if start < stop and start + CHUNK_FRAMES > first]
+
+    def _start_segment(self, seg: Segment, begin: int, state: SegmentState | None, actor: Any) -> None:
+        first = max(seg.start, begin - self.temporal.history) if state is not None else begin
+        fresh_inside_a_shot = state is None and begin == seg.start and not seg.shot_start
+        budget = self.runtime.config.segment_start_iterations(self.temporal) if fresh_inside_a_shot else None
+        stream = actor.segment.options(num_returns="streaming").remote(
+            [self.runtime.styles_ref], self._chunks(first, seg.stop), first, begin, seg.stop, state, budget)
+        self.running[stream] = _Task("segment", seg, actor, stream)
+
+    def _start_bridge(self, seg: Segment, actor: Any) -> None:
+        drafts = []
+        for i in seg.bridged:
+            draft = self.work.load_draft(i)
+            if draft is None:  # a damaged draft: the segment's chain makes it again
+                self.idle.append(actor)
+                self.state.drafts.discard(i)
+                self.segment_queue.insert(0, (seg, seg.start, None))
+                self.bridges_waiting.append(seg)
+                return
+            drafts.append(draft)
+        previous = self.work.load_state(seg.start - 1)
+        if previous is None:
+            raise WorkerLost(f"{self.work.state_path(seg.start - 1)}: missing or damaged; rerun with --restart")
+        stream = actor.bridge.options(num_returns="streaming").remote(
+            [self.runtime.styles_ref], self._chunks(seg.start - 1, seg.bridged.stop), seg.start, drafts, previous[0],
+            self.runtime.config.bridge_iterations)
+        self.running[stream] = _Task("bridge", seg, actor, stream)
+
+    def _receive(self, stream: Any) -> None:
+        task = self.running[stream]
+        try:
+            ref = next(stream)
+        except StopIteration:
+            del self.running[stream]
+            self.idle.append(task.actor)
+            if task.kind == "bridge":
+                for i in task.segment.bridged:
+                    self.work.discard_draft(i)
+                    self.state.drafts.discard(i)
+            return
+        done: SegmentFrame = self.ray.get(ref)
+        if task.kind == "bridge":
+            self.work.save(done.index, done.image, None)
+            self._finished(done)
+        elif done.index in task.segment.bridged:  # a draft, unless the bridge has already replaced it
+            replaced = done.index in self.state.finished
+            self.work.save(done.index, None if replaced else done.image, done.state,
+                           since_restart=done.since_restart, keep_states=self.keep, keep_from=task.segment.start,
+                           draft=True)
+            if not replaced:
+                self.state.drafts.add(done.index)
+        else:
+            self.work.save(done.index, done.image, done.state, since_restart=done.since_restart,
+                           keep_states=self.keep, keep_from=task.segment.start)
+            self._finished(done)
+
+    def _finished(self, done: SegmentFrame) -> None:
+        from .video import VideoProgress
+
+        self.state.finished.add(done.index)
+        self.state.done_this_run += 1
+        self.report.times.append(done.seconds)
+        if self.callback is not None:
+            elapsed = time.perf_counter() - self.state.started
+            self.callback(VideoProgress(
+                frame=done.index, frames=self.count, finished=len(self.state.finished), resumed=self.report.resumed,
+                seconds_per_frame=elapsed / self.state.done_this_run, step=None, image=done.image))
+
+    def _cancel(self) -> None:
+        for stream in list(self.running):
+            with contextlib.suppress(Exception):  # already finished or gone
+                self.ray.cancel(stream)
+        self.running.clear()
+
+
+def _with_device(style: StyleConfig, device: str) -> StyleConfig:
+    import dataclasses
+
+    return dataclasses.replace(style, device=device)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
