@@ -74,10 +74,12 @@ class SegmentWorker:
     """
 
     def __init__(self, style: StyleConfig, temporal: TemporalConfig, threads: int) -> None:
+        import cv2
         import torch
 
-        if threads > 0:
+        if threads > 0:  # the actor's share of the cores, for torch and for OpenCV (flow, warps)
             torch.set_num_threads(threads)
+            cv2.setNumThreads(threads)
         self.style, self.temporal = style, temporal
         self._stylizer: Any = None
 
@@ -313,10 +315,11 @@ class _Driver:
         return all(i in self.state.finished for i in seg.bridged)
 
     def _bridge_ready(self, seg: Segment) -> bool:
+        # It runs beside the rest of segment k+1 (the planner counts it with segment k):
+        # segment k+1's chain only has to be past the bridged frames.
         before = seg.start - 1
         return (before in self.state.finished and self.work.state_path(before).exists()
-                and all(i in self.state.drafts or i in self.state.finished for i in seg.bridged)
-                and not any(t.segment == seg and t.kind == "segment" for t in self.running.values()))
+                and all(i in self.state.drafts or i in self.state.finished for i in seg.bridged))
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> None:
