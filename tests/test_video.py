@@ -147,25 +147,25 @@ def test_flow_mode_is_steadier_than_independent(tmp_path, style_file):
     assert errors["flow"] < 0.7 * errors["independent"], errors
 
 
-def test_scene_cut_is_detected(tmp_path):
-    a = panning_texture(frames=3)
-    b = [np.ascontiguousarray(np.flipud(stripes(64, 48, colors=((20, 200, 40), (10, 10, 120)))))] * 3
-    folder = tmp_path / "src"
+def two_shots(folder: Path, frames_each: int) -> Path:
+    """An image folder: a panning texture, then a cut to green and blue stripes."""
+    a = panning_texture(frames=frames_each)
+    b = [np.ascontiguousarray(np.flipud(stripes(64, 48, colors=((20, 200, 40), (10, 10, 120)))))] * frames_each
     folder.mkdir()
     for i, f in enumerate(a + b):
         Image.fromarray(f).save(folder / f"f{i:02d}.png")
+    return folder
+
+
+def test_scene_cut_is_detected(tmp_path):
+    folder = two_shots(tmp_path / "src", 3)
     result = stylize_video(folder, tmp_path / "o.gif", [blobs()], style=FAST, temporal=FEW,
                            clip=ClipConfig(size=None))
     assert result.scene_cuts == [3]
 
 
 def test_no_cut_is_reported_without_cut_detection(tmp_path):
-    a = panning_texture(frames=2)
-    b = [np.ascontiguousarray(np.flipud(stripes(64, 48, colors=((20, 200, 40), (10, 10, 120)))))] * 2
-    folder = tmp_path / "src"
-    folder.mkdir()
-    for i, f in enumerate(a + b):
-        Image.fromarray(f).save(folder / f"f{i:02d}.png")
+    folder = two_shots(tmp_path / "src", 2)
     temporal = TemporalConfig(iterations=1, first_iterations=1, detect_cuts=False)
     result = stylize_video(folder, tmp_path / "o.gif", [blobs()], style=FAST, temporal=temporal,
                            clip=ClipConfig(size=32))
