@@ -250,7 +250,6 @@ def run_clip(args: argparse.Namespace, media: Path, out: Path) -> list[ClipRun]:
         ("new defaults, independent", StyleConfig(), TemporalConfig(mode="independent")),
     ]
     runs, frames_of = [], {}
-    original = _original_stretch(source, clip, out)
     for name, style, temporal in variants:
         stem = name.split(" (")[0].replace(" ", "-").replace(",", "") + f"-{temporal.mode}"
         folder = out / stem  # lossless PNG frames: the stylization itself, before any codec
@@ -277,7 +276,7 @@ def run_clip(args: argparse.Namespace, media: Path, out: Path) -> list[ClipRun]:
         frames_of[name] = frames
         judge = Stylizer([style_image], style)
         sharp = [sharpness(f) for f in frames]
-        lossless, encoded = evaluate_videos(original, folder), evaluate_videos(original, mp4)
+        lossless, encoded = (evaluate_videos(source, made, frames=clip.frames) for made in (folder, mp4))
         steady = np.diff([started, *stamps])[1:]  # frames after the first
         runs.append(ClipRun(name=name, e_warp=lossless["e_warp"], e_warp_mp4=encoded["e_warp"],
                             e_warp_original=lossless["e_warp_original"],
@@ -293,17 +292,6 @@ def run_clip(args: argparse.Namespace, media: Path, out: Path) -> list[ClipRun]:
 def _original_frames(source: Path, clip: ClipConfig) -> list[np.ndarray]:
     with open_source(source, frames=clip.frames, size=clip.size, even=True) as s:
         return list(s)
-
-
-def _original_stretch(source: Path, clip: ClipConfig, out: Path) -> Path:
-    """The first --clip-frames of the original at full size, losslessly, for eval."""
-    path = out / "original-stretch.mkv"
-    if not path.exists():
-        with open_source(source, frames=clip.frames) as s, open_sink(path, fps=s.info.fps, force=True,
-                                                                     quality=0) as sink:
-            for frame in s:
-                sink.write(frame)
-    return path
 
 
 def _clip_strip(original: list[np.ndarray], runs: dict[str, list[np.ndarray]], path: Path) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from videostyle.config import StyleConfig
-from videostyle.io import open_sink, open_source, read_image
+from videostyle.io import open_source, read_image
 from videostyle.metrics import evaluate_videos
 from videostyle.optimize import Stylizer
 from videostyle.temporal import TemporalConfig
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         spf = float(np.mean(np.diff(finished))) if len(finished) > 2 else float("nan")
         with open_source(target) as frames:
             strength = float(np.mean([judge.style_distance(f) for f in frames]))
-        report = evaluate_videos(original_range(args, out), target)
+        report = evaluate_videos(args.input, target, frames=args.frames)
         rows[mode] = {"e_warp": report["e_warp"], "style_distance": strength, "s_per_frame": spf,
                       "e_warp_original": report["e_warp_original"]}
         print(f"{mode:12} E_warp {report['e_warp']:.5f}  style distance {strength:.3f}  "
@@ -81,18 +81,6 @@ def main(argv: list[str] | None = None) -> int:
                       f"style distance ratio {rows['flow']['style_distance'] / rows[other]['style_distance']:.3f}")
     (out / "results.json").write_text(json.dumps(rows, indent=1))
     return 0
-
-
-def original_range(args: argparse.Namespace, out: Path) -> Path:
-    """The frames that were stylized, losslessly at their full size: eval compares each
-    stylized frame with the original it was made from, so both must hold the same range."""
-    path = out / "original-range.mkv"
-    if not path.exists():
-        with open_source(args.input, frames=args.frames) as frames, \
-                open_sink(path, fps=frames.info.fps, force=True, quality=0) as sink:
-            for frame in frames:
-                sink.write(frame)
-    return path
 
 
 if __name__ == "__main__":

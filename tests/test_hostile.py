@@ -255,6 +255,9 @@ CASES = [
     ("eval-different-frame-counts", ["eval", "clip.mp4", "clip4.mp4"], "clip4.mp4"),
     ("eval-different-aspect-ratios", ["eval", "clip.mp4", "wide.mp4"], "wide.mp4"),
     ("eval-no-second-video", ["eval", "clip.mp4"], "stylized"),
+    ("eval-start-nan", ["eval", "clip.mp4", "clip.mp4", "--start", "nan"], "--start"),
+    ("eval-start-negative", ["eval", "clip.mp4", "clip.mp4", "--start", "-1"], "--start"),
+    ("eval-frames-zero", ["eval", "clip.mp4", "clip.mp4", "--frames", "0"], "--frames"),
     # -- demo
     ("demo-device-unknown", ["demo", "--device", "tpu"], "--device"),
     ("demo-device-cuda", ["demo", "--device", "cuda"], "--device"),

@@ -128,3 +128,14 @@ def test_eval_refuses_videos_of_different_lengths_or_shapes_naming_both(tmp_path
         assert main(["eval", str(path), str(other)]) == 2
         err = capsys.readouterr().err.strip()
         assert str(path) in err and str(other) in err and words in err and "\n" not in err, err
+
+
+def test_eval_compares_a_stylized_range_with_that_range_of_the_original(tmp_path, capsys, original):
+    _, moving = original
+    still_then_moving = [moving[0]] * 3 + moving[1:4]  # frames 0-2 hold still, then the texture moves
+    path = write_lossless(tmp_path / "still-then-moving.mkv", still_then_moving)
+    later = write_lossless(tmp_path / "later.mkv", [255 - f for f in still_then_moving[2:6]])
+    right = run_eval(capsys, path, later, "--start", "0.2", "--frames", "4")  # 10 fps: frames 2..5
+    assert right["frames"] == 4
+    wrong = run_eval(capsys, path, later, "--frames", "4")  # frames 0..3: not what was stylized
+    assert right["e_warp"] < 0.2 * wrong["e_warp"], (right, wrong)

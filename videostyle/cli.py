@@ -496,6 +496,10 @@ def _add_eval_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--gap", type=int, default=1,
                    help="compare each frame with the one this many frames back (default %(default)s: "
                         "consecutive; larger gaps check that what reappears looks as it did)")
+    p.add_argument("--start", type=float, default=0.0,
+                   help="seconds of the original skipped before the stylized part (as given to video)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="frames of the original that were stylized (as given to video; default: all)")
     p.add_argument("--json", action="store_true", help="print a JSON object")
     p.set_defaults(run=_run_eval)
 
@@ -505,7 +509,8 @@ def _run_eval(args: argparse.Namespace) -> int:
 
     from .metrics import evaluate_videos
 
-    report = evaluate_videos(args.original, args.stylized, gap=args.gap)
+    check_number("--start", args.start, at_least=0)
+    report = evaluate_videos(args.original, args.stylized, gap=args.gap, start=args.start, frames=args.frames)
     if args.json:
         print(json.dumps(report))
     else:

@@ -74,7 +74,8 @@ def _warping_errors(original: Iterable[np.ndarray], stylized: Iterable[np.ndarra
         count += 1
     if counts[0] != counts[1]:
         raise BadInput(f"{names[0]} has {counts[0]} frames and {names[1]} has {counts[1]}: E_warp compares each "
-                       "stylized frame with the original it was made from; give both at the same range and rate")
+                       "stylized frame with the original it was made from; give both at the same range and rate "
+                       "(--start and --frames select the original's range)")
     if not terms[0]:
         raise BadInput(f"warping error needs at least {gap + 1} frames with a reliable flow between them")
     stylized_error, original_error = (WarpingError(float(np.mean(t)), t, len(t)) for t in terms)
@@ -97,15 +98,17 @@ def _masked_error(current: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> 
     return float(np.sum(mask * diff) / (3.0 * np.sum(mask)))
 
 
-def evaluate_videos(original: str | Path, stylized: str | Path, *, gap: int = 1) -> dict:
+def evaluate_videos(original: str | Path, stylized: str | Path, *, gap: int = 1, start: float = 0.0,
+                    frames: int | None = None) -> dict:
     """E_warp of a stylized video, and of the original itself as a reference.
 
-    Returns ``{"e_warp", "e_warp_original", "frames", "gap", "size": [w, h]}``; the
-    original is measured at the stylized video's size. Both videos are streamed.
+    ``start`` and ``frames`` select the part of the original that was stylized (as given to
+    ``videostyle video``). Returns ``{"e_warp", "e_warp_original", "frames", "gap", "size":
+    [w, h]}``; the original is measured at the stylized video's size. Both are streamed.
     """
     from .io import open_source
 
-    with open_source(stylized) as styl_src, open_source(original) as orig_src:
+    with open_source(stylized) as styl_src, open_source(original, start=start, frames=frames) as orig_src:
         _check_same_picture(orig_src.info, styl_src.info)
         styled, reference, count = _warping_errors(orig_src, styl_src, gap=gap,
                                                    names=(str(original), str(stylized)))
