@@ -36,12 +36,13 @@ import numpy as np
 import torch
 
 from videostyle.config import ClipConfig, SegmentConfig, StyleConfig, TemporalConfig
-from videostyle.frames import resize_frame
+from videostyle.engine.optimize import Stylizer
+from videostyle.engine.tensors import resize_frame
 from videostyle.io import open_source, read_image
-from videostyle.metrics import warping_error
-from videostyle.optimize import Stylizer
-from videostyle.segment import plan_segments, stylize_segment
-from videostyle.video import stylize_video
+from videostyle.video.chain import stylize_segment
+from videostyle.video.job import stylize_video
+from videostyle.video.metrics import warping_error
+from videostyle.video.plan import plan_segments
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 
@@ -123,8 +124,15 @@ def guide_run(args, style_image, originals: list[np.ndarray], cuts: list[int], o
             assert guide is not None
             start = (resize_frame((guide * 255 + 0.5).astype(np.uint8), w, h), args.guide_iterations)
         begin = time.perf_counter()
+        state, first_frame = None, seg.start
+        if start is not None:  # the segment's first frame from the upsampled guide, then its chain
+            picture, budget = start
+            first = stylizer.stylize(originals[seg.start], init=frame_to_tensor(picture), iterations=budget, scales=1)
+            results[seg.start] = tensor_to_frame(first)
+            state = SegmentState(results=(first[0].permute(1, 2, 0).float().cpu().numpy(),), since_restart=1)
+            first_frame = seg.start + 1
         for done in stylize_segment(stylizer, originals[seg.start: seg.stop], config=config, first=seg.start,
-                                    start=start):
+                                    begin=first_frame, state=state):
             results[done.index] = done.image
         times[f"segment {seg.start}-{seg.stop}"] = time.perf_counter() - begin
     out.mkdir(parents=True, exist_ok=True)
@@ -142,8 +150,8 @@ def guide_run(args, style_image, originals: list[np.ndarray], cuts: list[int], o
 
 def ray_start_seconds(args, style_image, originals: list[np.ndarray]) -> float:
     """Seconds to start a local Ray runtime with the actors loaded, and to shut it down."""
-    from videostyle.distributed import RayRuntime
     from videostyle.io import VideoInfo
+    from videostyle.video.ray import RayRuntime
 
     h, w = originals[0].shape[:2]
     info = VideoInfo(path=args.input, width=w, height=h, fps=20.0, frame_count=len(originals), duration=None,

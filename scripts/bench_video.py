@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from videostyle.config import StyleConfig
+from videostyle.engine.optimize import Stylizer
+from videostyle.engine.temporal import TemporalConfig
 from videostyle.io import open_source, read_image
-from videostyle.metrics import evaluate_videos
-from videostyle.optimize import Stylizer
-from videostyle.temporal import TemporalConfig
-from videostyle.video import ClipConfig, VideoProgress, stylize_video
+from videostyle.video.job import ClipConfig, VideoProgress, stylize_video
+from videostyle.video.metrics import evaluate_videos
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 

@@ -77,7 +77,7 @@ class _server:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-        self.process = subprocess.Popen([sys.executable, "-m", "videostyle.cli", "serve", "--port", str(port),
+        self.process = subprocess.Popen([sys.executable, "-m", "videostyle", "serve", "--port", str(port),
                                          "--data-dir", str(self.data / "data")], env=env, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}/"

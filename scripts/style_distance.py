@@ -14,9 +14,9 @@ import argparse
 import sys
 
 from videostyle.config import StyleConfig
-from videostyle.frames import fit_size, resize_frame
+from videostyle.engine.optimize import Stylizer
+from videostyle.engine.tensors import fit_size, resize_frame
 from videostyle.io import read_image
-from videostyle.optimize import Stylizer
 
 
 def main(argv: list[str] | None = None) -> int:

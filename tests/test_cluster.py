@@ -13,7 +13,7 @@ from synthetic import stripes
 from test_video import make_clip
 
 from videostyle.config import ClipConfig, SegmentConfig, StyleConfig, TemporalConfig
-from videostyle.video import stylize_video
+from videostyle.video.job import stylize_video
 
 STYLE = StyleConfig(device="cpu", precision="fp32")
 FEW = TemporalConfig(iterations=2, first_iterations=4)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from videostyle import devices
+from videostyle.engine import devices
 from videostyle.errors import BadOption
 
 
@@ -52,7 +52,7 @@ def test_bf16_autocast_gives_nearly_the_fp32_losses():
     from synthetic import scene, stripes
 
     from videostyle.config import StyleConfig
-    from videostyle.optimize import Stylizer
+    from videostyle.engine.optimize import Stylizer
 
     losses = {}
     for precision in ("fp32", "bf16"):
@@ -83,7 +83,7 @@ def test_free_memory_asks_cuda_on_a_gpu_and_the_system_on_a_cpu(monkeypatch):
 def test_a_size_that_does_not_fit_is_refused_with_the_largest_that_does(monkeypatch, style_image):
     import re
 
-    from videostyle import optimize
+    from videostyle.engine import optimize
     from videostyle.config import StyleConfig
 
     stylizer = optimize.Stylizer([style_image], StyleConfig(device="cpu", precision="fp32"))

@@ -20,10 +20,11 @@ from synthetic import stripes
 from test_video import make_clip
 
 from videostyle.config import ClipConfig, SegmentConfig, StyleConfig, TemporalConfig
+from videostyle.engine.optimize import Stylizer
 from videostyle.io import open_source
-from videostyle.optimize import Stylizer
-from videostyle.segment import plan_segments, stylize_bridge, stylize_segment
-from videostyle.video import stylize_video
+from videostyle.video.chain import stylize_bridge, stylize_segment
+from videostyle.video.job import stylize_video
+from videostyle.video.plan import plan_segments
 
 STYLE = StyleConfig(device="cpu", precision="fp32")
 FEW = TemporalConfig(iterations=2, first_iterations=4)
@@ -77,9 +78,9 @@ def reference(media):
         ends: dict[int, np.ndarray] = {}
         drafts: dict[int, np.ndarray] = {}
         for seg in plan:
-            start = None if seg.shot_start else (None, SEGMENTS.segment_start_iterations(FEW))
+            start = None if seg.shot_start else SEGMENTS.segment_start_iterations(FEW)
             for done in stylize_segment(stylizer, originals[seg.start: seg.stop], config=FEW, first=seg.start,
-                                        start=start):
+                                        start_iterations=start):
                 (drafts if done.index in seg.bridged else out)[done.index] = done.image
                 ends[seg.stop - 1] = done.state
         second = plan[1]
@@ -169,7 +170,7 @@ def test_ctrl_c_keeps_finished_frames_and_a_rerun_resumes_every_segment(runtime,
 def test_kill_9_of_the_driver_and_a_rerun_resume(media, reference, tmp_path):
     clip, style = media
     out, work = tmp_path / "out", tmp_path / ".out.videostyle"
-    cmd = [sys.executable, "-m", "videostyle.cli", "video", str(clip), "--style", str(style), "-o", f"{out}/",
+    cmd = [sys.executable, "-m", "videostyle", "video", str(clip), "--style", str(style), "-o", f"{out}/",
            "--size", str(SIZE), "--iterations", "2", "--first-iterations", "4", "--device", "cpu",
            "--precision", "fp32", "--workers", "2", "--overlap", str(OVERLAP), "--quiet"]
     proc = subprocess.Popen(cmd, start_new_session=True)

@@ -7,12 +7,12 @@ import pytest
 import torch
 from synthetic import blobs, scene, stripes
 
-from videostyle import losses
+from videostyle.engine import losses
 from videostyle.config import StyleConfig
+from videostyle.engine.optimize import Style, Stylizer
+from videostyle.engine.tensors import frame_to_tensor, tensor_to_frame
+from videostyle.engine.vgg import LAYER_NAMES, load_vgg19
 from videostyle.errors import BadInput, BadOption
-from videostyle.frames import frame_to_tensor, tensor_to_frame
-from videostyle.optimize import Style, Stylizer
-from videostyle.vgg import LAYER_NAMES, load_vgg19
 
 CPU = dict(device="cpu", precision="fp32")
 # Optimizer mechanics are checked where the style term dominates, so the loss has far to fall.

@@ -23,8 +23,8 @@ from synthetic import scene, stripes, write_rgb
 from test_video import make_clip
 
 from videostyle.cli import main
-from videostyle.resume import MARKER_FILE
-from videostyle.vgg import CONV_NAMES
+from videostyle.engine.vgg import CONV_NAMES
+from videostyle.video.workdir import MARKER_FILE
 
 
 @pytest.fixture(scope="module")

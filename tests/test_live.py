@@ -6,8 +6,8 @@ import numpy as np
 from synthetic import scene, stripes
 
 from videostyle.config import StyleConfig
-from videostyle.live import LiveStylizer
-from videostyle.optimize import Stylizer
+from videostyle.engine.optimize import Stylizer
+from videostyle.live.policy import LiveStylizer
 
 FAST = StyleConfig(device="cpu", precision="fp32")
 

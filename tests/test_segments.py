@@ -12,9 +12,10 @@ from test_video import make_clip, panning_texture
 
 from videostyle.cli import main
 from videostyle.config import SegmentConfig, StyleConfig, TemporalConfig
+from videostyle.engine.optimize import Stylizer
 from videostyle.errors import BadOption
-from videostyle.optimize import Stylizer
-from videostyle.segment import Segment, SegmentState, plan_segments, stylize_bridge, stylize_segment
+from videostyle.video.chain import SegmentState, stylize_bridge, stylize_segment
+from videostyle.video.plan import Segment, plan_segments
 
 FAST = StyleConfig(device="cpu", precision="fp32")
 FEW = TemporalConfig(iterations=2, first_iterations=4)
@@ -72,16 +73,15 @@ def test_a_segment_resumed_from_its_state_equals_the_uninterrupted_one():
         assert np.array_equal(a.state, b.state)
 
 
-def test_a_segment_can_start_from_a_given_picture_with_its_own_budget():
+def test_a_segment_can_start_with_its_own_budget():
     frames = panning_texture(frames=2)
     stylizer = Stylizer([stripes()], FAST)
-    seen: list[int] = []
-    start = np.full_like(frames[0], 128)
-    out = list(stylize_segment(stylizer, frames, config=FEW, start=(start, 1),
-                               progress=lambda index, p: seen.append(p.iterations)))
-    assert seen[0] == 1 and len(out) == 2
-    plain = list(stylize_segment(stylizer, frames[:1], config=TemporalConfig(iterations=2, first_iterations=1)))
-    assert not np.array_equal(out[0].state, plain[0].state)  # it started elsewhere
+    seen: list[tuple[int, int]] = []
+    out = list(stylize_segment(stylizer, frames, config=FEW, start_iterations=1,
+                               progress=lambda index, p: seen.append((index, p.iterations))))
+    assert len(out) == 2
+    assert max(it for index, it in seen if index == 0) == 1  # the first frame got the given budget
+    assert max(it for index, it in seen if index == 1) == FEW.iterations  # later frames their own
 
 
 def test_the_bridge_moves_from_one_segment_to_the_next():

@@ -16,11 +16,11 @@ from synthetic import blobs, stripes
 
 from videostyle.cli import main
 from videostyle.config import StyleConfig
+from videostyle.engine.temporal import TemporalConfig
 from videostyle.errors import BadOption
 from videostyle.io import open_source, probe
-from videostyle.metrics import warping_error
-from videostyle.temporal import TemporalConfig
-from videostyle.video import ClipConfig, stylize_video
+from videostyle.video.job import ClipConfig, stylize_video
+from videostyle.video.metrics import warping_error
 
 FAST = StyleConfig(device="cpu", precision="fp32")
 FEW = TemporalConfig(iterations=2, first_iterations=6)
@@ -174,7 +174,7 @@ def test_no_cut_is_reported_without_cut_detection(tmp_path):
 
 # -- resume ---------------------------------------------------------------------------------
 def _cli_cmd(clip: Path, style: str, out: Path) -> list[str]:
-    return [sys.executable, "-m", "videostyle.cli", "video", str(clip), "--style", style, "-o", str(out),
+    return [sys.executable, "-m", "videostyle", "video", str(clip), "--style", style, "-o", str(out),
             "--size", "64", "--iterations", "3", "--first-iterations", "8", "--device", "cpu", "--quiet"]
 
 
@@ -308,8 +308,8 @@ def test_progress_in_a_log_gives_frames_and_eta(tmp_path, style_file, capsys):
 
 def test_a_restart_uses_an_explicit_budget_when_given():
     """The webcam restarts after a cut with its per-frame cap, not the long first-frame budget."""
-    from videostyle.optimize import Stylizer
-    from videostyle.temporal import TemporalStylizer
+    from videostyle.engine.optimize import Stylizer
+    from videostyle.engine.temporal import TemporalStylizer
 
     frames = panning_texture(frames=2)
     temporal = TemporalStylizer(Stylizer([stripes()], FAST), TemporalConfig(iterations=2, first_iterations=9))
@@ -322,7 +322,7 @@ def test_a_restart_uses_an_explicit_budget_when_given():
 
 
 def test_ctrl_c_keeps_finished_frames_and_says_how_to_resume(tmp_path, style_file, capsys, monkeypatch):
-    from videostyle import video
+    from videostyle.video import job as video
 
     clip = make_clip(tmp_path / "in.mp4", frames=3)
     out = tmp_path / "o.mp4"
@@ -400,7 +400,7 @@ def test_preview_without_a_display_is_refused_before_any_work(tmp_path, style_fi
 def test_combine_warps_lets_each_pixel_follow_the_most_recent_reliable_frame():
     import torch
 
-    from videostyle.temporal import combine_warps
+    from videostyle.engine.temporal import combine_warps
 
     h, w = 4, 6
     recent, older, oldest = (torch.full((1, 3, h, w), v) for v in (0.1, 0.5, 0.9))
@@ -469,8 +469,8 @@ def test_long_term_resume_equals_an_uninterrupted_run_across_a_scene_cut(tmp_pat
 
 
 def test_long_term_history_starts_again_at_a_cut():
-    from videostyle.optimize import Stylizer
-    from videostyle.temporal import TemporalStylizer
+    from videostyle.engine.optimize import Stylizer
+    from videostyle.engine.temporal import TemporalStylizer
 
     frames = panning_texture(frames=3)
     temporal = TemporalStylizer(Stylizer([stripes()], FAST),

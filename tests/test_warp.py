@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from synthetic import blobs, stripes
 
-from videostyle.flow import warp as bilinear_warp
-from videostyle.frames import frame_to_tensor
-from videostyle.warp import backward_warp, lanczos_warp_torch
+from videostyle.engine.flow import warp as bilinear_warp
+from videostyle.engine.tensors import frame_to_tensor
+from videostyle.engine.warp import backward_warp, lanczos_warp_torch
 
 
 def _texture() -> torch.Tensor:
@@ -65,7 +65,7 @@ def test_repeated_half_pixel_warps_keep_far_more_detail_than_bilinear():
 
 
 def test_bilinear_kernel_matches_opencv_on_every_path():
-    from videostyle.warp import bilinear_warp_torch
+    from videostyle.engine.warp import bilinear_warp_torch
 
     image, flow = _texture(), _smooth_flow(seed=1)
     reference = torch.from_numpy(bilinear_warp(image[0].permute(1, 2, 0).numpy(), flow)).permute(2, 0, 1)[None]

@@ -51,7 +51,7 @@ def server(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            "GRADIO_ANALYTICS_ENABLED": "False"}
     log = open(data.parent / "server.log", "w+")  # noqa: SIM115 -- closed below
-    process = subprocess.Popen([sys.executable, "-m", "videostyle.cli", "serve", "--host", "127.0.0.1",
+    process = subprocess.Popen([sys.executable, "-m", "videostyle", "serve", "--host", "127.0.0.1",
                                 "--port", str(port), "--data-dir", str(data), "--device", "cpu", "--max-seconds", "10"],
                                stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"

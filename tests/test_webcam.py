@@ -18,7 +18,7 @@ from test_video import make_clip
 from videostyle.cli import main
 from videostyle.config import StyleConfig
 from videostyle.io import probe
-from videostyle.webcam import WebcamConfig, run_session
+from videostyle.live.session import WebcamConfig, run_session
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_sigint_mid_session_leaves_a_valid_recording(tmp_path, camera_clip):
     style = tmp_path / "style.png"
     Image.fromarray(stripes()).save(style)
     record = tmp_path / "rec.mp4"
-    cmd = [sys.executable, "-m", "videostyle.cli", "webcam", "--camera", str(camera_clip), "--style", str(style),
+    cmd = [sys.executable, "-m", "videostyle", "webcam", "--camera", str(camera_clip), "--style", str(style),
            "--size", "48", "--first-iterations", "5", "--device", "cpu", "--record", str(record),
            "--no-preview", "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -103,9 +103,9 @@ def test_duration_ends_the_session_even_mid_frame(tmp_path, camera_clip):
 def test_after_a_pause_the_flow_starts_at_the_last_stylized_frame(monkeypatch):
     """Frames seen while paused are shown, not stylized: the next flow must start from the
     frame the last result was made from, not from the last frame seen."""
-    from videostyle.camera import CapturedFrame
-    from videostyle.flow import FlowStep
-    from videostyle.webcam import _Session
+    from videostyle.engine.flow import FlowStep
+    from videostyle.live.camera import CapturedFrame
+    from videostyle.live.session import _Session
 
     session = _Session([stripes()], StyleConfig(device="cpu", precision="fp32"),
                        WebcamConfig(camera="unused", preview=False, fps=None))
@@ -123,7 +123,7 @@ def test_after_a_pause_the_flow_starts_at_the_last_stylized_frame(monkeypatch):
         session.live.temporal.history.appendleft(np.zeros((8, 8, 3), np.float32))
         return session.live.temporal.history[0]
 
-    monkeypatch.setattr("videostyle.live.flow_and_cut", fake_flow_and_cut)
+    monkeypatch.setattr("videostyle.live.policy.flow_and_cut", fake_flow_and_cut)
     session.live.temporal.next = fake_next
 
     class FakeCamera:

@@ -20,8 +20,8 @@ from videostyle.cli import main
 from videostyle.config import ClipConfig, StyleConfig, TemporalConfig
 from videostyle.errors import BadOutput, DiskFull
 from videostyle.io import probe
-from videostyle.resume import LOCK_FILE, MARKER_FILE, WorkDir, changed_options, is_own_file
-from videostyle.video import stylize_video
+from videostyle.video.job import stylize_video
+from videostyle.video.workdir import LOCK_FILE, MARKER_FILE, WorkDir, changed_options, is_own_file
 
 FAST = ["--size", "32", "--iterations", "1", "--first-iterations", "2", "--device", "cpu", "--quiet"]
 STYLE = StyleConfig(device="cpu", precision="fp32")
@@ -171,7 +171,7 @@ def test_finished_frames_are_found_in_any_order_and_only_own_names_count(tmp_pat
         for index in (5, 0, 2):  # finished out of order, as segments would finish them
             work.save(index, frame, frame.astype(np.float32), since_restart=1, keep_states=99)
         assert work.finished() == {0, 2, 5}
-        assert work.missing(7) == [1, 3, 4, 6]
+        assert sorted(set(range(7)) - work.finished()) == [1, 3, 4, 6]
         assert work.finished_frames() == 1  # where a job that goes in order resumes
         work.remove()
     assert is_own_file("frame_00001.png") and is_own_file("state_00012.npz") and is_own_file(".videostyle-lock")
@@ -208,7 +208,7 @@ def test_a_damaged_settings_file_says_to_restart(files, capsys):
 
 # -- one job at a time -----------------------------------------------------------------------
 def test_a_second_job_on_the_same_output_or_work_folder_is_refused(files, capsys):
-    cmd = [sys.executable, "-m", "videostyle.cli", *video("-o", "out.mp4"), "--first-iterations", "100000"]
+    cmd = [sys.executable, "-m", "videostyle", *video("-o", "out.mp4"), "--first-iterations", "100000"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     first = subprocess.Popen(cmd, cwd=files, env=env, stderr=subprocess.PIPE)
     try:

@@ -22,10 +22,27 @@ import math
 import re
 from dataclasses import dataclass
 
-from .devices import DEVICE_CHOICES, PRECISION_CHOICES
 from .errors import BadOption
-from .vgg import POOLING_CHOICES, check_layer_names
-from .warp import WARP_KERNELS
+
+# VGG19's convolutions per block; every conv is 3x3 and followed by a ReLU, every block by a
+# pool. The layer names are the choices of --content-layers and --style-layers.
+VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
+
+
+def _layer_names() -> tuple[str, ...]:
+    names: list[str] = []
+    for block, (_, convs) in enumerate(VGG19_BLOCKS, start=1):
+        for conv in range(1, convs + 1):
+            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
+        names.append(f"pool{block}")
+    return tuple(names)
+
+
+LAYER_NAMES = _layer_names()
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+POOLING_CHOICES = ("max", "avg")
+WARP_KERNELS = ("lanczos", "bilinear")  # bilinear: what flow mode used before (softer, for comparison)
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -336,3 +353,14 @@ def check_device_name(name: str) -> None:
     """``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``; whether it exists is ``devices``' job."""
     if not isinstance(name, str) or not _DEVICE_NAME.fullmatch(name):
         raise BadOption(f"--device {name}: choose one of {', '.join(DEVICE_CHOICES)} (or cuda:N for GPU N)")
+
+
+def check_layer_names(names: list[str] | tuple[str, ...]) -> None:
+    """Raise BadOption for an unknown layer, suggesting the closest valid name."""
+    import difflib
+
+    for name in names:
+        if name not in LAYER_NAMES:
+            near = difflib.get_close_matches(name, LAYER_NAMES, n=1)
+            hint = f"; did you mean {near[0]}?" if near else f"; valid: {', '.join(LAYER_NAMES)}"
+            raise BadOption(f"unknown VGG19 layer {name!r}{hint}")

@@ -336,7 +336,7 @@ class _Page:
 
     def _live_session(self, key: str, chosen, weights, strength, colors, fps):
         from .. import WebcamConfig
-        from ..live import LiveStylizer
+        from ..live.policy import LiveStylizer
 
         styles = self._styles(chosen, weights)
         look = (styles, float(strength), bool(colors))

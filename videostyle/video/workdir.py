@@ -37,15 +37,18 @@ import json
 import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
-from . import __version__
-from .errors import BadOutput
-from .io.atomic import PARTIAL_INFIX, discard, write_atomic
-from .io.lock import JobLock
+from .. import __version__
+from ..errors import BadOutput
+from ..io.atomic import PARTIAL_INFIX, discard, write_atomic
+from ..io.lock import JobLock
+
+if TYPE_CHECKING:
+    from .chain import SegmentState
 
 SETTINGS_FILE = "settings.json"
 MARKER_FILE = ".videostyle-work"
@@ -221,11 +224,6 @@ class WorkDir:
             return set()
         return {int(m.group(1)) - 1 for item in self.path.iterdir() if (m := DRAFT_FILE.fullmatch(item.name))}
 
-    def missing(self, count: int) -> list[int]:
-        """Indices below ``count`` with no finished frame, in order."""
-        done = self.finished()
-        return [index for index in range(count) if index not in done]
-
     def finished_frames(self) -> int:
         """How many frames are finished in a row from the first: where an in-order job resumes."""
         done, count = self.finished(), 0
@@ -262,6 +260,24 @@ class WorkDir:
 
     def discard_draft(self, index: int) -> None:
         self.draft_path(index).unlink(missing_ok=True)
+
+    def chain_state(self, index: int, history: int) -> SegmentState | None:
+        """The state an uninterrupted chain would hold before frame ``index``: the newest float
+        result, and as many before it as ``history`` keeps, back to the last restart; None when
+        the newest was not kept (frame ``index`` then starts afresh)."""
+        from .chain import SegmentState
+
+        latest = self.load_state(index - 1)
+        if latest is None:
+            return None
+        image, since_restart = latest
+        results = [image]
+        for back in range(2, min(since_restart, history) + 1):
+            older = self.load_state(index - back)
+            if older is None:
+                break
+            results.append(older[0])
+        return SegmentState(results=tuple(results), since_restart=since_restart)
 
     def load_state(self, index: int) -> tuple[np.ndarray, int] | None:
         """(float result, frames since the last restart) of frame ``index``, or None when

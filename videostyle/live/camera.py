@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import BadSource
-from .frames import fit_size, resize_frame
+from ..engine.tensors import fit_size, resize_frame
+from ..errors import BadSource
 
 OPEN_TIMEOUT_S = 10.0  # how long to wait for a camera's first frame
 
@@ -139,7 +139,7 @@ class _FileReader(_Reader):
     it starts over at the end, like a camera that never stops."""
 
     def __init__(self, path: str, *, size: int | None, loop: bool) -> None:
-        from .io import open_source
+        from ..io import open_source
 
         self.source = open_source(path, size=size)  # ffmpeg scales: less to pipe and resize
         self.loop = loop

@@ -20,7 +20,6 @@ import torch
 
 LANCZOS_TAPS = 8  # Lanczos with a = 4: taps at offsets -3..4 around floor(x)
 _A = LANCZOS_TAPS // 2
-WARP_KERNELS = ("lanczos", "bilinear")  # bilinear: what flow mode used before (softer, for comparison)
 _CV2_KERNELS = {"lanczos": cv2.INTER_LANCZOS4, "bilinear": cv2.INTER_LINEAR}
 
 

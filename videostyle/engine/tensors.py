@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .io.images import resize_frame
-from .io.sources import fit_size
+from ..io.images import resize_frame
+from ..io.sources import fit_size
 
 __all__ = ["fit_size", "float_to_frame", "frame_to_tensor", "resize_frame", "resize_tensor",
            "tensor_to_frame"]

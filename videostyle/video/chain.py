@@ -1,23 +1,21 @@
-"""Segments: a clip as stretches that can be stylized apart, and the one frame loop.
+"""The one frame loop, and the hand-over between two segments of a shot.
 
 :func:`stylize_segment` is the frame loop: original frames in, finished frames out, each
 with the float state the next frame (or a resumed run) starts from. The local run (one
 segment: the whole clip) and every distributed worker call it; nothing else walks frames.
 
-A shot (the frames between two scene cuts) needs no temporal link to the shot before, so
-cuts split a clip for free. :func:`plan_segments` splits long shots further so that N
-workers have work. Inside a shot, segment k+1 starts afresh without knowing how segment k
-ended; :func:`stylize_bridge` hides that seam. It restylizes the first ``overlap`` frames
-of segment k+1 starting from segment k's last result, each frame a blend (Ruder et al.'s
-multi-pass blend, weighted by the flow's reliability) that moves in equal steps from
-segment k's look to segment k+1's own frames. Measured against the alternative of a
-low-resolution guide pass in ``scripts/bench_distributed.py`` (README, "Distributed").
+Inside a shot, segment k+1 starts afresh without knowing how segment k ended;
+:func:`stylize_bridge` hides that seam. It restylizes the first ``overlap`` frames of
+segment k+1 starting from segment k's last result, each frame a blend (Ruder et al.'s
+multi-pass blend, weighted by the flow's reliability) that closes the gap between segment
+k's look and segment k+1's own frames in equal steps (see :func:`_share`). Measured
+against the alternative of a low-resolution guide pass in ``scripts/bench_distributed.py``
+(README, "Distributed").
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,40 +24,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import TemporalConfig
-from .flow import FlowEstimator, FlowStep, flow_and_cut, flow_between
-from .frames import float_to_frame
-from .optimize import Progress, Stylizer
-from .temporal import TemporalStylizer
+from ..config import TemporalConfig
+from ..engine.flow import FlowEstimator, FlowStep, flow_and_cut, flow_between
+from ..engine.optimize import Progress, Stylizer
+from ..engine.temporal import TemporalStylizer
+from ..engine.tensors import float_to_frame
 
 FLOW_LOOKAHEAD = 2  # frame pairs whose flow is computed ahead of the optimizer
 
 SegmentCallback = Callable[[int, Progress], None]
 """Receives (frame index, optimizer progress) after every loss evaluation."""
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Frames ``start`` to ``stop - 1`` of a clip, stylized as one chain.
-
-    ``shot_start``: frame ``start`` begins a shot (the clip's first frame or a scene cut),
-    so nothing is handed over from the segment before. Otherwise the first ``overlap``
-    frames are handed over by a bridge (:func:`stylize_bridge`) and are the segment's
-    *drafts* until then.
-    """
-
-    start: int
-    stop: int
-    shot_start: bool = True
-    overlap: int = 0
-
-    def __len__(self) -> int:
-        return self.stop - self.start
-
-    @property
-    def bridged(self) -> range:
-        """Indices whose final frames come from the bridge into this segment."""
-        return range(self.start, self.start + (0 if self.shot_start else self.overlap))
 
 
 @dataclass(frozen=True)
@@ -85,7 +59,7 @@ class SegmentFrame:
 
 def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config: TemporalConfig | None = None,
                     first: int = 0, begin: int | None = None, stop: int | None = None,
-                    state: SegmentState | None = None, start: tuple[np.ndarray | None, int] | None = None,
+                    state: SegmentState | None = None, start_iterations: int | None = None,
                     progress: SegmentCallback | None = None) -> Iterator[SegmentFrame]:
     """Stylize frames in order and yield each as it is finished.
 
@@ -96,9 +70,8 @@ def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config:
     the chain's state after frame ``begin - 1`` (a resumed segment); without it frame
     ``begin`` starts afresh. Optical flow for the next frames is computed in a worker
     thread while the optimizer runs; a scene cut inside the frames restarts the chain.
-    ``start`` = (image or None, iterations): frame ``begin``, when it starts afresh, starts
-    from that image (any size; None: the content) with that budget instead of
-    ``first_iterations``.
+    ``start_iterations``: the budget of frame ``begin`` when it starts afresh, instead of
+    ``first_iterations`` (a segment inside a shot, whose first frames a bridge replaces).
     """
     cfg = config or TemporalConfig()
     begin = first if begin is None else begin
@@ -122,23 +95,21 @@ def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config:
                 pending.append((index, frame, job))
             originals.appendleft(frame)
             if len(pending) > FLOW_LOOKAHEAD:
-                yield _stylize_frame(temporal, *pending.popleft(), progress, start, begin)
+                yield _stylize_frame(temporal, *pending.popleft(), progress, start_iterations, begin)
         while pending:
-            yield _stylize_frame(temporal, *pending.popleft(), progress, start, begin)
+            yield _stylize_frame(temporal, *pending.popleft(), progress, start_iterations, begin)
 
 
 def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, job: Future[FlowStep] | None,
-                   progress: SegmentCallback | None, start: tuple[np.ndarray | None, int] | None,
-                   begin: int) -> SegmentFrame:
-    start = start if index == begin else None
+                   progress: SegmentCallback | None, start_iterations: int | None, begin: int) -> SegmentFrame:
     step = job.result() if job is not None else None
     flow, long_flows = (step.flow, step.long_flows) if step is not None else (None, {})
     cut = step is not None and step.cut and temporal.config.detect_cuts  # flow mode measures one anyway
     started = time.perf_counter()
     callback = None if progress is None else (lambda p: progress(index, p))
-    image, budget = start if start is not None and temporal.previous is None else (None, None)
-    result = temporal.next(frame, flow, cut=cut, callback=callback, long_flows=long_flows, start=image,
-                           iterations=budget)
+    fresh = index == begin and temporal.previous is None
+    result = temporal.next(frame, flow, cut=cut, callback=callback, long_flows=long_flows,
+                           iterations=start_iterations if fresh else None)
     return SegmentFrame(index=index, image=float_to_frame(result), state=result,
                         since_restart=temporal.since_restart, cut=cut, seconds=time.perf_counter() - started)
 
@@ -152,9 +123,9 @@ def stylize_bridge(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Seq
     ``first + L - 1``; ``drafts`` are segment k+1's own L results for frames ``first`` to
     ``first + L - 1`` (uint8 RGB); ``previous`` is segment k's last float result. Bridge
     frame j starts from the previous bridge frame warped along the flow, blended with
-    draft j at share (j + 1) / (L + 1) where the flow is reliable and replaced by it where
-    it is not, and is held to that blend by the temporal loss. So the look moves from
-    segment k to segment k+1 in L + 1 equal steps and frame ``first + L`` (segment k+1's
+    draft j at share 1 / (L + 1 - j) where the flow is reliable and replaced by it where
+    it is not, and is held to that blend by the temporal loss. So the gap between segment
+    k's look and segment k+1's closes in L + 1 equal steps and frame ``first + L`` (segment k+1's
     own) follows without a jump. ``iterations`` per bridge frame restore the strokes that
     blending two paintings softens. Yields the L final frames.
     """
@@ -181,62 +152,3 @@ def _share(j: int, steps: int) -> float:
     (j + 1) / (L + 1), close it unevenly: measured on cockatoo.mp4 (L = 4, 160 px), the
     largest boundary pair's E_warp was 7.9x the median pair against 3.6x with these."""
     return 1.0 / (steps + 1 - j)
-
-
-def plan_segments(count: int, cuts: Sequence[int], *, workers: int, max_length: int, overlap: int,
-                  bridge_cost: int | None = None, shot_start_cost: int = 0, start_cost: int = 0,
-                  min_length: int | None = None) -> list[Segment]:
-    """Split ``count`` frames into segments: at every scene cut (``cuts`` are the indices
-    of the frames that start a new shot), then long shots into pieces of at most
-    ``max_length`` frames, and further until every worker has as many segments as the
-    others (the longest pieces are split first; no piece gets shorter than ``min_length``).
-
-    A piece that follows another in the same shot starts with a bridge of ``overlap``
-    frames, run once the piece before is done and worth ``bridge_cost`` ordinary frames
-    of work (default ``overlap``). A shot's first frame costs ``shot_start_cost`` more
-    than an ordinary one, a later piece's first frame ``start_cost`` more (all in
-    ordinary frames). The pieces of a shot are cut so that each, with its start and the
-    bridge after it, is the same work. Pieces are at least ``min_length`` frames (default
-    ``2 * overlap + 2``), so a bridge fits in one.
-    """
-    if count <= 0:
-        return []
-    shortest = max(1, 2 * overlap + 2 if min_length is None else min_length)
-    bounds = [0, *sorted(c for c in set(cuts) if 0 < c < count), count]
-    shots = [(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
-    pieces = [max(1, math.ceil((b - a) / max_length)) for a, b in shots]
-    # at least one piece per worker, and a whole number of rounds (18 pieces on 8 workers
-    # would leave 6 workers idle for the third round: 24 shorter ones keep all 8 busy)
-    while sum(pieces) < workers or sum(pieces) % workers:
-        k = max(range(len(shots)), key=lambda i: (shots[i][1] - shots[i][0]) / pieces[i])
-        if (shots[k][1] - shots[k][0]) // (pieces[k] + 1) < shortest:
-            break
-        pieces[k] += 1
-    segments: list[Segment] = []
-    cost = overlap if bridge_cost is None else bridge_cost
-    for (a, b), p in zip(shots, pieces, strict=True):
-        # a bridge runs once the piece before it ends: it counts with that piece
-        extra = [(shot_start_cost if k == 0 else start_cost) + (cost if k < p - 1 else 0) for k in range(p)]
-        segments.extend(_split_shot(a, b, p, overlap, extra, shortest))
-    return segments
-
-
-def _split_shot(start: int, stop: int, pieces: int, overlap: int, extra: list[int],
-                shortest: int) -> list[Segment]:
-    """``pieces`` segments of frames start..stop-1, each with ``extra[k]`` frames of other work
-    (its start, its bridge), cut so that frames plus extra are about equal."""
-    n = stop - start
-    if pieces <= 1:
-        return [Segment(start, stop, shot_start=True)]
-    work = n + sum(extra)
-    shares = [work * (k + 1) // pieces - work * k // pieces for k in range(pieces)]
-    lengths = [max(shortest, share - e) for share, e in zip(shares, extra, strict=True)]
-    lengths[-1] = n - sum(lengths[:-1])
-    if lengths[-1] < shortest:  # the extras ate the shot: plain equal pieces
-        lengths = [n * (k + 1) // pieces - n * k // pieces for k in range(pieces)]
-    segments, at = [], start
-    for k, length in enumerate(lengths):
-        end = stop if k == pieces - 1 else at + length
-        segments.append(Segment(at, end, shot_start=k == 0, overlap=0 if k == 0 else min(overlap, end - at - 1)))
-        at = end
-    return segments

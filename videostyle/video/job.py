@@ -17,53 +17,24 @@ import contextlib
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .config import ClipConfig, SegmentConfig, StyleConfig, TemporalConfig
-from .errors import BadOption, DiskFull
-from .io import VideoInfo, check_output, open_sink, open_source
-from .io.atomic import remove_stale_partials
-from .io.lock import JobLock, output_lock_path
-from .optimize import Progress, Style, Stylizer
-from .resume import WorkDir, check_work_dir, default_work_dir
-from .segment import SegmentState, stylize_segment
+from .. import __version__
+from ..config import ClipConfig, SegmentConfig, StyleConfig, TemporalConfig
+from ..engine.optimize import Style, Stylizer
+from ..errors import DiskFull
+from ..io import VideoInfo, check_output, open_sink, open_source
+from ..io.atomic import remove_stale_partials
+from ..io.lock import JobLock, output_lock_path
+from .chain import stylize_segment
+from .report import NoFrames, Runner, RunReport, VideoCallback, VideoResult, encode_progress
+from .workdir import WorkDir, check_work_dir, default_work_dir
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
-
-
-@dataclass(frozen=True)
-class VideoProgress:
-    """Sent to the callback: per optimizer evaluation (``step``) and per finished frame."""
-
-    frame: int  # 0-based index of the frame being stylized
-    frames: int | None  # total, when the source knows it
-    finished: int  # frames done, including those resumed from the work folder
-    resumed: int  # frames found already done when the job started
-    seconds_per_frame: float | None  # mean over the frames stylized in this run
-    step: Progress | None  # optimizer progress within the frame; None when a frame finished
-    stage: str = "stylize"  # "stylize" or "encode"
-    image: np.ndarray | None = None  # the finished frame, (H, W, 3) uint8 RGB, when one finished
-
-
-@dataclass(frozen=True)
-class VideoResult:
-    """What a finished job reports."""
-
-    output: Path
-    frames: int
-    resumed: int
-    seconds: float
-    seconds_per_frame: float | None
-    scene_cuts: list[int]
-    info: VideoInfo
-
-
-VideoCallback = Callable[[VideoProgress], None]
 
 
 def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.ndarray | Style], *,
@@ -98,7 +69,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
         stylizer.check_memory(info.height, info.width)
         runtime = None
         if segments.distributed:
-            from .distributed import RayRuntime
+            from .ray import RayRuntime
 
             runtime = stack.enter_context(RayRuntime(segments, styles, style, temporal, info))
             segments = dataclasses.replace(segments, workers=runtime.workers)
@@ -108,10 +79,9 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
         with output_lock, WorkDir(work_path, settings, restart=restart) as work:
             remove_stale_partials(out)  # of a job killed while writing the output
             try:
-                if runtime is not None:
-                    run = runtime.run(frames_in, work, callback)
-                else:
-                    run = _run_local(stylizer, temporal, work, info, frames_in, callback)
+                runner: Runner = runtime if runtime is not None else LocalRunner(stylizer, temporal, info)
+                run = RunReport(callback=callback)
+                runner.run(frames_in, work, run)
                 _encode(source, out, work, run.frames, info, clip, force, even, callback)
             except DiskFull as full:
                 raise DiskFull(full.path, "the finished frames are kept, free space and rerun to resume") from full
@@ -127,23 +97,6 @@ def _open(source: str | Path, clip: ClipConfig, even: bool):
                        fps=clip.fps, size=clip.size, even=even)
 
 
-@dataclass
-class RunReport:
-    """What the stylizing part of a job did (local or distributed)."""
-
-    frames: int = 0  # frames in the clip
-    resumed: int = 0  # frames found finished when the job started
-    cuts: list[int] = field(default_factory=list)  # indices of the frames that start a new shot
-    times: list[float] = field(default_factory=list)  # seconds per frame stylized in this run
-    wall: float | None = None  # distributed: wall seconds of the stylizing, over all workers
-
-    def seconds_per_frame(self) -> float | None:
-        """Mean seconds per frame of this run (distributed: wall time per frame, all workers)."""
-        if self.wall is not None:
-            return self.wall / len(self.times) if self.times else None
-        return sum(self.times) / len(self.times) if self.times else None
-
-
 class _Counted:
     """An iterator of frames that counts what it has given."""
 
@@ -156,48 +109,27 @@ class _Counted:
             yield frame
 
 
-def _run_local(stylizer: Stylizer, config: TemporalConfig, work: WorkDir, info: VideoInfo,
-               frames: Iterable[np.ndarray], callback: VideoCallback | None) -> RunReport:
+class LocalRunner:
     """One chain over the whole clip in this process, from the first unfinished frame."""
-    run = RunReport(resumed=work.finished_frames())
-    state = load_chain_state(work, run.resumed, config) if run.resumed > 0 else None
 
-    def report(index: int, step: Progress | None, image: np.ndarray | None = None) -> None:
-        if callback is not None:
-            callback(VideoProgress(
-                frame=index, frames=info.frame_count, finished=index + (step is None),
-                resumed=run.resumed, seconds_per_frame=run.seconds_per_frame(), step=step, image=image))
+    def __init__(self, stylizer: Stylizer, config: TemporalConfig, info: VideoInfo) -> None:
+        self.stylizer, self.config, self.info = stylizer, config, info
 
-    counted = _Counted(frames)
-    for done in stylize_segment(stylizer, counted, config=config, begin=run.resumed, state=state,
-                                progress=report):
-        if done.cut and done.index > 0:
-            run.cuts.append(done.index)
-        work.save(done.index, done.image, done.state, since_restart=done.since_restart,
-                  keep_states=config.history + 1)
-        run.times.append(done.seconds)
-        report(done.index, None, done.image)
-    run.frames = counted.count
-    if run.frames == 0:
-        raise BadOption(f"{info.path}: no frames in the selected range; check --start and --duration")
-    return run
-
-
-def load_chain_state(work: WorkDir, index: int, config: TemporalConfig) -> SegmentState | None:
-    """The state an uninterrupted chain would hold before frame ``index``: the newest float
-    result, and as many before it as the history keeps, back to the last restart; None when
-    the newest was not kept (frame ``index`` then starts afresh)."""
-    latest = work.load_state(index - 1)
-    if latest is None:
-        return None
-    image, since_restart = latest
-    results = [image]
-    for back in range(2, min(since_restart, config.history) + 1):
-        older = work.load_state(index - back)
-        if older is None:
-            break
-        results.append(older[0])
-    return SegmentState(results=tuple(results), since_restart=since_restart)
+    def run(self, frames: Iterable[np.ndarray], work: WorkDir, report: RunReport) -> None:
+        report.resumed = work.finished_frames()
+        report.total = self.info.frame_count
+        state = work.chain_state(report.resumed, self.config.history) if report.resumed > 0 else None
+        counted = _Counted(frames)
+        for done in stylize_segment(self.stylizer, counted, config=self.config, begin=report.resumed, state=state,
+                                    progress=report.step):
+            if done.cut and done.index > 0:
+                report.cuts.append(done.index)
+            work.save(done.index, done.image, done.state, since_restart=done.since_restart,
+                      keep_states=self.config.history + 1)
+            report.frame_done(done.index, done.seconds, done.image)
+        if counted.count == 0:
+            raise NoFrames(self.info.path)
+        report.end(counted.count)
 
 
 def _encode(source: str | Path, out: Path, work: WorkDir, count: int, info: VideoInfo, clip: ClipConfig,
@@ -215,8 +147,7 @@ def _encode(source: str | Path, out: Path, work: WorkDir, count: int, info: Vide
                 frame = np.hstack([next(originals), frame])
             sink.write(frame)
             if callback is not None:
-                callback(VideoProgress(frame=index, frames=count, finished=count, resumed=0,
-                                       seconds_per_frame=None, step=None, stage="encode"))
+                callback(encode_progress(index, count))
 
 
 def _settings(source: str | Path, info: VideoInfo, styles: Sequence[np.ndarray | Style], style: StyleConfig,

@@ -11,18 +11,17 @@ from typing import TYPE_CHECKING, NoReturn
 
 from tqdm import tqdm
 
-from . import __version__
-from .config import INITS, StyleConfig, check_number
-from .devices import PRECISION_CHOICES
-from .errors import BadOption, VideostyleError, VideostyleWarning
-from .optimize import Progress, Style
+from .. import __version__
+from ..config import INITS, PRECISION_CHOICES, StyleConfig, check_number
+from ..engine.optimize import Progress, Style
+from ..errors import BadOption, VideostyleError, VideostyleWarning
 
 if TYPE_CHECKING:
-    from .video import VideoProgress, VideoResult
+    from ..video.job import VideoProgress, VideoResult
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 _DEFAULTS = StyleConfig()
-CHECKOUT_SAMPLES = Path(__file__).resolve().parents[1] / "samples"  # absent in an installed package
+CHECKOUT_SAMPLES = Path(__file__).resolve().parents[2] / "samples"  # absent in an installed package
 DEVICE_METAVAR = "auto|cpu|cuda[:N]|mps"
 
 
@@ -183,7 +182,7 @@ def _refuse_init_image(args: argparse.Namespace) -> None:
 
 
 def _read_styles(specs: list[str]) -> list[Style]:
-    from .io import read_image
+    from ..io import read_image
 
     return [Style(read_image(path), weight) for path, weight in map(parse_style_spec, specs)]
 
@@ -240,8 +239,8 @@ def _add_image_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_image(args: argparse.Namespace) -> int:
-    from .image import stylize_image
-    from .io import check_output, read_image, write_image
+    from ..engine.image import stylize_image
+    from ..io import check_output, read_image, write_image
 
     check_output(args.output, force=args.force)  # before minutes of work, not after
     config = _style_config(args)
@@ -261,7 +260,7 @@ def _run_image(args: argparse.Namespace) -> int:
 
 # -- video ----------------------------------------------------------------------------------
 def _add_video_command(commands: argparse._SubParsersAction) -> None:
-    from .config import TEMPORAL_MODES, ClipConfig, SegmentConfig, TemporalConfig
+    from ..config import TEMPORAL_MODES, ClipConfig, SegmentConfig, TemporalConfig
 
     t, c, s_ = TemporalConfig(), ClipConfig(), SegmentConfig()
     p = commands.add_parser(
@@ -323,7 +322,7 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _video_configs(args: argparse.Namespace):
-    from .config import ClipConfig, TemporalConfig
+    from ..config import ClipConfig, TemporalConfig
 
     temporal = TemporalConfig(mode=args.temporal, iterations=args.iterations,
                               first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
@@ -335,7 +334,7 @@ def _video_configs(args: argparse.Namespace):
 
 
 def _segment_config(args: argparse.Namespace):
-    from .config import SegmentConfig
+    from ..config import SegmentConfig
 
     return SegmentConfig(workers=args.workers, address=args.ray_address, max_length=args.max_segment_length,
                          overlap=args.overlap)
@@ -349,13 +348,13 @@ def _offsets(text: str) -> tuple[int, ...]:
 
 
 def _run_video(args: argparse.Namespace) -> int:
-    from .video import stylize_video
+    from ..video.job import stylize_video
 
     _refuse_init_image(args)
     temporal, clip = _video_configs(args)
     segments = _segment_config(args)
     if segments.distributed:
-        from .distributed import import_ray
+        from ..video.ray import import_ray
 
         import_ray(segments.workers)  # before any work: without Ray, say how to get it
     style = _style_config(args)
@@ -384,7 +383,7 @@ class _FramePreview:
     """Shows each finished frame of a video job in a window; q or Esc closes it for good."""
 
     def __init__(self) -> None:
-        from .io.preview import PreviewWindow, require_display
+        from ..io.preview import PreviewWindow, require_display
 
         require_display("drop --preview (the frames are written all the same)")
         self.window: PreviewWindow | None = PreviewWindow()
@@ -507,7 +506,7 @@ def _add_eval_command(commands: argparse._SubParsersAction) -> None:
 def _run_eval(args: argparse.Namespace) -> int:
     import json
 
-    from .metrics import evaluate_videos
+    from ..video.metrics import evaluate_videos
 
     check_number("--start", args.start, at_least=0)
     report = evaluate_videos(args.original, args.stylized, gap=args.gap, start=args.start, frames=args.frames)
@@ -538,11 +537,11 @@ def _add_demo_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .config import ClipConfig, TemporalConfig
-    from .devices import resolve_compute
-    from .errors import BadInput, BadOutput
-    from .io import read_image
-    from .video import stylize_video
+    from ..config import ClipConfig, TemporalConfig
+    from ..engine.devices import resolve_compute
+    from ..errors import BadInput, BadOutput
+    from ..io import read_image
+    from ..video.job import stylize_video
 
     style = StyleConfig(device=args.device)
     temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations)
@@ -564,7 +563,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise BadOutput(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
     if not (clip_path.is_file() and style_path.is_file()):
-        from .samples import write_samples
+        from ..samples import write_samples
 
         write_samples(samples)
     work = out_dir / ".work"
@@ -584,7 +583,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 # -- webcam ---------------------------------------------------------------------------------
 def _add_webcam_command(commands: argparse._SubParsersAction) -> None:
-    from .config import WebcamConfig
+    from ..config import WebcamConfig
 
     w = WebcamConfig()
     p = commands.add_parser(
@@ -619,9 +618,9 @@ def _run_webcam(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from .config import WebcamConfig
-    from .io import check_output
-    from .webcam import run_session
+    from ..config import WebcamConfig
+    from ..io import check_output
+    from ..live.session import run_session
 
     _refuse_init_image(args)
     fixed = args.iterations is not None  # a fixed count overrides the --fps target
@@ -689,10 +688,10 @@ def _parse_auth(text: str | None) -> tuple[str, str] | None:
 def _run_serve(args: argparse.Namespace) -> int:
     auth = _parse_auth(args.auth)
     try:
-        from .web.app import serve
+        from ..web.app import serve
     except ImportError as exc:
         raise BadOption(f"serve needs the web extra ({exc.name or exc} is missing): {WEB_EXTRA}") from None
-    from .web.jobs import Limits
+    from ..web.jobs import Limits
 
     limits = Limits(max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds, max_size=args.max_size)
     shown = f"[{args.host}]" if ":" in args.host else args.host

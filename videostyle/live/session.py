@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import StyleConfig, WebcamConfig
+from ..engine.optimize import Progress, Style, Stylizer
+from ..io.preview import PreviewWindow, draw_caption, require_display
 from .camera import Camera, CapturedFrame
-from .config import StyleConfig, WebcamConfig
-from .io.preview import PreviewWindow, draw_caption, require_display
-from .live import LiveStylizer, warming_up_caption
-from .optimize import Progress, Style, Stylizer
+from .policy import LiveStylizer, warming_up_caption
 
 STRENGTH_STEP = 0.1  # +/- raise or lower --strength by this
 STYLE_WEIGHT_STEP = 1.5  # ... or, when a raw --style-weight was given, multiply or divide it by this
@@ -76,7 +76,7 @@ class _Recorder:
     until the next one, at ``rate`` frames per second."""
 
     def __init__(self, path: str, rate: float, force: bool, start: float) -> None:
-        from .io import open_sink
+        from ..io import open_sink
 
         self.rate, self.start = rate, start
         self.sink = open_sink(path, fps=rate, force=force)
@@ -232,7 +232,7 @@ class _Session:
             self.paused = not self.paused
         elif key == ord("s") and self.shown is not None:
             name = time.strftime("videostyle-snapshot-%Y%m%d-%H%M%S.png")
-            from .io import write_image
+            from ..io import write_image
 
             write_image(Path(name), self.shown, force=True)
         elif key in (ord("n"), ord("p")) and len(self.styles) > 1:

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .config import StyleConfig
-from .frames import fit_size, resize_frame, tensor_to_frame
+from ..config import StyleConfig
 from .optimize import ProgressCallback, Style, Stylizer
+from .tensors import fit_size, resize_frame, tensor_to_frame
 
 
 def stylize_image(content: np.ndarray, styles: Sequence[np.ndarray | Style], *,

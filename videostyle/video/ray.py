@@ -24,24 +24,25 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .config import SegmentConfig, StyleConfig, TemporalConfig
-from .errors import BadOption, VideostyleError
-from .flow import FlowEstimator, is_scene_cut
-from .io import VideoInfo
-from .optimize import Style
-from .resume import WorkDir
-from .segment import Segment, SegmentFrame, SegmentState, plan_segments, stylize_bridge, stylize_segment
+from ..config import SegmentConfig, StyleConfig, TemporalConfig
+from ..engine.flow import FlowEstimator, is_scene_cut
+from ..engine.optimize import Style
+from ..errors import BadOption, VideostyleError
+from ..io import VideoInfo
+from .chain import SegmentFrame, SegmentState, stylize_bridge, stylize_segment
+from .plan import Segment, plan_segments
+from .report import NoFrames
+from .workdir import WorkDir
 
 if TYPE_CHECKING:
-    from .video import RunReport, VideoCallback
+    from .report import RunReport
 
 RAY_INSTALL = 'pip install "videostyle[ray]"'
 CHUNK_FRAMES = 16  # frames per object in the object store
@@ -94,7 +95,7 @@ class SegmentWorker:
         if self._stylizer is None:
             import ray
 
-            from .optimize import Stylizer
+            from ..engine.optimize import Stylizer
 
             self._stylizer = Stylizer(ray.get(styles[0]), self.style)
         return self._stylizer
@@ -105,9 +106,8 @@ class SegmentWorker:
         ``start_iterations``: the budget of frame ``begin`` when it starts afresh."""
         stylizer = self.stylizer(styles)
         frames = _frames(chunks, first, stop)
-        start = None if start_iterations is None else (None, start_iterations)
         yield from stylize_segment(stylizer, frames, config=self.temporal, first=first, begin=begin,
-                                   stop=stop, state=state, start=start)
+                                   stop=stop, state=state, start_iterations=start_iterations)
 
     def bridge(self, styles: list[Any], chunks: list[tuple[int, Any]], first: int, drafts: list[np.ndarray],
                previous: np.ndarray, iterations: int) -> Iterator[SegmentFrame]:
@@ -143,8 +143,6 @@ class _Progress:
 
     finished: set[int]
     drafts: set[int]
-    done_this_run: int = 0
-    started: float = field(default_factory=time.perf_counter)
 
 
 class RayRuntime:
@@ -236,19 +234,17 @@ class RayRuntime:
         return [self.ray.get(actor.pid.remote()) for actor in self.actors]
 
     # -- one job -------------------------------------------------------------------------------
-    def run(self, frames: Iterable[np.ndarray], work: WorkDir, callback: VideoCallback | None) -> RunReport:
-        """Stylize every unfinished frame of the clip on the actors; returns what was done."""
-        from .video import RunReport
-
+    def run(self, frames: Iterable[np.ndarray], work: WorkDir, report: RunReport) -> None:
+        """Stylize every unfinished frame of the clip on the actors, filling ``report``."""
         chunks, count, cuts = self._upload(frames)
         if count == 0:
-            raise BadOption(f"{self.info.path}: no frames in the selected range; check --start and --duration")
+            raise NoFrames(self.info.path)
         plan = plan_segments(count, cuts, workers=self.workers, max_length=self.config.max_length,
                              overlap=self.config.overlap, **self.config.plan_costs(self.temporal))
-        report = RunReport(frames=count, cuts=cuts)
-        driver = _Driver(self, plan, chunks, count, work, report, callback)
+        report.total, report.cuts = count, cuts
+        driver = _Driver(self, plan, chunks, count, work, report)
         driver.run()
-        return report
+        report.end(count)
 
     def _upload(self, frames: Iterable[np.ndarray]) -> tuple[list[tuple[int, Any]], int, list[int]]:
         """Read the clip once: chunks of frames into the object store, and the scene cuts."""
@@ -276,9 +272,9 @@ class _Driver:
     """Sends segments and bridges to idle actors and files what comes back."""
 
     def __init__(self, runtime: RayRuntime, plan: list[Segment], chunks: list[tuple[int, Any]], count: int,
-                 work: WorkDir, report: RunReport, callback: VideoCallback | None) -> None:
+                 work: WorkDir, report: RunReport) -> None:
         self.runtime, self.ray, self.plan, self.chunks = runtime, runtime.ray, plan, chunks
-        self.count, self.work, self.report, self.callback = count, work, report, callback
+        self.count, self.work, self.report = count, work, report
         self.temporal = runtime.temporal
         self.keep = self.temporal.history + 1
         self.state = _Progress(finished=work.finished() & set(range(count)), drafts=work.drafts())
@@ -299,14 +295,12 @@ class _Driver:
 
     def _resume_point(self, seg: Segment) -> tuple[int, SegmentState | None] | None:
         """(first frame to stylize, chain state before it) of a segment, None when its chain is done."""
-        from .video import load_chain_state
-
         todo = next((i for i in range(seg.start, seg.stop) if not self._has(seg, i)), None)
         if todo is None:
             return None
         if todo == seg.start:
             return seg.start, None
-        state = load_chain_state(self.work, todo, self.temporal)
+        state = self.work.chain_state(todo, self.temporal.history)
         if state is None or state.since_restart > todo - seg.start:  # not this chain's: redo the segment
             return seg.start, None
         return todo, state
@@ -346,7 +340,6 @@ class _Driver:
             self._cancel()
             raise WorkerLost(f"the Ray workers were lost ({_first_line(exc)}); the finished frames are kept: "
                              "rerun to resume") from exc
-        self.report.wall = time.perf_counter() - self.state.started
 
     def _dispatch(self) -> None:
         while self.idle:
@@ -420,16 +413,8 @@ class _Driver:
             self._finished(done)
 
     def _finished(self, done: SegmentFrame) -> None:
-        from .video import VideoProgress
-
         self.state.finished.add(done.index)
-        self.state.done_this_run += 1
-        self.report.times.append(done.seconds)
-        if self.callback is not None:
-            elapsed = time.perf_counter() - self.state.started
-            self.callback(VideoProgress(
-                frame=done.index, frames=self.count, finished=len(self.state.finished), resumed=self.report.resumed,
-                seconds_per_frame=elapsed / self.state.done_this_run, step=None, image=done.image))
+        self.report.frame_done(done.index, done.seconds, done.image)
 
     def _cancel(self) -> None:
         for stream in list(self.running):

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BadInput
-from .flow import FlowEstimator, flow_between, warp
-from .io import VideoInfo
-from .io.images import resize_frame
+from ..engine.flow import FlowEstimator, flow_between, warp
+from ..errors import BadInput
+from ..io import VideoInfo
+from ..io.images import resize_frame
 
 ASPECT_SLACK_PX = 2  # how far the stylized size may be from the original's aspect ratio
 
@@ -106,7 +106,7 @@ def evaluate_videos(original: str | Path, stylized: str | Path, *, gap: int = 1,
     ``videostyle video``). Returns ``{"e_warp", "e_warp_original", "frames", "gap", "size":
     [w, h]}``; the original is measured at the stylized video's size. Both are streamed.
     """
-    from .io import open_source
+    from ..io import open_source
 
     with open_source(stylized) as styl_src, open_source(original, start=start, frames=frames) as orig_src:
         _check_same_picture(orig_src.info, styl_src.info)

@@ -25,11 +25,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from ..config import TEMPORAL_MODES, TemporalConfig
 from . import losses
-from .config import TEMPORAL_MODES, TemporalConfig
 from .flow import FlowResult
-from .frames import frame_to_tensor
 from .optimize import ProgressCallback, Stylizer
+from .tensors import frame_to_tensor
 from .vgg import LAYER_NAMES
 from .warp import backward_warp
 
@@ -71,7 +71,7 @@ class TemporalStylizer:
     def next(self, frame: np.ndarray, flow: FlowResult | None = None, *, cut: bool = False,
              iterations: int | None = None, callback: ProgressCallback | None = None,
              long_flows: Mapping[int, FlowResult] | None = None,
-             toward: tuple[np.ndarray, float] | None = None, start: np.ndarray | None = None) -> np.ndarray:
+             toward: tuple[np.ndarray, float] | None = None) -> np.ndarray:
         """Stylize ``frame`` given the flow from the previous frame to it; returns the
         result as (H, W, 3) float32 in [0, 1].
 
@@ -81,9 +81,7 @@ class TemporalStylizer:
         ``long_flows`` maps an offset j of ``config.long_term`` to the flow from frame t-j.
         ``toward`` = (another stylization of this frame, (H, W, 3) uint8 or float in [0, 1];
         its share a in [0, 1]) blends the start and the temporal target towards it: flow mode
-        only, used to hand one segment over to the next (see ``segment.stylize_bridge``).
-        ``start`` (any size, uint8 or float RGB) is where a (re)start begins instead of the
-        content, e.g. an upsampled low-resolution result (a guide); ignored otherwise.
+        only, used to hand one segment over to the next (see ``video.chain.stylize_bridge``).
         """
         cfg = self.config
         restart = self.previous is None or (cut and cfg.detect_cuts)
@@ -91,8 +89,6 @@ class TemporalStylizer:
         init, extra_loss, scales, layer_scale = None, None, None, None
         default = cfg.first_iterations if restart else cfg.iterations
         budget = default if iterations is None else iterations
-        if restart and start is not None:
-            init, scales = frame_to_tensor(start, self.stylizer.device), 1
         if not restart:
             scales = 1  # coarse-to-fine only helps a frame that starts from scratch
             if cfg.mode == "warm":

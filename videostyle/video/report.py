@@ -1,0 +1,130 @@
+"""What a video job tells its caller: progress while it runs, a result when it ends.
+
+Both runners (the local chain in ``job.py`` and the Ray runner in ``ray.py``) keep one
+:class:`RunReport` and build every :class:`VideoProgress` through it, so
+``seconds_per_frame`` and ``eta`` mean the same whichever ran: wall seconds per frame
+finished in this run (over all workers), and that times the frames left.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from ..errors import BadOption
+
+if TYPE_CHECKING:
+    from ..engine.optimize import Progress
+    from ..io import VideoInfo
+    from .workdir import WorkDir
+
+
+@dataclass(frozen=True)
+class VideoProgress:
+    """Sent to the callback: per optimizer evaluation (``step``) and per finished frame."""
+
+    frame: int  # 0-based index of the frame being stylized
+    frames: int | None  # total, when the source knows it
+    finished: int  # frames done, including those resumed from the work folder
+    resumed: int  # frames found already done when the job started
+    seconds_per_frame: float | None  # wall seconds per frame finished in this run
+    step: Progress | None  # optimizer progress within the frame; None when a frame finished
+    stage: str = "stylize"  # "stylize" or "encode"
+    image: np.ndarray | None = None  # the finished frame, (H, W, 3) uint8 RGB, when one finished
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds until the last frame is stylized, when the total and a rate are known."""
+        if self.stage != "stylize" or not self.seconds_per_frame or self.frames is None:
+            return None
+        return self.seconds_per_frame * max(0, self.frames - self.finished)
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What a finished job reports."""
+
+    output: Path
+    frames: int
+    resumed: int
+    seconds: float
+    seconds_per_frame: float | None
+    scene_cuts: list[int]
+    info: VideoInfo
+
+
+VideoCallback = Callable[[VideoProgress], None]
+
+
+@dataclass
+class RunReport:
+    """What the stylizing part of a job did, and the progress it reports while doing it."""
+
+    total: int | None = None  # frames in the clip, when known (the selected range)
+    resumed: int = 0  # frames found finished when the job started
+    cuts: list[int] = field(default_factory=list)  # indices of the frames that start a new shot
+    times: list[float] = field(default_factory=list)  # compute seconds of each frame stylized in this run
+    callback: VideoCallback | None = None
+    started: float = field(default_factory=time.perf_counter)
+    ended: float | None = None
+
+    @property
+    def frames(self) -> int:
+        """Frames of the clip (resumed and stylized), once the run has ended."""
+        return self.total or 0
+
+    @property
+    def finished(self) -> int:
+        return self.resumed + len(self.times)
+
+    def seconds_per_frame(self) -> float | None:
+        """Wall seconds per frame stylized in this run (all workers together)."""
+        if not self.times:
+            return None
+        return ((self.ended or time.perf_counter()) - self.started) / len(self.times)
+
+    def step(self, index: int, step: Progress) -> None:
+        """Report one optimizer evaluation of frame ``index``."""
+        if self.callback is not None:
+            self.callback(self._progress(index, step))
+
+    def frame_done(self, index: int, seconds: float, image: np.ndarray | None) -> None:
+        """Count frame ``index`` as finished (``seconds`` of compute) and report it."""
+        self.times.append(seconds)
+        if self.callback is not None:
+            self.callback(self._progress(index, None, image))
+
+    def end(self, total: int) -> None:
+        self.total, self.ended = total, time.perf_counter()
+
+    def _progress(self, index: int, step: Progress | None, image: np.ndarray | None = None) -> VideoProgress:
+        return VideoProgress(frame=index, frames=self.total, finished=self.finished, resumed=self.resumed,
+                             seconds_per_frame=self.seconds_per_frame(), step=step, image=image)
+
+
+def encode_progress(index: int, count: int) -> VideoProgress:
+    """Progress of writing frame ``index`` of ``count`` into the output."""
+    return VideoProgress(frame=index, frames=count, finished=count, resumed=0, seconds_per_frame=None,
+                         step=None, stage="encode")
+
+
+class NoFrames(BadOption):
+    """The selected range of a source holds no frame."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(f"{path}: no frames in the selected range")
+        self.path, self.option = str(path), "--start/--duration"
+        self.advice = "check --start and --duration"
+
+
+class Runner(Protocol):
+    """Stylizes every unfinished frame of a clip into the work folder: the local chain
+    (``job.LocalRunner``) or the Ray workers (``ray.RayRuntime``). It fills ``report``
+    (resumed, cuts, times, total) and reports progress through it."""
+
+    def run(self, frames: Iterable[np.ndarray], work: WorkDir, report: RunReport) -> None: ...
