@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..config import StyleConfig
+from .cancel import CancelToken
 from .optimize import ProgressCallback, Style, Stylizer
 from .tensors import fit_size, resize_frame, tensor_to_frame
 
@@ -14,14 +15,15 @@ from .tensors import fit_size, resize_frame, tensor_to_frame
 def stylize_image(content: np.ndarray, styles: Sequence[np.ndarray | Style], *,
                   config: StyleConfig | None = None, size: int | None = None,
                   init: np.ndarray | None = None,
-                  callback: ProgressCallback | None = None) -> np.ndarray:
+                  callback: ProgressCallback | None = None, cancel: CancelToken | None = None) -> np.ndarray:
     """Stylize one picture and return it as (H, W, 3) uint8 RGB.
 
     ``content`` and the styles are (H, W, 3) uint8 RGB arrays (see ``videostyle.io.read_image``);
-    ``size`` is the longest side of the output (None: the content's own size).
+    ``size`` is the longest side of the output (None: the content's own size). ``cancel``
+    stops the work at the next loss evaluation (:class:`~videostyle.engine.cancel.Cancelled`).
     """
     w, h = fit_size(content.shape[1], content.shape[0], size)
-    stylizer = Stylizer(styles, config or StyleConfig())
+    stylizer = Stylizer(styles, config or StyleConfig(), cancel=cancel)
     stylizer.check_memory(h, w)  # before the content is resized to that size
     result = stylizer.stylize(resize_frame(content, w, h), init=init, callback=callback)
     return tensor_to_frame(result)

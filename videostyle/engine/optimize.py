@@ -19,6 +19,7 @@ import torch
 from ..config import StyleConfig, auto_scales, check_number
 from ..errors import BadInput, BadOption
 from . import losses
+from .cancel import CancelToken
 from .color import keep_luminance, match_color
 from .devices import Compute, free_memory, resolve_compute
 from .tensors import fit_size, frame_to_tensor, resize_frame, resize_tensor
@@ -77,11 +78,14 @@ class Stylizer:
     ``styles`` are style images (uint8 RGB) or :class:`Style` with blend weights.
     ``color_reference`` (uint8 RGB) is the picture whose colours ``preserve_colors``
     keeps when matching the styles' colours; by default the first content stylized.
+    ``cancel`` stops any call at its next loss evaluation (raising :class:`Cancelled`).
     """
 
     def __init__(self, styles: Sequence[np.ndarray | Style], config: StyleConfig | None = None,
-                 *, compute: Compute | None = None, color_reference: np.ndarray | None = None) -> None:
+                 *, compute: Compute | None = None, color_reference: np.ndarray | None = None,
+                 cancel: CancelToken | None = None) -> None:
         self.config = config or StyleConfig()
+        self.cancel = cancel  # checked before every loss evaluation
         self.compute = compute or resolve_compute(self.config.device, self.config.precision)
         self.styles = [s if isinstance(s, Style) else Style(s) for s in styles]
         if not self.styles:
@@ -277,6 +281,8 @@ class Stylizer:
         if self.config.optimizer == "adam":
             adam = torch.optim.Adam([x], lr=self.config.learning_rate)
             for step in range(1, steps + 1):
+                if self.cancel is not None:
+                    self.cancel.check()
                 adam.zero_grad(set_to_none=True)
                 loss, terms = loss_of(x)
                 loss.backward()
@@ -298,6 +304,8 @@ class Stylizer:
             if last and torch.equal(x, last["x"]):
                 x.grad = last["grad"].clone()
                 return last["loss"]
+            if self.cancel is not None:
+                self.cancel.check()
             lbfgs.zero_grad(set_to_none=True)
             loss, terms = loss_of(x)
             loss.backward()

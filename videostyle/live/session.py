@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import StyleConfig, WebcamConfig
+from ..engine.cancel import Cancelled, CancelToken
 from ..engine.optimize import Progress, Style, Stylizer
 from ..io.preview import PreviewWindow, draw_caption, require_display
 from .camera import Camera, CapturedFrame
@@ -44,14 +45,6 @@ class SessionStats:
 
 
 StatusCallback = Callable[[str], None]
-
-
-class _SessionOver(Exception):
-    """Raised from the optimizer's callback to end the session mid-frame (``reason``)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def run_session(styles: Sequence[np.ndarray | Style], *, style: StyleConfig | None = None,
@@ -106,24 +99,24 @@ class _Session:
     def __init__(self, styles: list[np.ndarray | Style], style: StyleConfig, config: WebcamConfig) -> None:
         self.styles, self.style, self.config = styles, style, config
         self.style_index = 0
+        # ends the session, mid-frame too: q (reason "quit") or --duration (its deadline)
+        self.over = CancelToken()
         self.live = LiveStylizer(self._stylizer(), fps=config.fps, iterations=config.iterations,
                                  max_iterations=config.max_iterations, first_iterations=config.first_iterations)
         self.paused = False
-        self.quit = False
         self.recorder: _Recorder | None = None
         self.shown: np.ndarray | None = None
         self.camera: Camera | None = None
         self.window: PreviewWindow | None = None
-        self.deadline: float | None = None  # time.monotonic() at which --duration ends the session
 
     def _stylizer(self) -> Stylizer:
         current = self.styles[self.style_index]
-        return Stylizer([current], self.style)
+        return Stylizer([current], self.style, cancel=self.over)
 
     def run(self, status: StatusCallback | None) -> SessionStats:
         cfg = self.config
         started = time.monotonic()
-        self.deadline = None if cfg.duration is None else started + cfg.duration
+        self.over.deadline = None if cfg.duration is None else started + cfg.duration
         ended_by = "camera"
         try:
             with Camera(cfg.camera, size=cfg.size, loop_file=cfg.loop_file) as camera:
@@ -150,17 +143,18 @@ class _Session:
             mean_iterations=float(np.mean(iterations)) if iterations else 0.0,
             recorded=cfg.record, ended_by=ended_by)
 
-    def _time_up(self) -> bool:
-        """True once --duration has passed."""
-        return self.deadline is not None and time.monotonic() >= self.deadline
+    def _ended_by(self) -> str | None:
+        """"quit" or "duration" once the session is over, else None."""
+        if not self.over.cancelled:
+            return None
+        return "duration" if self.over.reason == "deadline" else self.over.reason
 
     def _loop(self, camera: Camera, status: StatusCallback | None) -> str:
         previous: CapturedFrame | None = None  # the newest frame taken from the camera
         while True:
-            if self._time_up():
-                return "duration"
-            if self.quit:
-                return "quit"
+            ended_by = self._ended_by()
+            if ended_by is not None:
+                return ended_by
             captured = camera.newest(previous.number if previous else None, timeout=0.5)
             if captured is None:
                 if camera.ended:
@@ -174,8 +168,8 @@ class _Session:
                 continue
             try:
                 self._stylize(captured)
-            except _SessionOver as over:  # --duration or q during a frame: the frame is dropped
-                return over.reason
+            except Cancelled:  # --duration or q during a frame: the frame is dropped
+                return self._ended_by() or "quit"
             previous = captured
             latencies = self.live.latencies
             if status is not None and len(latencies) % 10 == 1:
@@ -187,16 +181,9 @@ class _Session:
         """One frame through the shared live policy (:class:`live.LiveStylizer`)."""
         warming_up = self._warming_up(captured) if self.live.warming_up else None
 
-        def callback(p: Progress) -> None:
-            # checked at every loss evaluation, so a long frame cannot overrun --duration or q
-            if self._time_up():
-                raise _SessionOver("duration")
-            if self.quit:
-                raise _SessionOver("quit")
-            if warming_up is not None:
-                warming_up(p)
-
-        result = self.live.step(captured.image, captured_at=captured.time, callback=callback)
+        # the stylizer checks self.over at every loss evaluation, so a long frame cannot overrun
+        # --duration or q
+        result = self.live.step(captured.image, captured_at=captured.time, callback=warming_up)
         self._show(result)
 
     def _warming_up(self, captured: CapturedFrame) -> Callable[[Progress], None]:
@@ -227,7 +214,7 @@ class _Session:
 
     def _handle_key(self, key: int) -> None:
         if key in (ord("q"), 27):
-            self.quit = True
+            self.over.cancel("quit")
         elif key == ord(" "):
             self.paused = not self.paused
         elif key == ord("s") and self.shown is not None:

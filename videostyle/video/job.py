@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import __version__
 from ..config import ClipConfig, SegmentConfig, StyleConfig, TemporalConfig
+from ..engine.cancel import CancelToken
 from ..engine.optimize import Style, Stylizer
 from ..errors import DiskFull
 from ..io import VideoInfo, check_output, open_sink, open_source
@@ -41,7 +42,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                   style: StyleConfig | None = None, temporal: TemporalConfig | None = None,
                   clip: ClipConfig | None = None, force: bool = False, work_dir: str | Path | None = None,
                   restart: bool = False, keep_work: bool = False, segments: SegmentConfig | None = None,
-                  callback: VideoCallback | None = None) -> VideoResult:
+                  callback: VideoCallback | None = None, cancel: CancelToken | None = None) -> VideoResult:
     """Stylize a video file, GIF or image folder into ``output`` (.mp4/.gif/folder).
 
     Resumable: rerunning the same call after an interruption continues from the last
@@ -51,7 +52,8 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     files are ever deleted (see ``resume.py``). A second job on the same output or work
     folder is refused while this one runs. ``segments`` with several workers (or a Ray
     address) stylizes segments of the clip on Ray workers (``distributed.py``); this
-    process keeps the work folder and writes the output either way. Returns a
+    process keeps the work folder and writes the output either way. ``cancel`` stops the
+    job at the next loss evaluation (or frame), keeping the finished frames. Returns a
     :class:`VideoResult`.
     """
     style = style or StyleConfig()
@@ -65,7 +67,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     started = time.perf_counter()
     with _open(source, clip, even) as frames_in, contextlib.ExitStack() as stack:
         info = frames_in.info
-        stylizer = Stylizer(styles, style)  # checks the styles, the weights and the memory here
+        stylizer = Stylizer(styles, style, cancel=cancel)  # checks the styles, the weights and the memory here
         stylizer.check_memory(info.height, info.width)
         runtime = None
         if segments.distributed:
@@ -80,9 +82,9 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
             remove_stale_partials(out)  # of a job killed while writing the output
             try:
                 runner: Runner = runtime if runtime is not None else LocalRunner(stylizer, temporal, info)
-                run = RunReport(callback=callback)
+                run = RunReport(callback=callback, cancel=cancel)
                 runner.run(frames_in, work, run)
-                _encode(source, out, work, run.frames, info, clip, force, even, callback)
+                _encode(source, out, work, run, info, clip, force, even)
             except DiskFull as full:
                 raise DiskFull(full.path, "the finished frames are kept, free space and rerun to resume") from full
             if not keep_work:
@@ -122,6 +124,7 @@ class LocalRunner:
         counted = _Counted(frames)
         for done in stylize_segment(self.stylizer, counted, config=self.config, begin=report.resumed, state=state,
                                     progress=report.step):
+            report.check()
             if done.cut and done.index > 0:
                 report.cuts.append(done.index)
             work.save(done.index, done.image, done.state, since_restart=done.since_restart,
@@ -132,9 +135,10 @@ class LocalRunner:
         report.end(counted.count)
 
 
-def _encode(source: str | Path, out: Path, work: WorkDir, count: int, info: VideoInfo, clip: ClipConfig,
-            force: bool, even: bool, callback: VideoCallback | None) -> None:
+def _encode(source: str | Path, out: Path, work: WorkDir, run: RunReport, info: VideoInfo, clip: ClipConfig,
+            force: bool, even: bool) -> None:
     """Write the finished frames from the work folder into the output."""
+    count, callback = run.frames, run.callback
     durations = info.frame_durations[:count] if info.frame_durations else None
     audio = str(source) if info.has_audio else None
     originals = iter(_open(source, clip, even)) if clip.side_by_side else None
@@ -145,6 +149,7 @@ def _encode(source: str | Path, out: Path, work: WorkDir, count: int, info: Vide
             frame = work.load_frame(index)
             if originals is not None:
                 frame = np.hstack([next(originals), frame])
+            run.check()
             sink.write(frame)
             if callback is not None:
                 callback(encode_progress(index, count))

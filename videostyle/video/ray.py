@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..config import SegmentConfig, StyleConfig, TemporalConfig
+from ..engine.cancel import Cancelled
 from ..engine.flow import FlowEstimator, is_scene_cut
 from ..engine.optimize import Style
 from ..errors import BadOption, VideostyleError
@@ -320,13 +321,14 @@ class _Driver:
         ray = self.ray
         try:
             while self.segment_queue or self.bridges_waiting or self.running:
+                self.report.check()
                 self._dispatch()
                 if not self.running:
                     raise WorkerLost("segments are waiting for frames no worker will make; rerun to resume")
                 ready, _ = ray.wait(list(self.running), num_returns=1, timeout=1.0)
                 for stream in ready:
                     self._receive(stream)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Cancelled):
             self._cancel()
             raise
         except ray.exceptions.RayTaskError as exc:

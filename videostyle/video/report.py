@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import BadOption
 
 if TYPE_CHECKING:
+    from ..engine.cancel import CancelToken
     from ..engine.optimize import Progress
     from ..io import VideoInfo
     from .workdir import WorkDir
@@ -70,6 +71,7 @@ class RunReport:
     cuts: list[int] = field(default_factory=list)  # indices of the frames that start a new shot
     times: list[float] = field(default_factory=list)  # compute seconds of each frame stylized in this run
     callback: VideoCallback | None = None
+    cancel: CancelToken | None = None  # the job's token: runners check it between frames
     started: float = field(default_factory=time.perf_counter)
     ended: float | None = None
 
@@ -87,6 +89,11 @@ class RunReport:
         if not self.times:
             return None
         return ((self.ended or time.perf_counter()) - self.started) / len(self.times)
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` if the job's token is cancelled."""
+        if self.cancel is not None:
+            self.cancel.check()
 
     def step(self, index: int, step: Progress) -> None:
         """Report one optimizer evaluation of frame ``index``."""

@@ -22,6 +22,7 @@ import gradio as gr
 import numpy as np
 
 from ..config import DEFAULT_STRENGTH
+from ..engine.cancel import Cancelled, CancelToken
 from ..errors import BadOption, VideostyleError
 from .jobs import DONE, PRESETS, Job, JobQueue, JobRequest, Limits, describe
 
@@ -67,17 +68,13 @@ class _Page:
         self.queue = queue
         self.live: OrderedDict[str, tuple[tuple, Any]] = OrderedDict()
         self.stepping = threading.Lock()  # held while a webcam frame is stylized
-        self.stopping = threading.Event()
+        self.stopping = CancelToken()  # the server's: cancels a webcam frame in progress at shutdown
 
     def stop(self, timeout: float = 10.0) -> None:
         """Shutting down: abandon the webcam frame in progress and wait for it to unwind."""
-        self.stopping.set()
+        self.stopping.cancel("shutdown")
         if self.stepping.acquire(timeout=timeout):
             self.stepping.release()
-
-    def _check_stop(self, progress: object) -> None:
-        if self.stopping.is_set():
-            raise _Stopped
 
     # -- the style panel ----------------------------------------------------------------------
     def style_panel(self) -> dict[str, Any]:
@@ -311,7 +308,7 @@ class _Page:
                     request: gr.Request):
         """One browser frame (the newest: Gradio keeps only the last one sent) through the live policy."""
         arrived = time.monotonic()
-        if frame is None or self.stopping.is_set():
+        if frame is None or self.stopping.cancelled:
             return gr.skip(), gr.skip()
         try:
             live = self._live_session(request.session_hash or "", chosen, weights, strength, colors, fps)
@@ -322,9 +319,8 @@ class _Page:
         w, h = fit_size(frame.shape[1], frame.shape[0], int(size))
         try:
             with self.stepping:
-                result = live.step(resize_frame(np.ascontiguousarray(frame[..., :3]), w, h), captured_at=arrived,
-                                   callback=self._check_stop)
-        except _Stopped:
+                result = live.step(resize_frame(np.ascontiguousarray(frame[..., :3]), w, h), captured_at=arrived)
+        except Cancelled:
             return gr.skip(), "the server is shutting down"
         count = len(live.iterations)
         figures = live.caption() or f"warmed up in {live.latencies[-1]:.1f} s"
@@ -362,11 +358,8 @@ class _Page:
 
         config = StyleConfig(strength=float(strength), preserve_colors=bool(colors), device=self.queue.device,
                              precision=self.queue.precision)
-        return Stylizer([Style(read_image(path), weight) for path, weight in styles], config)
-
-
-class _Stopped(Exception):
-    """Raised from a webcam frame's progress callback when the server shuts down."""
+        return Stylizer([Style(read_image(path), weight) for path, weight in styles], config,
+                        cancel=self.stopping)
 
 
 def enlarged(frame: np.ndarray, longest: int = DISPLAY_SIZE) -> np.ndarray:

@@ -34,6 +34,7 @@ import numpy as np
 
 from .. import __version__
 from ..config import DEFAULT_STRENGTH
+from ..engine.cancel import Cancelled, CancelToken
 from ..errors import BadInput, BadOption, BadSource, VideostyleError
 
 log = logging.getLogger(__name__)
@@ -124,10 +125,6 @@ class JobRequest:
         return Path(self.name or self.input.name).name
 
 
-class JobCancelled(Exception):
-    """Raised from a job's progress callback to stop it; its finished frames stay in the work folder."""
-
-
 QUEUED, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancelled", "failed"
 
 
@@ -156,7 +153,7 @@ class Job:
     previews: int = 0  # counts new previews, so a page can tell that one arrived
     message: str = ""  # why it failed
     seconds: float | None = None  # wall time of a finished run
-    cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
+    cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # checked at every loss evaluation
 
     @property
     def active(self) -> bool:
@@ -325,7 +322,7 @@ class JobQueue:
             job = self._jobs.get(job_id)
             if job is None or not job.active:
                 return job
-            job.cancel_requested.set()
+            job.cancel.cancel()
             if job in self._waiting:
                 self._waiting.remove(job)
                 job.state = CANCELLED
@@ -354,7 +351,7 @@ class JobQueue:
                 job.state = CANCELLED
             self._waiting.clear()
             if self._running is not None:
-                self._running.cancel_requested.set()
+                self._running.cancel.cancel("shutdown")
             self._changed.notify_all()
         self._worker.join(timeout)
 
@@ -451,7 +448,7 @@ class JobQueue:
             else:
                 self._run_video(job)
             return DONE, ""
-        except JobCancelled:
+        except Cancelled:
             return CANCELLED, ""
         except VideostyleError as exc:
             return FAILED, str(exc).replace(str(job.input), job.request.display_name)
@@ -481,7 +478,7 @@ class JobQueue:
         clip = ClipConfig(size=job.size, start=r.start, duration=job.duration, side_by_side=r.side_by_side)
         stylize_video(job.input, job.output, self._styles(job), style=self._style_config(job, quality.iterations),
                       temporal=temporal, clip=clip, force=True, work_dir=job.work, keep_work=True,
-                      callback=lambda p: _video_progress(job, p))
+                      callback=lambda p: _video_progress(job, p), cancel=job.cancel)
 
     def _run_image(self, job: Job) -> None:
         from .. import stylize_image
@@ -490,20 +487,17 @@ class JobQueue:
         iterations = job.request.quality_settings().image_iterations
 
         def progress(p) -> None:
-            if job.cancel_requested.is_set():
-                raise JobCancelled
             job.iteration, job.iterations, job.step_seconds = p.iteration, p.iterations, p.elapsed
 
         result = stylize_image(read_image(job.input), self._styles(job),
-                               config=self._style_config(job, iterations), size=job.size, callback=progress)
+                               config=self._style_config(job, iterations), size=job.size, callback=progress,
+                               cancel=job.cancel)
         write_image(job.output, result, force=True)
         job.finished, job.preview, job.previews = 1, result, job.previews + 1
 
 
 def _video_progress(job: Job, p) -> None:
-    """A ``stylize_video`` callback: note the progress in ``job``; stop it when asked."""
-    if job.cancel_requested.is_set():
-        raise JobCancelled
+    """A ``stylize_video`` callback: note the progress in ``job``."""
     job.stage, job.frames = p.stage, p.frames
     if p.stage == "encode":
         job.finished = p.frame + 1
