@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from videostyle import cli
+from videostyle.cli import commands, main
 from videostyle.io import probe, read_image
 from videostyle.samples import write_samples
 
@@ -23,13 +23,13 @@ def test_rendering_reproduces_the_committed_samples(tmp_path):
 
 
 def test_demo_renders_its_samples_when_installed_without_the_folder(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "CHECKOUT_SAMPLES", tmp_path / "not-here")
+    monkeypatch.setattr(commands, "CHECKOUT_SAMPLES", tmp_path / "not-here")
     out = tmp_path / "demo"
-    assert cli.main(["demo", "--output-dir", str(out), "--iterations", "1", "--first-iterations", "2",
+    assert main(["demo", "--output-dir", str(out), "--iterations", "1", "--first-iterations", "2",
                      "--device", "cpu"]) == 0
     assert probe(out / "demo.mp4").frame_count == 36 and probe(out / "demo.mp4").has_audio
     assert probe(out / "demo.gif").frame_count == 36
     printed = capsys.readouterr().out
     assert "demo.mp4" in printed and "demo.gif" in printed
     # a second run does not overwrite the results without --force
-    assert cli.main(["demo", "--output-dir", str(out), "--iterations", "1", "--first-iterations", "2"]) == 2
+    assert main(["demo", "--output-dir", str(out), "--iterations", "1", "--first-iterations", "2"]) == 2

@@ -10,10 +10,11 @@ import pytest
 from synthetic import scene, stripes, write_rgb
 from test_video import make_clip
 
+from videostyle.config import ServeConfig
 from videostyle.errors import BadInput, BadOption, BadSource
 from videostyle.io import probe
 from videostyle.web import jobs
-from videostyle.web.jobs import CANCELLED, DONE, FAILED, JobQueue, JobRequest, Limits, describe, inside, safe_name
+from videostyle.web.jobs import CANCELLED, DONE, FAILED, JobQueue, JobRequest, describe, inside, safe_name
 
 
 @pytest.fixture
@@ -155,10 +156,10 @@ def test_a_bad_upload_is_one_clear_line_naming_the_upload(queue, tmp_path, style
 
 def test_upload_size_and_duration_limits(tmp_path, style):
     clip = make_clip(tmp_path / "long.mp4", frames=30, size="64x48", fps=10)
-    with (JobQueue(tmp_path / "data", limits=Limits(max_upload_mb=0.001)) as small,
+    with (JobQueue(tmp_path / "data", limits=ServeConfig(max_upload_mb=0.001)) as small,
           pytest.raises(BadInput, match="over this server's upload limit")):
         small.submit(request(clip, style))
-    with JobQueue(tmp_path / "data", limits=Limits(max_seconds=1.0)) as short:
+    with JobQueue(tmp_path / "data", limits=ServeConfig(max_seconds=1.0)) as short:
         with pytest.raises(BadOption, match="3 s of video is over this server's limit of 1 s"):
             short.submit(request(clip, style))
         assert short.submit(request(clip, style, duration=0.5)).frames == 5  # trimmed: accepted

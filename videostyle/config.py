@@ -52,6 +52,7 @@ TEMPORAL_MODES = ("flow", "warm", "independent")
 MIN_SIZE = 16  # pixels, longest side of a video or live frame
 MAX_CRF = 51  # H.264's CRF range is 0-51 (VP9 accepts up to 63; the common range is enforced)
 MAX_GIF_LOOP = 65535  # the GIF loop count is a 16-bit field
+MAX_GAP = 10_000  # eval --gap: frames back; more than any clip it could compare
 _DEVICE_NAME = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
 
 # --strength s in [0, 1] sets the style weight on a log scale through two measured anchors:
@@ -309,6 +310,62 @@ class WebcamConfig:
         check_whole("--first-iterations", self.first_iterations, at_least=0)
         check_number("--record-fps", self.record_fps, above=0)
         check_whole("display_size", self.display_size, at_least=MIN_SIZE)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """The iterations behind a quality preset (``--preset``, the page's Quality)."""
+
+    iterations: int  # per video frame after the first
+    first_iterations: int  # first frame of a clip, and after a scene cut
+    image_iterations: int  # a still picture
+
+
+# standard is what `videostyle demo` and `videostyle video` run (20 per frame, 150 for the
+# first); best spends what `videostyle image` spends and half as much again per frame.
+PRESETS = {
+    "preview": Preset(iterations=5, first_iterations=40, image_iterations=60),
+    "standard": Preset(iterations=20, first_iterations=150, image_iterations=150),
+    "best": Preset(iterations=30, first_iterations=300, image_iterations=300),
+}
+DEFAULT_PRESET = "standard"
+IMAGE_SIZE = 512  # `videostyle image`: the default longest side of the output
+DEMO_SIZE = 192  # `videostyle demo`: the sample clip's output size
+DEMO_OUTPUT_DIR = "videostyle-demo"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What ``videostyle eval`` compares: frame t against t - ``gap``, in the part of the
+    original (from ``start`` seconds, ``frames`` long) that was stylized."""
+
+    gap: int = 1
+    start: float = 0.0
+    frames: int | None = None
+
+    def __post_init__(self) -> None:
+        check_whole("--gap", self.gap, at_least=1, at_most=MAX_GAP)
+        check_number("--start", self.start, at_least=0)
+        if self.frames is not None:
+            check_whole("--frames", self.frames, at_least=1)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """What ``videostyle serve`` listens on, keeps and allows one upload to ask for."""
+
+    host: str = "127.0.0.1"  # this machine only
+    port: int = 7860
+    data_dir: str = "videostyle-data"
+    max_upload_mb: float = 500.0
+    max_seconds: float = 120.0  # longest stretch of a clip one job stylizes
+    max_size: int = 1024  # longest side of an output
+
+    def __post_init__(self) -> None:
+        check_whole("--port", self.port, at_least=0, at_most=65535)
+        check_number("--max-upload-mb", self.max_upload_mb, above=0)
+        check_number("--max-seconds", self.max_seconds, above=0)
+        check_whole("--max-size", self.max_size, at_least=MIN_SIZE)
 
 
 # -- the one set of checks ------------------------------------------------------------------

@@ -29,13 +29,11 @@ from ..engine.cancel import CancelToken
 from ..engine.optimize import Style, Stylizer
 from ..errors import DiskFull
 from ..io import VideoInfo, check_output, open_sink, open_source
-from ..io.atomic import remove_stale_partials
+from ..io.atomic import VIDEO_SUFFIXES, remove_stale_partials
 from ..io.lock import JobLock, output_lock_path
 from .chain import stylize_segment
 from .report import NoFrames, Runner, RunReport, VideoCallback, VideoResult, encode_progress
 from .workdir import WorkDir, check_work_dir, default_work_dir
-
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
 
 
 def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.ndarray | Style], *,

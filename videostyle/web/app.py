@@ -21,10 +21,12 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from ..config import DEFAULT_STRENGTH
+from ..config import DEFAULT_PRESET, DEFAULT_STRENGTH, PRESETS, ServeConfig
 from ..engine.cancel import Cancelled, CancelToken
 from ..errors import BadOption, VideostyleError
-from .jobs import DONE, PRESETS, Job, JobQueue, JobRequest, Limits, describe
+from ..io.atomic import GIF_SUFFIXES, VIDEO_SUFFIXES
+from ..io.images import STILL_SUFFIXES
+from .jobs import DONE, Job, JobQueue, JobRequest, describe
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,8 @@ POLL_S = 0.5  # how often a watching page looks at its job
 LIVE_SESSIONS = 4  # webcam sessions kept; the oldest is dropped beyond
 DISPLAY_SIZE = 384  # smaller frames are scaled up to this (longest side) to be shown
 PICTURE_DISPLAY_SIZE = 512  # ... and a stylized picture, beside its original
-UPLOAD_TYPES = [".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif", ".png", ".jpg", ".jpeg", ".webp", ".bmp"]
-PICTURE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"]
+UPLOAD_TYPES = [*VIDEO_SUFFIXES, ".avi", *GIF_SUFFIXES, *STILL_SUFFIXES]
+PICTURE_TYPES = list(STILL_SUFFIXES)
 CSS = """
 #status textarea, #image-status textarea, #webcam-stats textarea { font-family: ui-monospace, monospace; }
 footer { display: none !important; }
@@ -90,7 +92,7 @@ class _Page:
         strength = gr.Slider(0, 1, value=DEFAULT_STRENGTH, step=0.05, label="Style strength",
                              info="0 keeps the photo, 1 is the strongest look", elem_id="strength")
         colors = gr.Checkbox(label="Keep the original colours", elem_id="colors")
-        quality = gr.Radio(list(PRESETS), value="standard", label="Quality", elem_id="quality",
+        quality = gr.Radio(list(PRESETS), value=DEFAULT_PRESET, label="Quality", elem_id="quality",
                            info="iterations a frame (first frame; a picture): " + ", ".join(
                                f"{name} {q.iterations} ({q.first_iterations}; {q.image_iterations})"
                                for name, q in PRESETS.items()))
@@ -373,7 +375,7 @@ def enlarged(frame: np.ndarray, longest: int = DISPLAY_SIZE) -> np.ndarray:
 
 # -- launching --------------------------------------------------------------------------------
 def serve(*, host: str, port: int, data_dir: str | Path, auth: tuple[str, str] | None = None,
-          limits: Limits | None = None, device: str = "auto", precision: str = "auto", note: str = "",
+          limits: ServeConfig | None = None, device: str = "auto", precision: str = "auto", note: str = "",
           block: bool = True):
     """Start the page on ``host:port``; blocks until Ctrl-C unless ``block`` is False (then
     returns the Blocks and the queue, for tests)."""

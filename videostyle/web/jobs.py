@@ -33,48 +33,30 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..config import DEFAULT_STRENGTH
+from ..config import (
+    DEFAULT_PRESET,
+    DEFAULT_STRENGTH,
+    MIN_SIZE,
+    PRESETS,
+    TEMPORAL_MODES,
+    ClipConfig,
+    Preset,
+    ServeConfig,
+    check_choice,
+    check_number,
+    check_whole,
+)
 from ..engine.cancel import Cancelled, CancelToken
 from ..errors import BadInput, BadOption, BadSource, VideostyleError
+from ..io.atomic import GIF_SUFFIXES
+from ..io.images import STILL_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATA_DIR = "videostyle-data"
-IMAGE_INPUTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  # stills; a .gif is a clip
+DEFAULT_DATA_DIR = ServeConfig().data_dir
 OUTPUTS = ("mp4", "gif")
 CHECKOUT_STYLE = Path(__file__).resolve().parents[2] / "samples" / "style.jpg"  # absent when installed
 BUNDLED_STYLE = "sample-swirls.jpg"
-
-
-@dataclass(frozen=True)
-class Quality:
-    """Iterations behind a quality preset."""
-
-    iterations: int  # per video frame after the first
-    first_iterations: int  # first frame of a clip, and after a scene cut
-    image_iterations: int  # a still picture
-
-
-# standard is what `videostyle demo` runs (20 per frame, 150 for the first); best spends what
-# the CLI's defaults spend on the first frame and half as much again per frame.
-PRESETS = {
-    "preview": Quality(iterations=5, first_iterations=40, image_iterations=60),
-    "standard": Quality(iterations=20, first_iterations=150, image_iterations=150),
-    "best": Quality(iterations=30, first_iterations=300, image_iterations=300),
-}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one upload may ask of the server (``videostyle serve`` options)."""
-
-    max_upload_mb: float = 500.0
-    max_seconds: float = 120.0  # longest stretch of a clip one job stylizes
-    max_size: int = 1024  # longest side of an output
-
-    def __post_init__(self) -> None:
-        if self.max_upload_mb <= 0 or self.max_seconds <= 0 or self.max_size < 16:
-            raise BadOption("upload limits must be > 0 (and the size limit at least 16 pixels)")
 
 
 @dataclass(frozen=True)
@@ -86,8 +68,8 @@ class JobRequest:
     name: str | None = None  # the upload's own file name, for messages and the download (default: input's)
     strength: float = DEFAULT_STRENGTH
     preserve_colors: bool = False
-    quality: str = "standard"
-    size: int = 320  # longest side of the output; never more than the upload's
+    quality: str = DEFAULT_PRESET
+    size: int = ClipConfig().size or 320  # longest side of the output; never more than the upload's
     start: float = 0.0  # seconds
     duration: float | None = None  # seconds; None: to the end
     temporal: str = "flow"
@@ -99,24 +81,24 @@ class JobRequest:
     def __post_init__(self) -> None:
         if not self.styles:
             raise BadOption("choose at least one style")
-        if any(weight <= 0 for _, weight in self.styles):
-            raise BadOption("style blend weights must be > 0")
-        if self.quality not in PRESETS:
-            raise BadOption(f"quality {self.quality!r}: choose one of {', '.join(PRESETS)}")
-        if self.output not in OUTPUTS:
-            raise BadOption(f"output {self.output!r}: choose one of {', '.join(OUTPUTS)}")
-        if self.size < 16:
-            raise BadOption(f"size {self.size}: must be at least 16 pixels")
-        if self.start < 0 or (self.duration is not None and self.duration <= 0):
-            raise BadOption("start must be >= 0 seconds and duration > 0 seconds")
-        if (self.iterations is not None and self.iterations < 1) or (
-                self.first_iterations is not None and self.first_iterations < 1):
-            raise BadOption("iterations must be at least 1")
+        for _, weight in self.styles:
+            check_number("style blend weight", weight, above=0)
+        check_number("--strength", self.strength, at_least=0, at_most=1)
+        check_choice("--preset", self.quality, tuple(PRESETS))
+        check_choice("output", self.output, OUTPUTS)
+        check_choice("--temporal", self.temporal, TEMPORAL_MODES)
+        check_whole("--size", self.size, at_least=MIN_SIZE)
+        check_number("--start", self.start, at_least=0)
+        if self.duration is not None:
+            check_number("--duration", self.duration, above=0)
+        for option, count in (("--iterations", self.iterations), ("--first-iterations", self.first_iterations)):
+            if count is not None:
+                check_whole(option, count, at_least=1)
 
-    def quality_settings(self) -> Quality:
+    def quality_settings(self) -> Preset:
         """The preset's iterations, with the request's own counts where it gives them."""
         preset = PRESETS[self.quality]
-        return Quality(iterations=self.iterations or preset.iterations,
+        return Preset(iterations=self.iterations or preset.iterations,
                        first_iterations=self.first_iterations or preset.first_iterations,
                        image_iterations=self.iterations or preset.image_iterations)
 
@@ -216,7 +198,7 @@ class StyleGallery:
                 write_jpeg(bundled, render_painting(*CONTENT_SIZE))
 
     def names(self) -> list[str]:
-        files = sorted(p.name for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_INPUTS + (".gif",))
+        files = sorted(p.name for p in self.folder.iterdir() if p.suffix.lower() in STILL_SUFFIXES + GIF_SUFFIXES)
         return sorted(files, key=lambda name: name != BUNDLED_STYLE)
 
     def path(self, name: str) -> Path:
@@ -262,10 +244,10 @@ class JobQueue:
     with a one-line message) before anything is queued.
     """
 
-    def __init__(self, data_dir: str | Path = DEFAULT_DATA_DIR, *, limits: Limits | None = None,
+    def __init__(self, data_dir: str | Path = DEFAULT_DATA_DIR, *, limits: ServeConfig | None = None,
                  device: str = "auto", precision: str = "auto") -> None:
         self.root = Path(data_dir).resolve()
-        self.limits = limits or Limits()
+        self.limits = limits or ServeConfig()
         self.device, self.precision = device, precision
         for sub in ("jobs", "results"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
@@ -367,7 +349,7 @@ class JobQueue:
                            f"{self.limits.max_upload_mb:g} MB")
         if request.size > self.limits.max_size:
             raise BadOption(f"size {request.size}: this server makes outputs of at most {self.limits.max_size} px")
-        kind = "image" if upload.suffix.lower() in IMAGE_INPUTS else "video"
+        kind = "image" if upload.suffix.lower() in STILL_SUFFIXES else "video"
         styles = [(self._style_digest(path), weight) for path, weight in request.styles]
         shaping = {k: v for k, v in asdict(request).items() if k not in ("input", "name", "styles", "side_by_side")}
         if kind == "image":

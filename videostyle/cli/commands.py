@@ -1,0 +1,195 @@
+"""What each command does with its parsed arguments: build the settings, call the API,
+print the result. Heavy modules (torch, the engine) are imported here, after parsing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..config import DEMO_SIZE, EvalConfig, ServeConfig, StyleConfig
+from ..errors import BadOption
+from .exits import EXIT_INTERRUPTED, EXIT_OK
+from .options import parse_auth, read_styles, refuse_init_image, segment_config, style_config, video_configs
+from .parser import WEB_EXTRA
+from .progress import FrameBar, FramePreview, IterationBar, both, print_video_result
+
+CHECKOUT_SAMPLES = Path(__file__).resolve().parents[2] / "samples"  # absent in an installed package
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def run_image(args: argparse.Namespace) -> int:
+    from ..engine.image import stylize_image
+    from ..io import check_output, read_image, write_image
+
+    check_output(args.output, force=args.force, kinds=("image",))  # before minutes of work, not after
+    config = style_config(args)
+    content = read_image(args.content)
+    styles = read_styles(args.style)
+    init = None if args.init in ("content", "noise") else read_image(args.init)
+    bar = IterationBar(quiet=args.quiet)
+    try:
+        result = stylize_image(content, styles, config=config, size=args.size, init=init, callback=bar)
+    finally:
+        bar.close()
+    write_image(args.output, result, force=args.force)
+    if not args.quiet:
+        print(f"wrote {args.output} ({result.shape[1]}x{result.shape[0]})")
+    return EXIT_OK
+
+
+def run_video(args: argparse.Namespace) -> int:
+    from ..video.job import stylize_video
+
+    refuse_init_image(args)
+    temporal, clip = video_configs(args)
+    segments = segment_config(args)
+    if segments.distributed:
+        from ..video.ray import import_ray
+
+        import_ray(segments.workers)  # before any work: without Ray, say how to get it
+    style = style_config(args)
+    styles = read_styles(args.style)
+    bar = FrameBar(quiet=args.quiet)
+    preview = FramePreview() if args.preview else None
+    try:
+        result = stylize_video(args.input, args.output, styles, style=style, temporal=temporal, clip=clip,
+                               force=args.force, work_dir=args.work_dir, restart=args.restart,
+                               keep_work=args.keep_work, segments=segments, callback=both(bar, preview))
+    except KeyboardInterrupt:
+        bar.close()
+        print("videostyle: interrupted; finished frames are kept: run the same command again to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        bar.close()
+        if preview is not None:
+            preview.close()
+    if not args.quiet:
+        print_video_result(result)
+    return EXIT_OK
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from ..video.metrics import evaluate_videos
+
+    config = EvalConfig(gap=args.gap, start=args.start, frames=args.frames)
+    report = evaluate_videos(args.original, args.stylized, gap=config.gap, start=config.start, frames=config.frames)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"E_warp stylized: {report['e_warp']:.5f}")
+        print(f"E_warp original: {report['e_warp_original']:.5f} (reference)")
+        gap = f", frame t against t-{report['gap']}" if report["gap"] > 1 else ""
+        print(f"frames: {report['frames']} at {report['size'][0]}x{report['size'][1]}{gap}")
+    return EXIT_OK
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from ..config import ClipConfig, TemporalConfig
+    from ..engine.devices import resolve_compute
+    from ..errors import BadInput, BadOutput
+    from ..io import read_image
+    from ..video.job import stylize_video
+
+    style = StyleConfig(device=args.device)
+    temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations)
+    clip = ClipConfig(size=DEMO_SIZE)
+    resolve_compute(style.device, style.precision)  # before anything is written
+    out_dir = Path(args.output_dir)
+    if args.samples:
+        samples = Path(args.samples)
+    elif (CHECKOUT_SAMPLES / "clip.mp4").is_file():
+        samples = CHECKOUT_SAMPLES
+    else:  # an installed package has no samples/ folder: render the same files
+        samples = out_dir / ".samples"
+    clip_path, style_path = samples / "clip.mp4", samples / "style.jpg"
+    if samples != out_dir / ".samples" and not (clip_path.is_file() and style_path.is_file()):
+        raise BadInput(f"{samples}: sample clip.mp4/style.jpg not found; pass --samples DIR "
+                       "(python scripts/make_samples.py --out DIR makes them)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadOutput(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
+    if not (clip_path.is_file() and style_path.is_file()):
+        from ..samples import write_samples
+
+        write_samples(samples)
+    work = out_dir / ".work"
+    styles = [read_image(style_path)]
+    for name in ("demo.mp4", "demo.gif"):  # the GIF reuses the mp4's finished frames
+        bar = FrameBar(quiet=args.quiet)
+        try:
+            result = stylize_video(clip_path, out_dir / name, styles, style=style, temporal=temporal,
+                                   clip=clip, force=args.force, work_dir=work, keep_work=name.endswith("mp4"),
+                                   callback=bar)
+        finally:
+            bar.close()
+        if not args.quiet:
+            print_video_result(result, reused=name.endswith("gif"))
+    return EXIT_OK
+
+
+def run_webcam(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from ..config import WebcamConfig
+    from ..io import check_output
+    from ..live.session import run_session
+
+    refuse_init_image(args)
+    fixed = args.iterations is not None  # a fixed count overrides the --fps target
+    if not fixed:
+        args.iterations = WebcamConfig().iterations
+    config = WebcamConfig(
+        camera=args.camera, size=args.size, fps=None if fixed else args.fps,
+        iterations=args.iterations, max_iterations=args.max_iterations,
+        first_iterations=args.first_iterations, duration=args.duration, record=args.record,
+        record_fps=args.record_fps, preview=not args.no_preview, loop_file=not args.no_loop, force=args.force)
+    style = style_config(args)
+    if args.record:
+        check_output(args.record, force=args.force, kinds=("video", "gif"))
+    styles = read_styles(args.style)
+    status = None if (args.quiet or args.json) else (lambda text: print(text, file=sys.stderr))
+    stats = run_session(styles, style=style, config=config, status=status)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(stats)))
+    else:
+        print(f"frames captured: {stats.frames_captured}")
+        print(f"frames stylized: {stats.frames_stylized}")
+        print(f"mean fps: {stats.mean_fps:.2f}")
+        print(f"mean latency: {stats.mean_latency_s:.2f} s (max {stats.max_latency_s:.2f} s)")
+        if stats.recorded:
+            print(f"recorded: {stats.recorded}")
+    return EXIT_OK
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    auth = parse_auth(args.auth)
+    try:
+        from ..web.app import serve
+    except ImportError as exc:
+        raise BadOption(f"serve needs the web extra ({exc.name or exc} is missing): {WEB_EXTRA}") from None
+    limits = ServeConfig(host=args.host, port=args.port, data_dir=args.data_dir, max_upload_mb=args.max_upload_mb,
+                         max_seconds=args.max_seconds, max_size=args.max_size)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{shown}:{args.port}"
+    if args.host in LOOPBACK:
+        note = "Served on this machine only."
+        print(f"videostyle: serving on {url} (this machine only; --host 0.0.0.0 shares it with the network)",
+              file=sys.stderr)
+    else:
+        note = ""
+        print(f"videostyle: warning: serving on {url}: anyone who can reach this machine can upload files and "
+              f"use its {'CPU' if args.device == 'cpu' else 'GPU or CPU'}"
+              + ("" if auth else "; pass --auth USER:PASSWORD to require a password"), file=sys.stderr)
+    serve(host=args.host, port=args.port, data_dir=args.data_dir, auth=auth, limits=limits, device=args.device,
+          precision=args.precision, note=note)
+    return EXIT_OK
+
+
+RUNNERS = {"image": run_image, "video": run_video, "eval": run_eval, "demo": run_demo,
+           "webcam": run_webcam, "serve": run_serve}

@@ -1,0 +1,56 @@
+"""``videostyle``'s entry point: parse, run the command, turn errors into one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+
+from ..errors import VideostyleError, VideostyleWarning
+from .exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from .parser import build_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``videostyle`` command; returns the exit code.
+
+    Errors a user can cause (bad input, options, outputs; a busy work folder; a full disk)
+    end as one line on stderr and exit code 2; warnings are one line each.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", VideostyleWarning)
+        warnings.showwarning = _one_line_warning(warnings.showwarning)
+        try:
+            args = build_parser().parse_args(argv)
+            _quiet_opencv()
+            from .commands import RUNNERS
+
+            return int(RUNNERS[args.command](args))
+        except VideostyleError as exc:
+            print(f"videostyle: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            print("videostyle: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+def _quiet_opencv() -> None:
+    """OpenCV logs its own warnings about damaged files to stderr; videostyle reports those
+    files itself, in one line."""
+    import cv2
+
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None:
+        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+
+
+def _one_line_warning(fallback: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints videostyle's warnings as ``videostyle: warning: ...``."""
+    def show(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+        if issubclass(category, VideostyleWarning):
+            from tqdm import tqdm
+
+            tqdm.write(f"videostyle: warning: {message}", file=sys.stderr)
+        else:
+            fallback(message, category, *args, **kwargs)
+    return show

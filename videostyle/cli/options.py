@@ -1,0 +1,97 @@
+"""From parsed arguments to the settings of ``videostyle.config`` and the engine's inputs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..config import INITS, ClipConfig, SegmentConfig, StyleConfig, TemporalConfig, check_number
+from ..errors import BadOption
+
+if TYPE_CHECKING:
+    from ..engine.optimize import Style
+
+
+def style_config(args: argparse.Namespace) -> StyleConfig:
+    return StyleConfig(
+        content_weight=args.content_weight, strength=args.strength, style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
+        content_layers=layers(args.content_layers), style_layers=layers(args.style_layers),
+        optimizer=args.optimizer, iterations=args.iterations, learning_rate=args.learning_rate,
+        scales=args.scales, style_scale=args.style_scale, preserve_colors=args.preserve_colors,
+        init=args.init if args.init in ("content", "noise") else "content", seed=args.seed,
+        pooling=args.pooling, weights=args.weights, device=args.device, precision=args.precision)
+
+
+def layers(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def parse_style_spec(spec: str) -> tuple[str, float]:
+    """``path[:weight]`` -> (path, weight).
+
+    A file that exists under the whole name is taken as it is (``my:style.png``,
+    ``C:/art/b.jpg``). Otherwise what follows the last colon is the blend weight, a finite
+    number > 0; when what precedes it is a file, a weight that is not a number is an error.
+    """
+    path, sep, weight = spec.rpartition(":")
+    if not sep or not path or Path(spec).is_file():
+        return spec, 1.0
+    try:
+        value = float(weight)
+    except ValueError:
+        if Path(path).is_file():
+            raise BadOption(f"--style {spec}: the blend weight {weight!r} is not a number; "
+                            f"give IMAGE:WEIGHT, e.g. {path}:0.5") from None
+        return spec, 1.0  # a colon in a file name: the read says whether it exists
+    check_number(f"--style {spec}: the blend weight", value, above=0)
+    return path, value
+
+
+def refuse_init_image(args: argparse.Namespace) -> None:
+    """Video and webcam frames start from the content (or noise), then from the previous
+    frame: a start image would apply to one frame only, so it is refused, not ignored."""
+    if args.init not in INITS:
+        raise BadOption(f"--init {args.init}: a start image works with `videostyle image` only; "
+                        f"video and webcam frames start from {' or '.join(INITS)}, then from the previous frame")
+
+
+def read_styles(specs: list[str]) -> list[Style]:
+    from ..engine.optimize import Style
+    from ..io import read_image
+
+    return [Style(read_image(path), weight) for path, weight in map(parse_style_spec, specs)]
+
+
+def video_configs(args: argparse.Namespace):
+
+    temporal = TemporalConfig(mode=args.temporal, iterations=args.iterations,
+                              first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
+                              detect_cuts=not args.no_cut_detection, long_term=offsets(args.long_term),
+                              detail_boost=args.detail_boost, warp_kernel=args.warp_kernel)
+    clip = ClipConfig(size=args.size, start=args.start, frames=args.frames, duration=args.duration,
+                      fps=args.fps, quality=args.quality, loop=args.loop, side_by_side=args.side_by_side)
+    return temporal, clip
+
+
+def segment_config(args: argparse.Namespace):
+
+    return SegmentConfig(workers=args.workers, address=args.ray_address, max_length=args.max_segment_length,
+                         overlap=args.overlap)
+
+
+def offsets(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise BadOption(f"--long-term {text}: give frame offsets as whole numbers, e.g. 2,4") from None
+
+
+def parse_auth(text: str | None) -> tuple[str, str] | None:
+    if text is None:
+        return None
+    user, sep, password = text.partition(":")
+    if not (sep and user and password):
+        raise BadOption("--auth: give USER:PASSWORD, both not empty")
+    return user, password

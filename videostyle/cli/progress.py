@@ -1,0 +1,157 @@
+"""What the command line shows while work runs: iteration and frame bars (tqdm on a
+terminal, a line per step in a log), the frame preview window, the closing summary line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from ..engine.optimize import Progress
+    from ..video.report import VideoProgress, VideoResult
+
+
+class IterationBar:
+    """Optimizer progress: a tqdm bar on a terminal, a line per 10% of the steps in a log."""
+
+    def __init__(self, *, quiet: bool, desc: str = "stylizing") -> None:
+        self.bar: tqdm | None = None
+        self.quiet, self.desc = quiet, desc
+        self.live = sys.stderr.isatty()
+        self._scale = 0
+        self._logged = -1
+
+    def __call__(self, p: Progress) -> None:
+        if self.quiet:
+            return
+        label = self.desc if p.scales == 1 else f"{self.desc} (scale {p.scale}/{p.scales})"
+        if not self.live:
+            tenth = 10 * p.iteration // max(1, p.iterations)
+            if p.scale != self._scale or tenth > self._logged:  # the loss is read only when logged
+                self._scale, self._logged = p.scale, tenth
+                print(f"{label}: iteration {p.iteration}/{p.iterations}, {terms(p)}, {p.elapsed:.0f} s",
+                      file=sys.stderr, flush=True)
+            return
+        if self.bar is None or p.scale != self._scale:
+            self.close()
+            self._scale = p.scale
+            self.bar = tqdm(total=p.iterations, desc=label, unit="it", dynamic_ncols=True, leave=False)
+        self.bar.n = p.iteration
+        self.bar.set_postfix_str(terms(p), refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def terms(p: Progress) -> str:
+    """The loss terms as ``content=… style=…`` (reading them waits for the device)."""
+    return " ".join(f"{k}={v:.3g}" for k, v in p.terms.items())
+
+
+class FramePreview:
+    """Shows each finished frame of a video job in a window; q or Esc closes it for good."""
+
+    def __init__(self) -> None:
+        from ..io.preview import PreviewWindow, require_display
+
+        require_display("drop --preview (the frames are written all the same)")
+        self.window: PreviewWindow | None = PreviewWindow()
+
+    def __call__(self, p: VideoProgress) -> None:
+        if self.window is None or p.image is None:
+            return
+        total = f"/{p.frames}" if p.frames else ""
+        if self.window.show(p.image, caption=f"frame {p.finished}{total}") in (ord("q"), 27):
+            self.close()
+
+    def close(self) -> None:
+        if self.window is not None:
+            self.window.close()
+            self.window = None
+
+
+def both(*callbacks: Callable[[VideoProgress], None] | None) -> Callable[[VideoProgress], None]:
+    """One progress callback that calls each of ``callbacks`` that is not None."""
+    chosen = [c for c in callbacks if c is not None]
+
+    def call(p: VideoProgress) -> None:
+        for callback in chosen:
+            callback(p)
+
+    return call
+
+
+def print_video_result(result: VideoResult, *, reused: bool = False) -> None:
+    spf = f", {result.seconds_per_frame:.2f} s/frame" if result.seconds_per_frame else ""
+    if reused:
+        resumed = " (the same frames)"
+    else:
+        resumed = f", {result.resumed} resumed from an earlier run" if result.resumed else ""
+    cuts = f", scene cuts at frames {', '.join(str(c + 1) for c in result.scene_cuts)}" if result.scene_cuts else ""
+    print(f"wrote {result.output}: {result.frames} frames {result.info.width}x{result.info.height} "
+          f"in {result.seconds:.0f} s{spf}{resumed}{cuts}")
+
+
+class FrameBar:
+    """Frame progress: a tqdm bar on a terminal (the postfix shows the iteration within the
+    frame), a line per finished frame with the ETA in a log."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.live = sys.stderr.isatty()
+        self.bar: tqdm | None = None
+        self.stage = ""
+
+    def __call__(self, p: VideoProgress) -> None:
+        if self.quiet:
+            return
+        if not self.live:
+            self._log(p)
+            return
+        if self.bar is None or p.stage != self.stage:
+            self.close()
+            self.stage = p.stage
+            desc = "stylizing" if p.stage == "stylize" else "writing"
+            self.bar = tqdm(total=p.frames, desc=desc, unit="frame", dynamic_ncols=True, initial=p.resumed)
+        self.bar.n = p.finished if p.stage == "stylize" else p.frame + 1
+        parts = []
+        if p.step is not None:
+            parts.append(f"frame {p.frame + 1} it {p.step.iteration}/{p.step.iterations}")
+        if p.seconds_per_frame:
+            parts.append(f"{p.seconds_per_frame:.1f} s/frame")
+        self.bar.set_postfix_str(", ".join(parts), refresh=False)
+        self.bar.refresh()
+
+    def _log(self, p: VideoProgress) -> None:
+        if p.stage != self.stage:
+            self.stage = p.stage
+            if p.stage == "stylize" and p.resumed:
+                print(f"resuming after {p.resumed} finished frames", file=sys.stderr, flush=True)
+            elif p.stage == "encode":
+                print(f"writing {p.frames} frames", file=sys.stderr, flush=True)
+        if p.stage != "stylize" or p.step is not None:
+            return
+        total = f"/{p.frames}" if p.frames else ""
+        line = f"frame {p.finished}{total}"
+        if p.seconds_per_frame:
+            line += f", {p.seconds_per_frame:.1f} s/frame"
+            if p.frames:
+                line += f", ETA {clock(p.seconds_per_frame * (p.frames - p.finished))}"
+        print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
