@@ -10,11 +10,12 @@ import pytest
 from synthetic import scene, stripes, write_rgb
 from test_video import make_clip
 
-from videostyle.config import ServeConfig
+from videostyle.config import ClipConfig, ServeConfig, StyleConfig, TemporalConfig
 from videostyle.errors import BadInput, BadOption, BadSource
 from videostyle.io import probe
 from videostyle.web import jobs
-from videostyle.web.jobs import CANCELLED, DONE, FAILED, JobQueue, JobRequest, describe, inside, safe_name
+from videostyle.web.jobs import CANCELLED, DONE, FAILED, JobQueue, JobRequest, inside, safe_name
+from videostyle.web.status import describe
 
 
 @pytest.fixture
@@ -189,3 +190,30 @@ def test_a_job_failing_inside_the_engine_is_a_message_and_the_queue_goes_on(queu
     again = queue.submit(request(picture, style))
     wait_done(queue, again)
     assert again.state == DONE
+
+
+@pytest.mark.parametrize("make", [
+    lambda: StyleConfig(strength=7),
+    lambda: StyleConfig(device="tpu"),
+    lambda: TemporalConfig(first_iterations=-1),
+    lambda: ClipConfig(start=float("nan")),
+    lambda: JobRequest(input=Path("x.mp4"), styles=((Path("s.jpg"), 1.0),), size=8),
+    lambda: JobRequest(input=Path("x.mp4"), styles=((Path("s.jpg"), 1.0),), duration=-1),
+])
+def test_the_page_names_settings_in_its_own_words_never_as_flags(make):
+    from videostyle.errors import VideostyleError
+    from videostyle.web.status import page_message
+
+    with pytest.raises(VideostyleError) as raised:
+        make()
+    assert "--" in str(raised.value)  # the CLI's spelling ...
+    shown = page_message(raised.value)
+    assert "--" not in shown and shown  # ... and the page's
+
+
+def test_a_failed_job_tells_the_page_what_to_change_without_flags(tmp_path):
+    from videostyle.errors import BadOption
+    from videostyle.web.status import page_message
+
+    message = page_message(BadOption("--size 8: must be at least 16; rerun with --restart"))
+    assert message.startswith("Output size 8") and "--" not in message and "fresh start" in message

@@ -9,9 +9,31 @@ as one line ``videostyle: warning: ...``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
+# How a message names a setting: its command-line spelling (config.option_name), the one
+# spelling every front-end knows how to rewrite. The CLI shows it as is; the web page
+# replaces each with its own words (VideostyleError.phrase), so it never asks for a flag.
+SETTING = re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
+
 
 class VideostyleError(Exception):
-    """Base class: a problem the user can fix (bad file, bad option, busy output)."""
+    """Base class: a problem the user can fix (bad file, bad option, busy output).
+
+    The message names the settings it is about as ``--name`` (see :data:`SETTING`) and the
+    file it is about by path; :attr:`settings` lists the former, :meth:`phrase` rewrites
+    them for a front-end that has no flags.
+    """
+
+    @property
+    def settings(self) -> list[str]:
+        """The settings the message names, e.g. ``["size", "restart"]``."""
+        return SETTING.findall(str(self))
+
+    def phrase(self, spell: Callable[[str], str]) -> str:
+        """The message with each ``--name`` replaced by ``spell(name)``."""
+        return SETTING.sub(lambda m: spell(m.group(1)), str(self))
 
 
 class BadInput(VideostyleError):

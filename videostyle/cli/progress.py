@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from ..video.report import clock
+
 if TYPE_CHECKING:
     from ..engine.optimize import Progress
     from ..video.report import VideoProgress, VideoResult
@@ -151,7 +153,3 @@ class FrameBar:
             self.bar = None
 
 
-def clock(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

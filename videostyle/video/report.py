@@ -124,9 +124,8 @@ class NoFrames(BadOption):
     """The selected range of a source holds no frame."""
 
     def __init__(self, path: str | Path) -> None:
-        super().__init__(f"{path}: no frames in the selected range")
-        self.path, self.option = str(path), "--start/--duration"
-        self.advice = "check --start and --duration"
+        super().__init__(f"{path}: no frames in the selected range; check --start and --duration")
+        self.path = str(path)
 
 
 class Runner(Protocol):
@@ -135,3 +134,10 @@ class Runner(Protocol):
     (resumed, cuts, times, total) and reports progress through it."""
 
     def run(self, frames: Iterable[np.ndarray], work: WorkDir, report: RunReport) -> None: ...
+
+
+def clock(seconds: float) -> str:
+    """``seconds`` as ``m:ss`` or ``h:mm:ss``, for progress lines and ETAs."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

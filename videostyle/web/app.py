@@ -26,7 +26,8 @@ from ..engine.cancel import Cancelled, CancelToken
 from ..errors import BadOption, VideostyleError
 from ..io.atomic import GIF_SUFFIXES, VIDEO_SUFFIXES
 from ..io.images import STILL_SUFFIXES
-from .jobs import DONE, Job, JobQueue, JobRequest, describe
+from .jobs import DONE, Job, JobQueue, JobRequest
+from .status import describe, page_message
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class _Page:
             try:
                 added.append(self.queue.gallery.add(Path(file)))
             except VideostyleError as exc:
-                problems.append(f"Error: {exc}")
+                problems.append(f"Error: {page_message(exc)}")
         names = self.queue.gallery.names()
         note = "\n".join(problems + ([f"added: {', '.join(added)}"] if added else []))
         return (self._gallery(), gr.update(choices=names, value=list(dict.fromkeys(chosen + added))),
@@ -187,7 +188,7 @@ class _Page:
                 return f"{name}: a picture, {image.shape[1]}x{image.shape[0]}"
             info = probe(path)
         except VideostyleError as exc:
-            return f"Error: {str(exc).replace(str(path), name)}"
+            return f"Error: {page_message(exc, (str(path), name))}"
         count = f"{info.frame_count} frames" if info.frame_count else "frames"
         length = f", {info.duration:.1f} s" if info.duration else ""
         audio = ", with audio" if info.has_audio else ""
@@ -206,7 +207,7 @@ class _Page:
                 first_iterations=int(first) if first else None)
             job = self.queue.submit(request)
         except VideostyleError as exc:
-            yield {out["status"]: f"Error: {exc}"}
+            yield {out["status"]: f"Error: {page_message(exc)}"}
             return
         yield {out["job"]: job.id, out["download"]: None, out["preview"]: None,
                out["gif"]: gr.update(value=None, visible=False), out["video"]: gr.update(value=None, visible=True)}
@@ -281,7 +282,7 @@ class _Page:
                                  preserve_colors=bool(colors), quality=quality, size=int(size))
             job = self.queue.submit(request)
         except VideostyleError as exc:
-            yield {out["status"]: f"Error: {exc}"}
+            yield {out["status"]: f"Error: {page_message(exc)}"}
             return
         yield {out["job"]: job.id, out["result"]: None, out["download"]: None}
         yield from self._watch(job, out)
@@ -315,7 +316,7 @@ class _Page:
         try:
             live = self._live_session(request.session_hash or "", chosen, weights, strength, colors, fps)
         except VideostyleError as exc:
-            return gr.skip(), f"Error: {exc}"
+            return gr.skip(), f"Error: {page_message(exc)}"
         from ..io import fit_size, resize_frame
 
         w, h = fit_size(frame.shape[1], frame.shape[0], int(size))
