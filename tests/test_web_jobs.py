@@ -202,7 +202,7 @@ def test_a_job_failing_inside_the_engine_is_a_message_and_the_queue_goes_on(queu
 ])
 def test_the_page_names_settings_in_its_own_words_never_as_flags(make):
     from videostyle.errors import VideostyleError
-    from videostyle.web.status import page_message
+    from videostyle.web.words import page_message
 
     with pytest.raises(VideostyleError) as raised:
         make()
@@ -213,7 +213,7 @@ def test_the_page_names_settings_in_its_own_words_never_as_flags(make):
 
 def test_a_failed_job_tells_the_page_what_to_change_without_flags(tmp_path):
     from videostyle.errors import BadOption
-    from videostyle.web.status import page_message
+    from videostyle.web.words import page_message
 
     message = page_message(BadOption("--size 8: must be at least 16; rerun with --restart"))
     assert message.startswith("Output size 8") and "--" not in message and "fresh start" in message

@@ -27,7 +27,8 @@ from ..errors import BadOption, VideostyleError
 from ..io.atomic import GIF_SUFFIXES, VIDEO_SUFFIXES
 from ..io.images import STILL_SUFFIXES
 from .jobs import DONE, Job, JobQueue, JobRequest
-from .status import describe, page_message
+from .status import describe
+from .words import page_message
 
 log = logging.getLogger(__name__)
 

@@ -50,6 +50,7 @@ from ..engine.cancel import Cancelled, CancelToken
 from ..errors import BadInput, BadOption, BadSource, VideostyleError
 from ..io.atomic import GIF_SUFFIXES
 from ..io.images import STILL_SUFFIXES
+from .words import page_message
 
 log = logging.getLogger(__name__)
 
@@ -433,8 +434,6 @@ class JobQueue:
         except Cancelled:
             return CANCELLED, ""
         except VideostyleError as exc:
-            from .status import page_message
-
             return FAILED, page_message(exc, (str(job.input), job.request.display_name))
         except Exception as exc:  # a bug must not take the server down: log it, tell the page
             log.exception("job %s failed", job.id)
