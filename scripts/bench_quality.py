@@ -45,14 +45,14 @@ import cv2
 import numpy as np
 import torch
 
-from videostyle.config import DEFAULT_STRENGTH, StyleConfig
+from videostyle.config import DEFAULT_STRENGTH, ClipConfig, StyleConfig, TemporalConfig
 from videostyle.engine.image import stylize_image
 from videostyle.engine.optimize import Stylizer
-from videostyle.engine.temporal import TemporalConfig
 from videostyle.engine.tensors import fit_size, frame_to_tensor, resize_frame
 from videostyle.io import open_sink, open_source, read_image, write_image
-from videostyle.video.job import ClipConfig, VideoProgress, stylize_video
+from videostyle.video.job import stylize_video
 from videostyle.video.metrics import evaluate_videos
+from videostyle.video.report import VideoProgress
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 CONTENTS = {"face": "content/astronaut.png", "cat": "content/chelsea.png", "cup (low contrast)": "content/coffee.png",

@@ -1,9 +1,15 @@
-"""Tiny synthetic pictures, made on the fly (no files from ../shared)."""
+"""Tiny synthetic pictures and clips, made on the fly (no files from ../shared): the one place
+for the tests' media helpers."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import cv2
 import numpy as np
+
+from videostyle.io.ffmpeg import ffmpeg_exe
 
 
 def scene(width: int = 64, height: int = 48, seed: int = 0) -> np.ndarray:
@@ -42,3 +48,28 @@ def write_rgb(path, image: np.ndarray) -> str:
     """Write an RGB uint8 image with OpenCV (which wants BGR); returns the path as str."""
     cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     return str(path)
+
+
+def make_clip(path: Path, *, frames: int | None = 8, seconds: float | None = None, size: str = "64x48",
+              fps: int = 10, audio: bool = False, extra: tuple[str, ...] = ()) -> Path:
+    """A moving test pattern (H.264), ``frames`` long or ``seconds`` long, optionally with a
+    440 Hz tone; ``extra`` goes to the encoder."""
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}"]
+    if audio:
+        rate = 44100 if seconds is not None else 22050
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={rate}", "-c:a", "aac"]
+        if seconds is None:
+            cmd += ["-shortest"]
+    odd = any(int(side) % 2 for side in size.split("x"))
+    pix_fmt = "yuv444p" if odd else "yuv420p"  # 4:2:0 cannot hold odd sizes
+    length = ["-t", str(seconds)] if seconds is not None else ["-frames:v", str(frames)]
+    cmd += [*length, "-pix_fmt", pix_fmt, "-c:v", "libx264", *extra, str(path)]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+def panning_texture(frames: int = 8, step: int = 2, size: tuple[int, int] = (64, 48)) -> list[np.ndarray]:
+    """A painting-like texture seen through a window moving ``step`` px per frame."""
+    w, h = size
+    big = np.concatenate([blobs(w + frames * step, h, seed=3), stripes(w + frames * step, h)], axis=0)[: h]
+    return [np.ascontiguousarray(big[:, i * step: i * step + w]) for i in range(frames)]

@@ -9,8 +9,7 @@ import pytest
 import ray  # part of the [test] extra: the Ray tests are never skipped
 from PIL import Image
 from ray.cluster_utils import Cluster
-from synthetic import stripes
-from test_video import make_clip
+from synthetic import make_clip, stripes
 
 from videostyle.config import ClipConfig, SegmentConfig, StyleConfig, TemporalConfig
 from videostyle.video.job import stylize_video

@@ -16,8 +16,7 @@ import pytest
 import ray  # part of the [test] extra: the Ray tests are never skipped
 import torch
 from PIL import Image
-from synthetic import stripes
-from test_video import make_clip
+from synthetic import make_clip, stripes
 
 from videostyle.config import ClipConfig, SegmentConfig, StyleConfig, TemporalConfig
 from videostyle.engine.optimize import Stylizer

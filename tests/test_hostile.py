@@ -19,8 +19,7 @@ import pytest
 import torch
 from guards import tree
 from PIL import Image
-from synthetic import scene, stripes, write_rgb
-from test_video import make_clip
+from synthetic import make_clip, scene, stripes, write_rgb
 
 from videostyle.cli import main
 from videostyle.engine.vgg import CONV_NAMES

@@ -8,26 +8,21 @@ import warnings
 from pathlib import Path
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
 import pytest
+import synthetic
 from PIL import Image, ImageOps
 
 from videostyle.errors import BadInput, BadOption, BadOutput, BadSource, VideostyleWarning
 from videostyle.io import check_output, open_sink, open_source, probe, read_image, write_image
+from videostyle.io.ffmpeg import ffmpeg_exe
 
-FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+FFMPEG = ffmpeg_exe()
 
 
-def make_clip(path: Path, *, seconds: float = 2.0, size: str = "64x48", fps: int = 10, audio: bool = False,
-              extra: tuple[str, ...] = ()) -> Path:
-    """A moving test pattern (H.264), optionally with a 440 Hz tone."""
-    cmd = [FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}"]
-    if audio:
-        cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-c:a", "aac"]
-    cmd += ["-t", str(seconds), "-pix_fmt", "yuv420p", "-c:v", "libx264", *extra, str(path)]
-    subprocess.run(cmd, check=True)
-    return path
+def make_clip(path: Path, *, seconds: float = 2.0, **options) -> Path:
+    """The shared test clip, measured in seconds here (2 s unless told)."""
+    return synthetic.make_clip(path, seconds=seconds, **options)
 
 
 def report(path: Path) -> str:

@@ -7,8 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from synthetic import blobs, stripes
-from test_video import make_clip, panning_texture
+from synthetic import blobs, make_clip, panning_texture, stripes
 
 from videostyle.cli import main
 from videostyle.config import SegmentConfig, StyleConfig, TemporalConfig

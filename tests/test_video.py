@@ -12,43 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from synthetic import blobs, stripes
+from synthetic import blobs, make_clip, panning_texture, stripes
 
 from videostyle.cli import main
-from videostyle.config import StyleConfig
-from videostyle.engine.temporal import TemporalConfig
+from videostyle.config import ClipConfig, StyleConfig, TemporalConfig
 from videostyle.errors import BadOption
 from videostyle.io import open_source, probe
-from videostyle.video.job import ClipConfig, stylize_video
+from videostyle.io.ffmpeg import ffmpeg_exe
+from videostyle.video.job import stylize_video
 from videostyle.video.metrics import warping_error
 
 FAST = StyleConfig(device="cpu", precision="fp32")
 FEW = TemporalConfig(iterations=2, first_iterations=6)
-
-
-def ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def make_clip(path: Path, *, frames: int = 8, size: str = "64x48", fps: int = 10, audio: bool = False) -> Path:
-    """A test-pattern clip (moving), optionally with a sine tone."""
-    cmd = [ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}"]
-    if audio:
-        cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050", "-c:a", "aac", "-shortest"]
-    odd = any(int(side) % 2 for side in size.split("x"))
-    pix_fmt = "yuv444p" if odd else "yuv420p"  # 4:2:0 cannot hold odd sizes
-    cmd += ["-frames:v", str(frames), "-pix_fmt", pix_fmt, "-c:v", "libx264", str(path)]
-    subprocess.run(cmd, check=True)
-    return path
-
-
-def panning_texture(frames: int = 8, step: int = 2, size: tuple[int, int] = (64, 48)) -> list[np.ndarray]:
-    """A painting-like texture seen through a window moving ``step`` px per frame."""
-    w, h = size
-    big = np.concatenate([blobs(w + frames * step, h, seed=3), stripes(w + frames * step, h)], axis=0)[: h]
-    return [np.ascontiguousarray(big[:, i * step: i * step + w]) for i in range(frames)]
 
 
 def write_gif(path: Path, frames: list[np.ndarray], durations_ms: list[int]) -> Path:
@@ -87,7 +62,7 @@ def test_mp4_with_audio_keeps_sound_duration_and_fps(tmp_path, style_file):
 def audio_seconds(path: Path) -> float:
     """Length of a file's decoded audio track (not the container's duration)."""
     rate = 8000
-    pcm = subprocess.run([ffmpeg(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate),
+    pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate),
                           "-f", "s16le", "-"], capture_output=True, check=True).stdout
     return len(pcm) / 2 / rate
 

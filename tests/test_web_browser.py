@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_video import make_clip
+from synthetic import make_clip
 
 from videostyle.io import probe
 

@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from synthetic import scene, stripes, write_rgb
-from test_video import make_clip
+from synthetic import make_clip, scene, stripes, write_rgb
 
 from videostyle.config import ClipConfig, ServeConfig, StyleConfig, TemporalConfig
 from videostyle.errors import BadInput, BadOption, BadSource

@@ -12,8 +12,7 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from synthetic import stripes
-from test_video import make_clip
+from synthetic import make_clip, stripes
 
 from videostyle.cli import main
 from videostyle.config import StyleConfig

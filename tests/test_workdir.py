@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from guards import small_disk, tree
 from PIL import Image
-from synthetic import stripes, write_rgb
-from test_video import make_clip
+from synthetic import make_clip, stripes, write_rgb
 
 from videostyle.cli import main
 from videostyle.config import ClipConfig, StyleConfig, TemporalConfig

@@ -1,9 +1,9 @@
 """Optical flow, warping and the reliability (occlusion) mask of Ruder et al. 2016.
 
-Convention: ``estimate_flow(a, b)`` returns, for every pixel p of ``a``, the offset to
+Convention: ``FlowEstimator()(a, b)`` returns, for every pixel p of ``a``, the offset to
 the matching point in ``b``:  a(p) ≈ b(p + flow(p)).  So with
 
-    backward = estimate_flow(frame_t, frame_prev)      # t -> t-1
+    backward = FlowEstimator()(frame_t, frame_prev)      # t -> t-1
 
 ``warp(stylized_prev, backward)`` moves the previous stylized frame onto frame t (a
 backward warp: each pixel of t looks up where it came from). Flow is (H, W, 2) float32
@@ -46,11 +46,6 @@ class FlowEstimator:
         gray_a = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
         gray_b = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY)
         return self._dis.calc(gray_a, gray_b, None)
-
-
-def estimate_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Flow (H, W, 2) from frame ``a`` to frame ``b``; see the module docstring."""
-    return FlowEstimator()(a, b)
 
 
 def _sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

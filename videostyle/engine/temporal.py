@@ -25,16 +25,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from ..config import TEMPORAL_MODES, TemporalConfig
+from ..config import TemporalConfig
 from . import losses
 from .flow import FlowResult
 from .optimize import ProgressCallback, Stylizer
 from .tensors import frame_to_tensor
 from .vgg import LAYER_NAMES
 from .warp import backward_warp
-
-# TemporalConfig and TEMPORAL_MODES live in config.py; importing them from here keeps working
-__all__ = ["TEMPORAL_MODES", "TemporalConfig", "TemporalStylizer", "combine_warps"]
 
 
 class TemporalStylizer:

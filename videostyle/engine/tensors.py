@@ -1,7 +1,9 @@
 """Conversions between the two frame formats, and resizing.
 
 In ``io`` a frame is a numpy (H, W, 3) uint8 RGB array; in the engine it is a torch
-(1, 3, H, W) float32 tensor in [0, 1]. These two functions are the only crossing points.
+(1, 3, H, W) float32 tensor in [0, 1]. ``frame_to_tensor`` and ``tensor_to_frame`` cross
+between them; ``float_to_frame`` rounds a float result (the state a chain keeps) to what
+is written. ``fit_size`` and ``resize_frame`` are io's, re-exported for the engine.
 """
 
 from __future__ import annotations
@@ -9,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..io.images import resize_frame
-from ..io.sources import fit_size
+from ..io.images import fit_size, resize_frame
 
 __all__ = ["fit_size", "float_to_frame", "frame_to_tensor", "resize_frame", "resize_tensor",
            "tensor_to_frame"]

@@ -4,9 +4,9 @@ No torch here: frames are numpy (H, W, 3) uint8 RGB arrays.
 """
 
 from .atomic import atomic_path, check_output, output_kind, write_atomic
-from .images import read_image, resize_frame, write_image
+from .images import fit_size, read_image, resize_frame, write_image
 from .sinks import FrameSink, GifSink, Mp4Sink, PngSink, open_sink
-from .sources import FrameSource, VideoInfo, fit_size, natural_key, open_source, probe
+from .sources import FrameSource, VideoInfo, natural_key, open_source, probe
 
 __all__ = [
     "FrameSink", "FrameSource", "GifSink", "Mp4Sink", "PngSink", "VideoInfo", "atomic_path", "check_output",

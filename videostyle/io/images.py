@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import BadInput, BadOutput
+from ..errors import BadInput, BadOption, BadOutput
 from .atomic import check_output, write_atomic
 
 MIN_SIDE = 2  # pixels; smaller images carry no picture to stylize
@@ -103,6 +103,23 @@ def _to_rgb8(image: np.ndarray, file: Path) -> np.ndarray:
     if min(rgb.shape[:2]) < MIN_SIDE:
         raise BadInput(f"{file}: image is {rgb.shape[1]}x{rgb.shape[0]} pixels, too small to stylize")
     return np.ascontiguousarray(rgb)
+
+
+def fit_size(width: int, height: int, longest: int | None, *, even: bool = False) -> tuple[int, int]:
+    """(width, height) scaled so the longest side is ``longest`` (None: unchanged).
+
+    ``even`` rounds both down to even numbers, which H.264 in yuv420p needs.
+    """
+    if longest is None:
+        w, h = width, height
+    else:
+        if longest < 2:
+            raise BadOption(f"--size {longest}: must be at least 2 pixels")
+        scale = longest / max(width, height)
+        w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    if even:
+        w, h = max(2, w - w % 2), max(2, h - h % 2)
+    return w, h
 
 
 def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:

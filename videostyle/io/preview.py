@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 
 from ..errors import BadOption
-from .images import resize_frame
-from .sources import fit_size
+from .images import fit_size, resize_frame
 
 WINDOW_TITLE = "videostyle"
 KEY_NONE = -1

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import BadOption, BadSource, VideostyleWarning
 from .ffmpeg import ffmpeg_exe, ffmpeg_path
-from .images import STILL_SUFFIXES, cover_frame, read_image
+from .images import STILL_SUFFIXES, cover_frame, fit_size, read_image
 
 DEFAULT_FOLDER_FPS = 24.0  # an image folder has no rate of its own
 GIF_MIN_DELAY = 0.02  # GIF frames shorter than this are shown for GIF_DEFAULT_DELAY, as
@@ -42,23 +42,6 @@ class VideoInfo:
     rotation: int = 0  # degrees, as applied by the decoder
     is_gif: bool = False
     frame_durations: tuple[float, ...] | None = None  # seconds per frame (GIFs)
-
-
-def fit_size(width: int, height: int, longest: int | None, *, even: bool = False) -> tuple[int, int]:
-    """(width, height) scaled so the longest side is ``longest`` (None: unchanged).
-
-    ``even`` rounds both down to even numbers, which H.264 in yuv420p needs.
-    """
-    if longest is None:
-        w, h = width, height
-    else:
-        if longest < 2:
-            raise BadOption(f"--size {longest}: must be at least 2 pixels")
-        scale = longest / max(width, height)
-        w, h = max(1, round(width * scale)), max(1, round(height * scale))
-    if even:
-        w, h = max(2, w - w % 2), max(2, h - h % 2)
-    return w, h
 
 
 def natural_key(path: str | Path) -> list:

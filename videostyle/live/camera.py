@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..engine.tensors import fit_size, resize_frame
 from ..errors import BadSource
+from ..io.images import fit_size, resize_frame
 
 OPEN_TIMEOUT_S = 10.0  # how long to wait for a camera's first frame
 

@@ -15,9 +15,10 @@ from collections import deque
 
 import numpy as np
 
+from ..config import TemporalConfig
 from ..engine.flow import FlowEstimator, flow_and_cut
 from ..engine.optimize import Progress, ProgressCallback, Stylizer
-from ..engine.temporal import TemporalConfig, TemporalStylizer
+from ..engine.temporal import TemporalStylizer
 from ..engine.tensors import float_to_frame
 
 RATE_WINDOW = 10  # the fps shown is measured over this many of the last stylized frames
