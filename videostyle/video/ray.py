@@ -345,12 +345,13 @@ class _Driver:
             return
         done: SegmentFrame = self.ray.get(ref)
         filing = self.schedule.frame_done(task, done.index)
+        image = None if filing == "state" else done.image
         if task.kind == "bridge":
-            self.work.save(done.index, done.image, None)
+            if image is not None:
+                self.work.save(done.index, image, None)
         else:
-            self.work.save(done.index, None if filing == "state" else done.image, done.state,
-                           since_restart=done.since_restart, keep_states=self.keep, keep_from=task.segment.start,
-                           draft=filing != "finished")
+            self.work.save(done.index, image, done.state, since_restart=done.since_restart, keep_states=self.keep,
+                           keep_from=task.segment.start, draft=filing == "draft")
         if filing == "finished":
             self.report.frame_done(done.index, done.seconds, done.image)
 

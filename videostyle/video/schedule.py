@@ -16,10 +16,12 @@ The rules:
 * A bridge into segment k+1 starts once segment k's last frame is finished with its
   state kept, and every bridged frame of segment k+1 is drafted (or already final).
   It runs beside the rest of segment k+1.
-* A bridged frame that a segment delivers after its bridge already did is not a draft
-  any more: only its state is kept.
+* Every frame is finished once: one that comes back when it is final already (a bridged
+  frame its bridge did first, a frame a chain sent from its start remakes) keeps only
+  its state, and is not reported again.
 * A draft that cannot be read back when its bridge starts is made again: the segment's
-  chain is sent again from its start, ahead of everything else; the bridge waits for it.
+  chain is sent again from its start, up to the end of its bridged frames, ahead of
+  everything else; the bridge waits for it.
 * Whenever a worker is idle and something can start, it starts: ready bridges first
   (they unblock the frames that end a segment), then segments in plan order.
 """
@@ -46,7 +48,7 @@ S = TypeVar("S", bound=ChainState)
 Filing = Literal["finished", "draft", "state"]
 """How the transport files a frame that came back: a finished frame (image and state, and
 reported), a segment's draft of a bridged frame (image and state), or only its state (the
-bridge has already replaced the draft)."""
+frame is final already: a bridge replaced the draft, or a rerun chain remade it)."""
 
 
 @dataclass(eq=False)
@@ -166,14 +168,15 @@ class Scheduler(Generic[W, S]):
         self._end(task)
         self.drafts.discard(index)
         seg = task.segment
-        self._segments.insert(0, (seg, seg.start, seg.stop, None))
+        self._segments.insert(0, (seg, seg.start, seg.bridged.stop, None))
         self.bridges_waiting.append(seg)
 
     def frame_done(self, task: Task[W, S], index: int) -> Filing:
-        """Frame ``index`` came back from ``task``: how to file it (and it is recorded)."""
+        """Frame ``index`` came back from ``task``: how to file it (and it is recorded). A
+        frame already final (its bridge was first, or a rerun remade it) keeps only its state."""
+        if index in self.finished:
+            return "state"
         if task.kind == "segment" and index in task.segment.bridged:
-            if index in self.finished:  # the bridge has already replaced the draft
-                return "state"
             self.drafts.add(index)
             return "draft"
         self.finished.add(index)
