@@ -26,6 +26,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import socket
+import threading
+import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -53,6 +56,7 @@ ACTOR_RESTARTS = 4  # a worker process that dies is started again this many time
 TASK_RETRIES = 4  # ... and the segment it was on is retried
 MIN_OBJECT_STORE = 96 * 2**20  # bytes
 MAX_OBJECT_STORE = 4 * 2**30  # beyond this Ray spills to disk
+CONNECT_TIMEOUT = 5.0  # seconds to look up a --ray-address, and as many to reach it (Ray itself retries ~150 s)
 
 
 class WorkerLost(VideostyleError):
@@ -67,6 +71,54 @@ def import_ray(workers: int | None = None) -> Any:
         what = f"--workers {workers}" if workers else "--ray-address"
         raise BadOption(f"{what}: running on several workers needs Ray: {RAY_INSTALL}") from None
     return ray
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Raise BadOption, within about ``2 * timeout`` seconds, when a ``host:port`` Ray address
+    (or ``ray://host:port``) does not resolve or nothing accepts a connection there.
+
+    ``ray.init`` would retry an unreachable head for minutes; this says so at once. An
+    address without a port (``auto``) is left to Ray.
+    """
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    host = host.strip("[]")  # [::1]:6379
+    if not sep or not host or not port.isdigit():
+        return
+    deadline = time.monotonic() + 2 * timeout
+    found: dict[str, Any] = {}
+
+    def look_up() -> None:
+        try:
+            found["addresses"] = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:  # socket.gaierror is an OSError
+            found["error"] = exc
+
+    resolver = threading.Thread(target=look_up, name="ray-address lookup", daemon=True)
+    resolver.start()
+    resolver.join(timeout)
+    if "addresses" not in found:
+        failure = found.get("error")
+        why = (getattr(failure, "strerror", None) or _first_line(failure)) if failure else \
+            f"no answer within {timeout:g} s"
+        raise BadOption(f"--ray-address {address}: cannot look up {host} ({why}); give host:port of the "
+                        "machine that runs the Ray head (`ray start --head` prints it)")
+    error: OSError | None = None
+    for family, kind, proto, _, where in found["addresses"]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.settimeout(min(timeout, left))
+                probe.connect(where)
+            return
+        except OSError as exc:
+            error = exc
+    why = (error.strerror or _first_line(error)) if error is not None else "timed out"
+    if isinstance(error, TimeoutError) or why == "timed out":
+        why = f"no answer within {timeout:g} s"
+    raise BadOption(f"--ray-address {address}: nothing answers there ({why}); check that `ray start --head` "
+                    "runs on that machine and that this one can reach its port")
 
 
 class SegmentWorker:
@@ -156,6 +208,7 @@ class RayRuntime:
                 kwargs.update(address="local", num_cpus=max(cores, self.workers),
                               object_store_memory=self._store_bytes())
             else:
+                check_reachable(self.config.address)
                 kwargs["address"] = self.config.address
             try:
                 with warnings.catch_warnings():
