@@ -6,11 +6,13 @@ This is the only module that imports Ray, and it does so when a job asks for wor
 1. reads the clip once, puts its frames into Ray's object store in chunks (no shared
    filesystem is assumed) and finds the scene cuts on the way (histograms; the flow
    only where the colours changed);
-2. plans segments (:func:`segment.plan_segments`) and sends each unfinished one, from its
-   first unfinished frame, to an idle actor; the hand-over bridges (``segment.py``) go
-   out as soon as both segments they join are far enough;
-3. receives finished frames as each actor yields them (Ray streaming generators), writes
-   them to the work folder it alone holds, and reports progress over all workers.
+2. plans segments (:func:`plan.plan_segments`) and starts on idle actors what the
+   :class:`schedule.Scheduler` says: each unfinished segment from its first unfinished
+   frame, and the hand-over bridges (``chain.stylize_bridge``) as soon as both segments
+   they join are far enough (the scheduling is there, Ray-free; this module is transport);
+3. receives finished frames as each actor yields them (Ray streaming generators), tells
+   the scheduler, writes them to the work folder it alone holds, and reports progress over
+   all workers.
 
 Each actor loads VGG19 and the style targets once and stylizes segment after segment,
 computing the optical flow itself. An actor that dies (killed process, lost node) is
@@ -24,9 +26,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import socket
+import threading
+import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +44,7 @@ from ..io import VideoInfo
 from .chain import SegmentFrame, SegmentState, stylize_bridge, stylize_segment
 from .plan import Segment, plan_segments
 from .report import NoFrames
+from .schedule import Scheduler, Task
 from .workdir import WorkDir
 
 if TYPE_CHECKING:
@@ -51,6 +56,7 @@ ACTOR_RESTARTS = 4  # a worker process that dies is started again this many time
 TASK_RETRIES = 4  # ... and the segment it was on is retried
 MIN_OBJECT_STORE = 96 * 2**20  # bytes
 MAX_OBJECT_STORE = 4 * 2**30  # beyond this Ray spills to disk
+CONNECT_TIMEOUT = 5.0  # seconds to look up a --ray-address, and as many to reach it (Ray itself retries ~150 s)
 
 
 class WorkerLost(VideostyleError):
@@ -65,6 +71,54 @@ def import_ray(workers: int | None = None) -> Any:
         what = f"--workers {workers}" if workers else "--ray-address"
         raise BadOption(f"{what}: running on several workers needs Ray: {RAY_INSTALL}") from None
     return ray
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Raise BadOption, within about ``2 * timeout`` seconds, when a ``host:port`` Ray address
+    (or ``ray://host:port``) does not resolve or nothing accepts a connection there.
+
+    ``ray.init`` would retry an unreachable head for minutes; this says so at once. An
+    address without a port (``auto``) is left to Ray.
+    """
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    host = host.strip("[]")  # [::1]:6379
+    if not sep or not host or not port.isdigit():
+        return
+    deadline = time.monotonic() + 2 * timeout
+    found: dict[str, Any] = {}
+
+    def look_up() -> None:
+        try:
+            found["addresses"] = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:  # socket.gaierror is an OSError
+            found["error"] = exc
+
+    resolver = threading.Thread(target=look_up, name="ray-address lookup", daemon=True)
+    resolver.start()
+    resolver.join(timeout)
+    if "addresses" not in found:
+        failure = found.get("error")
+        why = (getattr(failure, "strerror", None) or _first_line(failure)) if failure else \
+            f"no answer within {timeout:g} s"
+        raise BadOption(f"--ray-address {address}: cannot look up {host} ({why}); give host:port of the "
+                        "machine that runs the Ray head (`ray start --head` prints it)")
+    error: OSError | None = None
+    for family, kind, proto, _, where in found["addresses"]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.settimeout(min(timeout, left))
+                probe.connect(where)
+            return
+        except OSError as exc:
+            error = exc
+    why = (error.strerror or _first_line(error)) if error is not None else "timed out"
+    if isinstance(error, TimeoutError) or why == "timed out":
+        why = f"no answer within {timeout:g} s"
+    raise BadOption(f"--ray-address {address}: nothing answers there ({why}); check that `ray start --head` "
+                    "runs on that machine and that this one can reach its port")
 
 
 class SegmentWorker:
@@ -130,22 +184,6 @@ def _frames(chunks: list[tuple[int, Any]], first: int, stop: int) -> Iterator[np
                 yield block[offset]
 
 
-@dataclass
-class _Task:
-    kind: str  # "segment" or "bridge"
-    segment: Segment
-    actor: Any
-    stream: Any  # the ObjectRefGenerator
-
-
-@dataclass
-class _Progress:
-    """Bookkeeping of the driver: which frames are finished, which drafts are in."""
-
-    finished: set[int]
-    drafts: set[int]
-
-
 class RayRuntime:
     """Starts (or joins) Ray and its actors for one job; a context manager that shuts down
     what it started. ``workers`` is the number of actors once entered."""
@@ -170,6 +208,7 @@ class RayRuntime:
                 kwargs.update(address="local", num_cpus=max(cores, self.workers),
                               object_store_memory=self._store_bytes())
             else:
+                check_reachable(self.config.address)
                 kwargs["address"] = self.config.address
             try:
                 with warnings.catch_warnings():
@@ -270,57 +309,27 @@ class RayRuntime:
 
 
 class _Driver:
-    """Sends segments and bridges to idle actors and files what comes back."""
+    """The transport of one job: starts on the actors what the :class:`Scheduler` says, feeds
+    it what comes back, and writes the frames to the work folder."""
 
     def __init__(self, runtime: RayRuntime, plan: list[Segment], chunks: list[tuple[int, Any]], count: int,
                  work: WorkDir, report: RunReport) -> None:
-        self.runtime, self.ray, self.plan, self.chunks = runtime, runtime.ray, plan, chunks
-        self.count, self.work, self.report = count, work, report
+        self.runtime, self.ray, self.chunks = runtime, runtime.ray, chunks
+        self.work, self.report = work, report
         self.temporal = runtime.temporal
         self.keep = self.temporal.history + 1
-        self.state = _Progress(finished=work.finished() & set(range(count)), drafts=work.drafts())
-        report.resumed = len(self.state.finished)
-        self.segment_queue: list[tuple[Segment, int, SegmentState | None]] = []
-        for seg in plan:
-            todo = self._resume_point(seg)
-            if todo is not None:
-                self.segment_queue.append((seg, *todo))
-        self.bridges_waiting = [seg for seg in plan if seg.bridged and not self._bridge_done(seg)]
-        self.running: dict[Any, _Task] = {}
-        self.idle = list(runtime.actors)
+        history = self.temporal.history
+        self.schedule: Scheduler[Any, SegmentState] = Scheduler(
+            plan, runtime.actors, finished=work.finished() & set(range(count)), drafts=work.drafts(),
+            chain_state=lambda index: work.chain_state(index, history),
+            has_state=lambda index: work.state_path(index).exists(), history=history)
+        report.resumed = len(self.schedule.finished)
+        self.running: dict[Any, Task[Any, SegmentState]] = {}  # stream -> task
 
-    # -- what is left to do ----------------------------------------------------------------------
-    def _has(self, seg: Segment, index: int) -> bool:
-        """Whether the segment's own chain has done frame ``index``."""
-        return index in self.state.finished or (index in seg.bridged and index in self.state.drafts)
-
-    def _resume_point(self, seg: Segment) -> tuple[int, SegmentState | None] | None:
-        """(first frame to stylize, chain state before it) of a segment, None when its chain is done."""
-        todo = next((i for i in range(seg.start, seg.stop) if not self._has(seg, i)), None)
-        if todo is None:
-            return None
-        if todo == seg.start:
-            return seg.start, None
-        state = self.work.chain_state(todo, self.temporal.history)
-        if state is None or state.since_restart > todo - seg.start:  # not this chain's: redo the segment
-            return seg.start, None
-        return todo, state
-
-    def _bridge_done(self, seg: Segment) -> bool:
-        return all(i in self.state.finished for i in seg.bridged)
-
-    def _bridge_ready(self, seg: Segment) -> bool:
-        # It runs beside the rest of segment k+1 (the planner counts it with segment k):
-        # segment k+1's chain only has to be past the bridged frames.
-        before = seg.start - 1
-        return (before in self.state.finished and self.work.state_path(before).exists()
-                and all(i in self.state.drafts or i in self.state.finished for i in seg.bridged))
-
-    # -- the loop --------------------------------------------------------------------------------
     def run(self) -> None:
         ray = self.ray
         try:
-            while self.segment_queue or self.bridges_waiting or self.running:
+            while not self.schedule.done:
                 self.report.check()
                 self._dispatch()
                 if not self.running:
@@ -344,47 +353,39 @@ class _Driver:
                              "rerun to resume") from exc
 
     def _dispatch(self) -> None:
-        while self.idle:
-            ready = [seg for seg in self.bridges_waiting if self._bridge_ready(seg)]
-            if ready:
-                seg = ready[0]
-                self.bridges_waiting.remove(seg)
-                self._start_bridge(seg, self.idle.pop(0))
-            elif self.segment_queue:
-                seg, begin, state = self.segment_queue.pop(0)
-                self._start_segment(seg, begin, state, self.idle.pop(0))
+        while (task := self.schedule.next_task()) is not None:
+            if task.kind == "bridge":
+                self._start_bridge(task)
             else:
-                return
+                self._start_segment(task)
 
-    def _chunks(self, first: int, stop: int) -> list[tuple[int, Any]]:
-        return [(start, ref) for start, ref in self.chunks if start < stop and start + CHUNK_FRAMES > first]
+    def _chunks(self, frames: range) -> list[tuple[int, Any]]:
+        return [(start, ref) for start, ref in self.chunks
+                if start < frames.stop and start + CHUNK_FRAMES > frames.start]
 
-    def _start_segment(self, seg: Segment, begin: int, state: SegmentState | None, actor: Any) -> None:
-        first = max(seg.start, begin - self.temporal.history) if state is not None else begin
-        fresh_inside_a_shot = state is None and begin == seg.start and not seg.shot_start
-        budget = self.runtime.config.segment_start_iterations(self.temporal) if fresh_inside_a_shot else None
-        stream = actor.segment.options(num_returns="streaming").remote(
-            [self.runtime.styles_ref], self._chunks(first, seg.stop), first, begin, seg.stop, state, budget)
-        self.running[stream] = _Task("segment", seg, actor, stream)
+    def _start_segment(self, task: Task[Any, SegmentState]) -> None:
+        budget = self.runtime.config.segment_start_iterations(self.temporal) if task.fresh_inside_a_shot else None
+        stream = task.worker.segment.options(num_returns="streaming").remote(
+            [self.runtime.styles_ref], self._chunks(task.frames), task.frames.start, task.begin, task.stop,
+            task.state, budget)
+        self.running[stream] = task
 
-    def _start_bridge(self, seg: Segment, actor: Any) -> None:
+    def _start_bridge(self, task: Task[Any, SegmentState]) -> None:
+        seg = task.segment
         drafts = []
         for i in seg.bridged:
             draft = self.work.load_draft(i)
             if draft is None:  # a damaged draft: the segment's chain makes it again
-                self.idle.append(actor)
-                self.state.drafts.discard(i)
-                self.segment_queue.insert(0, (seg, seg.start, None))
-                self.bridges_waiting.append(seg)
+                self.schedule.draft_damaged(task, i)
                 return
             drafts.append(draft)
         previous = self.work.load_state(seg.start - 1)
         if previous is None:
             raise WorkerLost(f"{self.work.state_path(seg.start - 1)}: missing or damaged; rerun with --restart")
-        stream = actor.bridge.options(num_returns="streaming").remote(
-            [self.runtime.styles_ref], self._chunks(seg.start - 1, seg.bridged.stop), seg.start, drafts, previous[0],
+        stream = task.worker.bridge.options(num_returns="streaming").remote(
+            [self.runtime.styles_ref], self._chunks(task.frames), seg.start, drafts, previous[0],
             self.runtime.config.bridge_iterations)
-        self.running[stream] = _Task("bridge", seg, actor, stream)
+        self.running[stream] = task
 
     def _receive(self, stream: Any) -> None:
         task = self.running[stream]
@@ -392,31 +393,20 @@ class _Driver:
             ref = next(stream)
         except StopIteration:
             del self.running[stream]
-            self.idle.append(task.actor)
-            if task.kind == "bridge":
-                for i in task.segment.bridged:
-                    self.work.discard_draft(i)
-                    self.state.drafts.discard(i)
+            for i in self.schedule.task_done(task):
+                self.work.discard_draft(i)
             return
         done: SegmentFrame = self.ray.get(ref)
+        filing = self.schedule.frame_done(task, done.index)
+        image = None if filing == "state" else done.image
         if task.kind == "bridge":
-            self.work.save(done.index, done.image, None)
-            self._finished(done)
-        elif done.index in task.segment.bridged:  # a draft, unless the bridge has already replaced it
-            replaced = done.index in self.state.finished
-            self.work.save(done.index, None if replaced else done.image, done.state,
-                           since_restart=done.since_restart, keep_states=self.keep, keep_from=task.segment.start,
-                           draft=True)
-            if not replaced:
-                self.state.drafts.add(done.index)
+            if image is not None:
+                self.work.save(done.index, image, None)
         else:
-            self.work.save(done.index, done.image, done.state, since_restart=done.since_restart,
-                           keep_states=self.keep, keep_from=task.segment.start)
-            self._finished(done)
-
-    def _finished(self, done: SegmentFrame) -> None:
-        self.state.finished.add(done.index)
-        self.report.frame_done(done.index, done.seconds, done.image)
+            self.work.save(done.index, image, done.state, since_restart=done.since_restart, keep_states=self.keep,
+                           keep_from=task.segment.start, draft=filing == "draft")
+        if filing == "finished":
+            self.report.frame_done(done.index, done.seconds, done.image)
 
     def _cancel(self) -> None:
         for stream in list(self.running):
