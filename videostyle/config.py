@@ -2,7 +2,8 @@
 
 * :class:`StyleConfig`: how one picture is optimized (shared by every command).
 * :class:`TemporalConfig`: how consecutive frames of a video are tied together.
-* :class:`ClipConfig`: which part of a video is read, at what size, and how it is written.
+* :class:`ClipConfig`: which part of a video is read, at what size and rate.
+* :class:`EncodeConfig`: how the finished frames are written (CRF, GIF loop, side by side).
 * :class:`SegmentConfig`: how a video job is split over workers (``--workers``, Ray).
 * :class:`WebcamConfig`: a live session's budget and outputs.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .errors import BadOption
 
@@ -146,6 +147,12 @@ class StyleConfig:
             if not sum(self.style_layer_weights) > 0:
                 raise BadOption("style layer weights: at least one must be > 0")
 
+    def frame_settings(self) -> dict:
+        """The fields that shape a video frame (all but ``iterations``, a still's budget)."""
+        settings = asdict(self)
+        del settings["iterations"]
+        return settings
+
     @property
     def effective_style_weight(self) -> float:
         """``style_weight`` when given, else the weight ``strength`` stands for."""
@@ -194,16 +201,13 @@ class TemporalConfig:
 
 @dataclass(frozen=True)
 class ClipConfig:
-    """Which part of the input is read, at what size and rate, and how it is written."""
+    """Which part of the input is read, at what size and rate: what shapes the frames."""
 
     size: int | None = 320  # longest side of the output; None: the source's size
     start: float = 0.0  # seconds
     frames: int | None = None
     duration: float | None = None  # seconds
     fps: float | None = None  # resample to this rate; None: the source's rate
-    quality: int = 18  # H.264 CRF: lower is better and bigger
-    loop: int = 0  # GIF: 0 loops forever, -1 plays once
-    side_by_side: bool = False  # original | stylized
 
     def __post_init__(self) -> None:
         if self.size is not None:
@@ -215,7 +219,19 @@ class ClipConfig:
             check_number("--duration", self.duration, above=0)
         if self.fps is not None:
             check_number("--fps", self.fps, above=0)
-        check_whole("--quality", self.quality, at_least=0, at_most=MAX_CRF)
+
+
+@dataclass(frozen=True)
+class EncodeConfig:
+    """How the finished frames are written; none of it changes a frame, so a job resumes
+    across a change of these."""
+
+    crf: int = 18  # H.264 CRF: lower is better and bigger
+    loop: int = 0  # GIF: 0 loops forever, -1 plays once
+    side_by_side: bool = False  # original | stylized
+
+    def __post_init__(self) -> None:
+        check_whole("--crf", self.crf, at_least=0, at_most=MAX_CRF)
         check_whole("--loop", self.loop, at_least=-1, at_most=MAX_GIF_LOOP)
 
 

@@ -26,6 +26,10 @@ class VideostyleError(Exception):
     them for a front-end that has no flags.
     """
 
+    # bad usage, input, option or output (2); a failure at run time that is not the input's
+    # fault, with the finished work kept (1): a full disk mid-job, workers lost
+    exit_code: int = 2
+
     @property
     def settings(self) -> list[str]:
         """The settings the message names, e.g. ``["size", "restart"]``."""
@@ -58,9 +62,12 @@ class DiskFull(BadOutput):
     ``advice`` says what to do next; a video job replaces it to say the finished frames are kept.
     """
 
-    def __init__(self, path: object, advice: str = "nothing was written; free space and run again") -> None:
+    def __init__(self, path: object, advice: str = "nothing was written; free space and run again",
+                 *, midway: bool = False) -> None:
         super().__init__(f"disk full writing {path}; {advice}")
         self.path = path
+        if midway:  # the job ran out of space after it had started: a run-time failure
+            self.exit_code = 1
 
 
 class VideostyleWarning(UserWarning):

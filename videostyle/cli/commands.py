@@ -42,7 +42,7 @@ def run_video(args: argparse.Namespace) -> int:
     from ..video.job import stylize_video
 
     refuse_init_image(args)
-    temporal, clip = video_configs(args)
+    temporal, clip, encode = video_configs(args)
     segments = segment_config(args)
     if segments.distributed:
         from ..video.ray import import_ray
@@ -54,7 +54,7 @@ def run_video(args: argparse.Namespace) -> int:
     preview = FramePreview() if args.preview else None
     try:
         result = stylize_video(args.input, args.output, styles, style=style, temporal=temporal, clip=clip,
-                               force=args.force, work_dir=args.work_dir, restart=args.restart,
+                               encode=encode, force=args.force, work_dir=args.work_dir, restart=args.restart,
                                keep_work=args.keep_work, segments=segments, callback=both(bar, preview))
     except KeyboardInterrupt:
         bar.close()

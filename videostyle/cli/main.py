@@ -7,15 +7,17 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from ..errors import VideostyleError, VideostyleWarning
-from .exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from .exits import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED
 from .parser import build_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``videostyle`` command; returns the exit code.
 
-    Errors a user can cause (bad input, options, outputs; a busy work folder; a full disk)
-    end as one line on stderr and exit code 2; warnings are one line each.
+    Every error ends as one line on stderr: exit code 2 for bad usage, input, options or
+    outputs (a busy work folder, a disk full before any frame), 1 for a failure at run time
+    that kept the finished frames (a disk full mid-job, lost workers), 130 for Ctrl-C.
+    Warnings are one line each.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("always", VideostyleWarning)
@@ -28,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(RUNNERS[args.command](args))
         except VideostyleError as exc:
             print(f"videostyle: error: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return EXIT_FAILURE if exc.exit_code == EXIT_FAILURE else EXIT_BAD_INPUT
         except KeyboardInterrupt:
             print("videostyle: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED

@@ -6,19 +6,43 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import INITS, ClipConfig, SegmentConfig, StyleConfig, TemporalConfig, check_number
+from ..config import (
+    INITS,
+    PRESETS,
+    ClipConfig,
+    EncodeConfig,
+    Preset,
+    SegmentConfig,
+    StyleConfig,
+    TemporalConfig,
+    check_number,
+)
 from ..errors import BadOption
 
 if TYPE_CHECKING:
     from ..engine.optimize import Style
 
 
+def _preset(args: argparse.Namespace) -> Preset | None:
+    name = getattr(args, "preset", None)
+    return None if name is None else PRESETS[name]
+
+
+def image_iterations(args: argparse.Namespace) -> int:
+    """A still's budget: --iterations, else the preset's, else StyleConfig's default."""
+    preset = _preset(args)
+    if args.iterations is not None:
+        return int(args.iterations)
+    return preset.image_iterations if preset else StyleConfig().iterations
+
+
 def style_config(args: argparse.Namespace) -> StyleConfig:
+    """The optimization settings of every command (``iterations``: a still's budget)."""
     return StyleConfig(
         content_weight=args.content_weight, strength=args.strength, style_weight=args.style_weight,
         tv_weight=args.tv_weight,
         content_layers=layers(args.content_layers), style_layers=layers(args.style_layers),
-        optimizer=args.optimizer, iterations=args.iterations, learning_rate=args.learning_rate,
+        optimizer=args.optimizer, iterations=image_iterations(args), learning_rate=args.learning_rate,
         scales=args.scales, style_scale=args.style_scale, preserve_colors=args.preserve_colors,
         init=args.init if args.init in ("content", "noise") else "content", seed=args.seed,
         pooling=args.pooling, weights=args.weights, device=args.device, precision=args.precision)
@@ -64,15 +88,21 @@ def read_styles(specs: list[str]) -> list[Style]:
     return [Style(read_image(path), weight) for path, weight in map(parse_style_spec, specs)]
 
 
-def video_configs(args: argparse.Namespace):
-
-    temporal = TemporalConfig(mode=args.temporal, iterations=args.iterations,
-                              first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
+def video_configs(args: argparse.Namespace) -> tuple[TemporalConfig, ClipConfig, EncodeConfig]:
+    """A video job's settings: per-frame budgets (--iterations, else the preset's, else the
+    defaults), what is read, how it is written."""
+    preset, default = _preset(args), TemporalConfig()
+    iterations = args.iterations if args.iterations is not None else (
+        preset.iterations if preset else default.iterations)
+    first = args.first_iterations if args.first_iterations is not None else (
+        preset.first_iterations if preset else default.first_iterations)
+    temporal = TemporalConfig(mode=args.temporal, iterations=iterations,
+                              first_iterations=first, temporal_weight=args.temporal_weight,
                               detect_cuts=not args.no_cut_detection, long_term=offsets(args.long_term),
                               detail_boost=args.detail_boost, warp_kernel=args.warp_kernel)
-    clip = ClipConfig(size=args.size, start=args.start, frames=args.frames, duration=args.duration,
-                      fps=args.fps, quality=args.quality, loop=args.loop, side_by_side=args.side_by_side)
-    return temporal, clip
+    clip = ClipConfig(size=args.size, start=args.start, frames=args.frames, duration=args.duration, fps=args.fps)
+    encode = EncodeConfig(crf=args.crf, loop=args.loop, side_by_side=args.side_by_side)
+    return temporal, clip, encode
 
 
 def segment_config(args: argparse.Namespace):

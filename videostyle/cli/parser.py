@@ -19,6 +19,7 @@ from ..config import (
     TEMPORAL_MODES,
     WARP_KERNELS,
     ClipConfig,
+    EncodeConfig,
     EvalConfig,
     SegmentConfig,
     ServeConfig,
@@ -63,11 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- shared options -------------------------------------------------------------------------
 def add_style_options(p: argparse.ArgumentParser, *, iterations: int | None,
-                       iterations_help: str = "optimizer steps (default %(default)s)") -> None:
+                      iterations_help: str = "optimizer steps (default %(default)s)", preset: bool = True) -> None:
     d = _DEFAULTS
     p.add_argument("--style", "-s", action="append", required=True, metavar="IMAGE[:WEIGHT]",
                    help="style image, optionally with a blend weight; repeat to blend styles")
     g = p.add_argument_group("optimization")
+    if preset:
+        g.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                       help="iterations, as the web page's Quality: " + "; ".join(
+                           f"{name} {q.iterations} a frame, {q.first_iterations} the first, {q.image_iterations} "
+                           "a picture" for name, q in PRESETS.items())
+                       + ". Without it a video runs as standard and a picture gets 300 (best); "
+                         "--iterations and --first-iterations override it")
     g.add_argument("--iterations", "-n", type=int, default=iterations, help=iterations_help)
     g.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
                    help="L-BFGS with a line search, or Adam (default %(default)s)")
@@ -111,12 +119,13 @@ def _add_image_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", required=True, help="output image (.png or .jpg)")
     p.add_argument("--size", type=int, default=IMAGE_SIZE,
                    help="longest side of the output in pixels (default %(default)s)")
-    add_style_options(p, iterations=_DEFAULTS.iterations)
+    add_style_options(p, iterations=None, iterations_help="optimizer steps (default: the preset's; "
+                      f"{_DEFAULTS.iterations} without one)")
 
 
 def _add_video_command(commands: argparse._SubParsersAction) -> None:
 
-    t, c, s_ = TemporalConfig(), ClipConfig(), SegmentConfig()
+    t, c, e, s_ = TemporalConfig(), ClipConfig(), EncodeConfig(), SegmentConfig()
     p = commands.add_parser(
         "video", help="stylize a video file, animated GIF or image folder",
         description="Stylize a clip with temporal coherence. The output format follows its name: "
@@ -130,17 +139,21 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
     g.add_argument("--frames", type=int, help="stylize at most this many frames")
     g.add_argument("--duration", type=float, help="stylize at most this many seconds")
     g.add_argument("--fps", type=float, help="resample to this frame rate")
-    g.add_argument("--quality", type=int, default=c.quality, help="H.264 CRF, lower is better (default %(default)s)")
-    g.add_argument("--loop", type=int, default=c.loop, help="GIF loop count, 0 = forever (default %(default)s)")
-    g.add_argument("--side-by-side", action="store_true", help="write original | stylized")
+    o = p.add_argument_group("output")
+    o.add_argument("--crf", "--quality", dest="crf", type=int, default=e.crf,
+                   help="H.264 CRF, 0-51, lower is better and bigger (default %(default)s; --quality is the "
+                        "old name of this option)")
+    o.add_argument("--loop", type=int, default=e.loop, help="GIF loop count, 0 = forever (default %(default)s)")
+    o.add_argument("--side-by-side", action="store_true", help="write original | stylized")
     g.add_argument("--preview", action="store_true",
                    help="show each frame in a window as it is finished (q closes the window, the job goes on)")
     tg = p.add_argument_group("temporal coherence")
     tg.add_argument("--temporal", choices=TEMPORAL_MODES, default=t.mode,
                     help="start each frame from the flow-warped previous result (flow), the previous "
                          "result as is (warm), or the content (independent) (default %(default)s)")
-    tg.add_argument("--first-iterations", type=int, default=t.first_iterations,
-                    help="iterations for the first frame and after a scene cut (default %(default)s)")
+    tg.add_argument("--first-iterations", type=int, default=None,
+                    help="iterations for the first frame and after a scene cut (default: the preset's; "
+                         f"{t.first_iterations} without one)")
     tg.add_argument("--temporal-weight", type=float, default=t.temporal_weight,
                     help="weight of the temporal loss in flow mode (default %(default)s)")
     tg.add_argument("--detail-boost", type=float, default=t.detail_boost,
@@ -171,7 +184,8 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
     r.add_argument("--work-dir", help="where finished frames are kept (default: .OUTPUT.videostyle beside it)")
     r.add_argument("--restart", action="store_true", help="discard finished frames from an earlier run")
     r.add_argument("--keep-work", action="store_true", help="keep the work folder after success")
-    add_style_options(p, iterations=t.iterations)
+    add_style_options(p, iterations=None, iterations_help="optimizer steps per frame after the first "
+                      f"(default: the preset's; {t.iterations} without one)")
 
 
 def _add_eval_command(commands: argparse._SubParsersAction) -> None:
@@ -234,8 +248,8 @@ def _add_webcam_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--no-loop", action="store_true",
                    help="with a video file as --camera, end the session at the end of the file")
     p.add_argument("--json", action="store_true", help="print the session figures as JSON")
-    add_style_options(p, iterations=None,
-                       iterations_help="fixed optimizer steps per frame instead of adapting them to --fps "
+    add_style_options(p, iterations=None, preset=False,
+                      iterations_help="fixed optimizer steps per frame instead of adapting them to --fps "
                                        "(default: adapt, at most --max-iterations)")
 
 

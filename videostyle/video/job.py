@@ -1,7 +1,7 @@
 """A video job: source -> segments (``segment.py``) -> work folder -> writer.
 
 The frames are stylized by :func:`segment.stylize_segment`, here in one chain over the
-whole clip, or by Ray workers segment by segment (``distributed.py``). Finished frames go
+whole clip, or by Ray workers segment by segment (``video/ray.py``). Finished frames go
 to a work folder (see ``resume.py``) so a killed job resumes where it stopped; the output
 file is written from that folder at the end, to a temporary name renamed on completion.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..config import ClipConfig, SegmentConfig, StyleConfig, TemporalConfig
+from ..config import ClipConfig, EncodeConfig, SegmentConfig, StyleConfig, TemporalConfig
 from ..engine.cancel import CancelToken
 from ..engine.optimize import Style, Stylizer
 from ..errors import DiskFull
@@ -38,7 +38,8 @@ from .workdir import WorkDir, check_work_dir, default_work_dir
 
 def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.ndarray | Style], *,
                   style: StyleConfig | None = None, temporal: TemporalConfig | None = None,
-                  clip: ClipConfig | None = None, force: bool = False, work_dir: str | Path | None = None,
+                  clip: ClipConfig | None = None, encode: EncodeConfig | None = None, force: bool = False,
+                  work_dir: str | Path | None = None,
                   restart: bool = False, keep_work: bool = False, segments: SegmentConfig | None = None,
                   callback: VideoCallback | None = None, cancel: CancelToken | None = None) -> VideoResult:
     """Stylize a video file, GIF or image folder into ``output`` (.mp4/.gif/folder).
@@ -49,7 +50,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     output), which is removed after success unless ``keep_work``; only the tool's own
     files are ever deleted (see ``resume.py``). A second job on the same output or work
     folder is refused while this one runs. ``segments`` with several workers (or a Ray
-    address) stylizes segments of the clip on Ray workers (``distributed.py``); this
+    address) stylizes segments of the clip on Ray workers (``video/ray.py``); this
     process keeps the work folder and writes the output either way. ``cancel`` stops the
     job at the next loss evaluation (or frame), keeping the finished frames. Returns a
     :class:`VideoResult`.
@@ -57,6 +58,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     style = style or StyleConfig()
     temporal = temporal or TemporalConfig()
     clip = clip or ClipConfig()
+    encode = encode or EncodeConfig()
     segments = segments or SegmentConfig()
     out = check_output(output, force=force, kinds=("video", "gif", "folder"))
     work_path = Path(work_dir) if work_dir else default_work_dir(out)
@@ -82,9 +84,10 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                 runner: Runner = runtime if runtime is not None else LocalRunner(stylizer, temporal, info)
                 run = RunReport(callback=callback, cancel=cancel)
                 runner.run(frames_in, work, run)
-                _encode(source, out, work, run, info, clip, force, even)
+                _encode(source, out, work, run, info, clip, encode, force, even)
             except DiskFull as full:
-                raise DiskFull(full.path, "the finished frames are kept, free space and rerun to resume") from full
+                raise DiskFull(full.path, "the finished frames are kept, free space and rerun to resume",
+                               midway=True) from full
             if not keep_work:
                 work.remove()
     elapsed = time.perf_counter() - started
@@ -134,14 +137,14 @@ class LocalRunner:
 
 
 def _encode(source: str | Path, out: Path, work: WorkDir, run: RunReport, info: VideoInfo, clip: ClipConfig,
-            force: bool, even: bool) -> None:
+            encode: EncodeConfig, force: bool, even: bool) -> None:
     """Write the finished frames from the work folder into the output."""
     count, callback = run.frames, run.callback
     durations = info.frame_durations[:count] if info.frame_durations else None
     audio = str(source) if info.has_audio else None
-    originals = iter(_open(source, clip, even)) if clip.side_by_side else None
+    originals = iter(_open(source, clip, even)) if encode.side_by_side else None
     with open_sink(out, fps=info.fps, force=force, audio_from=audio, audio_start=clip.start,
-                   audio_duration=count / info.fps, quality=clip.quality, loop=clip.loop,
+                   audio_duration=count / info.fps, quality=encode.crf, loop=encode.loop,
                    frame_durations=durations) as sink:
         for index in range(count):
             frame = work.load_frame(index)
@@ -163,15 +166,10 @@ def _settings(source: str | Path, info: VideoInfo, styles: Sequence[np.ndarray |
         digest.update(f"{s.image.shape}:{s.weight}".encode())
     src = Path(source)
     stat = src.stat() if src.exists() else None
-    frame_settings = asdict(clip)
-    for encode_only in ("quality", "loop", "side_by_side"):
-        frame_settings.pop(encode_only)
-    style_settings = asdict(style)
-    style_settings.pop("iterations")  # still images only: frames use the temporal budget
     settings = {"source": str(src.resolve()), "source_bytes": stat.st_size if stat else None,
                 "source_mtime": stat.st_mtime if stat else None, "size": [info.width, info.height],
-                "styles": digest.hexdigest(), "style": style_settings, "temporal": asdict(temporal),
-                "clip": frame_settings, "version": __version__}
+                "styles": digest.hexdigest(), "style": style.frame_settings(), "temporal": asdict(temporal),
+                "clip": asdict(clip), "version": __version__}
     if segments.distributed:  # the split shapes the frames; where the workers run does not
         settings["segments"] = {"workers": segments.workers, "max_length": segments.max_length,
                                 "overlap": segments.overlap, "bridge_iterations": segments.bridge_iterations,

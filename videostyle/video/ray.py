@@ -62,6 +62,8 @@ CONNECT_TIMEOUT = 5.0  # seconds to look up a --ray-address, and as many to reac
 class WorkerLost(VideostyleError):
     """The Ray workers failed beyond their restarts; the finished frames are kept."""
 
+    exit_code = 1
+
 
 def import_ray(workers: int | None = None) -> Any:
     """The ``ray`` module, or BadOption saying how to install it."""

@@ -40,6 +40,7 @@ from ..config import (
     PRESETS,
     TEMPORAL_MODES,
     ClipConfig,
+    EncodeConfig,
     Preset,
     ServeConfig,
     check_choice,
@@ -458,9 +459,10 @@ class JobQueue:
         r, quality = job.request, job.request.quality_settings()
         temporal = TemporalConfig(mode=r.temporal, iterations=quality.iterations,
                                   first_iterations=quality.first_iterations)
-        clip = ClipConfig(size=job.size, start=r.start, duration=job.duration, side_by_side=r.side_by_side)
+        clip = ClipConfig(size=job.size, start=r.start, duration=job.duration)
+        encode = EncodeConfig(side_by_side=r.side_by_side)
         stylize_video(job.input, job.output, self._styles(job), style=self._style_config(job, quality.iterations),
-                      temporal=temporal, clip=clip, force=True, work_dir=job.work, keep_work=True,
+                      temporal=temporal, clip=clip, encode=encode, force=True, work_dir=job.work, keep_work=True,
                       callback=lambda p: _video_progress(job, p), cancel=job.cancel)
 
     def _run_image(self, job: Job) -> None:
