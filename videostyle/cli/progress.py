@@ -3,6 +3,7 @@ terminal, a line per step in a log), the frame preview window, the closing summa
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -153,3 +154,37 @@ class FrameBar:
             self.bar = None
 
 
+
+
+class JsonFrames:
+    """``--progress json``: one JSON object per finished frame on stdout (index, frames,
+    evaluations, seconds, eta), for job runners; the summary object comes from the command."""
+
+    def __init__(self) -> None:
+        self.evaluations = 0
+        self.started: float | None = None
+
+    def __call__(self, p: VideoProgress) -> None:
+        import time
+
+        if p.stage != "stylize":
+            return
+        if p.step is not None:
+            self.evaluations += 1  # the optimizer reports once per loss evaluation
+            if self.started is None:
+                self.started = time.perf_counter() - p.step.elapsed
+            return
+        now = time.perf_counter()
+        record = {"event": "frame", "index": p.frame, "frames": p.frames, "finished": p.finished,
+                  "evaluations": self.evaluations,
+                  "seconds": round(now - self.started, 3) if self.started is not None else None,
+                  "seconds_per_frame": p.seconds_per_frame, "eta": p.eta}
+        print(json.dumps(record), flush=True)
+        self.evaluations, self.started = 0, now
+
+
+def video_summary(result: VideoResult) -> dict:
+    """A finished video job as a JSON-ready dict (``--json``, ``--progress json``)."""
+    return {"event": "done", "output": str(result.output), "frames": result.frames, "resumed": result.resumed,
+            "seconds": result.seconds, "seconds_per_frame": result.seconds_per_frame,
+            "scene_cuts": result.scene_cuts, "size": [result.info.width, result.info.height]}
