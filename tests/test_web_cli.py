@@ -56,3 +56,35 @@ def test_all_interfaces_is_a_warning_that_suggests_auth(launched, capsys, tmp_pa
     err = capsys.readouterr().err
     assert "warning" in err and "--auth" not in err
     assert launched[1]["auth"] == ("ann", "s3cret:x") and launched[1]["limits"].max_upload_mb == 20
+
+
+def test_the_gradio_environment_variables_choose_the_address_when_no_option_does(launched, monkeypatch, tmp_path,
+                                                                                   capsys):
+    import socket
+
+    with socket.socket() as s:  # a port that is free now
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "127.0.0.1")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", str(free))
+    assert main(["serve", "--data-dir", str(tmp_path), "--root-path", "/vs"]) == 0
+    assert launched[-1]["port"] == free and launched[-1]["limits"].root_path == "/vs"
+    assert f"http://127.0.0.1:{free}/vs" in capsys.readouterr().err
+    assert main(["serve", "--data-dir", str(tmp_path), "--port", str(free)]) == 0  # an option wins
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "http")
+    assert main(["serve", "--data-dir", str(tmp_path)]) == 2
+    assert main(["serve", "--data-dir", str(tmp_path), "--port", str(free), "--root-path", "vs"]) == 2
+
+
+def test_a_busy_port_is_one_line_before_anything_is_made(launched, tmp_path, capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        data = tmp_path / "data"
+        assert main(["serve", "--data-dir", str(data), "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"--port {port}" in err and "serving" not in err
+    assert not data.exists() and not launched

@@ -376,9 +376,12 @@ class ServeConfig:
     max_upload_mb: float = 500.0
     max_seconds: float = 120.0  # longest stretch of a clip one job stylizes
     max_size: int = 1024  # longest side of an output
+    root_path: str = ""  # the URL path the page is served under behind a reverse proxy (e.g. /videostyle)
 
     def __post_init__(self) -> None:
         check_whole("--port", self.port, at_least=0, at_most=65535)
+        if self.root_path and not self.root_path.startswith("/"):
+            raise BadOption(f"--root-path {self.root_path}: give a URL path that starts with /, e.g. /videostyle")
         check_number("--max-upload-mb", self.max_upload_mb, above=0)
         check_number("--max-seconds", self.max_seconds, above=0)
         check_whole("--max-size", self.max_size, at_least=MIN_SIZE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -175,17 +176,48 @@ def run_webcam(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _listen_address(args: argparse.Namespace) -> tuple[str, int]:
+    """--host/--port, else the environment's GRADIO_SERVER_NAME/GRADIO_SERVER_PORT (containers,
+    hosted Spaces), else the defaults."""
+    defaults = ServeConfig()
+    host = args.host or os.environ.get("GRADIO_SERVER_NAME") or defaults.host
+    if args.port is not None:
+        return host, args.port
+    text = os.environ.get("GRADIO_SERVER_PORT")
+    if not text:
+        return host, defaults.port
+    try:
+        return host, int(text)
+    except ValueError:
+        raise BadOption(f"GRADIO_SERVER_PORT={text!r}: not a port number; give --port") from None
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a busy port before anything is printed or created."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise BadOption(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                            "another program (or another videostyle serve) uses it: pass another --port") from None
+
+
 def run_serve(args: argparse.Namespace) -> int:
     auth = parse_auth(args.auth)
+    host, port = _listen_address(args)
+    limits = ServeConfig(host=host, port=port, data_dir=args.data_dir, max_upload_mb=args.max_upload_mb,
+                         max_seconds=args.max_seconds, max_size=args.max_size, root_path=args.root_path)
     try:
         from ..web.app import serve
     except ImportError as exc:
         raise BadOption(f"serve needs the web extra ({exc.name or exc} is missing): {WEB_EXTRA}") from None
-    limits = ServeConfig(host=args.host, port=args.port, data_dir=args.data_dir, max_upload_mb=args.max_upload_mb,
-                         max_seconds=args.max_seconds, max_size=args.max_size)
-    shown = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{shown}:{args.port}"
-    if args.host in LOOPBACK:
+    _check_port_free(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}{limits.root_path}"
+    if host in LOOPBACK:
         note = "Served on this machine only."
         print(f"videostyle: serving on {url} (this machine only; --host 0.0.0.0 shares it with the network)",
               file=sys.stderr)
@@ -194,7 +226,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"videostyle: warning: serving on {url}: anyone who can reach this machine can upload files and "
               f"use its {'CPU' if args.device == 'cpu' else 'GPU or CPU'}"
               + ("" if auth else "; pass --auth USER:PASSWORD to require a password"), file=sys.stderr)
-    serve(host=args.host, port=args.port, data_dir=args.data_dir, auth=auth, limits=limits, device=args.device,
+    serve(host=host, port=port, data_dir=args.data_dir, auth=auth, limits=limits, device=args.device,
           precision=args.precision, note=note)
     return EXIT_OK
 

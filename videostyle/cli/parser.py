@@ -265,10 +265,12 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
                     "download. Jobs run one at a time; each keeps its finished frames in --data-dir, so a "
                     f"resubmitted or restarted job resumes. Needs the web extra: {WEB_EXTRA}")
     s = ServeConfig()
-    p.add_argument("--host", default=s.host,
-                   help="address to listen on (default %(default)s: this machine only; 0.0.0.0 shares it "
-                        "with the network, with --auth)")
-    p.add_argument("--port", type=int, default=s.port, help="(default %(default)s)")
+    p.add_argument("--host", default=None,
+                   help=f"address to listen on (default: $GRADIO_SERVER_NAME, else {s.host}: this machine only; "
+                        "0.0.0.0 shares it with the network, with --auth)")
+    p.add_argument("--port", type=int, default=None, help=f"(default: $GRADIO_SERVER_PORT, else {s.port})")
+    p.add_argument("--root-path", default=s.root_path, metavar="/PATH",
+                   help="the URL path the page is served under behind a reverse proxy (e.g. /videostyle)")
     p.add_argument("--data-dir", default=s.data_dir,
                    help="uploads, finished frames and results (default %(default)s)")
     p.add_argument("--auth", metavar="USER:PASSWORD", help="ask for this user name and password")

@@ -21,12 +21,21 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from ..config import DEFAULT_PRESET, DEFAULT_STRENGTH, PRESETS, ServeConfig
+from ..config import (
+    DEFAULT_PRESET,
+    DEFAULT_STRENGTH,
+    IMAGE_SIZE,
+    PRESETS,
+    TEMPORAL_MODES,
+    ClipConfig,
+    ServeConfig,
+    TemporalConfig,
+)
 from ..engine.cancel import Cancelled, CancelToken
 from ..errors import BadOption, VideostyleError
 from ..io.atomic import GIF_SUFFIXES, VIDEO_SUFFIXES
 from ..io.images import STILL_SUFFIXES
-from .jobs import DONE, Job, JobQueue, JobRequest
+from .jobs import DONE, OUTPUTS, Job, JobQueue, JobRequest
 from .status import describe
 from .words import page_message
 
@@ -145,12 +154,13 @@ class _Page:
             start = gr.Number(0, label="Start (s)", minimum=0, elem_id="start")
             duration = gr.Number(0, label="Duration (s)", minimum=0, elem_id="duration",
                                  info=f"0: to the end; at most {limits.max_seconds:g} s")
-            size = gr.Slider(32, limits.max_size, value=min(320, limits.max_size), step=16, elem_id="size",
+            size = gr.Slider(32, limits.max_size, value=min(ClipConfig().size or 320, limits.max_size), step=16,
+                             elem_id="size",
                              label="Output size (px)", info="longest side; never more than the upload's")
         with gr.Row():
-            temporal = gr.Dropdown(["flow", "warm", "independent"], value="flow", label="Temporal mode",
+            temporal = gr.Dropdown(list(TEMPORAL_MODES), value=TemporalConfig().mode, label="Temporal mode",
                                    info="flow: each frame starts from the last one moved along the motion")
-            output = gr.Radio(["mp4", "gif"], value="mp4", label="Output", elem_id="output")
+            output = gr.Radio(list(OUTPUTS), value=OUTPUTS[0], label="Output", elem_id="output")
             side = gr.Checkbox(label="Side by side (original | stylized)", elem_id="side")
         with gr.Accordion("Iterations (optional: they override the quality preset)", open=False), gr.Row():
             iterations = gr.Number(None, label="per frame", minimum=1, precision=0, elem_id="iterations")
@@ -247,7 +257,7 @@ class _Page:
     # -- image ------------------------------------------------------------------------------
     def image_tab(self, style: dict[str, Any]) -> None:
         upload = gr.File(label="Picture", file_types=PICTURE_TYPES, elem_id="image-input")
-        size = gr.Slider(32, self.queue.limits.max_size, value=min(512, self.queue.limits.max_size), step=16,
+        size = gr.Slider(32, self.queue.limits.max_size, value=min(IMAGE_SIZE, self.queue.limits.max_size), step=16,
                          label="Output size (px)", info="longest side; never more than the upload's",
                          elem_id="image-size")
         with gr.Row():
@@ -390,7 +400,8 @@ def serve(*, host: str, port: int, data_dir: str | Path, auth: tuple[str, str] |
         demo.launch(server_name=host, server_port=port, auth=auth, max_file_size=int(queue.limits.max_upload_mb * 1e6),
                     allowed_paths=[str(queue.root / "results"), str(queue.root / "styles")],
                     show_error=False, quiet=True, ssr_mode=False, prevent_thread_lock=True, inbrowser=False,
-                    theme=theme, css=CSS, footer_links=[], mcp_server=False)
+                    theme=theme, css=CSS, footer_links=[], mcp_server=False,
+                    root_path=queue.limits.root_path or None)
     except OSError as exc:
         queue.close()
         raise BadOption(f"cannot listen on {host}:{port} ({exc}); pass another --port") from None
