@@ -1,8 +1,9 @@
 """Hostile input, table-driven, over every command.
 
 Each case must end with exit code 2 and exactly one line on stderr (``videostyle: error:
-...``), never a traceback, and must leave the folder it ran in exactly as it was: no file
-changed or deleted, no output and no half-written output, no work folder. The cases run
+...``), never a traceback, before any optimization (the optimizer is never entered), and
+must leave the folder it ran in exactly as it was: no file changed or deleted, no output and
+no half-written output, no work folder. The cases run
 in-process (``main(argv)``) in one folder of small files made once; each is checked
 against a digest of that folder's tree taken just before it.
 """
@@ -110,6 +111,7 @@ CASES = [
     ("image-style-weight-zero", image(style="style.png:0"), "> 0"),
     ("image-style-weight-negative", image(style="style.png:-2"), "> 0"),
     ("image-init-missing", image("--init", "missing.png"), "missing.png"),
+    ("image-output-no-suffix", image(out="out"), "out"),
     ("image-init-text", image("--init", "notes.jpg"), "notes.jpg"),
     # -- image: numbers
     ("image-style-weight-nan-option", image("--style-weight", "nan"), "--style-weight"),
@@ -185,8 +187,8 @@ CASES = [
     ("video-duration-zero", video("--duration", "0"), "--duration"),
     ("video-frames-zero", video("--frames", "0"), "--frames"),
     ("video-frames-negative", video("--frames", "-3"), "--frames"),
-    ("video-quality-high", video("--quality", "99"), "--quality"),
-    ("video-quality-negative", video("--quality", "-1"), "--quality"),
+    ("video-quality-high", video("--quality", "99"), "--crf"),
+    ("video-quality-negative", video("--quality", "-1"), "--crf"),
     ("video-loop-negative", video("--loop", "-5", out="out.gif"), "--loop"),
     ("video-loop-huge", video("--loop", "70000", out="out.gif"), "--loop"),
     ("video-temporal-weight-nan", video("--temporal-weight", "nan"), "--temporal-weight"),
@@ -270,8 +272,25 @@ CASES = [
 ]
 
 
+@pytest.fixture
+def optimizations(monkeypatch) -> list[int]:
+    """Counts every entry into the optimizer: a refusal must come before any."""
+    from videostyle.engine.optimize import Stylizer
+
+    entered: list[int] = []
+    optimize = Stylizer._optimize
+
+    def counted(self, *args, **kwargs):
+        entered.append(1)
+        return optimize(self, *args, **kwargs)
+
+    monkeypatch.setattr(Stylizer, "_optimize", counted)
+    return entered
+
+
 @pytest.mark.parametrize(("argv", "word"), [pytest.param(argv, word, id=name) for name, argv, word in CASES])
-def test_hostile_input_is_one_line_exit_2_and_changes_nothing(media, capsys, argv, word):
+def test_hostile_input_is_one_line_exit_2_before_any_work_and_changes_nothing(media, capsys, optimizations,
+                                                                               argv, word):
     before = tree(media)
     capsys.readouterr()
     cwd = os.getcwd()
@@ -287,7 +306,19 @@ def test_hostile_input_is_one_line_exit_2_and_changes_nothing(media, capsys, arg
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("videostyle: error: "), err
     assert word in lines[0], lines[0]
+    assert not optimizations, f"refused only after {len(optimizations)} optimizer run(s): {lines[0]}"
     assert tree(media) == before
+
+
+def test_the_before_any_work_check_can_fail(media, tmp_path, capsys, optimizations):
+    """A good run does enter the optimizer, so the check above can see late refusals."""
+    cwd = os.getcwd()
+    os.chdir(media)
+    try:
+        assert main(image(out=str(tmp_path / "good-out.png"))) == 0
+    finally:
+        os.chdir(cwd)
+    assert optimizations
 
 
 def test_the_table_is_large_and_covers_every_command():
