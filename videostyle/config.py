@@ -237,7 +237,7 @@ class EncodeConfig:
 
 @dataclass(frozen=True)
 class SegmentConfig:
-    """How a video job is split over workers (``--workers``; see ``segment.py``).
+    """How a video job is split over workers (``--workers``; see ``video/plan.py``).
 
     ``workers`` None means one local worker (no Ray), or, with ``address``, one worker
     per GPU of the cluster (one per node when it has none). Shots longer than
@@ -249,7 +249,7 @@ class SegmentConfig:
     workers: int | None = None
     address: str | None = None  # an existing Ray cluster (``ray start --head``); None: a local one
     max_length: int = 240  # frames
-    # The hand-over at a split inside a shot (segment.stylize_bridge), measured on cockatoo.mp4
+    # The hand-over at a split inside a shot (video.chain.stylize_bridge), measured on cockatoo.mp4
     # at 160 px (scripts/bench_distributed.py, README "Distributed"): over 8 frames the largest
     # boundary pair's E_warp was 1.9x the median pair inside segments (4 frames: 4.0x; no bridge:
     # 92x), and 3 iterations per bridge frame keep its style (0.340 vs 0.382 without, 0.333 at 20).

@@ -1,8 +1,8 @@
-"""A video job: source -> segments (``segment.py``) -> work folder -> writer.
+"""A video job: source -> a runner (``chain.stylize_segment``) -> work folder -> writer.
 
-The frames are stylized by :func:`segment.stylize_segment`, here in one chain over the
+The frames are stylized by :func:`chain.stylize_segment`, here in one chain over the
 whole clip, or by Ray workers segment by segment (``video/ray.py``). Finished frames go
-to a work folder (see ``resume.py``) so a killed job resumes where it stopped; the output
+to a work folder (see ``workdir.py``) so a killed job resumes where it stopped; the output
 file is written from that folder at the end, to a temporary name renamed on completion.
 
 Everything that can be checked is checked before the work folder is touched: the output,
@@ -48,7 +48,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     finished frame (``restart=True`` discards it, once every input has been checked).
     Finished frames are kept in ``work_dir`` (default ``.OUTPUT.videostyle`` beside the
     output), which is removed after success unless ``keep_work``; only the tool's own
-    files are ever deleted (see ``resume.py``). A second job on the same output or work
+    files are ever deleted (see ``workdir.py``). A second job on the same output or work
     folder is refused while this one runs. ``segments`` with several workers (or a Ray
     address) stylizes segments of the clip on Ray workers (``video/ray.py``); this
     process keeps the work folder and writes the output either way. ``cancel`` stops the

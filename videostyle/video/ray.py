@@ -168,7 +168,7 @@ class SegmentWorker:
 
     def bridge(self, styles: list[Any], chunks: list[tuple[int, Any]], first: int, drafts: list[np.ndarray],
                previous: np.ndarray, iterations: int) -> Iterator[SegmentFrame]:
-        """The hand-over into the segment starting at ``first`` (see ``segment.stylize_bridge``)."""
+        """The hand-over into the segment starting at ``first`` (see ``chain.stylize_bridge``)."""
         stylizer = self.stylizer(styles)
         frames = list(_frames(chunks, first - 1, first + len(drafts)))
         yield from stylize_bridge(stylizer, frames, drafts, previous, config=self.temporal, first=first,

@@ -11,7 +11,7 @@ Layout (next to the output, or ``--work-dir``)::
                          never from the 8-bit PNGs, so a resumed run equals an
                          uninterrupted one bit for bit
     draft_00001.png      (distributed runs) a segment's own first frames, until the bridge
-                         from the segment before replaces them (see ``segment.py``)
+                         from the segment before replaces them (see ``chain.py``)
 
 A frame counts as finished once its PNG exists, in any order (segments finish in any
 order); its state is written first, so the state of each chain's last finished frame is
