@@ -1,6 +1,6 @@
 """The command line's conventions: option spellings, presets, machine-readable output, exit
 codes, the doctor. (Each command's own behaviour has its test module: test_cli_image,
-test_video, test_webcam, test_web_cli, test_metrics.)"""
+test_job, test_session, test_web_cli, test_metrics.)"""
 
 from __future__ import annotations
 

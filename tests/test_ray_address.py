@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import ray  # part of the [test] extra: the Ray tests are never skipped
 from guards import tree
-from synthetic import stripes, write_rgb
-from test_video import make_clip
+from synthetic import make_clip, stripes, write_rgb
 
 from videostyle.cli import main
 from videostyle.errors import BadOption
