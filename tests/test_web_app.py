@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from synthetic import stripes, write_rgb
 pytest.importorskip("gradio", reason="the web extra is not installed")
 
 from videostyle.errors import BadOption  # noqa: E402
-from videostyle.web.app import _Page, build, enlarged  # noqa: E402
+from videostyle.web.app import _owner, _Page, build, enlarged, owner_token, use_cache  # noqa: E402
 from videostyle.web.jobs import BUNDLED_STYLE, JobQueue  # noqa: E402
 
 
@@ -64,3 +65,24 @@ def test_small_results_are_enlarged_for_the_page_and_large_ones_kept():
     assert enlarged(np.zeros((27, 48, 3), np.uint8)).shape == (216, 384, 3)
     big = np.zeros((400, 600, 3), np.uint8)
     assert enlarged(big) is big
+
+
+def test_a_browser_keeps_its_owner_token_and_a_client_without_one_is_its_session():
+    token = owner_token(None)
+    assert len(token) == 32 and owner_token(token) == token and owner_token(None) != token
+    assert owner_token("../../x") != "../../x" and owner_token(7) != 7  # junk from a client: a fresh token
+    session = type("Request", (), {"session_hash": "abc123"})()
+    assert _owner(token, session) == token
+    assert _owner(None, session) == "session:abc123" and _owner("junk", None) == ""
+
+
+def test_gradio_cache_goes_under_the_data_dir_emptied_of_an_earlier_run(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    leftover = tmp_path / "data" / "cache" / "0123abcd" / "old-upload.mp4"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"x")
+    cache = use_cache(tmp_path / "data")
+    from gradio.utils import get_upload_folder
+
+    assert cache == tmp_path / "data" / "cache" and cache.is_dir() and not leftover.exists()
+    assert os.environ["GRADIO_TEMP_DIR"] == str(cache) and get_upload_folder() == str(cache)

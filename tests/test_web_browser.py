@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -234,3 +235,51 @@ def test_the_webcam_tab_streams_the_browser_camera_through_the_live_loop(page):
     assert re.search(r"fps, latency .* iterations a frame · \d+ frames stylized", line), line
     assert page.locator("#webcam-out img").count() == 1
     page.locator("#webcam-in button[aria-label='capture photo']").click()  # stop
+
+
+def test_two_users_with_the_same_bytes_each_see_only_their_own_job(browser, server, tmp_path):
+    """The hash-keyed resume is per browser: the second user's job is their own (their name,
+    their progress, their result), and the first user, back after a reload, gets theirs again.
+    Gradio's copies of the uploads and results stay under the data dir, none in the system
+    temp dir's gradio folder."""
+    token = os.urandom(4).hex()
+    alice_clip = make_clip(tmp_path / f"alice-{token}.mp4", frames=4, size="48x32", fps=10)
+    bob_clip = tmp_path / "bob" / f"bob-{token}.mp4"
+    bob_clip.parent.mkdir()
+    bob_clip.write_bytes(alice_clip.read_bytes())
+
+    def user():
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        tab = context.new_page()
+        tab.goto(server)
+        tab.wait_for_selector("#start-button", timeout=30_000)
+        return context, tab
+
+    def run(tab, clip: Path) -> tuple[list[str], str]:
+        upload(tab, clip)
+        settings(tab, size=32, duration=1, iterations=1, first=1)
+        tab.click("#start-button")
+        seen = wait_for_status(tab, lambda text: text.startswith(clip.name) and finished(text))
+        link = tab.locator("#download a").first
+        link.wait_for(timeout=30_000)
+        href = link.get_attribute("href") or ""
+        assert "/data/cache/" in href, href  # Gradio's copy of the result: under the data dir
+        return seen, href
+
+    alice, alice_tab = user()
+    bob, bob_tab = user()
+    try:
+        seen, alice_result = run(alice_tab, alice_clip)
+        assert seen[-1].startswith(f"alice-{token}.mp4: finished, 4 frames"), seen
+        seen, bob_result = run(bob_tab, bob_clip)
+        assert seen[-1].startswith(f"bob-{token}.mp4: finished, 4 frames"), seen
+        assert not any("alice" in text for text in seen) and f"bob-{token}-videostyle.mp4" in bob_result
+        alice_tab.reload()  # the same browser after a reload: its finished job again, at once
+        alice_tab.wait_for_selector("#start-button", timeout=30_000)
+        seen, again = run(alice_tab, alice_clip)
+        assert again == alice_result and not any(" of 4" in text for text in seen[1:-1]), seen
+    finally:
+        alice.close()
+        bob.close()
+    system_cache = Path(tempfile.gettempdir()) / "gradio"
+    assert not [p for p in system_cache.rglob(f"*{token}*")] if system_cache.is_dir() else True

@@ -118,6 +118,59 @@ def test_a_finished_job_survives_a_server_restart(tmp_path, style):
         assert again.state == DONE and again.output == job.output  # shown again, not redone
 
 
+def test_two_users_with_the_same_bytes_never_see_each_others_name_or_result(queue, tmp_path, style):
+    """The hash-keyed resume is per owner (the page's browser token): the second user gets a
+    job, frames and result of their own, under the name they uploaded."""
+    pixels = scene(32, 24)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    alice = Path(write_rgb(tmp_path / "a" / "alice-holiday.png", pixels))
+    bob = Path(write_rgb(tmp_path / "b" / "bob-secret.png", pixels))
+    assert alice.read_bytes() == bob.read_bytes()
+    first = queue.submit(request(alice, style, owner="alice-token"))
+    wait_done(queue, first)
+    second = queue.submit(request(bob, style, owner="bob-token"))
+    assert second is not first and second.id != first.id and second.work != first.work
+    wait_done(queue, second)
+    assert second.state == DONE and second.resumed == 0
+    assert describe(second).startswith("bob-secret.png: finished") and "alice" not in describe(second)
+    assert queue.download(second).name == "bob-secret-videostyle.png"
+    assert queue.download(second).parent != queue.download(first).parent
+    same_name = queue.submit(request(alice, style, owner="bob-token"))  # the same name too: still bob's own
+    assert same_name.id not in (first.id, second.id)
+    queue.cancel(same_name.id)
+    wait_done(queue, same_name)
+    # one user's two names for the same bytes are two jobs, each shown under its own name
+    renamed = Path(write_rgb(tmp_path / "a" / "renamed.png", pixels))
+    third = queue.submit(request(renamed, style, owner="alice-token"))
+    assert third.id != first.id and third.request.display_name == "renamed.png"
+    wait_done(queue, third)
+    assert queue.download(third).name == "renamed-videostyle.png"
+    # and the same user asking again is shown the finished job
+    assert queue.submit(request(alice, style, owner="alice-token")) is first
+
+
+def test_the_same_owner_resumes_after_a_cancel_and_a_restart(tmp_path, style):
+    clip = make_clip(tmp_path / "clip.mp4", frames=6, size="48x32", fps=10)
+    with JobQueue(tmp_path / "data", device="cpu", precision="fp32") as first:
+        job = first.submit(request(clip, style, owner="alice-token"))
+        deadline = time.monotonic() + 120
+        while job.finished < 2 and job.active and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first.cancel(job.id)
+        wait_done(first, job)
+        kept = len(list(job.work.glob("frame_*.png")))
+        assert job.state == CANCELLED and kept >= 2
+    with JobQueue(tmp_path / "data", device="cpu", precision="fp32") as second:
+        other = second.submit(request(clip, style, owner="bob-token"))  # another user: from scratch
+        mine = second.submit(request(clip, style, owner="alice-token"))
+        assert mine.id == job.id and other.id != job.id
+        wait_done(second, other)
+        wait_done(second, mine)
+        assert other.state == DONE and other.resumed == 0
+        assert mine.state == DONE and mine.resumed >= kept
+
+
 # -- what is refused --------------------------------------------------------------------------
 def test_download_names_cannot_escape_the_data_directory(queue, tmp_path, style):
     assert safe_name("../../etc/passwd") == "passwd"

@@ -8,8 +8,11 @@ Every problem a user can cause reaches the page as one line in a status box.
 
 from __future__ import annotations
 
-import functools
 import logging
+import os
+import re
+import secrets
+import shutil
 import signal
 import threading
 import time
@@ -42,6 +45,10 @@ from .words import page_message
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5  # how often a watching page looks at its job
+CACHE_FOLDER = "cache"  # Gradio's copies of uploads, results and previews, under the data dir
+CACHE_SWEEP_S, CACHE_AGE_S = 600, 6 * 3600  # every 10 minutes, Gradio's copies older than 6 hours go
+OWNER_KEY = "videostyle-owner"  # where a browser keeps its owner token (localStorage)
+OWNER_TOKEN = re.compile(r"[0-9a-f]{32}")
 LIVE_SESSIONS = 4  # webcam sessions kept; the oldest is dropped beyond
 DISPLAY_SIZE = 384  # smaller frames are scaled up to this (longest side) to be shown
 PICTURE_DISPLAY_SIZE = 512  # ... and a stylized picture, beside its original
@@ -56,7 +63,11 @@ footer { display: none !important; }
 def build(queue: JobQueue, *, note: str = "") -> tuple[gr.Blocks, _Page]:
     """The page and its handlers; ``note`` (e.g. where it listens) is shown under the title."""
     page = _Page(queue)
-    with gr.Blocks(title="videostyle", analytics_enabled=False) as demo:
+    with gr.Blocks(title="videostyle", analytics_enabled=False, delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as demo:
+        # who this browser is: a random token kept in its localStorage, so its jobs (and only
+        # its jobs) resume after a reload or a server restart; the value is not a password,
+        # the token's randomness is what keeps one user's jobs from another
+        page.owner = gr.BrowserState(None, storage_key=OWNER_KEY, secret="videostyle")
         gr.Markdown("## videostyle: paint a clip, a GIF, a picture or your webcam\n"
                     "Gatys et al. neural style transfer, steadied for video along the optical flow "
                     f"(Ruder et al.). {note}")
@@ -71,7 +82,21 @@ def build(queue: JobQueue, *, note: str = "") -> tuple[gr.Blocks, _Page]:
                 with gr.Tab("Webcam", id="webcam"):
                     page.webcam_tab(style)
         demo.load(page.refresh_styles, inputs=style["chosen"], outputs=[style["gallery"], style["chosen"]])
+        demo.load(owner_token, inputs=page.owner, outputs=page.owner, show_progress="hidden")
     return demo, page
+
+
+def owner_token(known: object = None) -> str:
+    """The browser's owner token: the one it keeps, or a new one."""
+    return known if isinstance(known, str) and OWNER_TOKEN.fullmatch(known) else secrets.token_hex(16)
+
+
+def _owner(token: object, request: gr.Request | None) -> str:
+    """Whose job this is: the browser's token, or (an API client without one) its Gradio session."""
+    if isinstance(token, str) and OWNER_TOKEN.fullmatch(token):
+        return token
+    session = getattr(request, "session_hash", None) if request is not None else None
+    return f"session:{session}" if session else ""
 
 
 class _Page:
@@ -80,6 +105,7 @@ class _Page:
     def __init__(self, queue: JobQueue) -> None:
         self.queue = queue
         self.live: OrderedDict[str, tuple[tuple, Any]] = OrderedDict()
+        self.owner: gr.BrowserState | None = None  # set by build()
         self.stepping = threading.Lock()  # held while a webcam frame is stylized
         self.stopping = CancelToken()  # the server's: cancels a webcam frame in progress at shutdown
 
@@ -179,12 +205,19 @@ class _Page:
 
         upload.change(self.inspect, inputs=upload, outputs=status)
         settings = [upload, style["chosen"], style["weights"], style["strength"], style["colors"], style["quality"],
-                    start, duration, size, temporal, output, side, iterations, first]
+                    start, duration, size, temporal, output, side, iterations, first, *self._owner_input()]
         outputs = {"job": job_id, "status": status, "preview": preview, "video": video, "gif": gif,
                    "download": download}
-        go.click(functools.partial(self.run_video, outputs), inputs=settings, outputs=list(outputs.values()),
+        def run(upload, chosen, weights, strength, colors, quality, start, duration, size, temporal, output, side,
+                iterations, first, owner=None, request: gr.Request | None = None) -> Iterator[dict]:
+            # a plain function, not a partial: Gradio passes the request only to what it can inspect
+            yield from self.run_video(outputs, upload, chosen, weights, strength, colors, quality, start, duration,
+                                      size, temporal, output, side, iterations, first, owner, request)
+
+        go.click(run, inputs=settings, outputs=list(outputs.values()), api_name="stylize_video",
                  concurrency_limit=None, show_progress="hidden")
-        stop.click(self.cancel, inputs=job_id, outputs=status, concurrency_limit=None, show_progress="hidden")
+        stop.click(self.cancel, inputs=job_id, outputs=status, api_name="cancel_video",
+                   concurrency_limit=None, show_progress="hidden")
 
     def inspect(self, upload: str | None) -> str:
         """What an upload is, as soon as it arrives (or why it cannot be used)."""
@@ -205,18 +238,22 @@ class _Page:
         audio = ", with audio" if info.has_audio else ""
         return f"{name}: {info.width}x{info.height}, {count} at {info.fps:.3g} fps{length}{audio}"
 
+    def _owner_input(self) -> list:
+        return [self.owner] if self.owner is not None else []
+
     def run_video(self, out: dict[str, Any], upload, chosen, weights, strength, colors, quality, start, duration,
-                  size, temporal, output, side, iterations, first) -> Iterator[dict]:
+                  size, temporal, output, side, iterations, first, owner=None,
+                  request: gr.Request | None = None) -> Iterator[dict]:
         try:
             if not upload:
                 raise BadOption("upload a clip, a GIF or a picture first")
-            request = JobRequest(
+            job_request = JobRequest(
                 input=Path(upload), styles=self._styles(chosen, weights), strength=float(strength),
                 preserve_colors=bool(colors), quality=quality, size=int(size), start=float(start or 0),
                 duration=float(duration) if duration else None, temporal=temporal, output=output,
                 side_by_side=bool(side), iterations=int(iterations) if iterations else None,
-                first_iterations=int(first) if first else None)
-            job = self.queue.submit(request)
+                first_iterations=int(first) if first else None, owner=_owner(owner, request))
+            job = self.queue.submit(job_request)
         except VideostyleError as exc:
             yield {out["status"]: f"Error: {page_message(exc)}"}
             return
@@ -277,21 +314,28 @@ class _Page:
         upload.change(show, inputs=upload, outputs=[status, original])
         outputs = {"job": job_id, "status": status, "preview": result, "result": result, "download": download}
         settings = [upload, style["chosen"], style["weights"], style["strength"], style["colors"], style["quality"],
-                    size]
-        go.click(functools.partial(self.run_image, outputs), inputs=settings, outputs=list(outputs.values()),
+                    size, *self._owner_input()]
+        def run(upload, chosen, weights, strength, colors, quality, size, owner=None,
+                request: gr.Request | None = None) -> Iterator[dict]:
+            yield from self.run_image(outputs, upload, chosen, weights, strength, colors, quality, size, owner,
+                                      request)
+
+        go.click(run, inputs=settings, outputs=list(outputs.values()), api_name="stylize_image",
                  concurrency_limit=None, show_progress="hidden")
-        stop.click(self.cancel, inputs=job_id, outputs=status, concurrency_limit=None, show_progress="hidden")
+        stop.click(self.cancel, inputs=job_id, outputs=status, api_name="cancel_image",
+                   concurrency_limit=None, show_progress="hidden")
 
     def run_image(self, out: dict[str, Any], upload, chosen, weights, strength, colors, quality,
-                  size) -> Iterator[dict]:
+                  size, owner=None, request: gr.Request | None = None) -> Iterator[dict]:
         try:
             if not upload:
                 raise BadOption("upload a picture first")
             if Path(upload).suffix.lower() not in PICTURE_TYPES:
                 raise BadOption(f"{Path(upload).name}: not a picture; clips and GIFs go in the Video / GIF tab")
-            request = JobRequest(input=Path(upload), styles=self._styles(chosen, weights), strength=float(strength),
-                                 preserve_colors=bool(colors), quality=quality, size=int(size))
-            job = self.queue.submit(request)
+            job_request = JobRequest(input=Path(upload), styles=self._styles(chosen, weights),
+                                     strength=float(strength), preserve_colors=bool(colors), quality=quality,
+                                     size=int(size), owner=_owner(owner, request))
+            job = self.queue.submit(job_request)
         except VideostyleError as exc:
             yield {out["status"]: f"Error: {page_message(exc)}"}
             return
@@ -392,6 +436,7 @@ def serve(*, host: str, port: int, data_dir: str | Path, auth: tuple[str, str] |
     """Start the page on ``host:port``; blocks until Ctrl-C unless ``block`` is False (then
     returns the Blocks and the queue, for tests)."""
     queue = JobQueue(data_dir, limits=limits, device=device, precision=precision)
+    cache = use_cache(queue.root)
     demo, page = build(queue, note=note)
     demo.queue(default_concurrency_limit=1)
     theme = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
@@ -404,6 +449,7 @@ def serve(*, host: str, port: int, data_dir: str | Path, auth: tuple[str, str] |
                     root_path=queue.limits.root_path or None)
     except OSError as exc:
         queue.close()
+        shutil.rmtree(cache, ignore_errors=True)
         raise BadOption(f"cannot listen on {host}:{port} ({exc}); pass another --port") from None
     if not block:
         return demo, queue
@@ -418,7 +464,21 @@ def serve(*, host: str, port: int, data_dir: str | Path, auth: tuple[str, str] |
         page.stop()  # a webcam frame, and the running job, stop within a step; finished frames stay
         queue.close()
         demo.close()
+        shutil.rmtree(cache, ignore_errors=True)  # Gradio's copies; the jobs' own files stay in jobs/, results/
     return demo, queue
+
+
+def use_cache(root: Path) -> Path:
+    """Point Gradio's upload cache (GRADIO_TEMP_DIR: every upload, result and preview it hands
+    out) at ``root/cache``, emptied first: copies an earlier run left there are no use to
+    anyone (each job keeps its own copy of its upload in jobs/, its result in results/).
+    Gradio reads the variable when components are made and when files are handed out, so
+    it is set for the life of the process."""
+    cache = root / CACHE_FOLDER
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(cache)
+    return cache
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -9,10 +9,12 @@ data directory::
                          work/ (finished frames: what a cancelled or interrupted job resumes from)
     results/<id>/<name>  the finished output of job <id>: what the page plays and downloads
 
-``key`` and ``id`` are hashes of the upload's bytes, the style images' bytes and the
-settings, so submitting the same job again (after a cancel, a crash or a server restart)
-lands in the same folders and resumes at the first unfinished frame; a finished job is
-simply shown again.
+``key`` and ``id`` are hashes of the request's owner, the upload's bytes, the style images'
+bytes and the settings (``id`` also of the upload's name), so the same user submitting the
+same job again (after a cancel, a crash or a server restart) lands in the same folders and
+resumes at the first unfinished frame, and a finished job is simply shown again; another
+user who uploads the same bytes gets a job of their own, never the first one's name, progress
+or result.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class JobRequest:
     side_by_side: bool = False
     iterations: int | None = None  # per frame (or for a picture); None: the quality preset's
     first_iterations: int | None = None  # first frame of a clip; None: the preset's
+    owner: str = field(default="", repr=False)  # who asks (the page: a token kept in the browser); part of the keys
+
 
     def __post_init__(self) -> None:
         if not self.styles:
@@ -353,12 +357,15 @@ class JobQueue:
             raise BadOption(f"size {request.size}: this server makes outputs of at most {self.limits.max_size} px")
         kind = "image" if upload.suffix.lower() in STILL_SUFFIXES else "video"
         styles = [(self._style_digest(path), weight) for path, weight in request.styles]
-        shaping = {k: v for k, v in asdict(request).items() if k not in ("input", "name", "styles", "side_by_side")}
+        shaping = {k: v for k, v in asdict(request).items()
+                   if k not in ("input", "name", "styles", "side_by_side", "owner")}
         if kind == "image":
             shaping.update(start=0.0, duration=None, temporal=None, output="png")
+        # the owner keeps one user's frames, name and result from another who uploads the same bytes;
+        # the name keeps one user's two names for the same bytes apart (the frames they may share)
         frames_key = _key({"input": file_digest(upload), "styles": styles, "kind": kind, "version": __version__,
-                           **shaping})
-        job_id = _key({"frames": frames_key, "side_by_side": request.side_by_side and kind == "video"})
+                           "owner": request.owner, **shaping})
+        job_id = _key({"frames": frames_key, "side_by_side": request.side_by_side and kind == "video", "name": name})
         folder = self.root / "jobs" / frames_key
         folder.mkdir(parents=True, exist_ok=True)
         copy = folder / f"input{upload.suffix.lower() or '.bin'}"
