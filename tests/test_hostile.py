@@ -20,7 +20,7 @@ import pytest
 import torch
 from guards import tree
 from PIL import Image
-from synthetic import make_clip, scene, stripes, write_rgb
+from synthetic import make_clip, make_cover_audio, make_thumbnail_first, scene, stripes, write_rgb
 
 from videostyle.cli import main
 from videostyle.engine.vgg import CONV_NAMES
@@ -57,6 +57,12 @@ def media(tmp_path_factory) -> Path:
     _work_folder(folder / "damaged-work", settings=b'{"source": "clip.mp4", "sty')
     _work_folder(folder / "other-work", settings=json.dumps({"version": "0", "styles": "x", "source": "y"}).encode())
     _weights_files(folder)
+    os.link(folder / "clip.mp4", folder / "linked.mp4")  # a hard link: the same file by inode
+    (folder / "userframes").mkdir()
+    for i in range(3):
+        write_rgb(folder / "userframes" / f"frame_{i + 1:05d}.png", scene(48, 36, seed=i))
+    make_cover_audio(folder / "song.m4a")
+    make_clip(folder / "tiny-side.mp4", frames=3, size="8x2")
     return folder
 
 
@@ -165,6 +171,10 @@ CASES = [
     ("image-output-no-folder", image(out="nodir/out.png"), "nodir"),
     ("image-output-unknown-format", image(out="out.xyz"), "out.xyz"),
     ("image-output-under-a-file", image(out="notes.txt/out.png"), "notes.txt"),
+    ("image-output-is-the-content", image("--force", out="content.png"), "is the input"),
+    ("image-output-is-the-style", image("--force", out="style.png"), "is the input"),
+    ("image-output-is-the-init", image("--force", "--init", "existing.png", out="existing.png"), "is the input"),
+    ("image-output-holds-the-content", image("--force", content="frames/f0.png", out="frames/"), "frames"),
     # -- video: inputs
     ("video-missing", video(source="missing.mp4"), "missing.mp4"),
     ("video-text", video(source="notes.mp4"), "notes.mp4"),
@@ -175,6 +185,15 @@ CASES = [
     ("video-style-weight-word", video("--style", "style.png:abc"), "not a number"),
     ("video-init-image", video("--init", "content.png"), "--init"),
     ("video-weights-list", video("--weights", "list.pth"), "list.pth"),
+    ("video-output-is-the-source", video("--force", out="clip.mp4"), "is the input"),
+    ("video-output-is-a-hard-link-of-the-source", video("--force", out="linked.mp4"), "is the input"),
+    ("video-output-is-the-style", video("--force", out="style.png"), "style.png"),
+    ("video-output-is-the-frame-folder", video("--force", source="userframes", out="userframes/"),
+     "is the input"),
+    ("video-output-holds-the-glob", video("--force", source="userframes/*.png", out="userframes/"), "holds the input"),
+    ("video-output-inside-the-frame-folder", video(source="userframes", out="userframes/out/"),
+     "inside the input folder"),
+    ("video-cover-art-audio", video(source="song.m4a"), "audio with a still picture"),
     # -- video: numbers
     ("video-fps-nan", video("--fps", "nan"), "--fps"),
     ("video-fps-zero", video("--fps", "0"), "--fps"),
@@ -354,3 +373,124 @@ def test_warnings_are_one_line_each(media, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("videostyle: warning: ") and "centre" in err[0], err
 
+
+
+# -- results, not refusals: what the probe found -------------------------------------------
+def _in(folder: Path, argv: list[str]) -> int:
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        return main(argv)
+    finally:
+        os.chdir(cwd)
+
+
+@pytest.mark.parametrize("name", ["clip [HD].mp4", "what?.mp4", "clip[1].mp4", "a*b.mp4"])
+def test_an_existing_file_with_glob_characters_is_that_file(tmp_path, name):
+    from videostyle.io import open_source
+
+    make_clip(tmp_path / name, frames=2, size="48x32")
+    make_clip(tmp_path / "clip1.mp4", frames=5, size="32x24")  # what the glob clip[1].mp4 matches
+    make_clip(tmp_path / "whatx.mp4", frames=5, size="32x24")
+    with open_source(tmp_path / name) as source:
+        frames = list(source)
+    assert len(frames) == 2 and frames[0].shape == (32, 48, 3)
+
+
+def test_a_glob_is_a_glob_when_no_file_has_that_name(tmp_path):
+    from videostyle.io import open_source
+
+    for i in range(3):
+        write_rgb(tmp_path / f"f{i}.png", scene(16, 12, seed=i))
+    with open_source(str(tmp_path / "f[0-1].png")) as source:
+        assert len(list(source)) == 2
+
+
+def _ffmpeg(*args: str) -> None:
+    import subprocess
+
+    from videostyle.io.ffmpeg import ffmpeg_exe
+
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True)
+
+
+def test_the_probe_reads_streams_not_metadata_or_the_file_name(tmp_path):
+    """A comment, or the name, saying "Duration: 1:02:03" or "rotation of 90 degrees" is text."""
+    from videostyle.io import probe
+
+    clip = make_clip(tmp_path / "plain.mp4", frames=12, size="48x32")
+    lying = tmp_path / "Duration: 1:02:03, rotation of 90 degrees.mp4"
+    _ffmpeg("-i", str(clip), "-c", "copy", "-metadata", "comment=Duration: 1:02:03\n  Duration: 9:00:00.00",
+            "-metadata", "title=rotation of 90 degrees", "-metadata:s:v:0", "comment=rotation of 90 degrees",
+            str(lying))
+    info = probe(lying)
+    assert info.duration is not None and abs(info.duration - 1.2) < 0.05
+    assert (info.width, info.height, info.rotation, info.frame_count) == (48, 32, 0, 12)
+    turned = tmp_path / "turned.mp4"
+    _ffmpeg("-display_rotation", "90", "-i", str(clip), "-c", "copy", str(turned))
+    assert (probe(turned).width, probe(turned).height, probe(turned).rotation) == (32, 48, 90)
+
+
+def test_a_thumbnail_before_the_clip_is_skipped_and_the_clip_decoded(tmp_path, media):
+    from videostyle.io import open_source, probe
+
+    mkv = make_thumbnail_first(tmp_path / "thumb-first.mkv", make_clip(tmp_path / "c.mp4", frames=4, size="48x32"))
+    info = probe(mkv)
+    assert (info.width, info.height, info.fps, info.frame_count) == (48, 32, 10, 4)
+    with open_source(mkv) as source:
+        frames = list(source)
+    assert len(frames) == 4 and frames[0].shape == (32, 48, 3)
+    assert frames[0].std() > 20  # the test pattern, not the plain red thumbnail
+
+
+def test_audio_with_cover_art_is_not_a_video(media):
+    from videostyle.errors import BadSource
+    from videostyle.io import probe
+
+    with pytest.raises(BadSource, match="audio with a still picture"):
+        probe(media / "song.m4a")
+
+
+def test_non_square_pixels_give_frames_at_the_display_aspect(tmp_path, capsys):
+    """48x32 stored with SAR 4:3 is 64x32 on screen."""
+    from videostyle.io import open_source
+
+    sar = make_clip(tmp_path / "sar.mp4", frames=3, size="48x32", extra=("-vf", "setsar=4/3"))
+    with open_source(sar) as source:
+        assert (source.info.width, source.info.height) == (64, 32)
+        assert list(source)[0].shape == (32, 64, 3)
+    make_clip(tmp_path / "square.mp4", frames=3, size="64x32")
+    make_clip(tmp_path / "narrow.mp4", frames=3, size="48x32")
+    assert _in(tmp_path, ["eval", "sar.mp4", "square.mp4"]) == 0  # the same picture on screen
+    assert _in(tmp_path, ["eval", "sar.mp4", "narrow.mp4"]) == 2
+    assert "narrow.mp4" in capsys.readouterr().err
+
+
+def test_the_decoder_dying_mid_job_is_a_run_time_failure_with_the_frames_kept(tmp_path, media, capsys,
+                                                                              monkeypatch):
+    """A stand-in for the OOM killer: the decoding ffmpeg is killed after four frames."""
+    import signal
+
+    from videostyle.io import sources
+
+    make_clip(tmp_path / "long.mp4", frames=12, size="240x160")
+    original = sources.VideoFileSource.__iter__
+
+    def killed_after_four(self):
+        for index, frame in enumerate(original(self)):
+            if index == 3:
+                os.kill(self._process.pid, signal.SIGKILL)
+                self._process.wait()
+            yield frame
+
+    monkeypatch.setattr(sources.VideoFileSource, "__iter__", killed_after_four)
+    os.link(media / "style.png", tmp_path / "style.png")
+    capsys.readouterr()
+    # frames larger than a pipe's buffer: the decoder cannot have finished ahead of us
+    code = _in(tmp_path, video("--work-dir", "work", "--size", "160", source="long.mp4"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1, err
+    assert len(err) == 1 and "decoder" in err[0] and "SIGKILL" in err[0] and "long.mp4" in err[0], err
+    assert not (tmp_path / "out.mp4").exists()
+    kept = sorted(p.name for p in (tmp_path / "work").glob("frame_*.png"))
+    assert 1 <= len(kept) < 12, kept

@@ -119,7 +119,7 @@ class Mp4Sink(FrameSink):
             cmd += ["-ss", f"{start:.6f}"]
             if duration is not None:
                 cmd += ["-t", f"{duration:.6f}"]
-            cmd += ["-i", ffmpeg_path(source), "-map", "0:v:0", "-map", "1:a:0?"]
+            cmd += ["-i", ffmpeg_path(source), "-map", "0:v:0", "-map", "1:a?"]  # every audio track
         cmd += [*_codec_args(self.out.suffix.lower(), self.quality), "-pix_fmt", "yuv420p"]
         if self.out.suffix.lower() in (".mp4", ".mov"):
             cmd += ["-movflags", "+faststart"]

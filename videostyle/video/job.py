@@ -29,8 +29,9 @@ from ..engine.cancel import CancelToken
 from ..engine.optimize import Style, Stylizer
 from ..errors import DiskFull
 from ..io import VideoInfo, check_output, open_sink, open_source
-from ..io.atomic import VIDEO_SUFFIXES, remove_stale_partials
+from ..io.atomic import VIDEO_SUFFIXES, check_not_input, remove_stale_partials
 from ..io.lock import JobLock, output_lock_path
+from ..io.sources import source_files
 from .chain import stylize_segment
 from .report import NoFrames, Runner, RunReport, VideoCallback, VideoResult, encode_progress
 from .workdir import WorkDir, check_work_dir, default_work_dir
@@ -61,6 +62,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     encode = encode or EncodeConfig()
     segments = segments or SegmentConfig()
     out = check_output(output, force=force, kinds=("video", "gif", "folder"))
+    check_not_input(out, source_files(source))
     work_path = Path(work_dir) if work_dir else default_work_dir(out)
     check_work_dir(work_path, out)
     even = out.suffix.lower() in VIDEO_SUFFIXES
