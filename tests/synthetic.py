@@ -101,3 +101,18 @@ def make_thumbnail_first(path: Path, clip: Path) -> Path:
                     str(path)], check=True)
     thumb.unlink()
     return path
+
+
+def huge_png(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width`` x ``height`` (a decompression bomb, as a solid
+    colour compresses to almost nothing): a valid header and one small image chunk."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray
+    pixels = zlib.compress(b"\0" * (width + 1) * 4)  # a few rows: the rest is "truncated"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+    return path

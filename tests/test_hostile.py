@@ -20,7 +20,7 @@ import pytest
 import torch
 from guards import tree
 from PIL import Image
-from synthetic import make_clip, make_cover_audio, make_thumbnail_first, scene, stripes, write_rgb
+from synthetic import huge_png, make_clip, make_cover_audio, make_thumbnail_first, scene, stripes, write_rgb
 
 from videostyle.cli import main
 from videostyle.engine.vgg import CONV_NAMES
@@ -63,6 +63,7 @@ def media(tmp_path_factory) -> Path:
         write_rgb(folder / "userframes" / f"frame_{i + 1:05d}.png", scene(48, 36, seed=i))
     make_cover_audio(folder / "song.m4a")
     make_clip(folder / "tiny-side.mp4", frames=3, size="8x2")
+    huge_png(folder / "huge.png", 40000, 40000)  # a solid-colour bomb: tiny file, 4.8 GB decoded
     return folder
 
 
@@ -119,6 +120,10 @@ CASES = [
     ("image-init-missing", image("--init", "missing.png"), "missing.png"),
     ("image-output-no-suffix", image(out="out"), "out"),
     ("image-init-text", image("--init", "notes.jpg"), "notes.jpg"),
+    ("image-huge-content", image(content="huge.png"), "40000x40000"),
+    ("image-huge-style", image(style="huge.png"), "megapixels"),
+    ("image-style-weights-overflow", image("--style", "style.png:1e308", style="style.png:1e308"), "add up"),
+    ("image-style-scale-huge", image("--style-scale", "10000"), "--style-scale"),
     # -- image: numbers
     ("image-style-weight-nan-option", image("--style-weight", "nan"), "--style-weight"),
     ("image-style-weight-negative-option", image("--style-weight", "-1"), "--style-weight"),
@@ -194,6 +199,10 @@ CASES = [
     ("video-output-inside-the-frame-folder", video(source="userframes", out="userframes/out/"),
      "inside the input folder"),
     ("video-cover-art-audio", video(source="song.m4a"), "audio with a still picture"),
+    ("video-huge-style", video("--style", "huge.png"), "40000x40000"),
+    ("video-style-scale-huge", video("--style-scale", "10000"), "--style-scale"),
+    ("video-output-a-device", video("--force", out="/dev/null"), "device"),
+    ("video-tiny-side", video(source="tiny-side.mp4"), "too small"),
     # -- video: numbers
     ("video-fps-nan", video("--fps", "nan"), "--fps"),
     ("video-fps-zero", video("--fps", "0"), "--fps"),
@@ -494,3 +503,28 @@ def test_the_decoder_dying_mid_job_is_a_run_time_failure_with_the_frames_kept(tm
     assert not (tmp_path / "out.mp4").exists()
     kept = sorted(p.name for p in (tmp_path / "work").glob("frame_*.png"))
     assert 1 <= len(kept) < 12, kept
+
+
+def test_a_thin_style_is_scaled_up_to_what_the_network_needs(media, tmp_path, capsys):
+    write_rgb(tmp_path / "thin.png", stripes(1000, 2))
+    code = main(image(content=str(media / "content.png"), style=str(tmp_path / "thin.png"),
+                      out=str(tmp_path / "out.png")))
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "out.png").is_file()
+
+
+def test_a_folder_output_named_with_a_dot_is_a_folder(media, tmp_path, capsys):
+    code = _in(media, video(out=str(tmp_path / "frames.v2") + "/"))
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "frames.v2").iterdir()) == [f"frame_{i:05d}.png" for i in (1, 2, 3)]
+
+
+def test_a_link_to_a_device_as_output_is_refused_before_any_work(media, tmp_path, capsys, optimizations):
+    """As a link to /dev/stdout is in a terminal (under pytest stdout is a plain file)."""
+    link = tmp_path / "out.mp4"
+    link.symlink_to("/dev/null")
+    capsys.readouterr()
+    assert _in(media, video("--force", out=str(link))) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "device" in err[0] and not optimizations, err
+    assert link.is_symlink()

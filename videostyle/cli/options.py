@@ -99,7 +99,7 @@ def read_styles(specs: list[str]) -> list[Style]:
     from ..io import read_image
 
     parsed = [parse_style_spec(spec) for spec in specs]
-    if not math.isfinite(math.fsum(weight for _, weight in parsed)):
+    if not math.isfinite(sum(weight for _, weight in parsed)):
         raise BadOption("--style: the blend weights add up to more than a number can hold "
                         f"({' + '.join(f'{w:g}' for _, w in parsed)}); give weights like 0.7 and 0.3")
     return [Style(read_image(path), weight) for path, weight in parsed]

@@ -44,6 +44,10 @@ def check_output(path: str | Path, *, force: bool, kinds: tuple[str, ...] | None
     kind = output_kind(path)
     if kinds is not None and kind not in kinds:
         raise BadOutput(f"{out}: {kind} outputs are not possible here; use one of: {', '.join(kinds)}")
+    if out.exists() and not (out.is_file() or out.is_dir()):
+        what = f"{out} -> {out.resolve()}" if out.is_symlink() else str(out)
+        raise BadOutput(f"{what}: is a device or special file, not a file or folder videostyle can write; "
+                        "give an output file name")
     if out.exists() and not force:
         raise BadOutput(f"{out}: already exists; pass --force to overwrite it")
     parent = out.parent if str(out.parent) else Path(".")
