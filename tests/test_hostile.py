@@ -210,7 +210,12 @@ CASES = [
     ("video-start-nan", video("--start", "nan"), "--start"),
     ("video-start-negative", video("--start", "-1"), "--start"),
     ("video-start-inf", video("--start", "inf"), "--start"),
-    ("video-start-past-the-end", video("--start", "60"), "no frames"),
+    ("video-start-past-the-end", video("--start", "60"), "--start 60: past the end"),
+    ("video-fps-tiny", video("--fps", "1e-9"), "--fps"),
+    ("video-fps-huge", video("--fps", "1e9"), "--fps"),
+    ("video-duration-tiny", video("--duration", "1e-9"), "--duration"),
+    ("video-frames-huge", video("--frames", str(10**20)), "--frames"),
+    ("video-long-term-huge", video("--long-term", "99999999999999999999"), "--long-term"),
     ("video-duration-inf", video("--duration", "inf"), "--duration"),
     ("video-duration-zero", video("--duration", "0"), "--duration"),
     ("video-frames-zero", video("--frames", "0"), "--frames"),
@@ -287,6 +292,11 @@ CASES = [
     ("eval-start-nan", ["eval", "clip.mp4", "clip.mp4", "--start", "nan"], "--start"),
     ("eval-start-negative", ["eval", "clip.mp4", "clip.mp4", "--start", "-1"], "--start"),
     ("eval-frames-zero", ["eval", "clip.mp4", "clip.mp4", "--frames", "0"], "--frames"),
+    ("eval-gap-huge", ["eval", "clip.mp4", "clip.mp4", "--gap", "99999999999999999999"], "--gap"),
+    ("eval-frames-huge", ["eval", "clip.mp4", "clip.mp4", "--frames", "99999999999999999999"], "--frames"),
+    ("eval-long-term-style-huge-fps", ["eval", "clip.mp4", "clip.mp4", "--start", "1e400"], "--start"),
+    ("serve-data-dir-file", ["serve", "--data-dir", "notes.txt", "--port", "1"], "--data-dir notes.txt"),
+    ("serve-data-dir-under-a-file", ["serve", "--data-dir", "notes.txt/data", "--port", "1"], "notes.txt"),
     # -- demo
     ("demo-device-unknown", ["demo", "--device", "tpu"], "--device"),
     ("demo-device-cuda", ["demo", "--device", "cuda"], "--device"),
@@ -528,3 +538,39 @@ def test_a_link_to_a_device_as_output_is_refused_before_any_work(media, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "device" in err[0] and not optimizations, err
     assert link.is_symlink()
+
+
+def test_a_full_temporary_folder_for_a_gif_is_the_disk_full_line(media, tmp_path, capsys, monkeypatch):
+    """The GIF sink spools frames in TMPDIR; writes there are buffered, so ENOSPC can come
+    from the flush before the palette pass or from closing the spool."""
+    import errno
+    import tempfile
+    import types
+
+    from videostyle.io import sinks
+
+    class FullSpool:
+        def __init__(self, *args, **kwargs):
+            self.file = tempfile.TemporaryFile()  # noqa: SIM115
+
+        def write(self, data):
+            return len(data)  # buffered: the disk is found full later
+
+        def flush(self):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def seek(self, *args):
+            return self.file.seek(*args)
+
+        def close(self):
+            self.file.close()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(sinks, "tempfile", types.SimpleNamespace(TemporaryFile=FullSpool,
+                                                                 gettempdir=tempfile.gettempdir))
+    capsys.readouterr()
+    code = _in(media, video("--work-dir", str(tmp_path / "work"), out=str(tmp_path / "out.gif")))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "disk full writing" in err[0] and "kept" in err[0], err
+    assert "Traceback" not in "\n".join(err)
+    assert not (tmp_path / "out.gif").exists() and list((tmp_path / "work").glob("frame_*.png"))

@@ -323,10 +323,18 @@ class VideoFileSource(FrameSource):
             durations = durations[:frames] if frames else durations
             count = len(durations)
         elif base.duration is not None:
+            if start and start >= base.duration:
+                raise BadOption(f"--start {start:g}: past the end of {path} ({base.duration:g} s long)")
             remaining = max(0.0, base.duration - start)
             if duration is not None:
                 remaining = min(remaining, duration)
             count = round(remaining * rate)
+            if count == 0 and duration is not None and duration * rate < 0.5:
+                raise BadOption(f"--duration {duration:g}: shorter than one frame at {rate:g} fps "
+                                f"(1 frame is {1 / rate:.3g} s)")
+            if count == 0 and fps is not None:
+                raise BadOption(f"--fps {fps:g}: gives no frame in the {remaining:.3g} s of {path} read "
+                                f"(one frame every {1 / fps:.3g} s)")
             count = min(count, frames) if frames else count
         gif_timing = tuple(durations) if durations is not None and fps is None else None
         self.info = replace(base, width=width, height=height, fps=rate, frame_count=count,
