@@ -73,3 +73,46 @@ def panning_texture(frames: int = 8, step: int = 2, size: tuple[int, int] = (64,
     w, h = size
     big = np.concatenate([blobs(w + frames * step, h, seed=3), stripes(w + frames * step, h)], axis=0)[: h]
     return [np.ascontiguousarray(big[:, i * step: i * step + w]) for i in range(frames)]
+
+
+def make_cover_audio(path: Path, *, seconds: float = 2.0) -> Path:
+    """Audio with cover art (an m4a/mp3 as music players save it): ffmpeg shows the picture
+    as a video stream marked "(attached pic)"."""
+    ff = ffmpeg_exe()
+    cover = path.with_name(f".{path.stem}-cover.png")
+    subprocess.run([ff, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x64", "-frames:v", "1",
+                    str(cover)], check=True)
+    subprocess.run([ff, "-v", "error", "-y", "-f", "lavfi", "-t", str(seconds), "-i", "sine", "-i", str(cover),
+                    "-map", "0", "-map", "1", "-c:a", "aac", "-c:v", "png", "-disposition:v", "attached_pic",
+                    str(path)], check=True)
+    cover.unlink()
+    return path
+
+
+def make_thumbnail_first(path: Path, clip: Path) -> Path:
+    """An mkv whose first video stream is a one-frame 64x64 thumbnail and whose second,
+    the default one, is ``clip``'s video."""
+    ff = ffmpeg_exe()
+    thumb = path.with_name(f".{path.stem}-thumb.png")
+    subprocess.run([ff, "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=red:size=64x64", "-frames:v", "1",
+                    str(thumb)], check=True)
+    subprocess.run([ff, "-v", "error", "-y", "-i", str(thumb), "-i", str(clip), "-map", "0:v", "-map", "1:v",
+                    "-c:v:0", "mjpeg", "-c:v:1", "copy", "-disposition:v:0", "0", "-disposition:v:1", "default",
+                    str(path)], check=True)
+    thumb.unlink()
+    return path
+
+
+def huge_png(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width`` x ``height`` (a decompression bomb, as a solid
+    colour compresses to almost nothing): a valid header and one small image chunk."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray
+    pixels = zlib.compress(b"\0" * (width + 1) * 4)  # a few rows: the rest is "truncated"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+    return path

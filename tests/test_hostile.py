@@ -20,7 +20,7 @@ import pytest
 import torch
 from guards import tree
 from PIL import Image
-from synthetic import make_clip, scene, stripes, write_rgb
+from synthetic import huge_png, make_clip, make_cover_audio, make_thumbnail_first, scene, stripes, write_rgb
 
 from videostyle.cli import main
 from videostyle.engine.vgg import CONV_NAMES
@@ -57,6 +57,13 @@ def media(tmp_path_factory) -> Path:
     _work_folder(folder / "damaged-work", settings=b'{"source": "clip.mp4", "sty')
     _work_folder(folder / "other-work", settings=json.dumps({"version": "0", "styles": "x", "source": "y"}).encode())
     _weights_files(folder)
+    os.link(folder / "clip.mp4", folder / "linked.mp4")  # a hard link: the same file by inode
+    (folder / "userframes").mkdir()
+    for i in range(3):
+        write_rgb(folder / "userframes" / f"frame_{i + 1:05d}.png", scene(48, 36, seed=i))
+    make_cover_audio(folder / "song.m4a")
+    make_clip(folder / "tiny-side.mp4", frames=3, size="8x2")
+    huge_png(folder / "huge.png", 40000, 40000)  # a solid-colour bomb: tiny file, 4.8 GB decoded
     return folder
 
 
@@ -113,6 +120,10 @@ CASES = [
     ("image-init-missing", image("--init", "missing.png"), "missing.png"),
     ("image-output-no-suffix", image(out="out"), "out"),
     ("image-init-text", image("--init", "notes.jpg"), "notes.jpg"),
+    ("image-huge-content", image(content="huge.png"), "40000x40000"),
+    ("image-huge-style", image(style="huge.png"), "megapixels"),
+    ("image-style-weights-overflow", image("--style", "style.png:1e308", style="style.png:1e308"), "add up"),
+    ("image-style-scale-huge", image("--style-scale", "10000"), "--style-scale"),
     # -- image: numbers
     ("image-style-weight-nan-option", image("--style-weight", "nan"), "--style-weight"),
     ("image-style-weight-negative-option", image("--style-weight", "-1"), "--style-weight"),
@@ -165,6 +176,10 @@ CASES = [
     ("image-output-no-folder", image(out="nodir/out.png"), "nodir"),
     ("image-output-unknown-format", image(out="out.xyz"), "out.xyz"),
     ("image-output-under-a-file", image(out="notes.txt/out.png"), "notes.txt"),
+    ("image-output-is-the-content", image("--force", out="content.png"), "is the input"),
+    ("image-output-is-the-style", image("--force", out="style.png"), "is the input"),
+    ("image-output-is-the-init", image("--force", "--init", "existing.png", out="existing.png"), "is the input"),
+    ("image-output-holds-the-content", image("--force", content="frames/f0.png", out="frames/"), "frames"),
     # -- video: inputs
     ("video-missing", video(source="missing.mp4"), "missing.mp4"),
     ("video-text", video(source="notes.mp4"), "notes.mp4"),
@@ -175,6 +190,19 @@ CASES = [
     ("video-style-weight-word", video("--style", "style.png:abc"), "not a number"),
     ("video-init-image", video("--init", "content.png"), "--init"),
     ("video-weights-list", video("--weights", "list.pth"), "list.pth"),
+    ("video-output-is-the-source", video("--force", out="clip.mp4"), "is the input"),
+    ("video-output-is-a-hard-link-of-the-source", video("--force", out="linked.mp4"), "is the input"),
+    ("video-output-is-the-style", video("--force", out="style.png"), "style.png"),
+    ("video-output-is-the-frame-folder", video("--force", source="userframes", out="userframes/"),
+     "is the input"),
+    ("video-output-holds-the-glob", video("--force", source="userframes/*.png", out="userframes/"), "holds the input"),
+    ("video-output-inside-the-frame-folder", video(source="userframes", out="userframes/out/"),
+     "inside the input folder"),
+    ("video-cover-art-audio", video(source="song.m4a"), "audio with a still picture"),
+    ("video-huge-style", video("--style", "huge.png"), "40000x40000"),
+    ("video-style-scale-huge", video("--style-scale", "10000"), "--style-scale"),
+    ("video-output-a-device", video("--force", out="/dev/null"), "device"),
+    ("video-tiny-side", video(source="tiny-side.mp4"), "too small"),
     # -- video: numbers
     ("video-fps-nan", video("--fps", "nan"), "--fps"),
     ("video-fps-zero", video("--fps", "0"), "--fps"),
@@ -182,7 +210,12 @@ CASES = [
     ("video-start-nan", video("--start", "nan"), "--start"),
     ("video-start-negative", video("--start", "-1"), "--start"),
     ("video-start-inf", video("--start", "inf"), "--start"),
-    ("video-start-past-the-end", video("--start", "60"), "no frames"),
+    ("video-start-past-the-end", video("--start", "60"), "--start 60: past the end"),
+    ("video-fps-tiny", video("--fps", "1e-9"), "--fps"),
+    ("video-fps-huge", video("--fps", "1e9"), "--fps"),
+    ("video-duration-tiny", video("--duration", "1e-9"), "--duration"),
+    ("video-frames-huge", video("--frames", str(10**20)), "--frames"),
+    ("video-long-term-huge", video("--long-term", "99999999999999999999"), "--long-term"),
     ("video-duration-inf", video("--duration", "inf"), "--duration"),
     ("video-duration-zero", video("--duration", "0"), "--duration"),
     ("video-frames-zero", video("--frames", "0"), "--frames"),
@@ -259,6 +292,11 @@ CASES = [
     ("eval-start-nan", ["eval", "clip.mp4", "clip.mp4", "--start", "nan"], "--start"),
     ("eval-start-negative", ["eval", "clip.mp4", "clip.mp4", "--start", "-1"], "--start"),
     ("eval-frames-zero", ["eval", "clip.mp4", "clip.mp4", "--frames", "0"], "--frames"),
+    ("eval-gap-huge", ["eval", "clip.mp4", "clip.mp4", "--gap", "99999999999999999999"], "--gap"),
+    ("eval-frames-huge", ["eval", "clip.mp4", "clip.mp4", "--frames", "99999999999999999999"], "--frames"),
+    ("eval-long-term-style-huge-fps", ["eval", "clip.mp4", "clip.mp4", "--start", "1e400"], "--start"),
+    ("serve-data-dir-file", ["serve", "--data-dir", "notes.txt", "--port", "1"], "--data-dir notes.txt"),
+    ("serve-data-dir-under-a-file", ["serve", "--data-dir", "notes.txt/data", "--port", "1"], "notes.txt"),
     # -- demo
     ("demo-device-unknown", ["demo", "--device", "tpu"], "--device"),
     ("demo-device-cuda", ["demo", "--device", "cuda"], "--device"),
@@ -354,3 +392,185 @@ def test_warnings_are_one_line_each(media, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("videostyle: warning: ") and "centre" in err[0], err
 
+
+
+# -- results, not refusals: what the probe found -------------------------------------------
+def _in(folder: Path, argv: list[str]) -> int:
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        return main(argv)
+    finally:
+        os.chdir(cwd)
+
+
+@pytest.mark.parametrize("name", ["clip [HD].mp4", "what?.mp4", "clip[1].mp4", "a*b.mp4"])
+def test_an_existing_file_with_glob_characters_is_that_file(tmp_path, name):
+    from videostyle.io import open_source
+
+    make_clip(tmp_path / name, frames=2, size="48x32")
+    make_clip(tmp_path / "clip1.mp4", frames=5, size="32x24")  # what the glob clip[1].mp4 matches
+    make_clip(tmp_path / "whatx.mp4", frames=5, size="32x24")
+    with open_source(tmp_path / name) as source:
+        frames = list(source)
+    assert len(frames) == 2 and frames[0].shape == (32, 48, 3)
+
+
+def test_a_glob_is_a_glob_when_no_file_has_that_name(tmp_path):
+    from videostyle.io import open_source
+
+    for i in range(3):
+        write_rgb(tmp_path / f"f{i}.png", scene(16, 12, seed=i))
+    with open_source(str(tmp_path / "f[0-1].png")) as source:
+        assert len(list(source)) == 2
+
+
+def _ffmpeg(*args: str) -> None:
+    import subprocess
+
+    from videostyle.io.ffmpeg import ffmpeg_exe
+
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True)
+
+
+def test_the_probe_reads_streams_not_metadata_or_the_file_name(tmp_path):
+    """A comment, or the name, saying "Duration: 1:02:03" or "rotation of 90 degrees" is text."""
+    from videostyle.io import probe
+
+    clip = make_clip(tmp_path / "plain.mp4", frames=12, size="48x32")
+    lying = tmp_path / "Duration: 1:02:03, rotation of 90 degrees.mp4"
+    _ffmpeg("-i", str(clip), "-c", "copy", "-metadata", "comment=Duration: 1:02:03\n  Duration: 9:00:00.00",
+            "-metadata", "title=rotation of 90 degrees", "-metadata:s:v:0", "comment=rotation of 90 degrees",
+            str(lying))
+    info = probe(lying)
+    assert info.duration is not None and abs(info.duration - 1.2) < 0.05
+    assert (info.width, info.height, info.rotation, info.frame_count) == (48, 32, 0, 12)
+    turned = tmp_path / "turned.mp4"
+    _ffmpeg("-display_rotation", "90", "-i", str(clip), "-c", "copy", str(turned))
+    assert (probe(turned).width, probe(turned).height, probe(turned).rotation) == (32, 48, 90)
+
+
+def test_a_thumbnail_before_the_clip_is_skipped_and_the_clip_decoded(tmp_path, media):
+    from videostyle.io import open_source, probe
+
+    mkv = make_thumbnail_first(tmp_path / "thumb-first.mkv", make_clip(tmp_path / "c.mp4", frames=4, size="48x32"))
+    info = probe(mkv)
+    assert (info.width, info.height, info.fps, info.frame_count) == (48, 32, 10, 4)
+    with open_source(mkv) as source:
+        frames = list(source)
+    assert len(frames) == 4 and frames[0].shape == (32, 48, 3)
+    assert frames[0].std() > 20  # the test pattern, not the plain red thumbnail
+
+
+def test_audio_with_cover_art_is_not_a_video(media):
+    from videostyle.errors import BadSource
+    from videostyle.io import probe
+
+    with pytest.raises(BadSource, match="audio with a still picture"):
+        probe(media / "song.m4a")
+
+
+def test_non_square_pixels_give_frames_at_the_display_aspect(tmp_path, capsys):
+    """48x32 stored with SAR 4:3 is 64x32 on screen."""
+    from videostyle.io import open_source
+
+    sar = make_clip(tmp_path / "sar.mp4", frames=3, size="48x32", extra=("-vf", "setsar=4/3"))
+    with open_source(sar) as source:
+        assert (source.info.width, source.info.height) == (64, 32)
+        assert list(source)[0].shape == (32, 64, 3)
+    make_clip(tmp_path / "square.mp4", frames=3, size="64x32")
+    make_clip(tmp_path / "narrow.mp4", frames=3, size="48x32")
+    assert _in(tmp_path, ["eval", "sar.mp4", "square.mp4"]) == 0  # the same picture on screen
+    assert _in(tmp_path, ["eval", "sar.mp4", "narrow.mp4"]) == 2
+    assert "narrow.mp4" in capsys.readouterr().err
+
+
+def test_the_decoder_dying_mid_job_is_a_run_time_failure_with_the_frames_kept(tmp_path, media, capsys,
+                                                                              monkeypatch):
+    """A stand-in for the OOM killer: the decoding ffmpeg is killed after four frames."""
+    import signal
+
+    from videostyle.io import sources
+
+    make_clip(tmp_path / "long.mp4", frames=12, size="240x160")
+    original = sources.VideoFileSource.__iter__
+
+    def killed_after_four(self):
+        for index, frame in enumerate(original(self)):
+            if index == 3:
+                os.kill(self._process.pid, signal.SIGKILL)
+                self._process.wait()
+            yield frame
+
+    monkeypatch.setattr(sources.VideoFileSource, "__iter__", killed_after_four)
+    os.link(media / "style.png", tmp_path / "style.png")
+    capsys.readouterr()
+    # frames larger than a pipe's buffer: the decoder cannot have finished ahead of us
+    code = _in(tmp_path, video("--work-dir", "work", "--size", "160", source="long.mp4"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1, err
+    assert len(err) == 1 and "decoder" in err[0] and "SIGKILL" in err[0] and "long.mp4" in err[0], err
+    assert not (tmp_path / "out.mp4").exists()
+    kept = sorted(p.name for p in (tmp_path / "work").glob("frame_*.png"))
+    assert 1 <= len(kept) < 12, kept
+
+
+def test_a_thin_style_is_scaled_up_to_what_the_network_needs(media, tmp_path, capsys):
+    write_rgb(tmp_path / "thin.png", stripes(1000, 2))
+    code = main(image(content=str(media / "content.png"), style=str(tmp_path / "thin.png"),
+                      out=str(tmp_path / "out.png")))
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "out.png").is_file()
+
+
+def test_a_folder_output_named_with_a_dot_is_a_folder(media, tmp_path, capsys):
+    code = _in(media, video(out=str(tmp_path / "frames.v2") + "/"))
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "frames.v2").iterdir()) == [f"frame_{i:05d}.png" for i in (1, 2, 3)]
+
+
+def test_a_link_to_a_device_as_output_is_refused_before_any_work(media, tmp_path, capsys, optimizations):
+    """As a link to /dev/stdout is in a terminal (under pytest stdout is a plain file)."""
+    link = tmp_path / "out.mp4"
+    link.symlink_to("/dev/null")
+    capsys.readouterr()
+    assert _in(media, video("--force", out=str(link))) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "device" in err[0] and not optimizations, err
+    assert link.is_symlink()
+
+
+def test_a_full_temporary_folder_for_a_gif_is_the_disk_full_line(media, tmp_path, capsys, monkeypatch):
+    """The GIF sink spools frames in TMPDIR; writes there are buffered, so ENOSPC can come
+    from the flush before the palette pass or from closing the spool."""
+    import errno
+    import tempfile
+    import types
+
+    from videostyle.io import sinks
+
+    class FullSpool:
+        def __init__(self, *args, **kwargs):
+            self.file = tempfile.TemporaryFile()  # noqa: SIM115
+
+        def write(self, data):
+            return len(data)  # buffered: the disk is found full later
+
+        def flush(self):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def seek(self, *args):
+            return self.file.seek(*args)
+
+        def close(self):
+            self.file.close()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(sinks, "tempfile", types.SimpleNamespace(TemporaryFile=FullSpool,
+                                                                 gettempdir=tempfile.gettempdir))
+    capsys.readouterr()
+    code = _in(media, video("--work-dir", str(tmp_path / "work"), out=str(tmp_path / "out.gif")))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "disk full writing" in err[0] and "kept" in err[0], err
+    assert "Traceback" not in "\n".join(err)
+    assert not (tmp_path / "out.gif").exists() and list((tmp_path / "work").glob("frame_*.png"))

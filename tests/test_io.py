@@ -393,10 +393,10 @@ def test_zero_frame_video_is_refused(tmp_path):
         open_source(zero)
 
 
-def test_start_past_the_end_yields_nothing(tmp_path):
+def test_start_past_the_end_is_refused_naming_the_option(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", seconds=0.5)
-    with open_source(clip, start=60) as source:
-        assert list(source) == []
+    with pytest.raises(BadOption, match="--start 60: past the end"):
+        open_source(clip, start=60)
 
 
 def test_bad_options_are_refused(tmp_path):

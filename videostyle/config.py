@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from .errors import BadOption
 
@@ -54,6 +55,9 @@ MIN_SIZE = 16  # pixels, longest side of a video or live frame
 MAX_CRF = 51  # H.264's CRF range is 0-51 (VP9 accepts up to 63; the common range is enforced)
 MAX_GIF_LOOP = 65535  # the GIF loop count is a 16-bit field
 MAX_GAP = 10_000  # eval --gap: frames back; more than any clip it could compare
+MAX_LONG_TERM = 100  # --long-term: frames back; each one keeps a frame-sized result in memory
+MAX_FRAMES = 10**9  # --frames: 1.3 years at 24 fps (ffmpeg's own limit is lower than Python's ints)
+MAX_FPS = 1000.0  # --fps: a resampled rate; more only repeats frames by the million
 _DEVICE_NAME = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
 
 # --strength s in [0, 1] sets the style weight on a log scale through two measured anchors:
@@ -188,7 +192,7 @@ class TemporalConfig:
         check_choice("--warp-kernel", self.warp_kernel, WARP_KERNELS)
         check_number("--detail-boost", self.detail_boost, at_least=1)  # 1 turns it off
         for offset in self.long_term:
-            check_whole("--long-term", offset)
+            check_whole("--long-term", offset, at_most=MAX_LONG_TERM)
         if any(j < 2 for j in self.long_term) or list(self.long_term) != sorted(set(self.long_term)):
             raise BadOption(f"--long-term {','.join(map(str, self.long_term))}: give increasing frame "
                             "offsets of 2 or more, e.g. 2,4")
@@ -214,11 +218,11 @@ class ClipConfig:
             check_whole("--size", self.size, at_least=MIN_SIZE)
         check_number("--start", self.start, at_least=0)
         if self.frames is not None:
-            check_whole("--frames", self.frames, at_least=1)
+            check_whole("--frames", self.frames, at_least=1, at_most=MAX_FRAMES)
         if self.duration is not None:
             check_number("--duration", self.duration, above=0)
         if self.fps is not None:
-            check_number("--fps", self.fps, above=0)
+            check_number("--fps", self.fps, above=0, at_most=MAX_FPS)
 
 
 @dataclass(frozen=True)
@@ -363,7 +367,7 @@ class EvalConfig:
         check_whole("--gap", self.gap, at_least=1, at_most=MAX_GAP)
         check_number("--start", self.start, at_least=0)
         if self.frames is not None:
-            check_whole("--frames", self.frames, at_least=1)
+            check_whole("--frames", self.frames, at_least=1, at_most=MAX_FRAMES)
 
 
 @dataclass(frozen=True)
@@ -385,6 +389,18 @@ class ServeConfig:
         check_number("--max-upload-mb", self.max_upload_mb, above=0)
         check_number("--max-seconds", self.max_seconds, above=0)
         check_whole("--max-size", self.max_size, at_least=MIN_SIZE)
+        _check_folder_or_new("--data-dir", self.data_dir)
+
+
+def _check_folder_or_new(option: str, path: str) -> None:
+    """A folder that exists, or one that can be made: not a file, nor under one."""
+    folder = Path(path)
+    for place in (folder, *folder.parents):
+        if place.exists():
+            if not place.is_dir():
+                where = "is a file" if place == folder else f"lies under {place}, which is a file"
+                raise BadOption(f"{option} {path}: {where}, not a folder; give a folder")
+            return
 
 
 # -- the one set of checks ------------------------------------------------------------------

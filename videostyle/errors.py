@@ -70,5 +70,12 @@ class DiskFull(BadOutput):
             self.exit_code = 1
 
 
+class DecoderFailed(BadSource):
+    """The ffmpeg decoding the source died mid-job (killed, out of memory): a run-time
+    failure, the finished frames are kept."""
+
+    exit_code = 1
+
+
 class VideostyleWarning(UserWarning):
     """Something the user should know that does not stop the job (a rule applied, a short file)."""

@@ -13,7 +13,15 @@ from pathlib import Path
 from ..config import DEMO_SIZE, EvalConfig, ServeConfig, StyleConfig
 from ..errors import BadOption
 from .exits import EXIT_INTERRUPTED, EXIT_OK
-from .options import parse_auth, read_styles, refuse_init_image, segment_config, style_config, video_configs
+from .options import (
+    parse_auth,
+    read_styles,
+    refuse_init_image,
+    segment_config,
+    style_config,
+    style_paths,
+    video_configs,
+)
 from .parser import WEB_EXTRA
 from .progress import FrameBar, FramePreview, IterationBar, JsonFrames, both, print_video_result, video_summary
 
@@ -24,8 +32,11 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def run_image(args: argparse.Namespace) -> int:
     from ..engine.image import stylize_image
     from ..io import check_output, read_image, write_image
+    from ..io.atomic import check_not_input
 
-    check_output(args.output, force=args.force, kinds=("image",))  # before minutes of work, not after
+    out = check_output(args.output, force=args.force, kinds=("image",))  # before minutes of work, not after
+    starts = [] if args.init in ("content", "noise") else [args.init]
+    check_not_input(out, [args.content, *style_paths(args.style), *starts])
     config = style_config(args)
     content = read_image(args.content)
     styles = read_styles(args.style)
@@ -56,6 +67,11 @@ def run_video(args: argparse.Namespace) -> int:
 
         import_ray(segments.workers)  # before any work: without Ray, say how to get it
     style = style_config(args)
+    from ..io import check_output
+    from ..io.atomic import check_not_input
+
+    check_not_input(check_output(args.output, force=args.force, kinds=("video", "gif", "folder")),
+                    style_paths(args.style))
     styles = read_styles(args.style)
     machine = args.progress == "json"
     bar = JsonFrames() if machine else FrameBar(quiet=args.quiet or args.json)
@@ -160,7 +176,10 @@ def run_webcam(args: argparse.Namespace) -> int:
         record_fps=args.record_fps, preview=not args.no_preview, loop_file=not args.no_loop, force=args.force)
     style = style_config(args)
     if args.record:
-        check_output(args.record, force=args.force, kinds=("video", "gif"))
+        from ..io.atomic import check_not_input
+
+        check_not_input(check_output(args.record, force=args.force, kinds=("video", "gif")),
+                        [args.camera, *style_paths(args.style)])
     styles = read_styles(args.style)
     status = None if (args.quiet or args.json) else (lambda text: print(text, file=sys.stderr))
     stats = run_session(styles, style=style, config=config, status=status)

@@ -17,7 +17,7 @@ from ..config import (
     TemporalConfig,
     check_number,
 )
-from ..errors import BadOption
+from ..errors import BadOption, VideostyleError
 
 if TYPE_CHECKING:
     from ..engine.optimize import Style
@@ -81,11 +81,28 @@ def refuse_init_image(args: argparse.Namespace) -> None:
                         f"video and webcam frames start from {' or '.join(INITS)}, then from the previous frame")
 
 
+def style_paths(specs: list[str]) -> list[str]:
+    """The files named by --style PATH[:WEIGHT] (for the output-is-an-input check)."""
+    paths = []
+    for spec in specs:
+        try:
+            paths.append(str(parse_style_spec(spec)[0]))
+        except VideostyleError:
+            paths.append(spec)  # refused with its own message when read
+    return paths
+
+
 def read_styles(specs: list[str]) -> list[Style]:
+    import math
+
     from ..engine.optimize import Style
     from ..io import read_image
 
-    return [Style(read_image(path), weight) for path, weight in map(parse_style_spec, specs)]
+    parsed = [parse_style_spec(spec) for spec in specs]
+    if not math.isfinite(sum(weight for _, weight in parsed)):
+        raise BadOption("--style: the blend weights add up to more than a number can hold "
+                        f"({' + '.join(f'{w:g}' for _, w in parsed)}); give weights like 0.7 and 0.3")
+    return [Style(read_image(path), weight) for path, weight in parsed]
 
 
 def video_configs(args: argparse.Namespace) -> tuple[TemporalConfig, ClipConfig, EncodeConfig]:

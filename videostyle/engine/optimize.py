@@ -22,11 +22,14 @@ from . import losses
 from .cancel import CancelToken
 from .color import keep_luminance, match_color
 from .devices import Compute, free_memory, resolve_compute
-from .tensors import fit_size, frame_to_tensor, resize_frame, resize_tensor
+from .tensors import frame_to_tensor, resize_frame, resize_tensor
 from .vgg import VGG19Features, load_vgg19, training_bytes
 
 FIRST_STEP_PER_PIXEL = 0.01  # mean |Δpixel| of the first L-BFGS step, in [0, 1] units
 LBFGS_HISTORY = 50  # curvature pairs L-BFGS keeps: 2 image-sized float32 vectors each
+# VGG19 pools four times before relu5_1: a picture thinner than 2**4 px has no pixel left
+# there (max_pool2d fails at 15 px, works at 16: measured)
+MIN_NETWORK_SIDE = 16
 IMAGE_BUFFERS = 12  # image-sized float32 tensors besides those: content, init, gradients, temporal target...
 
 ExtraLoss = Callable[[torch.Tensor], torch.Tensor]
@@ -111,10 +114,9 @@ class Stylizer:
         return self._targets[key]
 
     def _compute_style_targets(self, height: int, width: int) -> dict[str, torch.Tensor]:
-        longest = max(1, round(self.config.style_scale * max(height, width)))
         grams_per_style = []
         for style in self.styles:
-            w, h = fit_size(style.image.shape[1], style.image.shape[0], longest)
+            w, h = self.style_size(style, height, width)
             image = frame_to_tensor(resize_frame(style.image, w, h), self.device)
             if self.config.preserve_colors and self._color_reference is not None:
                 reference = frame_to_tensor(self._color_reference, self.device)
@@ -123,6 +125,15 @@ class Stylizer:
         weights = [s.weight for s in self.styles]
         return {layer: losses.blend_grams([g[layer] for g in grams_per_style], weights)
                 for layer in self.config.style_layers}
+
+    def style_size(self, style: Style, height: int, width: int) -> tuple[int, int]:
+        """The (width, height) a style image is seen at for an H x W output: its longest side
+        ``style_scale`` times the output's, and its shortest at least MIN_NETWORK_SIDE (a
+        1000x2 strip is scaled up rather than vanishing in the network's pools)."""
+        style_h, style_w = style.image.shape[:2]
+        longest = self.config.style_scale * max(height, width)
+        scale = max(longest / max(style_w, style_h), MIN_NETWORK_SIDE / min(style_w, style_h))
+        return max(MIN_NETWORK_SIDE, round(style_w * scale)), max(MIN_NETWORK_SIDE, round(style_h * scale))
 
     @torch.no_grad()
     def _grams(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -157,6 +168,7 @@ class Stylizer:
         free = free_memory(self.device)
         need = self.memory_needed(height, width)
         if free is None or need <= free:
+            self._check_style_memory(height, width, free)
             return
         longest = max(height, width)
         fit = int(longest * (free / need) ** 0.5)
@@ -167,6 +179,18 @@ class Stylizer:
                   else "free some memory or use another --device")
         raise BadOption(f"--size {longest}: stylizing a {width}x{height} picture needs about {need / 1e9:.1f} GB "
                         f"on {self.device.type}, and {free / 1e9:.1f} GB are free; {advice}")
+
+    def _check_style_memory(self, height: int, width: int, free: int | None) -> None:
+        """The style images pass through the network once, at :meth:`style_size`: a large
+        --style-scale (or a long thin style) is refused here, not by a failed allocation."""
+        for number, style in enumerate(self.styles, start=1):
+            w, h = self.style_size(style, height, width)
+            need = training_bytes(h, w, self.config.style_layers) // 2  # forward only, no gradients
+            if free is not None and need > free:
+                which = f"style {number} " if len(self.styles) > 1 else "the style image "
+                raise BadOption(f"--style-scale {self.config.style_scale:g}: {which}is seen at {w}x{h} for a "
+                                f"{width}x{height} output, which needs about {need / 1e9:.1f} GB on "
+                                f"{self.device.type}, and {free / 1e9:.1f} GB are free; use a smaller --style-scale")
 
     # -- optimization ----------------------------------------------------------------------
     def stylize(self, content: np.ndarray | torch.Tensor, *, init: np.ndarray | torch.Tensor | None = None,

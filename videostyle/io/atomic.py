@@ -15,7 +15,7 @@ import errno
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import BadOutput, DiskFull
@@ -44,6 +44,10 @@ def check_output(path: str | Path, *, force: bool, kinds: tuple[str, ...] | None
     kind = output_kind(path)
     if kinds is not None and kind not in kinds:
         raise BadOutput(f"{out}: {kind} outputs are not possible here; use one of: {', '.join(kinds)}")
+    if out.exists() and not (out.is_file() or out.is_dir()):
+        what = f"{out} -> {out.resolve()}" if out.is_symlink() else str(out)
+        raise BadOutput(f"{what}: is a device or special file, not a file or folder videostyle can write; "
+                        "give an output file name")
     if out.exists() and not force:
         raise BadOutput(f"{out}: already exists; pass --force to overwrite it")
     parent = out.parent if str(out.parent) else Path(".")
@@ -52,6 +56,30 @@ def check_output(path: str | Path, *, force: bool, kinds: tuple[str, ...] | None
     if not os.access(parent, os.W_OK | os.X_OK):
         raise BadOutput(f"{parent}: output folder is not writable")
     return out
+
+
+def check_not_input(out: Path, inputs: Iterable[str | Path]) -> None:
+    """Refuse an output that is one of the inputs (by name, through a link, or a hard link:
+    the same inode), lies inside an input folder, or is a folder that holds an input:
+    writing it (with --force) would replace or delete what is being read."""
+    target = Path(os.path.abspath(out)).resolve()
+    for item in inputs:
+        source = Path(item)
+        if not source.exists():
+            continue
+        real = source.resolve()
+        same = target == real
+        if not same and out.exists():
+            with contextlib.suppress(OSError):
+                same = os.path.samefile(out, source)
+        if same:
+            raise BadOutput(f"{out}: is the input {source} (the same file); writing it would destroy the input: "
+                            "choose another output")
+        if real in target.parents and source.is_dir():
+            raise BadOutput(f"{out}: lies inside the input folder {source}; choose an output outside it")
+        if target in real.parents:
+            raise BadOutput(f"{out}: holds the input {source}; writing the output would replace it: "
+                            "choose another output")
 
 
 PARTIAL_INFIX = ".partial-"  # what every temporary name holds: .NAME.partial-PID.SUFFIX

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import cv2
@@ -47,14 +48,54 @@ def read_image(path: str | Path) -> np.ndarray:
         raise BadInput(f"{file}: cannot read ({exc.strerror})") from exc
     if data.size == 0:
         raise BadInput(f"{file}: file is empty (0 bytes)")
+    _check_pixels(data, file)
     # IMREAD_UNCHANGED keeps alpha and 16 bits but ignores EXIF orientation: applied below
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    except cv2.error as exc:  # e.g. over OpenCV's own pixel limit
+        reason = str(exc).strip().splitlines()[-1][:100]
+        raise BadInput(f"{file}: not an image videostyle can read ({reason})") from exc
     if image is None:
         image = _read_with_pillow(file)
     else:
         turn = _UPRIGHT.get(_exif_orientation(data))
         image = turn(image) if turn is not None else image
     return _to_rgb8(image, file)
+
+
+def max_pixels() -> int:
+    """The largest image read (width x height): Pillow's decompression-bomb limit, ~179
+    megapixels; a small file (a solid colour PNG) can claim 40000x40000 and need 4.8 GB."""
+    from PIL import Image
+
+    return 2 * int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+
+def _check_pixels(data: np.ndarray, file: Path) -> None:
+    """Refuse an image whose header claims more than :func:`max_pixels`, before decoding it."""
+    import warnings
+
+    from PIL import Image
+
+    limit = max_pixels()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data.tobytes())) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as exc:
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(claimed.group(1)) / 1e6:.0f} megapixels" if claimed else "too many pixels"
+        raw = data[:24].tobytes()
+        if raw.startswith(b"\x89PNG\r\n\x1a\n") and raw[12:16] == b"IHDR":
+            size = f"{int.from_bytes(raw[16:20], 'big')}x{int.from_bytes(raw[20:24], 'big')} pixels ({size})"
+        raise BadInput(f"{file}: image is {size}, over the limit of {limit / 1e6:.0f} megapixels; "
+                       "scale it down first") from None
+    except Exception:  # a format Pillow does not know: OpenCV's decoder decides
+        return
+    if width * height > limit:
+        raise BadInput(f"{file}: image is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), over "
+                       f"the limit of {limit / 1e6:.0f} megapixels; scale it down first")
 
 
 def _exif_orientation(data: np.ndarray) -> int:

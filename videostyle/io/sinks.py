@@ -119,7 +119,7 @@ class Mp4Sink(FrameSink):
             cmd += ["-ss", f"{start:.6f}"]
             if duration is not None:
                 cmd += ["-t", f"{duration:.6f}"]
-            cmd += ["-i", ffmpeg_path(source), "-map", "0:v:0", "-map", "1:a:0?"]
+            cmd += ["-i", ffmpeg_path(source), "-map", "0:v:0", "-map", "1:a?"]  # every audio track
         cmd += [*_codec_args(self.out.suffix.lower(), self.quality), "-pix_fmt", "yuv420p"]
         if self.out.suffix.lower() in (".mp4", ".mov"):
             cmd += ["-movflags", "+faststart"]
@@ -182,7 +182,10 @@ class GifSink(FrameSink):
         super().__init__(out)
         self.fps, self.loop = fps, loop
         self.frame_durations = list(frame_durations) if frame_durations is not None else []
-        self._spool = tempfile.TemporaryFile(prefix="videostyle-gif-")  # noqa: SIM115 -- closed in _cleanup
+        try:
+            self._spool = tempfile.TemporaryFile(prefix="videostyle-gif-")  # noqa: SIM115 -- closed in _cleanup
+        except OSError as exc:
+            raise write_error(Path(tempfile.gettempdir()), exc) from exc
         self._palette = self.partial.with_suffix(".palette.png")
         self._shape: tuple[int, ...] | None = None
 
@@ -216,8 +219,11 @@ class GifSink(FrameSink):
 
     def _ffmpeg(self, args: list[str]) -> None:
         """Run ffmpeg on the spooled frames (read from the start, as its stdin)."""
-        self._spool.flush()
-        self._spool.seek(0)
+        try:
+            self._spool.flush()  # the last frames reach the temporary folder's disk only now
+            self._spool.seek(0)
+        except OSError as exc:
+            raise write_error(Path(tempfile.gettempdir()), exc) from exc
         result = subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], stdin=self._spool,
                                 capture_output=True, start_new_session=True)
         if result.returncode != 0:
@@ -230,7 +236,8 @@ class GifSink(FrameSink):
         return given + [1 / self.fps] * (self.frames_written - len(given))
 
     def _cleanup(self) -> None:
-        self._spool.close()
+        with contextlib.suppress(OSError):  # a full temporary folder: the spool is dropped anyway
+            self._spool.close()
         self._palette.unlink(missing_ok=True)
         super()._cleanup()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import re
+import signal
 import subprocess
 import tempfile
 import warnings
@@ -19,7 +20,7 @@ from typing import IO
 
 import numpy as np
 
-from ..errors import BadOption, BadSource, VideostyleWarning
+from ..errors import BadOption, BadSource, DecoderFailed, VideostyleWarning
 from .ffmpeg import ffmpeg_exe, ffmpeg_path
 from .images import STILL_SUFFIXES, cover_frame, fit_size, read_image
 
@@ -42,6 +43,8 @@ class VideoInfo:
     rotation: int = 0  # degrees, as applied by the decoder
     is_gif: bool = False
     frame_durations: tuple[float, ...] | None = None  # seconds per frame (GIFs)
+    stream: int | None = None  # the index of the video stream decoded (``-map 0:N``)
+    audio_streams: int = 0
 
 
 def natural_key(path: str | Path) -> list:
@@ -50,11 +53,89 @@ def natural_key(path: str | Path) -> list:
 
 
 # -- probing --------------------------------------------------------------------------------
-_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
-_VIDEO = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5})")
-_FPS = re.compile(r"(\d+(?:\.\d+)?)(k?) fps")
-_TBR = re.compile(r"(\d+(?:\.\d+)?)(k?) tbr")
-_ROTATION = re.compile(r"(?:rotate\s*:\s*(-?\d+))|(?:rotation of (-?\d+(?:\.\d+)?) degrees)")
+# ffmpeg -i's report is parsed by its structure, never by searching free text: a metadata
+# value (a comment, a title) or the file name may hold any words. The Input block's own
+# lines are at two spaces ("  Duration: ...", "  Stream #0:N..."); metadata keys are padded
+# to 16 characters and a value's further lines start with ":", so neither can look like them.
+_DURATION_LINE = re.compile(r"  Duration: (?:(\d+):(\d+):(\d+(?:\.\d+)?)|N/A)")
+_STREAM_LINE = re.compile(r"  Stream #0:(\d+)[^:]*: (\w+): (.*)")
+_SIZE = re.compile(r"(?:^|, )(\d+)x(\d+)(?=$|[ ,])")
+_SAR = re.compile(r"\[SAR (\d+):(\d+) DAR \d+:\d+\]")
+_FPS = re.compile(r", (\d+(?:\.\d+)?)(k?) fps(?=,|$| )")
+_TBR = re.compile(r", (\d+(?:\.\d+)?)(k?) tbr(?=,|$| )")
+_DISPLAY_MATRIX = re.compile(r"(?:displaymatrix|Display Matrix): rotation of (-?\d+(?:\.\d+)?) degrees$")
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """One ``Stream #0:N`` of ffmpeg's report: its kind, the text after the kind, its side data."""
+
+    index: int
+    kind: str  # Video, Audio, Subtitle, Data, Attachment
+    text: str
+    side_data: tuple[str, ...]
+
+    @property
+    def attached_pic(self) -> bool:
+        return self.text.endswith("(attached pic)")
+
+    @property
+    def default(self) -> bool:
+        return "(default)" in self.text.rsplit("]", 1)[-1]
+
+
+def _report(text: str) -> tuple[list[_Stream], float | None, bool]:
+    """The first input's streams, its duration, and whether an Input block was there at all."""
+    streams: list[_Stream] = []
+    duration: float | None = None
+    seen_input = False
+    side: list[str] | None = None
+    current: tuple[int, str, str] | None = None
+    in_side_data = False
+
+    def flush() -> None:
+        if current is not None:
+            streams.append(_Stream(*current, tuple(side or ())))
+
+    for line in text.splitlines():
+        if line.startswith("Input #"):
+            if seen_input:
+                break  # only the first input
+            seen_input = True
+            continue
+        if not seen_input:
+            continue
+        if line and not line.startswith(" "):
+            break  # the end of the Input block ("At least one output file ...")
+        stream = _STREAM_LINE.match(line)
+        if stream:
+            flush()
+            current, side, in_side_data = (int(stream.group(1)), stream.group(2), stream.group(3).strip()), [], False
+            continue
+        if line.startswith("  ") and not line.startswith("   "):  # another line of the Input block
+            flush()
+            current, side, in_side_data = None, None, False
+            match = _DURATION_LINE.match(line)
+            if match and match.group(1) is not None:
+                duration = int(match.group(1)) * 3600 + int(match.group(2)) * 60 + float(match.group(3))
+            continue
+        if current is not None and side is not None:
+            stripped = line.strip()
+            if stripped in ("Side data:", "Metadata:"):
+                in_side_data = stripped == "Side data:"
+            elif in_side_data:
+                side.append(stripped)
+    flush()
+    return streams, duration, seen_input
+
+
+def _pick_video(streams: list[_Stream]) -> _Stream | None:
+    """The clip itself: not a cover picture or thumbnail (an attached picture), the stream
+    marked default when there are several, else the first."""
+    moving = [s for s in streams if s.kind == "Video" and not s.attached_pic]
+    defaults = [s for s in moving if s.default]
+    chosen = defaults or moving
+    return chosen[0] if chosen else None
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -64,37 +145,51 @@ def probe(path: str | Path) -> VideoInfo:
         raise BadSource(f"{file}: no such file")
     if file.stat().st_size == 0:
         raise BadSource(f"{file}: file is empty (0 bytes)")
-    text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", ffmpeg_path(file)], capture_output=True,
+    text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", ffmpeg_path(file)], capture_output=True,
                           text=True, errors="replace").stderr
-    video = _VIDEO.search(text)
-    if video is None and "Input #0" in text:
+    streams, duration, seen_input = _report(text)
+    video = _pick_video(streams)
+    has_audio = any(s.kind == "Audio" for s in streams)
+    if video is None and any(s.kind == "Video" for s in streams):
+        what = "audio with a still picture (cover art)" if has_audio else "a still picture"
+        raise BadSource(f"{file}: is {what}, not a video: there are no moving frames to stylize")
+    if video is None and seen_input:
         raise BadSource(f"{file}: no frames could be decoded (the file has no video stream)")
     if video is None:
         raise BadSource(f"{file}: not a video ffmpeg can read ({_ffmpeg_reason(text)}); "
                         "check that it is a complete video file")
-    width, height = int(video.group(1)), int(video.group(2))
-    stream_line = text[video.start(): text.find("\n", video.start())]
-    rate = _FPS.search(stream_line) or _TBR.search(stream_line)
+    size = _SIZE.search(video.text)
+    if size is None:
+        raise BadSource(f"{file}: ffmpeg reports no picture size for its video stream #{video.index}")
+    stored_w, stored_h = int(size.group(1)), int(size.group(2))
+    width, height = stored_w, stored_h
+    sar = _SAR.search(video.text)
+    if sar and int(sar.group(1)) > 0 and int(sar.group(2)) > 0 and sar.group(1) != sar.group(2):
+        width = max(1, round(stored_w * int(sar.group(1)) / int(sar.group(2))))  # the display aspect
+    rate = _FPS.search(video.text) or _TBR.search(video.text)
     fps = _snap_rate(float(rate.group(1)) * (1000 if rate.group(2) else 1)) if rate else 25.0
-    rot = _ROTATION.search(text)
-    rotation = int(float(rot.group(1) or rot.group(2))) % 360 if rot else 0
+    rotation = 0
+    for entry in video.side_data:
+        matrix = _DISPLAY_MATRIX.match(entry)
+        if matrix:
+            rotation = int(round(float(matrix.group(1)))) % 360
+            break
     if rotation in (90, 270):
         width, height = height, width
-    d = _DURATION.search(text)
-    duration = int(d.group(1)) * 3600 + int(d.group(2)) * 60 + float(d.group(3)) if d else None
-    is_gif = "Video: gif" in text
+    is_gif = video.text.startswith("gif")
     durations = _gif_durations(file) if is_gif else None
     if durations:
         count: int | None = len(durations)
         duration = sum(durations)
         fps = len(durations) / duration if duration else fps
     else:
-        count = _count_frames(file)
+        count = _count_frames(file, video.index)
         if count == 0:
             raise BadSource(f"{file}: no frames could be decoded (the video stream is empty or damaged)")
     return VideoInfo(path=str(file), width=width, height=height, fps=fps, frame_count=count,
-                     duration=duration, has_audio="Audio:" in text, rotation=rotation, is_gif=is_gif,
-                     frame_durations=durations)
+                     duration=duration, has_audio=has_audio, rotation=rotation, is_gif=is_gif,
+                     frame_durations=durations, stream=video.index,
+                     audio_streams=sum(s.kind == "Audio" for s in streams))
 
 
 def _snap_rate(rate: float) -> float:
@@ -113,12 +208,19 @@ def _ffmpeg_reason(report: str) -> str:
     return lines[-1].rsplit(": ", 1)[-1] if lines else "no message from ffmpeg"
 
 
-def _count_frames(file: Path) -> int | None:
-    import imageio_ffmpeg
-
+def _count_frames(file: Path, stream: int) -> int | None:
+    """Frames in stream ``stream``, from a stream copy (no decoding), read from ffmpeg's
+    machine-readable -progress report."""
     try:
-        return int(imageio_ffmpeg.count_frames_and_secs(ffmpeg_path(file))[0])
-    except (RuntimeError, ValueError, OSError):
+        result = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-nostats", "-i", ffmpeg_path(file),
+                                 "-map", f"0:{stream}", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-"],
+                                capture_output=True, text=True, errors="replace", timeout=600)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    counts = [line[len("frame="):] for line in result.stdout.splitlines() if line.startswith("frame=")]
+    try:
+        return int(counts[-1]) if counts else None
+    except ValueError:
         return None
 
 
@@ -135,6 +237,22 @@ def _gif_durations(file: Path) -> tuple[float, ...] | None:
             return tuple(durations)
     except (OSError, ValueError):
         return None
+
+
+def is_pattern(text: str) -> bool:
+    """Whether ``text`` has glob characters; it is read as a glob only when no file or folder
+    has that very name (downloads are called ``clip [HD].mp4`` or ``what?.mp4``)."""
+    return any(ch in text for ch in "*?[")
+
+
+def source_files(path: str | Path) -> list[Path]:
+    """The files a source reads: the file itself, a folder's images, a glob's matches."""
+    text = str(path)
+    if Path(text).is_dir():
+        return [Path(text), *(p for p in Path(text).iterdir() if p.suffix.lower() in STILL_SUFFIXES and p.is_file())]
+    if is_pattern(text) and not Path(text).exists():
+        return [Path(f) for f in glob.glob(text) if Path(f).is_file()]
+    return [Path(text)]
 
 
 # -- sources --------------------------------------------------------------------------------
@@ -155,7 +273,7 @@ def open_source(path: str | Path, *, start: float = 0.0, frames: int | None = No
     if start < 0:
         raise BadOption(f"--start {start}: must be >= 0")
     text = str(path)
-    if Path(text).is_dir() or any(ch in text for ch in "*?["):
+    if Path(text).is_dir() or (is_pattern(text) and not Path(text).exists()):
         return ImageSequenceSource(text, start=start, frames=frames, duration=duration, fps=fps,
                                    size=size, even=even)
     return VideoFileSource(text, start=start, frames=frames, duration=duration, fps=fps, size=size, even=even)
@@ -205,10 +323,18 @@ class VideoFileSource(FrameSource):
             durations = durations[:frames] if frames else durations
             count = len(durations)
         elif base.duration is not None:
+            if start and start >= base.duration:
+                raise BadOption(f"--start {start:g}: past the end of {path} ({base.duration:g} s long)")
             remaining = max(0.0, base.duration - start)
             if duration is not None:
                 remaining = min(remaining, duration)
             count = round(remaining * rate)
+            if count == 0 and duration is not None and duration * rate < 0.5:
+                raise BadOption(f"--duration {duration:g}: shorter than one frame at {rate:g} fps "
+                                f"(1 frame is {1 / rate:.3g} s)")
+            if count == 0 and fps is not None:
+                raise BadOption(f"--fps {fps:g}: gives no frame in the {remaining:.3g} s of {path} read "
+                                f"(one frame every {1 / fps:.3g} s)")
             count = min(count, frames) if frames else count
         gif_timing = tuple(durations) if durations is not None and fps is None else None
         self.info = replace(base, width=width, height=height, fps=rate, frame_count=count,
@@ -223,6 +349,8 @@ class VideoFileSource(FrameSource):
         cmd += ["-i", ffmpeg_path(self.info.path)]
         if self._duration is not None:
             cmd += ["-t", f"{self._duration:.6f}"]
+        if self.info.stream is not None:
+            cmd += ["-map", f"0:{self.info.stream}"]  # the clip, never a cover picture or thumbnail
         cmd += ["-an", "-sn", "-vf", ",".join(self._filters)]
         if self.info.is_gif and "fps=" not in self._filters[0]:
             cmd += ["-fps_mode", "passthrough"]
@@ -247,6 +375,7 @@ class VideoFileSource(FrameSource):
             if produced == 0:
                 self._check_nothing_decoded()
             else:
+                self._check_decoder_died(produced)
                 self._check_ended_early(produced)
         finally:
             self.close()
@@ -257,6 +386,24 @@ class VideoFileSource(FrameSource):
         if self._process.wait() == 0 and self._start:
             return
         raise BadSource(f"{self.info.path}: no frames could be decoded ({self._reason()}); is the file complete?")
+
+    def _check_decoder_died(self, produced: int) -> None:
+        """ffmpeg killed (the OOM killer, a signal) or failing mid-stream is a run-time
+        failure, never a short result that looks complete."""
+        assert self._process is not None
+        code = self._process.wait()
+        if code == 0:
+            return
+        if code < 0:
+            try:
+                how = f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"was killed by signal {-code}"
+            how += " (out of memory?)" if -code == signal.SIGKILL else ""
+        else:
+            how = f"failed with exit code {code} ({self._reason()})"
+        raise DecoderFailed(f"{self.info.path}: the decoder (ffmpeg) {how} after {produced} frames; "
+                            "the finished frames are kept: rerun to resume")
 
     def _check_ended_early(self, produced: int) -> None:
         """Warn when a damaged file (a truncated download) gave fewer frames than its header

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
@@ -29,8 +30,9 @@ from ..engine.cancel import CancelToken
 from ..engine.optimize import Style, Stylizer
 from ..errors import DiskFull
 from ..io import VideoInfo, check_output, open_sink, open_source
-from ..io.atomic import VIDEO_SUFFIXES, remove_stale_partials
+from ..io.atomic import VIDEO_SUFFIXES, check_not_input, output_kind, remove_stale_partials
 from ..io.lock import JobLock, output_lock_path
+from ..io.sources import source_files
 from .chain import stylize_segment
 from .report import NoFrames, Runner, RunReport, VideoCallback, VideoResult, encode_progress
 from .workdir import WorkDir, check_work_dir, default_work_dir
@@ -61,6 +63,8 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     encode = encode or EncodeConfig()
     segments = segments or SegmentConfig()
     out = check_output(output, force=force, kinds=("video", "gif", "folder"))
+    check_not_input(out, source_files(source))
+    folder = output_kind(output) == "folder"  # frames.v2/ is a folder: the Path drops its slash
     work_path = Path(work_dir) if work_dir else default_work_dir(out)
     check_work_dir(work_path, out)
     even = out.suffix.lower() in VIDEO_SUFFIXES
@@ -84,7 +88,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                 runner: Runner = runtime if runtime is not None else LocalRunner(stylizer, temporal, info)
                 run = RunReport(callback=callback, cancel=cancel)
                 runner.run(frames_in, work, run)
-                _encode(source, out, work, run, info, clip, encode, force, even)
+                _encode(source, out, work, run, info, clip, encode, force, even, folder)
             except DiskFull as full:
                 raise DiskFull(full.path, "the finished frames are kept, free space and rerun to resume",
                                midway=True) from full
@@ -137,13 +141,14 @@ class LocalRunner:
 
 
 def _encode(source: str | Path, out: Path, work: WorkDir, run: RunReport, info: VideoInfo, clip: ClipConfig,
-            encode: EncodeConfig, force: bool, even: bool) -> None:
+            encode: EncodeConfig, force: bool, even: bool, folder: bool = False) -> None:
     """Write the finished frames from the work folder into the output."""
     count, callback = run.frames, run.callback
     durations = info.frame_durations[:count] if info.frame_durations else None
     audio = str(source) if info.has_audio else None
     originals = iter(_open(source, clip, even)) if encode.side_by_side else None
-    with open_sink(out, fps=info.fps, force=force, audio_from=audio, audio_start=clip.start,
+    target = f"{out}{os.sep}" if folder else out
+    with open_sink(target, fps=info.fps, force=force, audio_from=audio, audio_start=clip.start,
                    audio_duration=count / info.fps, quality=encode.crf, loop=encode.loop,
                    frame_durations=durations) as sink:
         for index in range(count):
