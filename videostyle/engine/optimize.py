@@ -23,7 +23,7 @@ from .cancel import CancelToken
 from .color import keep_luminance, match_color
 from .devices import Compute, free_memory, resolve_compute
 from .tensors import fit_size, frame_to_tensor, resize_frame, resize_tensor
-from .tiles import TiledLoss, TilePlan, memory_budget, plan_tiles, tiled_bytes, tiled_grams, tiled_loss_fn
+from .tiles import TiledLoss, TilePlan, held_memory, memory_budget, plan_tiles, tiled_bytes, tiled_grams, tiled_loss_fn
 from .vgg import VGG19Features, load_vgg19, training_bytes
 
 FIRST_STEP_PER_PIXEL = 0.01  # mean |Δpixel| of the first L-BFGS step, in [0, 1] units
@@ -99,6 +99,7 @@ class Stylizer:
         self._color_reference = color_reference
         self._targets: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
         self._layer_weights = self.config.layer_weights()
+        self._held = held_memory(self.device)  # fixed here, so a job's plan does not drift as it allocates
 
     @property
     def device(self) -> torch.device:
@@ -185,7 +186,7 @@ class Stylizer:
 
     # -- tiles (see tiles.py) ----------------------------------------------------------------
     def _budget(self) -> int | None:
-        return memory_budget(self.device, self.config.max_memory, free_memory(self.device))
+        return memory_budget(self.config.max_memory, free_memory(self.device), self._held)
 
     def _tile_plan(self, height: int, width: int) -> TilePlan | None:
         """How an H x W pass is tiled: None (whole) when it fits and no --tile is asked for."""

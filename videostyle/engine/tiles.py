@@ -180,15 +180,18 @@ def plan_tiles(height: int, width: int, *, tile: int | None, budget: int | None,
     return None
 
 
-def memory_budget(device: torch.device, max_memory: int | None, free: int | None) -> int | None:
+def memory_budget(max_memory: int | None, free: int | None, held: int) -> int | None:
     """Bytes this job may still allocate: ``free`` (what the device has free), within
-    ``max_memory`` less what the process already holds (its RSS on a CPU, torch's
-    allocations on a GPU)."""
+    ``max_memory`` less ``held`` (what the process held once its network was loaded)."""
     if max_memory is None:
         return free
-    used = torch.cuda.memory_allocated(device) if device.type == "cuda" else _rss()
-    room = max(0, max_memory - used)
+    room = max(0, max_memory - held)
     return room if free is None else min(free, room)
+
+
+def held_memory(device: torch.device) -> int:
+    """What this process holds now: its RSS on a CPU, torch's allocations on a GPU."""
+    return torch.cuda.memory_allocated(device) if device.type == "cuda" else _rss()
 
 
 def _rss() -> int:
