@@ -97,6 +97,7 @@ def child(args: argparse.Namespace) -> None:
     from videostyle.config import StyleConfig, parse_bytes
     from videostyle.engine.optimize import Stylizer
     from videostyle.engine.tensors import tensor_to_frame
+    from videostyle.engine.tiles import HALO, TilePlan, grid
 
     width, height = args.size, args.size * 3 // 4
     content, style = _pictures(args, width, height)
@@ -124,7 +125,9 @@ def child(args: argparse.Namespace) -> None:
         "core": plan.core if plan else None, "history": plan.history if plan else 50,
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9, 2),
         "s_per_iteration": round(per_iteration, 1), "total_s": round(total, 1), "final_loss": seen[-1][1],
-        "seam_ratio": round(seam_ratio(image, plan), 3) if plan else None}), flush=True)
+        # untiled: the same measure on the lines a grid of --core px cores would have (a baseline)
+        "seam_ratio": round(seam_ratio(image, plan or TilePlan(height, width, args.core or 480, HALO, 50, grid(
+            height, width, args.core or 480, HALO))), 3)}), flush=True)
 
 
 def main() -> None:
@@ -153,7 +156,7 @@ def main() -> None:
         for memory in args.memory.split(","):
             command = [sys.executable, __file__, "child", "--size", str(args.size or 1024), "--content",
                        args.content, "--style", args.style, "--iterations", str(args.iterations),
-                       "--max-memory", memory, "--precision", args.precision]
+                       "--max-memory", memory, "--precision", args.precision, "--core", str(args.core or 480)]
             subprocess.run(command, check=True)
 
 
