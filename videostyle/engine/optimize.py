@@ -23,6 +23,7 @@ from .cancel import CancelToken
 from .color import keep_luminance, match_color
 from .devices import Compute, free_memory, resolve_compute
 from .tensors import frame_to_tensor, resize_frame, resize_tensor
+from .tiles import TiledLoss, TilePlan, held_memory, memory_budget, plan_tiles, tiled_bytes, tiled_grams, tiled_loss_fn
 from .vgg import VGG19Features, load_vgg19, training_bytes
 
 FIRST_STEP_PER_PIXEL = 0.01  # mean |Δpixel| of the first L-BFGS step, in [0, 1] units
@@ -52,6 +53,7 @@ class Progress:
     elapsed: float  # seconds since this stylize() call began
     loss_tensor: torch.Tensor = field(repr=False)  # () weighted total, on the device, detached
     term_tensors: dict[str, torch.Tensor] = field(repr=False)  # weighted terms: content, style, tv, extra
+    tiles: int = 0  # tiles the network's terms are evaluated in at this scale; 0: the whole picture
 
     @property
     def loss(self) -> float:
@@ -100,6 +102,7 @@ class Stylizer:
         self._color_reference = color_reference
         self._targets: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
         self._layer_weights = self.config.layer_weights()
+        self._held = held_memory(self.device)  # fixed here, so a job's plan does not drift as it allocates
 
     @property
     def device(self) -> torch.device:
@@ -137,6 +140,8 @@ class Stylizer:
 
     @torch.no_grad()
     def _grams(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        if plan := self._tile_plan(*image.shape[-2:]):  # a style picture too large to run whole
+            return tiled_grams(self.vgg, self.compute, image, self.config.style_layers, plan)
         with self.compute.autocast():
             features = self.vgg(image, self.config.style_layers)
         return {layer: losses.gram_matrix(f) for layer, f in features.items()}
@@ -156,7 +161,16 @@ class Stylizer:
     # -- memory ----------------------------------------------------------------------------
     def memory_needed(self, height: int, width: int) -> int:
         """Rough peak bytes to stylize an H x W picture: the network's forward and backward
-        pass (see :func:`vgg.training_bytes`), the optimizer's state and a few image copies."""
+        pass (see :func:`vgg.training_bytes`), the optimizer's state and a few image copies;
+        when it runs in tiles (see :meth:`_tile_plan`), one tile's pass and the shrunk history."""
+        if plan := self._tile_plan(height, width):
+            return tiled_bytes(height, width, plan.core, plan.halo, plan.history,
+                               layers=self.config.content_layers + self.config.style_layers,
+                               content_layers=self.config.content_layers, image_buffers=IMAGE_BUFFERS,
+                               lbfgs=self.config.optimizer == "lbfgs")
+        return self._untiled_memory(height, width)
+
+    def _untiled_memory(self, height: int, width: int) -> int:
         layers = self.config.content_layers + self.config.style_layers
         pixels = 3 * height * width
         vectors = 2 * LBFGS_HISTORY if self.config.optimizer == "lbfgs" else 2
@@ -164,8 +178,9 @@ class Stylizer:
 
     def check_memory(self, height: int, width: int) -> None:
         """Raise BadOption, with the largest size that fits, when an H x W picture needs more
-        memory than the device has free (before anything of that size is allocated)."""
-        free = free_memory(self.device)
+        memory than the device has free, or ``max_memory`` allows (before anything of that
+        size is allocated)."""
+        free = self._budget()
         need = self.memory_needed(height, width)
         if free is None or need <= free:
             self._check_style_memory(height, width, free)
@@ -177,8 +192,21 @@ class Stylizer:
         fit -= fit % 16
         advice = (f"the largest size that fits is about --size {fit}" if fit >= 32
                   else "free some memory or use another --device")
+        room = "--max-memory leaves" if self.config.max_memory is not None else "are free"
         raise BadOption(f"--size {longest}: stylizing a {width}x{height} picture needs about {need / 1e9:.1f} GB "
-                        f"on {self.device.type}, and {free / 1e9:.1f} GB are free; {advice}")
+                        f"on {self.device.type}, and {free / 1e9:.1f} GB {room}; {advice}")
+
+    # -- tiles (see tiles.py) ----------------------------------------------------------------
+    def _budget(self) -> int | None:
+        return memory_budget(self.config.max_memory, free_memory(self.device), self._held)
+
+    def _tile_plan(self, height: int, width: int) -> TilePlan | None:
+        """How an H x W pass is tiled: None (whole) when it fits and no --tile is asked for."""
+        cfg = self.config
+        return plan_tiles(height, width, tile=cfg.tile, budget=self._budget(),
+                          untiled=self._untiled_memory(height, width),
+                          layers=cfg.content_layers + cfg.style_layers, content_layers=cfg.content_layers,
+                          image_buffers=IMAGE_BUFFERS, full_history=LBFGS_HISTORY, lbfgs=cfg.optimizer == "lbfgs")
 
     def _check_style_memory(self, height: int, width: int, free: int | None) -> None:
         """The style images pass through the network once, at :meth:`style_size`: a large
@@ -218,7 +246,8 @@ class Stylizer:
             final = index == len(sizes)
             x = resize_tensor(x, h, w).clamp(0, 1)
             scaled_content = resize_tensor(content_t, h, w)
-            report = _Reporter(callback, index, len(sizes), steps, start)
+            plan = self._tile_plan(h, w)
+            report = _Reporter(callback, index, len(sizes), steps, start, tiles=len(plan.tiles) if plan else 0)
             x = self._optimize(x, scaled_content, steps, extra_loss if final else None, report,
                                style_layer_scale or {})
         if self.config.preserve_colors:
@@ -270,6 +299,12 @@ class Stylizer:
         """Build loss(x) for one scale: content features and style targets computed once."""
         cfg = self.config
         layer_weights = {n: w * layer_scale.get(n, 1.0) for n, w in self._layer_weights.items()}
+        if plan := self._tile_plan(*content.shape[-2:]):  # too large to run whole: see tiles.py
+            tiled = TiledLoss(self.vgg, self.compute, plan, cfg.content_layers,
+                              cfg.content_weight / len(cfg.content_layers),
+                              {n: cfg.effective_style_weight * w for n, w in layer_weights.items()},
+                              self.style_targets(*content.shape[-2:]))
+            return tiled_loss_fn(tiled, content, cfg.tv_weight, losses.total_variation, extra_loss)
         layers = tuple(dict.fromkeys(cfg.content_layers + cfg.style_layers))
         with torch.no_grad(), self.compute.autocast():
             content_features = self.vgg(content, cfg.content_layers)
@@ -338,16 +373,17 @@ class Stylizer:
             last.update(x=x.detach().clone(), grad=x.grad.detach().clone(), loss=loss.detach())
             return loss
 
-        lbfgs = _lbfgs(x, FIRST_STEP_PER_PIXEL * x.numel(), 1)
+        plan = self._tile_plan(*x.shape[-2:])
+        lbfgs = _lbfgs(x, FIRST_STEP_PER_PIXEL * x.numel(), 1, history=plan.history if plan else LBFGS_HISTORY)
         lbfgs.step(closure)
         if steps > 1:
             _continue_lbfgs(lbfgs, 1.0, steps - 1).step(closure)
         return x.detach()
 
 
-def _lbfgs(x: torch.Tensor, lr: float, iterations: int) -> torch.optim.LBFGS:
+def _lbfgs(x: torch.Tensor, lr: float, iterations: int, *, history: int = LBFGS_HISTORY) -> torch.optim.LBFGS:
     return torch.optim.LBFGS([x], lr=lr, max_iter=iterations, max_eval=iterations * 5 // 4 + 5,
-                             tolerance_grad=0.0, tolerance_change=0.0, history_size=LBFGS_HISTORY,
+                             tolerance_grad=0.0, tolerance_change=0.0, history_size=history,
                              line_search_fn="strong_wolfe")
 
 
@@ -363,8 +399,8 @@ class _Reporter:
     tensors are passed on as they are (no ``float()`` here: see :class:`Progress`)."""
 
     def __init__(self, callback: ProgressCallback | None, scale: int, scales: int,
-                 iterations: int, start: float) -> None:
-        self.callback, self.scale, self.scales = callback, scale, scales
+                 iterations: int, start: float, *, tiles: int = 0) -> None:
+        self.callback, self.scale, self.scales, self.tiles = callback, scale, scales, tiles
         self.iterations, self.start = iterations, start
 
     def __call__(self, step: int, loss: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:
@@ -373,7 +409,7 @@ class _Reporter:
         self.callback(Progress(
             iteration=min(step, self.iterations), iterations=self.iterations, scale=self.scale,
             scales=self.scales, elapsed=time.perf_counter() - self.start, loss_tensor=loss.detach(),
-            term_tensors={k: v.detach() for k, v in terms.items()}))
+            term_tensors={k: v.detach() for k, v in terms.items()}, tiles=self.tiles))
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:

@@ -1,0 +1,127 @@
+"""Tiled optimization (engine/tiles.py): the tiled gradient is the untiled one, on tiny pictures
+with the real weights, in fp32 on the CPU."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+from synthetic import scene, stripes
+
+from videostyle.cli.options import style_config
+from videostyle.cli.parser import build_parser
+from videostyle.config import StyleConfig, parse_bytes
+from videostyle.engine import tiles
+from videostyle.engine.optimize import Stylizer
+from videostyle.engine.tensors import frame_to_tensor, resize_frame
+from videostyle.errors import BadOption
+
+CPU = dict(device="cpu", precision="fp32")
+H, W = 32, 192  # three 64 px cores in a row: the outer tiles' halos are cut short of the far edge
+CPU_DEVICE = torch.device("cpu")
+
+
+Setup = tuple[Stylizer, torch.Tensor, torch.Tensor, tuple[float, torch.Tensor]]
+
+
+@pytest.fixture(scope="module")
+def setup() -> Setup:
+    """A stylizer, a content, a point x near it, and the untiled (loss, gradient) at x."""
+    stylizer = Stylizer([stripes()], StyleConfig(tv_weight=1.0, **CPU))  # type: ignore[arg-type]
+    content = frame_to_tensor(resize_frame(scene(), W, H), CPU_DEVICE)
+    noise = torch.randn(content.shape, generator=torch.Generator().manual_seed(0))
+    x = (content + 0.1 * noise).clamp(0, 1)
+    return stylizer, content, x, _loss_and_grad(stylizer, content, x, None)
+
+
+def _loss_and_grad(stylizer: Stylizer, content: torch.Tensor, x: torch.Tensor,
+                   plan: tiles.TilePlan | None) -> tuple[float, torch.Tensor]:
+    stylizer._tile_plan = lambda h, w: plan  # type: ignore[method-assign]
+    try:
+        loss_of = stylizer._loss_fn(content, None, {})
+        x = x.clone().requires_grad_(True)
+        loss, _terms = loss_of(x)
+        loss.backward()
+    finally:
+        del stylizer._tile_plan
+    assert x.grad is not None
+    return float(loss.detach()), x.grad
+
+
+def _error(halo: int, setup: Setup) -> tuple[float, float]:
+    """(max |g_tiled - g| / max |g|, the loss's relative error) with 64 px cores and this halo."""
+    stylizer, content, x, (loss, grad) = setup
+    plan = tiles.TilePlan(H, W, 64, halo, 50, tiles.grid(H, W, 64, halo))
+    assert len(plan.tiles) == 3
+    tiled_loss, tiled_grad = _loss_and_grad(stylizer, content, x, plan)
+    return float((tiled_grad - grad).abs().max() / grad.abs().max()), abs(tiled_loss - loss) / loss
+
+
+def test_tiled_gradient_equals_the_untiled_one(setup):
+    grad_error, loss_error = _error(tiles.HALO, setup)
+    assert grad_error <= 1e-3 and loss_error <= 1e-4
+
+
+def test_a_too_small_halo_is_measurably_wrong(setup):
+    grad_error, _ = _error(16, setup)
+    assert grad_error > 1e-2
+
+
+def test_grid_cores_partition_every_layer():
+    plan = tiles.grid(100, 200, 64, 32)
+    for layer in ("relu1_1", "relu4_2", "relu5_1"):
+        s = tiles.stride(layer)
+        rows = {(t.y0, t.y1): t.core(layer)[0] for t in plan}
+        assert sum(r.stop - r.start for r in rows.values()) == 100 // s
+    assert all(t.ty0 % 16 == 0 and t.tx0 % 16 == 0 for t in plan)
+
+
+def test_a_short_tiled_stylize_matches_the_untiled_one():
+    content = resize_frame(scene(), W, H)
+    finals = []
+    for tile in (None, 64):
+        stylizer = Stylizer([stripes()], StyleConfig(iterations=1, scales=1, tile=tile, **CPU))  # type: ignore[arg-type]
+        seen = []
+        out = stylizer.stylize(content, callback=lambda p, seen=seen: seen.append((p.loss, p.tiles)))
+        assert bool(torch.isfinite(out).all())
+        finals.append(seen[-1])
+    (untiled, zero), (tiled, count) = finals
+    assert zero == 0 and count == 3
+    assert abs(tiled - untiled) <= 0.03 * untiled
+
+
+def test_planning_tiles_only_what_does_not_fit():
+    kw = dict(tile=None, layers=("relu4_2", "relu5_1"), content_layers=("relu4_2",), image_buffers=12,
+              full_history=50, lbfgs=True)
+    assert tiles.plan_tiles(3072, 4096, budget=None, untiled=10**12, **kw) is None  # unknown: whole
+    assert tiles.plan_tiles(512, 512, budget=10**10, untiled=10**9, **kw) is None  # fits
+    plan = tiles.plan_tiles(3072, 4096, budget=6 * 2**30, untiled=45 * 10**9, **kw)
+    assert plan is not None and plan.history < 50 and len(plan.tiles) > 1
+    assert tiles.tiled_bytes(3072, 4096, plan.core, plan.halo, plan.history, layers=kw["layers"],
+                             content_layers=kw["content_layers"], image_buffers=12, lbfgs=True) <= 6 * 2**30
+    assert tiles.plan_tiles(3072, 4096, budget=2**30, untiled=45 * 10**9, **kw) is None  # cannot work
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--tile", "100"], r"^--tile 100: must be a multiple of 16"),
+    (["--tile", "8"], r"^--tile 8: must be at least 32"),
+    (["--max-memory", "lots"], r"^--max-memory lots: give a size such as 4GB"),
+    (["--max-memory", "1M"], r"^--max-memory 1048576: must be at least"),
+])
+def test_bad_tile_and_memory_options_are_one_line(argv, message):
+    args = build_parser().parse_args(["image", "in.png", "-o", "out.png", "-s", "a.png", *argv])
+    with pytest.raises(BadOption, match=message) as caught:
+        style_config(args)
+    assert "\n" not in str(caught.value)
+
+
+def test_memory_sizes_parse_with_suffixes():
+    assert parse_bytes("--max-memory", "4GB") == 4 * 2**30
+    assert parse_bytes("--max-memory", "512m") == 512 * 2**20
+    assert parse_bytes("--max-memory", "1.5G") == int(1.5 * 2**30)
+    args = build_parser().parse_args(["image", "in.png", "-o", "o.png", "-s", "a.png", "--max-memory", "2GB",
+                                      "--tile", "256"])
+    assert isinstance(args, argparse.Namespace)
+    config = style_config(args)
+    assert (config.max_memory, config.tile) == (2 * 2**30, 256)
