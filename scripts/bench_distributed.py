@@ -37,9 +37,9 @@ import torch
 
 from videostyle.config import ClipConfig, SegmentConfig, StyleConfig, TemporalConfig
 from videostyle.engine.optimize import Stylizer
-from videostyle.engine.tensors import resize_frame
+from videostyle.engine.tensors import frame_to_tensor, resize_frame, tensor_to_frame
 from videostyle.io import open_source, read_image
-from videostyle.video.chain import stylize_segment
+from videostyle.video.chain import SegmentState, stylize_segment
 from videostyle.video.job import stylize_video
 from videostyle.video.metrics import warping_error
 from videostyle.video.plan import plan_segments

@@ -47,8 +47,8 @@ def bench_pastiche(content: str, style: str, size: int, steps: int) -> dict[str,
 
 
 def bench_ours(content: str, style: str, size: int, steps: int, precision: str) -> dict[str, float]:
-    from videostyle.engine import vgg
     from videostyle.config import StyleConfig
+    from videostyle.engine import vgg
     from videostyle.engine.optimize import Stylizer
     from videostyle.engine.tensors import fit_size, resize_frame
     from videostyle.io import read_image

@@ -51,8 +51,9 @@ from videostyle.engine.optimize import Stylizer
 from videostyle.engine.temporal import TemporalConfig
 from videostyle.engine.tensors import fit_size, frame_to_tensor, resize_frame
 from videostyle.io import open_sink, open_source, read_image, write_image
-from videostyle.video.job import ClipConfig, VideoProgress, stylize_video
+from videostyle.video.job import ClipConfig, stylize_video
 from videostyle.video.metrics import evaluate_videos
+from videostyle.video.report import VideoProgress
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 CONTENTS = {"face": "content/astronaut.png", "cat": "content/chelsea.png", "cup (low contrast)": "content/coffee.png",

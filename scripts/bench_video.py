@@ -23,8 +23,9 @@ from videostyle.config import StyleConfig
 from videostyle.engine.optimize import Stylizer
 from videostyle.engine.temporal import TemporalConfig
 from videostyle.io import open_source, read_image
-from videostyle.video.job import ClipConfig, VideoProgress, stylize_video
+from videostyle.video.job import ClipConfig, stylize_video
 from videostyle.video.metrics import evaluate_videos
+from videostyle.video.report import VideoProgress
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 

@@ -83,8 +83,8 @@ def test_free_memory_asks_cuda_on_a_gpu_and_the_system_on_a_cpu(monkeypatch):
 def test_a_size_that_does_not_fit_is_refused_with_the_largest_that_does(monkeypatch, style_image):
     import re
 
-    from videostyle.engine import optimize
     from videostyle.config import StyleConfig
+    from videostyle.engine import optimize
 
     stylizer = optimize.Stylizer([style_image], StyleConfig(device="cpu", precision="fp32"))
     free = stylizer.memory_needed(768, 1024) // 2

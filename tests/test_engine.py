@@ -7,8 +7,8 @@ import pytest
 import torch
 from synthetic import blobs, scene, stripes
 
-from videostyle.engine import losses
 from videostyle.config import StyleConfig
+from videostyle.engine import losses
 from videostyle.engine.optimize import Style, Stylizer
 from videostyle.engine.tensors import frame_to_tensor, tensor_to_frame
 from videostyle.engine.vgg import LAYER_NAMES, load_vgg19
