@@ -15,8 +15,13 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from synthetic import scene
 
 from videostyle.cli import main
+from videostyle.config import DEFAULT_EVAL_FLOW, EVAL_FLOWS
+from videostyle.engine.flow import FlowEstimator, flow_between, warp
+from videostyle.errors import BadOption
+from videostyle.video.metrics import evaluate_videos, flow_judge, warping_error
 
 SIZE = (96, 72)  # (width, height)
 SHIFT = (2, 1)  # (dx, dy) pixels per frame: frame_t(p) = frame_{t-1}(p + SHIFT)
@@ -139,3 +144,91 @@ def test_eval_compares_a_stylized_range_with_that_range_of_the_original(tmp_path
     assert right["frames"] == 4
     wrong = run_eval(capsys, path, later, "--frames", "4")  # frames 0..3: not what was stylized
     assert right["e_warp"] < 0.2 * wrong["e_warp"], (right, wrong)
+
+
+# -- which flow judges ----------------------------------------------------------------------
+def old_e_warp(original: list[np.ndarray], stylized: list[np.ndarray]) -> tuple[float, float]:
+    """E_warp of ``stylized`` and of ``original`` as eval computed them before the independent
+    flow (the optimizer's FlowEstimator and its reliability mask), written out here."""
+    estimator = FlowEstimator()
+    terms: tuple[list[float], list[float]] = ([], [])
+    for t in range(1, len(original)):
+        flow = flow_between(original[t - 1], original[t], estimator)
+        for out, seq in zip(terms, (stylized, original), strict=True):
+            cur, prev = (seq[i].astype(np.float32) / 255 for i in (t, t - 1))
+            diff = np.sum((cur - warp(prev, flow.backward)) ** 2, axis=2)
+            out.append(float(np.sum(flow.mask * diff) / (3 * np.sum(flow.mask))))
+    return float(np.mean(terms[0])), float(np.mean(terms[1]))
+
+
+def noisy(frames: list[np.ndarray], sigma: float = 12, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [np.clip(f.astype(np.int16) + rng.normal(0, sigma, f.shape).round(), 0, 255).astype(np.uint8)
+            for f in frames]
+
+
+def test_the_default_flow_is_not_the_optimizers(tmp_path, original, monkeypatch):
+    path, frames = original
+    judge = flow_judge()
+    assert judge.name == DEFAULT_EVAL_FLOW == "independent" and not isinstance(judge, FlowEstimator)
+    scene_pair = (scene(96, 72, seed=3), np.roll(scene(96, 72, seed=3), (1, 2), axis=(0, 1)))
+    assert np.abs(judge(*scene_pair) - FlowEstimator()(*scene_pair)).max() > 0.05  # another flow, not a copy
+    np.testing.assert_array_equal(flow_judge("same")(*scene_pair), FlowEstimator()(*scene_pair))
+
+    def optimizers_flow(*_args):
+        raise AssertionError("the default eval used the optimizer's flow")
+
+    monkeypatch.setattr(FlowEstimator, "__call__", optimizers_flow)
+    report = evaluate_videos(path, write_lossless(tmp_path / "noisy.mkv", noisy(frames)))
+    assert report["flow"] == "independent" and "Farneback" in report["flow_method"]
+    assert warping_error(frames, noisy(frames)).flow == "independent"
+    with pytest.raises(AssertionError, match="optimizer's flow"):
+        warping_error(frames, frames, flow="same")
+
+
+@pytest.mark.parametrize("flow", EVAL_FLOWS)
+def test_a_look_that_follows_a_pure_shift_scores_near_zero_and_flicker_or_flips_raise_it(tmp_path, original,
+                                                                                           flow):
+    path, frames = original
+    repainted = [255 - f for f in frames]
+    flickering = noisy(repainted)
+    flipped = [np.ascontiguousarray(np.fliplr(f)) for f in repainted]  # moves the other way
+    reports = {name: evaluate_videos(path, write_lossless(tmp_path / f"{name}.mkv", seq), flow=flow)
+               for name, seq in (("steady", repainted), ("flicker", flickering), ("flipped", flipped))}
+    assert all(r["flow"] == flow for r in reports.values())
+    steady, flicker = reports["steady"]["e_warp"], reports["flicker"]["e_warp"]
+    assert steady < 0.05 * flicker and reports["steady"]["e_warp_original"] < 0.05 * flicker
+    assert flicker == pytest.approx(independent_e_warp(flickering), rel=0.10)
+    assert reports["flipped"]["e_warp"] > 20 * steady + 1e-3
+
+
+def test_flow_same_reproduces_the_old_measure(tmp_path, original):
+    path, frames = original
+    flickering = noisy(frames)
+    report = evaluate_videos(path, write_lossless(tmp_path / "noisy.mkv", flickering), flow="same")
+    old_stylized, old_original = old_e_warp(frames, flickering)
+    assert report["flow"] == "same" and "DIS" in report["flow_method"]
+    assert report["e_warp"] == pytest.approx(old_stylized, rel=1e-6)
+    assert report["e_warp_original"] == pytest.approx(old_original, rel=1e-6, abs=1e-12)
+    assert warping_error(frames, flickering, flow="same").e_warp == pytest.approx(old_stylized, rel=1e-6)
+
+
+@pytest.mark.parametrize("gap", [1, 2])
+def test_the_per_pair_values_average_to_the_reported_e_warp(tmp_path, original, gap):
+    path, frames = original
+    drifting = [np.clip(f.astype(np.int16) + 6 * t, 0, 255).astype(np.uint8) for t, f in enumerate(noisy(frames))]
+    report = evaluate_videos(path, write_lossless(tmp_path / "drift.mkv", drifting), gap=gap)
+    pairs = report["per_pair"]
+    assert [p["frame"] for p in pairs] == list(range(gap, FRAMES))
+    assert np.mean([p["e_warp"] for p in pairs]) == pytest.approx(report["e_warp"], rel=1e-12)
+    assert np.mean([p["e_warp_original"] for p in pairs]) == pytest.approx(report["e_warp_original"], abs=1e-15)
+    assert len({round(p["e_warp"], 8) for p in pairs}) > 1  # the terms themselves, not the mean repeated
+    json.dumps(report)  # what --json prints
+
+
+def test_an_unknown_flow_is_refused_naming_the_choices(original):
+    path, frames = original
+    with pytest.raises(BadOption, match="--flow deepflow: choose one of independent, same"):
+        evaluate_videos(path, path, flow="deepflow")
+    with pytest.raises(BadOption, match="--flow"):
+        warping_error(frames, frames, flow="")

@@ -53,6 +53,12 @@ INITS = ("content", "noise")
 TEMPORAL_MODES = ("flow", "warm", "independent")
 TILE_ALIGN = 16  # px: tiles start on multiples of relu5_1's stride, so every pool lines up
 MIN_MEMORY = 256 * 2**20  # bytes: the least --max-memory (the network's weights alone take ~80 MB)
+# `videostyle eval --flow`: which optical flow judges E_warp. "independent" (the default) is one
+# the optimizer never uses (OpenCV's Farneback, see video/metrics.py), so a flow-mode result is
+# not steady by construction; "same" is the flow flow mode's temporal loss optimizes against
+# (engine/flow.py's DIS), the measure before issue 18, kept for comparison with old figures.
+EVAL_FLOWS = ("independent", "same")
+DEFAULT_EVAL_FLOW = "independent"
 MIN_SIZE = 16  # pixels, longest side of a video or live frame
 MAX_CRF = 51  # H.264's CRF range is 0-51 (VP9 accepts up to 63; the common range is enforced)
 MAX_GIF_LOOP = 65535  # the GIF loop count is a 16-bit field

@@ -12,7 +12,7 @@ in pixels, channel 0 horizontal (x), channel 1 vertical (y).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -30,6 +30,10 @@ BOUNDARY_OFFSET = 0.002
 # colours changed. Camera shake and pans keep well over half of the pixels reliable.
 CUT_RELIABLE_FRACTION = 0.4
 CUT_HISTOGRAM_DISTANCE = 0.5  # Bhattacharyya distance of HSV hue/saturation histograms
+
+
+# Any dense flow: f(a, b) -> (H, W, 2) float32 with a(p) ≈ b(p + f(p)), for RGB uint8 frames.
+FlowFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 class FlowEstimator:
@@ -98,8 +102,9 @@ class FlowResult:
         return float(self.mask.mean())
 
 
-def flow_between(previous: np.ndarray, frame: np.ndarray, estimator: FlowEstimator | None = None) -> FlowResult:
-    """Both flows and the reliability mask for warping ``previous`` onto ``frame`` (RGB uint8)."""
+def flow_between(previous: np.ndarray, frame: np.ndarray, estimator: FlowFunction | None = None) -> FlowResult:
+    """Both flows and the reliability mask for warping ``previous`` onto ``frame`` (RGB uint8);
+    ``estimator`` is any :data:`FlowFunction` (default: a new :class:`FlowEstimator`)."""
     estimate = estimator or FlowEstimator()
     backward = estimate(frame, previous)
     forward = estimate(previous, frame)
