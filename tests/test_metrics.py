@@ -232,3 +232,15 @@ def test_an_unknown_flow_is_refused_naming_the_choices(original):
         evaluate_videos(path, path, flow="deepflow")
     with pytest.raises(BadOption, match="--flow"):
         warping_error(frames, frames, flow="")
+
+
+def test_the_eval_command_names_its_flow_and_takes_flow_same(tmp_path, capsys, original):
+    path, frames = original
+    stylized = write_lossless(tmp_path / "s.mkv", noisy(frames))
+    default = run_eval(capsys, path, stylized)
+    same = run_eval(capsys, path, stylized, "--flow", "same")
+    assert default["flow"] == "independent" and same["flow"] == "same"
+    assert len(default["per_pair"]) == default["frames"] - 1
+    assert main(["eval", str(path), str(stylized), "--flow", "same"]) == 0
+    assert "flow: same" in capsys.readouterr().out
+    assert main(["eval", str(path), str(stylized), "--flow", "deepflow"]) == 2

@@ -380,8 +380,10 @@ class EvalConfig:
     gap: int = 1
     start: float = 0.0
     frames: int | None = None
+    flow: str = DEFAULT_EVAL_FLOW  # which optical flow judges (see EVAL_FLOWS)
 
     def __post_init__(self) -> None:
+        check_choice("--flow", self.flow, EVAL_FLOWS)
         check_whole("--gap", self.gap, at_least=1, at_most=MAX_GAP)
         check_number("--start", self.start, at_least=0)
         if self.frames is not None:

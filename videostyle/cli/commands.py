@@ -101,8 +101,9 @@ def run_video(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from ..video.metrics import evaluate_videos
 
-    config = EvalConfig(gap=args.gap, start=args.start, frames=args.frames)
-    report = evaluate_videos(args.original, args.stylized, gap=config.gap, start=config.start, frames=config.frames)
+    config = EvalConfig(gap=args.gap, start=args.start, frames=args.frames, flow=args.flow)
+    report = evaluate_videos(args.original, args.stylized, gap=config.gap, start=config.start, frames=config.frames,
+                             flow=config.flow)
     if args.json:
         print(json.dumps(report))
     else:
@@ -110,6 +111,7 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"E_warp original: {report['e_warp_original']:.5f} (reference)")
         gap = f", frame t against t-{report['gap']}" if report["gap"] > 1 else ""
         print(f"frames: {report['frames']} at {report['size'][0]}x{report['size'][1]}{gap}")
+        print(f"flow: {report['flow']} ({report['flow_method']})")
     return EXIT_OK
 
 

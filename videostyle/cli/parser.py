@@ -10,6 +10,7 @@ from .. import __version__
 from ..config import (
     DEFAULT_PRESET,
     DEMO_OUTPUT_DIR,
+    EVAL_FLOWS,
     IMAGE_SIZE,
     INITS,
     OPTIMIZERS,
@@ -217,7 +218,11 @@ def _add_eval_command(commands: argparse._SubParsersAction) -> None:
                    help="seconds of the original skipped before the stylized part (as given to video)")
     p.add_argument("--frames", type=int, default=None,
                    help="frames of the original that were stylized (as given to video; default: all)")
-    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.add_argument("--flow", choices=EVAL_FLOWS, default=e.flow,
+                   help="the optical flow that judges: independent (default), one the optimizer never uses "
+                        "(OpenCV Farneback), so flow mode is not steady by construction; same: the flow "
+                        "flow mode optimizes against (DIS), the measure of earlier versions")
+    p.add_argument("--json", action="store_true", help="print a JSON object, with per-pair values")
 
 
 def _add_demo_command(commands: argparse._SubParsersAction) -> None:
