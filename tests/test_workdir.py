@@ -138,7 +138,7 @@ def test_restart_deletes_nothing_before_the_inputs_are_checked(files, capsys):
 def test_a_failed_run_leaves_no_work_folder_behind(files, capsys):
     before = tree(files)
     code, err = run(capsys, files, *video("-o", "out.mp4", "--start", "60"))
-    assert code == 2 and "no frames" in err
+    assert code == 2 and "--start 60: past the end" in err  # refused before any work (issue 18)
     assert tree(files) == before
 
 
