@@ -280,3 +280,26 @@ def test_disk_full_during_an_image_is_one_line_and_no_partial_file(files, tmp_pa
                         "--size", "32", "--iterations", "1", "--device", "cpu", "--quiet")
         assert code == 2 and err.startswith("videostyle: error: disk full writing") and "\n" not in err, err
         assert tree(disk.path) == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_a_job_with_one_line_as_ctrl_c_does(files, signum):
+    cmd = [sys.executable, "-m", "videostyle", *video("-o", "out.mp4"), "--first-iterations", "100000"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    job = subprocess.Popen(cmd, cwd=files, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (files / ".out.mp4.videostyle" / LOCK_FILE).exists():
+            assert job.poll() is None, job.stderr.read() if job.stderr else ""
+            time.sleep(0.1)
+        time.sleep(0.5)  # into the first frame's optimization
+        job.send_signal(signum)
+        _, err = job.communicate(timeout=60)
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
+    assert job.returncode == 128 + signum, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"stopped by {signal.Signals(signum).name}" in lines[0], err
+    assert "Traceback" not in err and not (files / "out.mp4").exists()

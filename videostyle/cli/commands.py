@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..config import DEMO_SIZE, EvalConfig, ServeConfig, StyleConfig
 from ..errors import BadOption
-from .exits import EXIT_INTERRUPTED, EXIT_OK
+from .exits import EXIT_INTERRUPTED, EXIT_OK, Terminated
 from .options import (
     parse_auth,
     read_styles,
@@ -80,9 +80,11 @@ def run_video(args: argparse.Namespace) -> int:
         result = stylize_video(args.input, args.output, styles, style=style, temporal=temporal, clip=clip,
                                encode=encode, force=args.force, work_dir=args.work_dir, restart=args.restart,
                                keep_work=args.keep_work, segments=segments, callback=both(bar, preview))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if isinstance(bar, FrameBar):
             bar.close()
+        if isinstance(stop, Terminated):
+            raise  # main says which signal, with its exit code
         print("videostyle: interrupted; finished frames are kept: run the same command again to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -1,6 +1,16 @@
-"""The exit codes of ``videostyle`` (listed in the README)."""
+"""The exit codes of ``videostyle`` (listed in the README), and the stop a signal asks for."""
+
+import signal
 
 EXIT_OK = 0
 EXIT_FAILURE = 1  # a failure at run time that is not the input's fault (frames kept: rerun to resume)
 EXIT_BAD_INPUT = 2  # bad usage, input, option or output
 EXIT_INTERRUPTED = 130  # Ctrl-C (as a shell reports SIGINT)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, unwound as Ctrl-C is: a video job keeps its finished frames."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 
 from ..errors import VideostyleError, VideostyleWarning
-from .exits import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED
+from .exits import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, Terminated
 from .parser import build_parser
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+def _handle_termination() -> dict[int, object]:
+    """kill, systemd, docker stop, a closed terminal: one line and the frames kept, like Ctrl-C.
+    Returns the handlers it replaced, for :func:`main` to put back."""
+    replaced: dict[int, object] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return replaced
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) in (signal.SIG_DFL, None):
+            replaced[number] = signal.signal(number, _terminate)
+    return replaced
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,8 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always", VideostyleWarning)
         warnings.showwarning = _one_line_warning(warnings.showwarning)
+        replaced: dict[int, object] = {}
         try:
             args = build_parser().parse_args(argv)
+            if args.command != "serve":  # the page shuts itself down on SIGTERM
+                replaced = _handle_termination()
             _quiet_opencv()
             from .commands import RUNNERS
 
@@ -31,9 +53,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except VideostyleError as exc:
             print(f"videostyle: error: {exc}", file=sys.stderr)
             return EXIT_FAILURE if exc.exit_code == EXIT_FAILURE else EXIT_BAD_INPUT
+        except Terminated as stop:
+            print(f"videostyle: stopped by {signal.Signals(stop.signum).name}; finished frames are kept: run the "
+                  "same command again to resume", file=sys.stderr)
+            return 128 + stop.signum
         except KeyboardInterrupt:
             print("videostyle: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
+        finally:
+            for number, handler in replaced.items():
+                signal.signal(number, handler)  # type: ignore[arg-type]
 
 
 def _quiet_opencv() -> None:
