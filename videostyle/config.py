@@ -50,7 +50,7 @@ OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 TEMPORAL_MODES = ("flow", "warm", "independent")
 # `videostyle eval --flow`: which optical flow judges E_warp. "independent" (the default) is one
-# the optimizer never uses (OpenCV's Farneback, see video/metrics.py), so a flow-mode result is
+# the optimizer never computes (DIS without its refinement, see video/metrics.py), so a flow-mode result is
 # not steady by construction; "same" is the flow flow mode's temporal loss optimizes against
 # (engine/flow.py's DIS), the measure before issue 18, kept for comparison with old figures.
 EVAL_FLOWS = ("independent", "same")
