@@ -52,8 +52,8 @@ class IndependentFlow:
     (finest scale 0, refined) is reused; the solver is built once.
 
     Chosen by measurement (scripts/check_eval_flow.py): it reads E_warp within 11% of
-    DeepFlow on cockatoo.mp4's original frames and independent-mode output, and within 11%
-    of the exact flow on the demo's stylized clip (the sample clip's pan is known). OpenCV's
+    DeepFlow on cockatoo.mp4's original frames and independent-mode output, and 12% under
+    the exact flow on the demo's stylized clip (the sample clip's pan is known). OpenCV's
     Farneback agreed on cockatoo.mp4 but read the demo's stylized clip 5x above the exact
     flow (in its smooth sky the flow is wrong yet self-consistent, and the paint there is not).
     """
