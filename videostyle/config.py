@@ -54,7 +54,7 @@ TEMPORAL_MODES = ("flow", "warm", "independent")
 TILE_ALIGN = 16  # px: tiles start on multiples of relu5_1's stride, so every pool lines up
 MIN_MEMORY = 256 * 2**20  # bytes: the least --max-memory (the network's weights alone take ~80 MB)
 # `videostyle eval --flow`: which optical flow judges E_warp. "independent" (the default) is one
-# the optimizer never uses (OpenCV's Farneback, see video/metrics.py), so a flow-mode result is
+# the optimizer never computes (DIS without its refinement, see video/metrics.py), so a flow-mode result is
 # not steady by construction; "same" is the flow flow mode's temporal loss optimizes against
 # (engine/flow.py's DIS), the measure before issue 18, kept for comparison with old figures.
 EVAL_FLOWS = ("independent", "same")

@@ -220,7 +220,7 @@ def _add_eval_command(commands: argparse._SubParsersAction) -> None:
                    help="frames of the original that were stylized (as given to video; default: all)")
     p.add_argument("--flow", choices=EVAL_FLOWS, default=e.flow,
                    help="the optical flow that judges: independent (default), one the optimizer never uses "
-                        "(OpenCV Farneback), so flow mode is not steady by construction; same: the flow "
+                        "(DIS without refinement), so flow mode is not steady by construction; same: the flow "
                         "flow mode optimizes against (DIS), the measure of earlier versions")
     p.add_argument("--json", action="store_true", help="print a JSON object, with per-pair values")
 
