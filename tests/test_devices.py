@@ -87,7 +87,7 @@ def test_a_size_that_does_not_fit_is_tiled_and_one_that_cannot_is_refused(monkey
     from videostyle.engine import optimize, tiles
 
     stylizer = optimize.Stylizer([style_image], StyleConfig(device="cpu", precision="fp32"))
-    whole = stylizer.memory_needed(768, 1024)
+    whole = stylizer._untiled_memory(768, 1024)  # what it needs whole (not planning this size yet)
     free = whole // 2
     monkeypatch.setattr(optimize, "free_memory", lambda device: free)
     stylizer.check_memory(384, 512)  # a quarter of the memory: fits whole
@@ -99,6 +99,8 @@ def test_a_size_that_does_not_fit_is_tiled_and_one_that_cannot_is_refused(monkey
                               layers=("relu4_2", "relu5_1"), content_layers=("relu4_2",),
                               image_buffers=optimize.IMAGE_BUFFERS, lbfgs=True)
     free = least * 9 // 10  # not even the smallest tiles fit: refused, naming a size that does
+    # a new job (a Stylizer plans each size once, so the same one keeps its first plan)
+    stylizer = optimize.Stylizer([style_image], StyleConfig(device="cpu", precision="fp32"))
     with pytest.raises(BadOption, match=r"--size 1024: .* the largest size that fits is about --size") as caught:
         stylizer.check_memory(768, 1024)
     fit = int(re.search(r"--size (\d+)$", str(caught.value)).group(1))

@@ -125,3 +125,24 @@ def test_memory_sizes_parse_with_suffixes():
     assert isinstance(args, argparse.Namespace)
     config = style_config(args)
     assert (config.max_memory, config.tile) == (2 * 2**30, 256)
+
+
+def test_a_size_is_planned_once_per_stylizer_so_every_frame_evaluates_the_same_way(monkeypatch):
+    from videostyle.engine import optimize
+
+    stylizer = Stylizer([stripes()], StyleConfig(device="cpu", precision="fp32"))
+    free = [stylizer.memory_needed(96, 128) * 10]
+    reads: list[int] = []
+
+    def free_memory(device):
+        reads.append(1)
+        return free[0]
+
+    monkeypatch.setattr(optimize, "free_memory", free_memory)
+    stylizer.check_memory(96, 128)
+    first = stylizer._tile_plan(96, 128)
+    free[0] = 1  # memory runs short mid-job: the plan and the check made for the first frame hold
+    for _ in range(3):
+        stylizer.check_memory(96, 128)
+        assert stylizer._tile_plan(96, 128) is first
+    assert len(reads) <= 2  # the free memory was read for the first frame only

@@ -103,6 +103,10 @@ class Stylizer:
         self._targets: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
         self._layer_weights = self.config.layer_weights()
         self._held = held_memory(self.device)  # fixed here, so a job's plan does not drift as it allocates
+        # decided once per size for the Stylizer's life: every frame of a job (and a resumed
+        # run) evaluates the same way, and the free memory is read once, not per evaluation
+        self._plans: dict[tuple[int, int], TilePlan | None] = {}
+        self._fits: set[tuple[int, int]] = set()  # sizes check_memory has passed
 
     @property
     def device(self) -> torch.device:
@@ -179,11 +183,14 @@ class Stylizer:
     def check_memory(self, height: int, width: int) -> None:
         """Raise BadOption, with the largest size that fits, when an H x W picture needs more
         memory than the device has free, or ``max_memory`` allows (before anything of that
-        size is allocated)."""
+        size is allocated). Once a size has passed, later calls (every frame) return at once."""
+        if (height, width) in self._fits:
+            return
         free = self._budget()
         need = self.memory_needed(height, width)
         if free is None or need <= free:
             self._check_style_memory(height, width, free)
+            self._fits.add((height, width))
             return
         longest = max(height, width)
         fit = int(longest * (free / need) ** 0.5)
@@ -201,12 +208,16 @@ class Stylizer:
         return memory_budget(self.config.max_memory, free_memory(self.device), self._held)
 
     def _tile_plan(self, height: int, width: int) -> TilePlan | None:
-        """How an H x W pass is tiled: None (whole) when it fits and no --tile is asked for."""
-        cfg = self.config
-        return plan_tiles(height, width, tile=cfg.tile, budget=self._budget(),
-                          untiled=self._untiled_memory(height, width),
-                          layers=cfg.content_layers + cfg.style_layers, content_layers=cfg.content_layers,
-                          image_buffers=IMAGE_BUFFERS, full_history=LBFGS_HISTORY, lbfgs=cfg.optimizer == "lbfgs")
+        """How an H x W pass is tiled: None (whole) when it fits and no --tile is asked for.
+        Planned on the first call for a size and kept (see ``_plans``)."""
+        key = (height, width)
+        if key not in self._plans:
+            cfg = self.config
+            self._plans[key] = plan_tiles(
+                height, width, tile=cfg.tile, budget=self._budget(), untiled=self._untiled_memory(height, width),
+                layers=cfg.content_layers + cfg.style_layers, content_layers=cfg.content_layers,
+                image_buffers=IMAGE_BUFFERS, full_history=LBFGS_HISTORY, lbfgs=cfg.optimizer == "lbfgs")
+        return self._plans[key]
 
     def _check_style_memory(self, height: int, width: int, free: int | None) -> None:
         """The style images pass through the network once, at :meth:`style_size`: a large
