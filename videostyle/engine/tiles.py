@@ -27,9 +27,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import LAYER_NAMES, TILE_ALIGN
+from ..config import TILE_ALIGN
 from .devices import Compute
 from .vgg import VGG19Features, training_bytes
+from .vgg import layer_stride as stride
 
 # The halo. A relu5_1 position depends on pixels up to 70 px beyond its 16 px cell on either side
 # (pool4 -> 3x3 conv5_1 -> four 3x3 convs per block back through the pools), so the smallest
@@ -47,11 +48,6 @@ MIN_HISTORY = 5  # L-BFGS curvature pairs kept at the least under a tight budget
 TILED_BUFFERS = 3  # image-sized float32 tensors tiling adds: the gradient, its saved copy, a tile's slice
 
 LossFn = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
-
-
-def stride(layer: str) -> int:
-    """Pixels per feature position at ``layer``: 2 ** (pools before it)."""
-    return 2 ** sum(1 for name in LAYER_NAMES[: LAYER_NAMES.index(layer)] if name.startswith("pool"))
 
 
 @dataclass(frozen=True)

