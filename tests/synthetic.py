@@ -116,3 +116,13 @@ def huge_png(path: Path, width: int, height: int) -> Path:
     pixels = zlib.compress(b"\0" * (width + 1) * 4)  # a few rows: the rest is "truncated"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
     return path
+
+
+def broken_videos(folder: Path, good: Path, *, keep: float = 0.5) -> tuple[Path, Path, Path]:
+    """Three ways a .mp4 is not a video: text renamed .mp4, an empty file, and ``good``
+    truncated to ``keep`` of its bytes (its index is at the end, so it is unreadable)."""
+    text, empty, truncated = folder / "notes.mp4", folder / "empty.mp4", folder / "truncated.mp4"
+    text.write_text("not a video\n")
+    empty.write_bytes(b"")
+    truncated.write_bytes(good.read_bytes()[: int(good.stat().st_size * keep)])
+    return text, empty, truncated

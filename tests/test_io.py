@@ -310,13 +310,8 @@ def test_empty_folder_and_unmatched_glob_are_refused(tmp_path):
 
 # -- bad inputs -----------------------------------------------------------------------------
 def test_bad_video_files_are_refused_in_one_line(tmp_path):
-    text = tmp_path / "notes.mp4"
-    text.write_text("not a video\n")
-    empty = tmp_path / "empty.mp4"
-    empty.write_bytes(b"")
     good = make_clip(tmp_path / "good.mp4", seconds=1)
-    truncated = tmp_path / "truncated.mp4"
-    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    text, empty, truncated = synthetic.broken_videos(tmp_path, good)
     for path, words in ((tmp_path / "missing.mp4", "no such file"), (text, "not a video"),
                         (empty, "empty"), (truncated, "not a video")):
         with pytest.raises(BadSource) as caught:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from synthetic import blobs, make_clip, panning_texture, stripes
+from synthetic import blobs, broken_videos, make_clip, panning_texture, stripes
 
 from videostyle.cli import main
 from videostyle.config import ClipConfig, StyleConfig, TemporalConfig
@@ -200,13 +200,8 @@ def test_changed_settings_are_refused_not_mixed(tmp_path, style_file):
 
 # -- bad input ------------------------------------------------------------------------------
 def test_bad_inputs_exit_2_with_one_line(tmp_path, style_file, capsys):
-    text = tmp_path / "notes.mp4"
-    text.write_text("not a video\n")
-    empty = tmp_path / "empty.mp4"
-    empty.write_bytes(b"")
     good = make_clip(tmp_path / "good.mp4", frames=6)
-    truncated = tmp_path / "truncated.mp4"
-    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    text, empty, truncated = broken_videos(tmp_path, good, keep=1 / 3)
     base = ["--style", style_file, "--size", "64", "--iterations", "1", "--first-iterations", "1",
             "--device", "cpu", "--quiet"]
     cases = [
