@@ -126,8 +126,7 @@ class Stylizer:
 
     @torch.no_grad()
     def _grams(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        with self.compute.autocast():
-            features = self.vgg(image, self.config.style_layers)
+        features = self.vgg(image, self.config.style_layers, dtype=self.compute.dtype)
         return {layer: losses.gram_matrix(f) for layer, f in features.items()}
 
     @torch.no_grad()
@@ -247,14 +246,14 @@ class Stylizer:
         cfg = self.config
         layer_weights = {n: w * layer_scale.get(n, 1.0) for n, w in self._layer_weights.items()}
         layers = tuple(dict.fromkeys(cfg.content_layers + cfg.style_layers))
-        with torch.no_grad(), self.compute.autocast():
-            content_features = self.vgg(content, cfg.content_layers)
+        dtype = self.compute.dtype
+        with torch.no_grad():
+            content_features = self.vgg(content, cfg.content_layers, dtype=dtype)
         targets = self.style_targets(*content.shape[-2:])
         content_scale = cfg.content_weight / len(cfg.content_layers)
 
         def loss_of(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-            with self.compute.autocast():
-                features = self.vgg(x, layers)
+            features = self.vgg(x, layers, dtype=dtype)
             terms: dict[str, torch.Tensor] = {
                 "content": content_scale * torch.stack([
                     losses.content_loss(features[n], content_features[n]) for n in cfg.content_layers]).sum(),
