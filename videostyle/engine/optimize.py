@@ -21,7 +21,7 @@ from ..errors import BadInput, BadOption
 from . import losses
 from .cancel import CancelToken
 from .color import keep_luminance, match_color
-from .devices import Compute, free_memory, resolve_compute
+from .devices import Compute, free_memory, prepare, resolve_compute
 from .tensors import fit_size, frame_to_tensor, resize_frame, resize_tensor
 from .vgg import VGG19Features, load_vgg19, training_bytes
 
@@ -87,6 +87,7 @@ class Stylizer:
         self.config = config or StyleConfig()
         self.cancel = cancel  # checked before every loss evaluation
         self.compute = compute or resolve_compute(self.config.device, self.config.precision)
+        prepare(self.compute)
         self.styles = [s if isinstance(s, Style) else Style(s) for s in styles]
         if not self.styles:
             raise ValueError("at least one style image is needed")
