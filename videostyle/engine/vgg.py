@@ -195,6 +195,25 @@ def training_bytes(height: int, width: int, layers: tuple[str, ...] | list[str])
     return 4 * kept + 8 * indices + 3 * 4 * largest
 
 
+def evaluation_flops(height: int, width: int, layers: tuple[str, ...] | list[str]) -> int:
+    """Floating-point operations in the convolutions of one loss evaluation of a (1, 3, H, W)
+    image: VGG19 forward up to the deepest of ``layers`` and backward to the image.
+
+    Each 3x3 conv costs 2 · 9 · C_in · C_out per output position forward, and the same
+    again backward for the gradient of its input (no weight gradients are computed). About
+    1.44 MFLOP per pixel to relu5_1; pooling, ReLU and the losses are not counted.
+    """
+    deepest = max(LAYER_NAMES.index(name) for name in layers)
+    h, w, flops = height, width, 0
+    for name in LAYER_NAMES[: deepest + 1]:
+        if name.startswith("conv"):
+            out_channels, in_channels = CONV_SHAPES[name]
+            flops += 2 * (2 * 9 * in_channels * out_channels * h * w)
+        elif name.startswith("pool"):
+            h, w = h // 2, w // 2
+    return flops
+
+
 def _check_convs(convs: dict[str, tuple[torch.Tensor, torch.Tensor]], path: Path) -> None:
     """Raise BadInput unless every conv has VGG19's weight and bias shapes."""
     for name, (out_channels, in_channels) in CONV_SHAPES.items():
