@@ -112,10 +112,12 @@ class VGG19Features(nn.Module):
         device = self.scale.device
         key = (device, dtype)
         if key not in self._cast:  # a race only builds the same tensors twice
-            self._cast[key] = {
-                name: (conv.weight.detach().to(dtype).contiguous(memory_format=torch.channels_last),
-                       conv.bias.detach().to(dtype))
-                for name, conv in self.layers.items() if isinstance(conv, nn.Conv2d)}
+            cast = {}
+            for name, conv in self.layers.items():
+                if isinstance(conv, nn.Conv2d) and conv.bias is not None:
+                    cast[name] = (conv.weight.detach().to(dtype).contiguous(memory_format=torch.channels_last),
+                                  conv.bias.detach().to(dtype))
+            self._cast[key] = cast
         return self._cast[key]
 
     def forward(self, image: torch.Tensor, layers: tuple[str, ...] | list[str], *,
