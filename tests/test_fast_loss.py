@@ -75,3 +75,32 @@ def test_gram_gradient_is_autograds_in_any_layout():
         flat = f.reshape(2, 5, 12)
         ((flat @ flat.transpose(1, 2) / 12) * weights).sum().backward()
         assert torch.allclose(ours, f.grad)
+
+
+@pytest.mark.parametrize(("content_layers", "style_layers", "pooling"), [
+    (("conv4_2",), ("relu1_1", "pool2", "conv3_1"), "max"),  # conv and pool outputs as features
+    (("relu3_1",), ("relu1_1", "relu3_1"), "avg"),  # one layer in both terms, average pooling
+])
+def test_the_hand_written_backward_is_autograds_for_any_layers(content_layers, style_layers, pooling):
+    config = StyleConfig(device="cpu", precision="fp32", content_layers=content_layers,
+                         style_layers=style_layers, pooling=pooling)
+    stylizer = Stylizer([stripes(64, 64)], config)
+    content = frame_to_tensor(scene(64, 48))
+    x0 = (content + 0.05 * torch.randn(content.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    targets = stylizer.style_targets(48, 64)
+    with torch.no_grad():
+        content_features = stylizer.vgg(content, content_layers)
+    fast = stylizer._loss_fn(content, None, {})
+    x = x0.clone().requires_grad_(True)
+    ours = fast(x)[0]
+    ours.backward()
+    our_grad = x.grad
+    x = x0.clone().requires_grad_(True)
+    features = stylizer.vgg(x, content_layers + style_layers)
+    content_term = sum(losses.content_loss(features[n], content_features[n]) for n in content_layers)
+    reference = (content_term / len(content_layers) + config.effective_style_weight * sum(
+        w * losses.style_loss(features[n], targets[n]) for n, w in config.layer_weights().items()))
+    reference.backward()
+    assert float(ours.detach()) == pytest.approx(float(reference.detach()), rel=1e-4)
+    assert float(torch.nn.functional.cosine_similarity(our_grad.flatten(), x.grad.flatten(), dim=0)) > 0.9999
+    assert float(our_grad.norm() / x.grad.norm()) == pytest.approx(1, abs=1e-3)

@@ -22,6 +22,7 @@ from . import losses
 from .cancel import CancelToken
 from .color import keep_luminance, match_color
 from .devices import Compute, free_memory, prepare, resolve_compute
+from .gatys import NetworkLoss
 from .tensors import fit_size, frame_to_tensor, resize_frame, resize_tensor
 from .vgg import VGG19Features, load_vgg19, training_bytes
 
@@ -245,22 +246,20 @@ class Stylizer:
                  ) -> Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]:
         """Build loss(x) for one scale: content features and style targets computed once."""
         cfg = self.config
-        layer_weights = {n: w * layer_scale.get(n, 1.0) for n, w in self._layer_weights.items()}
-        layers = tuple(dict.fromkeys(cfg.content_layers + cfg.style_layers))
         dtype = self.compute.dtype
         with torch.no_grad():
             content_features = self.vgg(content, cfg.content_layers, dtype=dtype)
-        targets = self.style_targets(*content.shape[-2:])
-        content_scale = cfg.content_weight / len(cfg.content_layers)
+        content_weights: dict[str, float] = {}
+        for name in cfg.content_layers:
+            content_weights[name] = content_weights.get(name, 0.0) + cfg.content_weight / len(cfg.content_layers)
+        style_weights = {n: cfg.effective_style_weight * w * layer_scale.get(n, 1.0)
+                         for n, w in self._layer_weights.items()}
+        network = NetworkLoss(self.vgg, dtype, content_features=content_features, content_weights=content_weights,
+                              targets=self.style_targets(*content.shape[-2:]), style_weights=style_weights)
 
         def loss_of(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-            features = self.vgg(x, layers, dtype=dtype)
-            terms: dict[str, torch.Tensor] = {
-                "content": content_scale * torch.stack([
-                    losses.content_loss(features[n], content_features[n]) for n in cfg.content_layers]).sum(),
-                "style": cfg.effective_style_weight * torch.stack([
-                    w * losses.style_loss(features[n], targets[n]) for n, w in layer_weights.items()]).sum(),
-            }
+            content_term, style_term = network(x)
+            terms: dict[str, torch.Tensor] = {"content": content_term, "style": style_term}
             if cfg.tv_weight:
                 terms["tv"] = cfg.tv_weight * losses.total_variation(x)
             if extra_loss is not None:
