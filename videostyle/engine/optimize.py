@@ -23,6 +23,7 @@ from .cancel import CancelToken
 from .color import keep_luminance, match_color
 from .devices import Compute, free_memory, prepare, resolve_compute
 from .gatys import NetworkLoss
+from .lbfgs import LBFGS
 from .tensors import fit_size, frame_to_tensor, resize_frame, resize_tensor
 from .vgg import VGG19Features, load_vgg19, training_bytes
 
@@ -288,49 +289,36 @@ class Stylizer:
                 adam.step()
                 report(step, loss, terms)
             return x.detach()
-        # L-BFGS with a strong-Wolfe line search. Torch's first step is 1/‖g‖₁, which on
-        # [0, 1] pixels moves each pixel by ~1e-6 and costs the line search ~10 evaluations
-        # to extrapolate; the first iteration here instead gets a step moving the average
+        # L-BFGS with a strong-Wolfe line search (engine/lbfgs.py: torch's algorithm, one
+        # read-back per evaluation). Torch's first step is 1/‖g‖₁, which on [0, 1] pixels
+        # moves each pixel by ~1e-6 and costs the line search ~10 evaluations to
+        # extrapolate; the first iteration here instead gets a step moving the average
         # pixel by FIRST_STEP_PER_PIXEL (lr · 1/‖g‖₁ with lr = that · numel). Later
-        # iterations use the quasi-Newton scale (lr = 1) in one step() call, so each line
-        # search's last evaluation starts the next iteration. Tolerances are 0: the budget,
-        # not a threshold, decides when to stop, which keeps per-frame time predictable.
-        last: dict[str, torch.Tensor] = {}
-
-        def closure() -> torch.Tensor:
-            # The second step() call starts by evaluating the point the first ended on:
-            # answer from the cache instead of running the network again.
-            if last and torch.equal(x, last["x"]):
-                x.grad = last["grad"].clone()
-                return last["loss"]
+        # iterations use the quasi-Newton scale (lr = 1), and each line search's last
+        # evaluation starts the next iteration. Tolerances are 0: the budget, not a
+        # threshold, decides when to stop, which keeps per-frame time predictable.
+        def evaluate(iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
             if self.cancel is not None:
                 self.cancel.check()
-            lbfgs.zero_grad(set_to_none=True)
-            loss, terms = loss_of(x)
-            loss.backward()
-            report(lbfgs.state[x].get("n_iter", 0), loss, terms)
+            x.grad = None
+            with torch.enable_grad():
+                loss, terms = loss_of(x)
+                loss.backward()
+            report(iteration, loss, terms)
             assert x.grad is not None
-            last.update(x=x.detach().clone(), grad=x.grad.detach().clone(), loss=loss.detach())
-            return loss
+            return loss.detach(), x.grad.view(-1)
 
-        lbfgs = _lbfgs(x, FIRST_STEP_PER_PIXEL * x.numel(), 1)
-        lbfgs.step(closure)
-        if steps > 1:
-            _continue_lbfgs(lbfgs, 1.0, steps - 1).step(closure)
+        with torch.no_grad():
+            lbfgs = LBFGS(x, evaluate, history=LBFGS_HISTORY)
+            lbfgs.run(1, FIRST_STEP_PER_PIXEL * x.numel(), _max_evals(1))
+            if steps > 1:
+                lbfgs.run(steps - 1, 1.0, _max_evals(steps - 1))
         return x.detach()
 
 
-def _lbfgs(x: torch.Tensor, lr: float, iterations: int) -> torch.optim.LBFGS:
-    return torch.optim.LBFGS([x], lr=lr, max_iter=iterations, max_eval=iterations * 5 // 4 + 5,
-                             tolerance_grad=0.0, tolerance_change=0.0, history_size=LBFGS_HISTORY,
-                             line_search_fn="strong_wolfe")
-
-
-def _continue_lbfgs(lbfgs: torch.optim.LBFGS, lr: float, iterations: int) -> torch.optim.LBFGS:
-    """Same optimizer and curvature history, new step scale and budget."""
-    group = lbfgs.param_groups[0]
-    group.update(lr=lr, max_iter=iterations, max_eval=iterations * 5 // 4 + 5)
-    return lbfgs
+def _max_evals(iterations: int) -> int:
+    """Evaluations one budget of L-BFGS iterations may use (torch's max_eval default)."""
+    return iterations * 5 // 4 + 5
 
 
 class _Reporter:
