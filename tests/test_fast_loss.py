@@ -104,3 +104,21 @@ def test_the_hand_written_backward_is_autograds_for_any_layers(content_layers, s
     assert float(ours.detach()) == pytest.approx(float(reference.detach()), rel=1e-4)
     assert float(torch.nn.functional.cosine_similarity(our_grad.flatten(), x.grad.flatten(), dim=0)) > 0.9999
     assert float(our_grad.norm() / x.grad.norm()) == pytest.approx(1, abs=1e-3)
+
+
+def test_float16_keeps_its_gram_matrices_in_float32():
+    """CUDA without bf16 runs float16: the network's loss must not overflow to inf there."""
+    from videostyle.engine.gatys import NetworkLoss
+
+    stylizer = Stylizer([stripes(64, 64)], StyleConfig(device="cpu", precision="fp32"))
+    content = frame_to_tensor(scene(64, 48))
+    with torch.no_grad():
+        features = stylizer.vgg(content, ("relu4_2",), dtype=torch.float16)
+    targets = stylizer.style_targets(48, 64)
+    network = NetworkLoss(stylizer.vgg, torch.float16, content_features=features, content_weights={"relu4_2": 1.0},
+                          targets=targets, style_weights=dict.fromkeys(targets, 1.0))
+    x = content.clone().requires_grad_(True)
+    content_term, style_term = network(x)
+    (content_term + style_term).backward()
+    assert torch.isfinite(style_term) and float(style_term.detach()) > 0
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0

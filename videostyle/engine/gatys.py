@@ -38,6 +38,9 @@ class NetworkLoss:
                  targets: Mapping[str, torch.Tensor], style_weights: Mapping[str, float]) -> None:
         self.vgg = vgg
         self.dtype = dtype or torch.float32
+        # float16 Gram matrices overflow (sums over all positions of activations in the
+        # thousands): they are multiplied in float32, as autocast did
+        self.gram_dtype = torch.float32 if self.dtype == torch.float16 else self.dtype
         self.weights = vgg.weights_as(self.dtype)
         self.content = {n: (content_features[n].float(), w / content_features[n].float().pow(2).sum().clamp_min(1e-12))
                         for n, w in content_weights.items()}
@@ -78,7 +81,7 @@ class NetworkLoss:
             found: dict[str, torch.Tensor] = {}
             if name in self.style:
                 target, weight = self.style[name]
-                flat = _flat(x)
+                flat = _flat(x).to(self.gram_dtype)
                 diff = torch.bmm(flat.transpose(1, 2), flat).float().div_(flat.shape[1]).sub_(target)
                 style = style + weight * diff.pow(2).sum()
                 found["style"] = diff
@@ -99,13 +102,16 @@ class NetworkLoss:
             entry, output, found = tape.pop()  # the deepest layer first; each freed when done
             kind, name = entry[0], entry[1]
             if "style" in found:
-                flat = _flat(output)
+                flat = _flat(output).to(self.gram_dtype)
                 scale = grad_style * (2 * self.style[name][1] / flat.shape[1])
-                symmetric = ((found["style"] + found["style"].transpose(1, 2)) * scale).to(self.dtype)
+                symmetric = ((found["style"] + found["style"].transpose(1, 2)) * scale).to(self.gram_dtype)
                 if grad is None:
-                    grad = torch.bmm(flat, symmetric).view(output.shape[0], *output.shape[2:], -1).permute(0, 3, 1, 2)
-                else:
+                    part = torch.bmm(flat, symmetric).to(self.dtype)
+                    grad = part.view(output.shape[0], *output.shape[2:], -1).permute(0, 3, 1, 2)
+                elif self.gram_dtype == self.dtype:
                     _flat(grad).baddbmm_(flat, symmetric)  # the sum of both gradients, in the matmul
+                else:
+                    _flat(grad).add_(torch.bmm(flat, symmetric).to(self.dtype))
             if "content" in found:
                 part = (found["content"] * (grad_content * 2 * self.content[name][1])).to(self.dtype)
                 grad = part.contiguous(memory_format=torch.channels_last) if grad is None else grad.add_(part)
