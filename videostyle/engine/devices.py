@@ -210,6 +210,15 @@ def available_ram() -> int | None:
     return ram
 
 
+def spare_cores(compute: Compute) -> int:
+    """CPU cores the loss network leaves free for other work (optical flow): all but torch's
+    threads when it runs on the CPU, all but the one feeding an accelerator. At least 1:
+    a job that needs the work gets a core even when none is spare."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    busy = torch.get_num_threads() if compute.device.type == "cpu" else 1
+    return max(1, cores - busy)
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for queued kernels (for honest timings on accelerators)."""
     if device.type == "cuda":
