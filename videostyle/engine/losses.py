@@ -19,10 +19,43 @@ import torch
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """Gram matrix of (B, C, H, W) features, in float32, divided by H*W -> (B, C, C)."""
+    """Gram matrix of (B, C, H, W) features, in float32, divided by H*W -> (B, C, C).
+
+    bfloat16 features are multiplied in bfloat16 (the products accumulate in float32;
+    the result is rounded once); float16 ones in float32, as their Gram can overflow.
+    """
+    if features.dtype == torch.float16:
+        features = features.float()
+    return _Gram.apply(features)
+
+
+def _positions_by_channels(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, HW, C): a view of channels_last features (the network's layout)."""
     b, c, h, w = features.shape
-    flat = features.float().reshape(b, c, h * w)  # (B, C, HW)
-    return torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
+    return features.permute(0, 2, 3, 1).reshape(b, h * w, c)
+
+
+class _Gram(torch.autograd.Function):
+    """G = FᵀF / HW over F = (HW, C), and dL/dF = F (dL/dG + dL/dGᵀ) / HW: one matmul each
+    way, on the channels_last features as they are. A float32 bmm over (C, HW) copies the
+    features to float32 and the transposed layout, and its backward is two matmuls and a
+    sum. One loss evaluation (1 CPU thread, CPU seconds) against that: 0.65x the time at
+    256x192 and 0.57x at 640x480; the same matmuls in float32 give 0.75x and 0.66x."""
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(features)
+        flat = _positions_by_channels(features)
+        positions = flat.shape[1]
+        return torch.bmm(flat.transpose(1, 2), flat).float().div_(positions)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (features,) = ctx.saved_tensors
+        b, c, h, w = features.shape
+        flat = _positions_by_channels(features)
+        symmetric = ((grad + grad.transpose(1, 2)) / (h * w)).to(flat.dtype)
+        return torch.bmm(flat, symmetric).view(b, h, w, c).permute(0, 3, 1, 2)
 
 
 def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

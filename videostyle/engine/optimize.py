@@ -21,7 +21,9 @@ from ..errors import BadInput, BadOption
 from . import losses
 from .cancel import CancelToken
 from .color import keep_luminance, match_color
-from .devices import Compute, free_memory, resolve_compute
+from .devices import Compute, free_memory, prepare, resolve_compute
+from .gatys import NetworkLoss
+from .lbfgs import LBFGS
 from .tensors import frame_to_tensor, resize_frame, resize_tensor
 from .tiles import TiledLoss, TilePlan, held_memory, memory_budget, plan_tiles, tiled_bytes, tiled_grams, tiled_loss_fn
 from .vgg import VGG19Features, load_vgg19, training_bytes
@@ -92,6 +94,7 @@ class Stylizer:
         self.config = config or StyleConfig()
         self.cancel = cancel  # checked before every loss evaluation
         self.compute = compute or resolve_compute(self.config.device, self.config.precision)
+        prepare(self.compute)
         self.styles = [s if isinstance(s, Style) else Style(s) for s in styles]
         if not self.styles:
             raise ValueError("at least one style image is needed")
@@ -146,8 +149,7 @@ class Stylizer:
     def _grams(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         if plan := self._tile_plan(*image.shape[-2:]):  # a style picture too large to run whole
             return tiled_grams(self.vgg, self.compute, image, self.config.style_layers, plan)
-        with self.compute.autocast():
-            features = self.vgg(image, self.config.style_layers)
+        features = self.vgg(image, self.config.style_layers, dtype=self.compute.dtype)
         return {layer: losses.gram_matrix(f) for layer, f in features.items()}
 
     @torch.no_grad()
@@ -316,21 +318,20 @@ class Stylizer:
                               {n: cfg.effective_style_weight * w for n, w in layer_weights.items()},
                               self.style_targets(*content.shape[-2:]))
             return tiled_loss_fn(tiled, content, cfg.tv_weight, losses.total_variation, extra_loss)
-        layers = tuple(dict.fromkeys(cfg.content_layers + cfg.style_layers))
-        with torch.no_grad(), self.compute.autocast():
-            content_features = self.vgg(content, cfg.content_layers)
-        targets = self.style_targets(*content.shape[-2:])
-        content_scale = cfg.content_weight / len(cfg.content_layers)
+        dtype = self.compute.dtype
+        with torch.no_grad():
+            content_features = self.vgg(content, cfg.content_layers, dtype=dtype)
+        content_weights: dict[str, float] = {}
+        for name in cfg.content_layers:
+            content_weights[name] = content_weights.get(name, 0.0) + cfg.content_weight / len(cfg.content_layers)
+        style_weights = {n: cfg.effective_style_weight * w * layer_scale.get(n, 1.0)
+                         for n, w in self._layer_weights.items()}
+        network = NetworkLoss(self.vgg, dtype, content_features=content_features, content_weights=content_weights,
+                              targets=self.style_targets(*content.shape[-2:]), style_weights=style_weights)
 
         def loss_of(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-            with self.compute.autocast():
-                features = self.vgg(x, layers)
-            terms: dict[str, torch.Tensor] = {
-                "content": content_scale * torch.stack([
-                    losses.content_loss(features[n], content_features[n]) for n in cfg.content_layers]).sum(),
-                "style": cfg.effective_style_weight * torch.stack([
-                    w * losses.style_loss(features[n], targets[n]) for n, w in layer_weights.items()]).sum(),
-            }
+            content_term, style_term = network(x)
+            terms: dict[str, torch.Tensor] = {"content": content_term, "style": style_term}
             if cfg.tv_weight:
                 terms["tv"] = cfg.tv_weight * losses.total_variation(x)
             if extra_loss is not None:
@@ -359,50 +360,37 @@ class Stylizer:
                 adam.step()
                 report(step, loss, terms)
             return x.detach()
-        # L-BFGS with a strong-Wolfe line search. Torch's first step is 1/‖g‖₁, which on
-        # [0, 1] pixels moves each pixel by ~1e-6 and costs the line search ~10 evaluations
-        # to extrapolate; the first iteration here instead gets a step moving the average
+        # L-BFGS with a strong-Wolfe line search (engine/lbfgs.py: torch's algorithm, one
+        # read-back per evaluation). Torch's first step is 1/‖g‖₁, which on [0, 1] pixels
+        # moves each pixel by ~1e-6 and costs the line search ~10 evaluations to
+        # extrapolate; the first iteration here instead gets a step moving the average
         # pixel by FIRST_STEP_PER_PIXEL (lr · 1/‖g‖₁ with lr = that · numel). Later
-        # iterations use the quasi-Newton scale (lr = 1) in one step() call, so each line
-        # search's last evaluation starts the next iteration. Tolerances are 0: the budget,
-        # not a threshold, decides when to stop, which keeps per-frame time predictable.
-        last: dict[str, torch.Tensor] = {}
-
-        def closure() -> torch.Tensor:
-            # The second step() call starts by evaluating the point the first ended on:
-            # answer from the cache instead of running the network again.
-            if last and torch.equal(x, last["x"]):
-                x.grad = last["grad"].clone()
-                return last["loss"]
+        # iterations use the quasi-Newton scale (lr = 1), and each line search's last
+        # evaluation starts the next iteration. Tolerances are 0: the budget, not a
+        # threshold, decides when to stop, which keeps per-frame time predictable.
+        def evaluate(iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
             if self.cancel is not None:
                 self.cancel.check()
-            lbfgs.zero_grad(set_to_none=True)
-            loss, terms = loss_of(x)
-            loss.backward()
-            report(lbfgs.state[x].get("n_iter", 0), loss, terms)
+            x.grad = None
+            with torch.enable_grad():
+                loss, terms = loss_of(x)
+                loss.backward()
+            report(iteration, loss, terms)
             assert x.grad is not None
-            last.update(x=x.detach().clone(), grad=x.grad.detach().clone(), loss=loss.detach())
-            return loss
+            return loss.detach(), x.grad.view(-1)
 
         plan = self._tile_plan(*x.shape[-2:])
-        lbfgs = _lbfgs(x, FIRST_STEP_PER_PIXEL * x.numel(), 1, history=plan.history if plan else LBFGS_HISTORY)
-        lbfgs.step(closure)
-        if steps > 1:
-            _continue_lbfgs(lbfgs, 1.0, steps - 1).step(closure)
+        with torch.no_grad():
+            lbfgs = LBFGS(x, evaluate, history=plan.history if plan else LBFGS_HISTORY)
+            lbfgs.run(1, FIRST_STEP_PER_PIXEL * x.numel(), _max_evals(1))
+            if steps > 1:
+                lbfgs.run(steps - 1, 1.0, _max_evals(steps - 1))
         return x.detach()
 
 
-def _lbfgs(x: torch.Tensor, lr: float, iterations: int, *, history: int = LBFGS_HISTORY) -> torch.optim.LBFGS:
-    return torch.optim.LBFGS([x], lr=lr, max_iter=iterations, max_eval=iterations * 5 // 4 + 5,
-                             tolerance_grad=0.0, tolerance_change=0.0, history_size=history,
-                             line_search_fn="strong_wolfe")
-
-
-def _continue_lbfgs(lbfgs: torch.optim.LBFGS, lr: float, iterations: int) -> torch.optim.LBFGS:
-    """Same optimizer and curvature history, new step scale and budget."""
-    group = lbfgs.param_groups[0]
-    group.update(lr=lr, max_iter=iterations, max_eval=iterations * 5 // 4 + 5)
-    return lbfgs
+def _max_evals(iterations: int) -> int:
+    """Evaluations one budget of L-BFGS iterations may use (torch's max_eval default)."""
+    return iterations * 5 // 4 + 5
 
 
 class _Reporter:

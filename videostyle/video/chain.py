@@ -25,12 +25,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import TemporalConfig
+from ..engine.devices import spare_cores
 from ..engine.flow import FlowEstimator, FlowStep, flow_and_cut, flow_between
 from ..engine.optimize import Progress, Stylizer
 from ..engine.temporal import TemporalStylizer
 from ..engine.tensors import float_to_frame
 
-FLOW_LOOKAHEAD = 2  # frame pairs whose flow is computed ahead of the optimizer
+FLOW_LOOKAHEAD = 2  # frame pairs whose flow is computed ahead of the optimizer, per flow worker
+FLOW_MAX_WORKERS = 4  # DIS calls at once, at most (each direction of a pair is one)
+
+
+def flow_workers(stylizer: Stylizer) -> int:
+    """Threads for optical flow: the cores the optimizer leaves spare, 1 to FLOW_MAX_WORKERS."""
+    return min(FLOW_MAX_WORKERS, spare_cores(stylizer.compute))
 
 SegmentCallback = Callable[[int, Progress], None]
 """Receives (frame index, optimizer progress) after every loss evaluation."""
@@ -55,6 +62,7 @@ class SegmentFrame:
     since_restart: int  # 1 for a frame stylized from scratch, 2 for the next, ...
     cut: bool  # a scene cut was found before this frame and the chain restarted
     seconds: float  # wall time spent on this frame
+    flow_wait: float = 0.0  # waited for its optical flow before that (not in ``seconds``)
 
 
 def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config: TemporalConfig | None = None,
@@ -80,7 +88,13 @@ def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config:
         temporal.restore(state.results, state.since_restart)
     needs_flow = cfg.mode == "flow" or cfg.detect_cuts
     long_term = cfg.long_term if cfg.mode == "flow" else ()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow") as pool:
+    # Frames' flows are computed ahead by one thread per spare core, each frame's two
+    # directions at once on a second pool (DIS releases the GIL): the optimizer never
+    # waits while the flow keeps pace with it (scripts/bench_flow.py).
+    workers = flow_workers(stylizer)
+    lookahead = FLOW_LOOKAHEAD * workers
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flow") as pool, \
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dis") as dis:
         estimator = FlowEstimator()
         pending: deque[tuple[int, np.ndarray, Future[FlowStep] | None]] = deque()
         originals: deque[np.ndarray] = deque(maxlen=cfg.history)  # newest first
@@ -91,10 +105,10 @@ def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config:
                 job = None
                 if needs_flow and originals:
                     job = pool.submit(flow_and_cut, list(originals), frame, long_term=long_term,
-                                      estimator=estimator)
+                                      estimator=estimator, executor=dis)
                 pending.append((index, frame, job))
             originals.appendleft(frame)
-            if len(pending) > FLOW_LOOKAHEAD:
+            if len(pending) > lookahead:
                 yield _stylize_frame(temporal, *pending.popleft(), progress, start_iterations, begin)
         while pending:
             yield _stylize_frame(temporal, *pending.popleft(), progress, start_iterations, begin)
@@ -102,7 +116,9 @@ def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config:
 
 def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, job: Future[FlowStep] | None,
                    progress: SegmentCallback | None, start_iterations: int | None, begin: int) -> SegmentFrame:
+    waited = time.perf_counter()
     step = job.result() if job is not None else None
+    waited = time.perf_counter() - waited
     flow, long_flows = (step.flow, step.long_flows) if step is not None else (None, {})
     cut = step is not None and step.cut and temporal.config.detect_cuts  # flow mode measures one anyway
     started = time.perf_counter()
@@ -111,7 +127,8 @@ def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, jo
     result = temporal.next(frame, flow, cut=cut, callback=callback, long_flows=long_flows,
                            iterations=start_iterations if fresh else None)
     return SegmentFrame(index=index, image=float_to_frame(result), state=result,
-                        since_restart=temporal.since_restart, cut=cut, seconds=time.perf_counter() - started)
+                        since_restart=temporal.since_restart, cut=cut, seconds=time.perf_counter() - started,
+                        flow_wait=waited)
 
 
 def stylize_bridge(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequence[np.ndarray],
