@@ -59,6 +59,21 @@ MIN_MEMORY = 256 * 2**20  # bytes: the least --max-memory (the network's weights
 # (engine/flow.py's DIS), the measure before issue 18, kept for comparison with old figures.
 EVAL_FLOWS = ("independent", "same")
 DEFAULT_EVAL_FLOW = "independent"
+STILL_ITERATIONS = 300  # a still image's budget
+AUTO = "auto"  # TemporalConfig.iterations: stop each frame once its loss stops falling
+AUTO_MEAN_ITERATIONS = 8  # what an "auto" frame took on average (scripts/bench_speed.py), for planning
+
+
+def parse_frame_iterations(text: str | int | None) -> int | str | None:
+    """``--iterations`` of a video job: a whole number, or "auto" (any case)."""
+    if text is None or isinstance(text, int):
+        return text
+    if text.strip().lower() == AUTO:
+        return AUTO
+    try:
+        return int(text)
+    except ValueError:
+        raise BadOption(f"--iterations: {text!r} is neither a whole number nor auto") from None
 MIN_SIZE = 16  # pixels, longest side of a video or live frame
 MAX_CRF = 51  # H.264's CRF range is 0-51 (VP9 accepts up to 63; the common range is enforced)
 MAX_GIF_LOOP = 65535  # the GIF loop count is a 16-bit field
@@ -115,7 +130,9 @@ class StyleConfig:
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None  # None: equal weights
     optimizer: str = "lbfgs"
-    iterations: int = 300
+    # None: STILL_ITERATIONS. A video command hands its per-frame option here too ("auto" is
+    # None), where frames never read it: they use TemporalConfig's budget.
+    iterations: int = STILL_ITERATIONS
     learning_rate: float = 0.02  # Adam step in [0, 1] pixel units; L-BFGS uses a line search
     scales: int = 0  # coarse-to-fine passes, each twice the size of the last; 0: auto (see auto_scales)
     min_scale_size: int = 64  # smallest long side a coarse pass is run at
@@ -131,6 +148,8 @@ class StyleConfig:
     max_memory: int | None = None  # bytes the job may use; None: what the device has free
 
     def __post_init__(self) -> None:
+        if self.iterations is None:
+            object.__setattr__(self, "iterations", STILL_ITERATIONS)
         check_whole("--iterations", self.iterations, at_least=0)
         if self.tile is not None:
             check_whole("--tile", self.tile, at_least=2 * TILE_ALIGN)
@@ -192,7 +211,13 @@ class TemporalConfig:
     """How consecutive frames are tied together (video jobs)."""
 
     mode: str = "flow"
-    iterations: int = 20  # per frame once the first has converged (40 measured no better, at twice the time)
+    # Per frame once the first has converged. A number N: exactly N iterations every frame (the
+    # old default was 20; 40 measured no better, at twice the time). None (or "auto"): each
+    # frame stops once its loss stops falling, after more iterations where the flow leaves more
+    # pixels free, and at most ``max_iterations`` (see temporal.py's AUTO_* constants).
+    iterations: int | None = None
+    max_iterations: int = 20  # the ceiling of an "auto" frame
+    carry_curvature: bool = False  # a later frame starts from the last one's L-BFGS curvature pairs
     # first frame, and first frame after a scene cut. At the default strength the loss after 150
     # iterations is within 1-3% of its value after 300 (6 panel pictures x 2 paintings, 160 px).
     first_iterations: int = 150
@@ -204,7 +229,11 @@ class TemporalConfig:
 
     def __post_init__(self) -> None:
         check_choice("--temporal", self.mode, TEMPORAL_MODES)
-        check_whole("--iterations", self.iterations, at_least=0)
+        if self.iterations == AUTO:
+            object.__setattr__(self, "iterations", None)  # one spelling inside: None
+        if self.iterations is not None:
+            check_whole("--iterations", self.iterations, at_least=0)
+        check_whole("--max-iterations", self.max_iterations, at_least=1)
         check_whole("--first-iterations", self.first_iterations, at_least=0)
         check_number("--temporal-weight", self.temporal_weight, at_least=0)
         check_choice("--warp-kernel", self.warp_kernel, WARP_KERNELS)
@@ -219,6 +248,16 @@ class TemporalConfig:
     def history(self) -> int:
         """How many previous results the stylizer keeps (1 without long-term consistency)."""
         return max((1, *self.long_term))
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether later frames stop on their own (``iterations`` "auto") instead of after N."""
+        return self.iterations is None
+
+    @property
+    def planned_iterations(self) -> int:
+        """Iterations a later frame costs, for planning: N, or what an "auto" frame took on average."""
+        return AUTO_MEAN_ITERATIONS if self.iterations is None else self.iterations
 
 
 @dataclass(frozen=True)
@@ -299,12 +338,12 @@ class SegmentConfig:
 
     def bridge_cost(self, temporal: TemporalConfig) -> int:
         """A bridge's work in ordinary frames (for balancing the workers)."""
-        return math.ceil(self.overlap * self.bridge_iterations / max(1, temporal.iterations))
+        return math.ceil(self.overlap * self.bridge_iterations / max(1, temporal.planned_iterations))
 
     def plan_costs(self, temporal: TemporalConfig) -> dict[str, int]:
         """The planner's costs in ordinary frames: a bridge, and what a shot's first frame and
         a later segment's first frame cost beyond an ordinary one."""
-        per_frame = max(1, temporal.iterations)
+        per_frame = max(1, temporal.planned_iterations)
         return {"bridge_cost": self.bridge_cost(temporal),
                 "shot_start_cost": max(0, round(temporal.first_iterations / per_frame) - 1),
                 "start_cost": max(0, round(self.segment_start_iterations(temporal) / per_frame) - 1)}
@@ -354,17 +393,24 @@ class WebcamConfig:
 class Preset:
     """The iterations behind a quality preset (``--preset``, the page's Quality)."""
 
-    iterations: int  # per video frame after the first
+    iterations: int | None  # per video frame after the first; None: "auto", at most max_iterations
+    max_iterations: int  # the ceiling of an "auto" frame (and its count in progress plans)
     first_iterations: int  # first frame of a clip, and after a scene cut
     image_iterations: int  # a still picture
 
+    def describe(self) -> str:
+        """How the preset spends iterations, in words for --help and the page."""
+        frame = f"{self.iterations}" if self.iterations is not None else f"auto (at most {self.max_iterations})"
+        return f"{frame} a frame, {self.first_iterations} the first, {self.image_iterations} a picture"
 
-# standard is what `videostyle demo` and `videostyle video` run (20 per frame, 150 for the
-# first); best spends what `videostyle image` spends and half as much again per frame.
+
+# standard is what `videostyle demo` and `videostyle video` run (a frame stops when its loss
+# stops falling, at most 20 iterations; 150 for the first); best spends what `videostyle image`
+# spends and up to half as much again per frame. preview's 5 are fewer than "auto" would take.
 PRESETS = {
-    "preview": Preset(iterations=5, first_iterations=40, image_iterations=60),
-    "standard": Preset(iterations=20, first_iterations=150, image_iterations=150),
-    "best": Preset(iterations=30, first_iterations=300, image_iterations=300),
+    "preview": Preset(iterations=5, max_iterations=5, first_iterations=40, image_iterations=60),
+    "standard": Preset(iterations=None, max_iterations=20, first_iterations=150, image_iterations=150),
+    "best": Preset(iterations=None, max_iterations=30, first_iterations=300, image_iterations=300),
 }
 DEFAULT_PRESET = "standard"
 IMAGE_SIZE = 512  # `videostyle image`: the default longest side of the output

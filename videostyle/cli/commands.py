@@ -125,7 +125,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from ..video.job import stylize_video
 
     style = StyleConfig(device=args.device)
-    temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations)
+    temporal = TemporalConfig(iterations=args.iterations, max_iterations=args.max_iterations,
+                              first_iterations=args.first_iterations)
     clip = ClipConfig(size=DEMO_SIZE)
     resolve_compute(style.device, style.precision)  # before anything is written
     out_dir = Path(args.output_dir)

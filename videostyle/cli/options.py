@@ -32,8 +32,8 @@ def _preset(args: argparse.Namespace) -> Preset | None:
 def image_iterations(args: argparse.Namespace) -> int:
     """A still's budget: --iterations, else the preset's, else StyleConfig's default."""
     preset = _preset(args)
-    if args.iterations is not None:
-        return int(args.iterations)
+    if isinstance(args.iterations, int):  # a video's "auto" is no still's count
+        return args.iterations
     return preset.image_iterations if preset else StyleConfig().iterations
 
 
@@ -113,10 +113,12 @@ def video_configs(args: argparse.Namespace) -> tuple[TemporalConfig, ClipConfig,
     defaults), what is read, how it is written."""
     preset, default = _preset(args), TemporalConfig()
     iterations = args.iterations if args.iterations is not None else (
-        preset.iterations if preset else default.iterations)
+        preset.iterations if preset else default.iterations)  # None and "auto": auto
     first = args.first_iterations if args.first_iterations is not None else (
         preset.first_iterations if preset else default.first_iterations)
-    temporal = TemporalConfig(mode=args.temporal, iterations=iterations,
+    most = args.max_iterations if args.max_iterations is not None else (
+        preset.max_iterations if preset else default.max_iterations)
+    temporal = TemporalConfig(mode=args.temporal, iterations=iterations, max_iterations=most,
                               first_iterations=first, temporal_weight=args.temporal_weight,
                               detect_cuts=not args.no_cut_detection, long_term=offsets(args.long_term),
                               detail_boost=args.detail_boost, warp_kernel=args.warp_kernel)

@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from .. import __version__
 from ..config import (
+    AUTO,
     DEFAULT_PRESET,
     DEMO_OUTPUT_DIR,
     EVAL_FLOWS,
@@ -27,6 +28,7 @@ from ..config import (
     StyleConfig,
     TemporalConfig,
     WebcamConfig,
+    parse_frame_iterations,
 )
 from ..errors import BadOption
 
@@ -65,8 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- shared options -------------------------------------------------------------------------
+def frame_iterations(text: str) -> int | str:
+    """``--iterations`` per video frame: a whole number or "auto"."""
+    try:
+        value = parse_frame_iterations(text)
+    except BadOption as error:
+        raise argparse.ArgumentTypeError(str(error).partition(": ")[2]) from None
+    assert value is not None
+    return value
+
+
 def add_style_options(p: argparse.ArgumentParser, *, iterations: int | None,
-                      iterations_help: str = "optimizer steps (default %(default)s)", preset: bool = True) -> None:
+                      iterations_help: str = "optimizer steps (default %(default)s)", preset: bool = True,
+                      per_frame: bool = False) -> None:
     d = _DEFAULTS
     p.add_argument("--style", "-s", action="append", required=True, metavar="IMAGE[:WEIGHT]",
                    help="style image, optionally with a blend weight; repeat to blend styles")
@@ -74,11 +87,11 @@ def add_style_options(p: argparse.ArgumentParser, *, iterations: int | None,
     if preset:
         g.add_argument("--preset", choices=tuple(PRESETS), default=None,
                        help="iterations, as the web page's Quality: " + "; ".join(
-                           f"{name} {q.iterations} a frame, {q.first_iterations} the first, {q.image_iterations} "
-                           "a picture" for name, q in PRESETS.items())
+                           f"{name} {q.describe()}" for name, q in PRESETS.items())
                        + ". Without it a video runs as standard and a picture gets 300 (best); "
                          "--iterations and --first-iterations override it")
-    g.add_argument("--iterations", "-n", type=int, default=iterations, help=iterations_help)
+    g.add_argument("--iterations", "-n", type=frame_iterations if per_frame else int, default=iterations,
+                   help=iterations_help)
     g.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
                    help="L-BFGS with a line search, or Adam (default %(default)s)")
     g.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam step size (default %(default)s)")
@@ -167,6 +180,9 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
     tg.add_argument("--first-iterations", type=int, default=None,
                     help="iterations for the first frame and after a scene cut (default: the preset's; "
                          f"{t.first_iterations} without one)")
+    tg.add_argument("--max-iterations", type=int, default=None,
+                    help="with --iterations auto: the most a frame gets (default: the preset's; "
+                         f"{t.max_iterations} without one)")
     tg.add_argument("--temporal-weight", type=float, default=t.temporal_weight,
                     help="weight of the temporal loss in flow mode (default %(default)s)")
     tg.add_argument("--detail-boost", type=float, default=t.detail_boost,
@@ -197,8 +213,10 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
     r.add_argument("--work-dir", help="where finished frames are kept (default: .OUTPUT.videostyle beside it)")
     r.add_argument("--restart", action="store_true", help="discard finished frames from an earlier run")
     r.add_argument("--keep-work", action="store_true", help="keep the work folder after success")
-    add_style_options(p, iterations=None, iterations_help="optimizer steps per frame after the first "
-                      f"(default: the preset's; {t.iterations} without one)")
+    add_style_options(p, iterations=None, per_frame=True,
+                      iterations_help="optimizer steps per frame after the first: N exactly, or auto (each "
+                                      "frame stops once its loss stops falling, at most --max-iterations; "
+                                      "default: the preset's, auto without one)")
 
 
 def _add_eval_command(commands: argparse._SubParsersAction) -> None:
@@ -233,7 +251,10 @@ def _add_demo_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", help="folder with clip.mp4 and style.jpg (default: the checkout's samples/, "
                                      "or the same files rendered on the spot)")
     preset = PRESETS[DEFAULT_PRESET]
-    p.add_argument("--iterations", type=int, default=preset.iterations, help="per frame (default %(default)s)")
+    p.add_argument("--iterations", type=frame_iterations, default=preset.iterations or AUTO,
+                   help="per frame, N or auto (default %(default)s)")
+    p.add_argument("--max-iterations", type=int, default=preset.max_iterations,
+                   help="most per frame with auto (default %(default)s)")
     p.add_argument("--first-iterations", type=int, default=preset.first_iterations, help="(default %(default)s)")
     p.add_argument("--device", default=_DEFAULTS.device, metavar=DEVICE_METAVAR, help="(default %(default)s)")
     p.add_argument("--force", "-f", action="store_true", help="overwrite earlier demo outputs")

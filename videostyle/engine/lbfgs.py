@@ -17,31 +17,58 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 
 Evaluate = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
 """Called with the iteration count; evaluates at the current image: (loss (), gradient (N,))."""
+Stop = Callable[[list[float]], bool]
+"""Called after each iteration with the loss at the very start and after each iteration so
+far (over all runs); True ends the run."""
 
 C1, C2 = 1e-4, 0.9  # the strong-Wolfe constants (sufficient decrease, curvature)
 LINE_TOLERANCE = 1e-9  # torch's line search stops when its bracket is this narrow (times max |d|)
 
 
+@dataclass
+class Curvature:
+    """L-BFGS's curvature pairs, kept to start another problem of the same size with them
+    (the next video frame: its loss surface is close to this one's)."""
+
+    dirs: list[torch.Tensor] = field(default_factory=list)  # y = g_k+1 - g_k
+    stps: list[torch.Tensor] = field(default_factory=list)  # s = t d
+    rho: list[torch.Tensor] = field(default_factory=list)  # 1 / yᵀs, 0-dim, 0 for a pair without curvature
+    h_diag: torch.Tensor | float = 1.0
+
+    def fits(self, x: torch.Tensor) -> bool:
+        """Whether the pairs belong to a problem of ``x``'s size and device."""
+        return bool(self.dirs) and self.dirs[0].numel() == x.numel() and self.dirs[0].device == x.device
+
+
 class LBFGS:
     """Minimizes over ``x`` (a tensor changed in place) with ``evaluate``; call :meth:`run`
     once per budget, keeping the curvature history between calls (as repeated
-    ``LBFGS.step`` calls do). Tolerances are 0: only the budgets stop it."""
+    ``LBFGS.step`` calls do). Tolerances are 0: only the budgets stop it. ``curvature``
+    starts from another problem's pairs (see :class:`Curvature`); :attr:`curvature` holds
+    this one's, updated in place as it runs."""
 
-    def __init__(self, x: torch.Tensor, evaluate: Evaluate, *, history: int) -> None:
+    def __init__(self, x: torch.Tensor, evaluate: Evaluate, *, history: int,
+                 curvature: Curvature | None = None) -> None:
         self.x, self.evaluate, self.history = x, evaluate, history
         self.flat = x.view(-1)
-        self.dirs: list[torch.Tensor] = []  # y = g_k+1 - g_k
-        self.stps: list[torch.Tensor] = []  # s = t d
-        self.rho: list[torch.Tensor] = []  # 1 / yᵀs, 0-dim, 0 for a pair without curvature
-        self.h_diag: torch.Tensor | float = 1.0
+        if curvature is None:
+            curvature = Curvature()
+        elif not curvature.fits(x):  # another size: start afresh, in the caller's object
+            curvature.dirs, curvature.stps, curvature.rho, curvature.h_diag = [], [], [], 1.0
+        self.curvature = curvature
+        self.carried = bool(curvature.dirs)
+        c = self.curvature
+        self.dirs, self.stps, self.rho = c.dirs, c.stps, c.rho  # the same lists: updates land in c
         self.iterations = 0  # done over all runs
         self.evaluations = 0
         self.loss: float | None = None  # at x
+        self.losses: list[float] = []  # at the start, then after each iteration (all runs)
         self.grad: torch.Tensor | None = None
         self.d: torch.Tensor | None = None
         self.t = 0.0
@@ -52,12 +79,14 @@ class LBFGS:
         self.evaluations += 1
         return float(loss), grad
 
-    def run(self, iterations: int, lr: float, max_evals: int) -> None:
+    def run(self, iterations: int, lr: float, max_evals: int, stop: Stop | None = None) -> None:
         """At most ``iterations`` iterations and ``max_evals`` evaluations (counting the one
         at the start, as torch does even when it comes from the previous run); ``lr`` scales
-        the step, relative to 1/‖g‖₁ on the very first iteration."""
+        the step, relative to 1/‖g‖₁ on the very first iteration. ``stop`` may end the run
+        earlier (it reads only the losses, so the same start gives the same stop)."""
         if self.grad is None:
             self.loss, self.grad = self._evaluate()
+            self.losses.append(self.loss)
         assert self.loss is not None
         loss, grad = self.loss, self.grad
         evals = 1
@@ -72,39 +101,44 @@ class LBFGS:
             gtd, d_norm, g_max, g_l1 = reads
             if g_max <= 0 or gtd > 0:  # at a minimum, or no descent (NaN goes on, as in torch)
                 break
-            t = min(1.0, 1.0 / g_l1) * lr if self.iterations == 1 else lr
+            t = min(1.0, 1.0 / g_l1) * lr if self.iterations == 1 and not self.carried else lr
             start = self.flat.clone()
             loss, grad, t, used = self._line_search(start, t, d, loss, grad, gtd, d_norm, max_evals - evals)
             self.flat.copy_(start).add_(d, alpha=t)
             self.d, self.t = d, t
             self.loss, self.grad = loss, grad
             evals += used
+            self.losses.append(loss)
             if done == iterations or evals >= max_evals or t * d_norm <= 0:
+                break
+            if stop is not None and stop(self.losses):
                 break
 
     def _direction(self, grad: torch.Tensor) -> torch.Tensor:
         """-H g from the curvature pairs (the two-loop recursion), on the device."""
-        if self.iterations == 1 or self.d is None or self.prev_grad is None:
+        c = self.curvature
+        if self.d is not None and self.prev_grad is not None:  # a new pair from the last step
+            y = grad - self.prev_grad
+            s = self.d * self.t
+            ys = y.dot(s)
+            curved = ys > 1e-10
+            if len(self.dirs) == self.history:
+                self.dirs.pop(0)
+                self.stps.pop(0)
+                self.rho.pop(0)
+            self.dirs.append(y)
+            self.stps.append(s)
+            self.rho.append(torch.where(curved, 1.0 / ys, torch.zeros_like(ys)))
+            c.h_diag = torch.where(curved, ys / y.dot(y), torch.as_tensor(c.h_diag, device=ys.device))
+        if not self.dirs:
             return grad.neg()
-        y = grad - self.prev_grad
-        s = self.d * self.t
-        ys = y.dot(s)
-        curved = ys > 1e-10
-        if len(self.dirs) == self.history:
-            self.dirs.pop(0)
-            self.stps.pop(0)
-            self.rho.pop(0)
-        self.dirs.append(y)
-        self.stps.append(s)
-        self.rho.append(torch.where(curved, 1.0 / ys, torch.zeros_like(ys)))
-        self.h_diag = torch.where(curved, ys / y.dot(y), torch.as_tensor(self.h_diag, device=ys.device))
         q = grad.neg()
         alphas = []
         for s_i, y_i, rho_i in zip(reversed(self.stps), reversed(self.dirs), reversed(self.rho), strict=True):
             alpha = s_i.dot(q) * rho_i
             q.addcmul_(y_i, alpha, value=-1)
             alphas.append(alpha)
-        r = q.mul_(self.h_diag)
+        r = q.mul_(c.h_diag)
         for s_i, y_i, rho_i, alpha in zip(self.stps, self.dirs, self.rho, reversed(alphas), strict=True):
             beta = y_i.dot(r) * rho_i
             r.addcmul_(s_i, alpha - beta)

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..config import StyleConfig, auto_scales, check_number
+from ..config import StyleConfig, auto_scales, check_number, check_whole
 from ..errors import BadInput, BadOption
 from . import losses
 from .cancel import CancelToken
 from .color import keep_luminance, match_color
 from .devices import Compute, free_memory, prepare, resolve_compute
 from .gatys import NetworkLoss
-from .lbfgs import LBFGS
+from .lbfgs import LBFGS, Curvature
 from .tensors import frame_to_tensor, resize_frame, resize_tensor
 from .tiles import TiledLoss, TilePlan, held_memory, memory_budget, plan_tiles, tiled_bytes, tiled_grams, tiled_loss_fn
 from .vgg import VGG19Features, load_vgg19, training_bytes
@@ -69,6 +69,30 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class EarlyStop:
+    """End an L-BFGS pass once its loss stops falling; the pass's budget is then a ceiling.
+
+    After each iteration k >= ``min_iterations`` the pass ends when the loss fell by less
+    than ``decrease`` of its value over that iteration: (L[k-1] - L[k]) / L[k] < decrease.
+    The decision reads only the loss values, so the same start gives the same stop.
+    """
+
+    decrease: float  # relative decrease per iteration below which the pass ends
+    min_iterations: int = 1
+
+    def __post_init__(self) -> None:
+        check_number("early stop decrease", self.decrease, at_least=0)
+        check_whole("early stop min_iterations", self.min_iterations, at_least=1)
+
+    def done(self, losses: Sequence[float]) -> bool:
+        """Whether to stop, given the loss at the start and after each iteration so far."""
+        if len(losses) - 1 < self.min_iterations:
+            return False
+        before, now = losses[-2], losses[-1]
+        return not now > 0 or (before - now) < self.decrease * now
 
 
 @dataclass(frozen=True)
@@ -237,7 +261,8 @@ class Stylizer:
     def stylize(self, content: np.ndarray | torch.Tensor, *, init: np.ndarray | torch.Tensor | None = None,
                 iterations: int | None = None, extra_loss: ExtraLoss | None = None,
                 callback: ProgressCallback | None = None, scales: int | None = None,
-                style_layer_scale: Mapping[str, float] | None = None) -> torch.Tensor:
+                style_layer_scale: Mapping[str, float] | None = None,
+                stop: EarlyStop | None = None, curvature: Curvature | None = None) -> torch.Tensor:
         """Stylize ``content`` and return (1, 3, H, W) float32 in [0, 1] on the device.
 
         ``content`` is uint8 RGB (H, W, 3) or a (1, 3, H, W) tensor in [0, 1]; the output
@@ -245,6 +270,11 @@ class Stylizer:
         ``config.init``. ``iterations`` overrides ``config.iterations`` for this call and
         applies to every scale. ``extra_loss`` is added at the final (full) scale only.
         ``style_layer_scale`` multiplies the weights of some style layers for this call.
+        ``stop`` ends each L-BFGS pass once its loss stops falling (``iterations`` is then the
+        most each pass gets); without it every pass runs exactly ``iterations``.
+        ``curvature`` carries L-BFGS's curvature pairs into the final pass from an earlier call
+        of the same size (then its first step is a quasi-Newton one) and takes that pass's
+        pairs out, for the next call.
         """
         self.check_memory(*(content.shape[:2] if isinstance(content, np.ndarray) else content.shape[-2:]))
         content_t = self._as_tensor(content)
@@ -262,7 +292,7 @@ class Stylizer:
             plan = self._tile_plan(h, w)
             report = _Reporter(callback, index, len(sizes), steps, start, tiles=len(plan.tiles) if plan else 0)
             x = self._optimize(x, scaled_content, steps, extra_loss if final else None, report,
-                               style_layer_scale or {})
+                               style_layer_scale or {}, stop, curvature if final else None)
         if self.config.preserve_colors:
             x = keep_luminance(x, content_t)
         if not bool(torch.isfinite(x).all()):  # an overflowing loss gives NaN, not a picture
@@ -343,8 +373,9 @@ class Stylizer:
 
         return loss_of
 
-    def _optimize(self, x0: torch.Tensor, content: torch.Tensor, steps: int,
-                  extra_loss: ExtraLoss | None, report: _Reporter, layer_scale: Mapping[str, float]) -> torch.Tensor:
+    def _optimize(self, x0: torch.Tensor, content: torch.Tensor, steps: int, extra_loss: ExtraLoss | None,
+                  report: _Reporter, layer_scale: Mapping[str, float], stop: EarlyStop | None = None,
+                  curvature: Curvature | None = None) -> torch.Tensor:
         x = x0.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
         if steps == 0:
             return x.detach()
@@ -381,10 +412,15 @@ class Stylizer:
 
         plan = self._tile_plan(*x.shape[-2:])
         with torch.no_grad():
-            lbfgs = LBFGS(x, evaluate, history=plan.history if plan else LBFGS_HISTORY)
-            lbfgs.run(1, FIRST_STEP_PER_PIXEL * x.numel(), _max_evals(1))
-            if steps > 1:
-                lbfgs.run(steps - 1, 1.0, _max_evals(steps - 1))
+            lbfgs = LBFGS(x, evaluate, history=plan.history if plan else LBFGS_HISTORY,
+                          curvature=curvature)
+            done = stop.done if stop else None
+            if lbfgs.carried:  # the pairs give the step its scale from the first iteration on
+                lbfgs.run(steps, 1.0, _max_evals(steps), stop=done)
+            else:
+                lbfgs.run(1, FIRST_STEP_PER_PIXEL * x.numel(), _max_evals(1))
+                if steps > 1:
+                    lbfgs.run(steps - 1, 1.0, _max_evals(steps - 1), stop=done)
         return x.detach()
 
 

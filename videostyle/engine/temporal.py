@@ -28,11 +28,20 @@ import torch
 from ..config import TemporalConfig
 from . import losses
 from .flow import FlowResult
-from .optimize import ProgressCallback, Stylizer
+from .lbfgs import Curvature
+from .optimize import EarlyStop, ProgressCallback, Stylizer
 from .tensors import frame_to_tensor
 from .vgg import LAYER_NAMES
 from .warp import backward_warp
 
+# ``iterations="auto"``: a later frame ends once an iteration lowers its loss by less than
+# AUTO_STOP_DECREASE of it, after at least AUTO_MIN_ITERATIONS, and at most ``max_iterations``.
+# Chosen on scripts/bench_speed.py (see the README's "Evaluations per frame"): 0.002 ran
+# nearly to the ceiling everywhere; 0.004 saved little more and softened the strokes; a
+# minimum that grows with the share of occluded pixels changed nothing measurable, because
+# frames with much new content keep lowering their loss and run on by themselves.
+AUTO_STOP_DECREASE = 0.003
+AUTO_MIN_ITERATIONS = 3
 
 class TemporalStylizer:
     """Stylizes a stream of frames, each starting from the previous result.
@@ -51,6 +60,7 @@ class TemporalStylizer:
         self.config = config or TemporalConfig()
         self.history: deque[torch.Tensor] = deque(maxlen=self.config.history)  # newest first
         self.since_restart = 0
+        self.curvature = Curvature()  # with carry_curvature: the last later frame's pairs
 
     @property
     def previous(self) -> torch.Tensor | None:
@@ -73,8 +83,10 @@ class TemporalStylizer:
         result as (H, W, 3) float32 in [0, 1].
 
         ``flow`` is needed in ``flow`` mode for every frame but the first; ``cut`` marks a
-        scene cut (restart from the content). ``iterations`` overrides the budget, which is
-        otherwise ``first_iterations`` for a (re)start and ``iterations`` for the rest.
+        scene cut (restart from the content). ``iterations`` overrides the budget (exactly
+        that many), which is otherwise ``first_iterations`` for a (re)start and
+        ``config.iterations`` for the rest, or, with that "auto", an early stop at most
+        ``max_iterations`` in (see AUTO_STOP_DECREASE).
         ``long_flows`` maps an offset j of ``config.long_term`` to the flow from frame t-j.
         ``toward`` = (another stylization of this frame, (H, W, 3) uint8 or float in [0, 1];
         its share a in [0, 1]) blends the start and the temporal target towards it: flow mode
@@ -83,9 +95,15 @@ class TemporalStylizer:
         cfg = self.config
         restart = self.previous is None or (cut and cfg.detect_cuts)
         content = frame_to_tensor(frame, self.stylizer.device)
-        init, extra_loss, scales, layer_scale = None, None, None, None
-        default = cfg.first_iterations if restart else cfg.iterations
-        budget = default if iterations is None else iterations
+        init, extra_loss, scales, layer_scale, stop = None, None, None, None, None
+        if iterations is not None:
+            budget = iterations
+        elif restart:
+            budget = cfg.first_iterations
+        elif cfg.iterations is not None:
+            budget = cfg.iterations
+        else:
+            budget, stop = cfg.max_iterations, EarlyStop(AUTO_STOP_DECREASE, AUTO_MIN_ITERATIONS)
         if not restart:
             scales = 1  # coarse-to-fine only helps a frame that starts from scratch
             if cfg.mode == "warm":
@@ -95,11 +113,14 @@ class TemporalStylizer:
                     raise ValueError("flow mode needs the flow from the previous frame")
                 init, extra_loss = self._flow_start(flow, long_flows or {}, toward)
                 layer_scale = self._detail_scale()
+        carried = None if restart or not cfg.carry_curvature else self.curvature
         result = self.stylizer.stylize(content, init=init, iterations=budget, extra_loss=extra_loss,
-                                       callback=callback, scales=scales, style_layer_scale=layer_scale)
+                                       callback=callback, scales=scales, style_layer_scale=layer_scale,
+                                       stop=stop, curvature=carried)
         if restart:
             self.history.clear()
             self.since_restart = 0
+            self.curvature = Curvature()
         self.history.appendleft(result)
         self.since_restart += 1
         return result[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3) float32

@@ -130,9 +130,7 @@ class _Page:
                              info="0 keeps the photo, 1 is the strongest look", elem_id="strength")
         colors = gr.Checkbox(label="Keep the original colours", elem_id="colors")
         quality = gr.Radio(list(PRESETS), value=DEFAULT_PRESET, label="Quality", elem_id="quality",
-                           info="iterations a frame (first frame; a picture): " + ", ".join(
-                               f"{name} {q.iterations} ({q.first_iterations}; {q.image_iterations})"
-                               for name, q in PRESETS.items()))
+                           info="iterations: " + "; ".join(f"{name}: {q.describe()}" for name, q in PRESETS.items()))
         add.upload(self.add_styles, inputs=[add, chosen], outputs=[gallery, chosen, added])
         return {"gallery": gallery, "chosen": chosen, "weights": weights, "strength": strength,
                 "colors": colors, "quality": quality}

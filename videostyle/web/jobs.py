@@ -105,6 +105,7 @@ class JobRequest:
         """The preset's iterations, with the request's own counts where it gives them."""
         preset = PRESETS[self.quality]
         return Preset(iterations=self.iterations or preset.iterations,
+                       max_iterations=self.iterations or preset.max_iterations,
                        first_iterations=self.first_iterations or preset.first_iterations,
                        image_iterations=self.iterations or preset.image_iterations)
 
@@ -465,10 +466,10 @@ class JobQueue:
 
         r, quality = job.request, job.request.quality_settings()
         temporal = TemporalConfig(mode=r.temporal, iterations=quality.iterations,
-                                  first_iterations=quality.first_iterations)
+                                  max_iterations=quality.max_iterations, first_iterations=quality.first_iterations)
         clip = ClipConfig(size=job.size, start=r.start, duration=job.duration)
         encode = EncodeConfig(side_by_side=r.side_by_side)
-        stylize_video(job.input, job.output, self._styles(job), style=self._style_config(job, quality.iterations),
+        stylize_video(job.input, job.output, self._styles(job), style=self._style_config(job, quality.image_iterations),
                       temporal=temporal, clip=clip, encode=encode, force=True, work_dir=job.work, keep_work=True,
                       callback=lambda p: _video_progress(job, p), cancel=job.cancel)
 
