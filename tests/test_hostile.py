@@ -325,6 +325,10 @@ CASES = [
 @pytest.fixture
 def optimizations(monkeypatch) -> list[int]:
     """Counts every entry into the optimizer: a refusal must come before any."""
+    return _count_optimizations(monkeypatch)
+
+
+def _count_optimizations(monkeypatch) -> list[int]:
     from videostyle.engine.optimize import Stylizer
 
     entered: list[int] = []
@@ -586,3 +590,90 @@ def test_a_full_temporary_folder_for_a_gif_is_the_disk_full_line(media, tmp_path
     assert code == 1 and len(err) == 1 and "disk full writing" in err[0] and "kept" in err[0], err
     assert "Traceback" not in "\n".join(err)
     assert not (tmp_path / "out.gif").exists() and list((tmp_path / "work").glob("frame_*.png"))
+
+
+# -- the input changed while a job ran -------------------------------------------------------
+def _delete(path: Path, other: Path) -> None:
+    path.unlink()
+
+
+def _replace(path: Path, other: Path) -> None:
+    os.replace(other, path)  # a new download saved over it: another inode
+
+
+def _rewrite(path: Path, other: Path) -> None:
+    with open(path, "r+b") as fh:  # the same inode, cut short
+        fh.truncate(path.stat().st_size // 2)
+
+
+@pytest.mark.parametrize("stage", ["stylize", "encode"])
+@pytest.mark.parametrize(("change", "said"), [(_delete, "was deleted"), (_replace, "was replaced by another file"),
+                                              (_rewrite, "was rewritten")])
+def test_an_input_changed_mid_job_lends_no_audio_and_keeps_the_frames(tmp_path, media, capsys, monkeypatch,
+                                                                      stage, change, said):
+    """The source is deleted, replaced by another clip with its own audio, or truncated in
+    place, while frames are stylized or while the output is encoded (after the first check,
+    before the output is moved into place): one line naming the input, exit 1, no output,
+    the finished frames kept."""
+    from videostyle.io import sinks
+
+    source = make_clip(tmp_path / "clip.mp4", frames=4, size="48x32", audio=True)
+    other = make_clip(tmp_path / "other.mp4", frames=4, size="48x32", audio=True, extra=("-crf", "40"))
+    os.link(media / "style.png", tmp_path / "style.png")
+    if stage == "encode":
+        write = sinks.Mp4Sink.write
+
+        def changed_on_the_first_write(self, frame):
+            if self.frames_written == 0:
+                change(source, other)
+            return write(self, frame)
+
+        monkeypatch.setattr(sinks.Mp4Sink, "write", changed_on_the_first_write)
+        argv = video("--work-dir", "work")
+    else:  # after the second frame: the decoder already holds the file open
+        from videostyle.video import job
+
+        save = job.WorkDir.save
+
+        def changed_after_two(self, index, *args, **kwargs):
+            save(self, index, *args, **kwargs)
+            if index == 1:
+                change(source, other)
+
+        monkeypatch.setattr(job.WorkDir, "save", changed_after_two)
+        argv = video("--work-dir", "work")
+    capsys.readouterr()
+    code = _in(tmp_path, argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1, err
+    assert len(err) == 1 and "clip.mp4: the input " + said in err[0] and "kept" in err[0], err
+    assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".out.mp4.partial*"))
+    assert len(list((tmp_path / "work").glob("frame_*.png"))) == 4
+
+
+def test_a_resume_from_another_file_is_refused_before_any_work(tmp_path, media, capsys, monkeypatch):
+    """A job stopped after two frames; clip.mp4 is then replaced by another clip: the rerun
+    names the input and enters the optimizer not once."""
+    from videostyle.video import job
+
+    make_clip(tmp_path / "clip.mp4", frames=4, size="48x32", audio=True)
+    os.link(media / "style.png", tmp_path / "style.png")
+    save = job.WorkDir.save
+
+    def stopped_after_two(self, index, *args, **kwargs):
+        save(self, index, *args, **kwargs)
+        if index == 1:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(job.WorkDir, "save", stopped_after_two)
+        assert _in(tmp_path, video("--work-dir", "work")) == 130
+    assert len(list((tmp_path / "work").glob("frame_*.png"))) == 2
+    os.replace(make_clip(tmp_path / "new.mp4", frames=4, size="48x32", audio=True, extra=("-crf", "40")),
+               tmp_path / "clip.mp4")
+    entered = _count_optimizations(monkeypatch)
+    capsys.readouterr()
+    assert _in(tmp_path, video("--work-dir", "work")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "changed: the input file" in err[0] and "--restart" in err[0], err
+    assert not entered and len(list((tmp_path / "work").glob("frame_*.png"))) == 2

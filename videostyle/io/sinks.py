@@ -13,7 +13,7 @@ import contextlib
 import re
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import accumulate, pairwise
 from pathlib import Path
 
@@ -28,23 +28,30 @@ FRAME_NAME = re.compile(r"frame_\d+\.png")  # what a PNG folder output holds
 
 def open_sink(path: str | Path, *, fps: float, force: bool = False, audio_from: str | None = None,
               audio_start: float = 0.0, audio_duration: float | None = None, quality: int = 18,
-              loop: int = 0, frame_durations: Sequence[float] | None = None) -> FrameSink:
+              loop: int = 0, frame_durations: Sequence[float] | None = None,
+              verify: Callable[[], None] | None = None) -> FrameSink:
     """A writer chosen by the output name: .mp4/.mov/.mkv/.webm, .gif, or a folder/ of PNGs.
 
     ``audio_from`` (mp4) muxes that file's audio, from ``audio_start`` for
     ``audio_duration`` seconds. ``frame_durations`` (GIF) gives each frame's duration in
-    seconds instead of 1/fps; ``loop`` 0 loops forever.
+    seconds instead of 1/fps; ``loop`` 0 loops forever. ``verify`` is called once the file
+    is complete, before it is moved into place: an exception from it leaves the output
+    untouched.
     """
     out = check_output(path, force=force, kinds=("video", "gif", "folder"))
     if fps <= 0:
         raise BadOutput(f"{out}: frame rate must be > 0 (got {fps})")
     kind = output_kind(path)
+    sink: FrameSink
     if kind == "video":
-        return Mp4Sink(out, fps=fps, audio_from=audio_from, audio_start=audio_start,
+        sink = Mp4Sink(out, fps=fps, audio_from=audio_from, audio_start=audio_start,
                        audio_duration=audio_duration, quality=quality)
-    if kind == "gif":
-        return GifSink(out, fps=fps, loop=loop, frame_durations=frame_durations)
-    return PngSink(out)
+    elif kind == "gif":
+        sink = GifSink(out, fps=fps, loop=loop, frame_durations=frame_durations)
+    else:
+        sink = PngSink(out)
+    sink.verify = verify
+    return sink
 
 
 class FrameSink:
@@ -54,6 +61,7 @@ class FrameSink:
         self.out = out
         self.partial = partial_path(out)
         self.frames_written = 0
+        self.verify: Callable[[], None] | None = None  # see open_sink
         self._closed = False
 
     def __enter__(self) -> FrameSink:
@@ -77,6 +85,8 @@ class FrameSink:
             if self.frames_written == 0:
                 raise BadOutput(f"{self.out}: no frames were written")
             self._finish()
+            if self.verify is not None:
+                self.verify()
             replace_atomic(self.partial, self.out)
         finally:
             self._cleanup()
