@@ -364,6 +364,32 @@ def test_hostile_input_is_one_line_exit_2_before_any_work_and_changes_nothing(me
     assert tree(media) == before
 
 
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): connecting is refused."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("scheme", ["rtsp", "http"])
+def test_a_refused_camera_url_is_our_one_line_only(media, capfd, optimizations, scheme):
+    """OpenCV's ffmpeg writes "[tcp @ 0x...] Connection ... refused" to the process's stderr
+    itself, past Python (capfd sees it, capsys would not): it is folded into our line."""
+    url = f"{scheme}://127.0.0.1:{_closed_port()}/stream"
+    before = tree(media)
+    capfd.readouterr()
+    code = _in(media, ["webcam", "--camera", url, "--style", "style.png", "--no-preview", "--duration", "1",
+                       "--size", "32", "--device", "cpu", "-q"])
+    captured = capfd.readouterr()
+    lines = (captured.err + captured.out).strip().splitlines()
+    assert code == 2
+    assert len(lines) == 1 and lines[0].startswith(f"videostyle: error: camera {url}: "), lines
+    assert "Connection refused" in lines[0] and "@ 0x" not in lines[0], lines
+    assert not optimizations and tree(media) == before
+
+
 def test_the_before_any_work_check_can_fail(media, tmp_path, capsys, optimizations):
     """A good run does enter the optimizer, so the check above can see late refusals."""
     cwd = os.getcwd()
