@@ -306,7 +306,7 @@ CASES = [
     ("eval-flow-unknown", ["eval", "clip.mp4", "clip.mp4", "--flow", "deepflow"], "--flow"),
     ("eval-gap-huge", ["eval", "clip.mp4", "clip.mp4", "--gap", "99999999999999999999"], "--gap"),
     ("eval-frames-huge", ["eval", "clip.mp4", "clip.mp4", "--frames", "99999999999999999999"], "--frames"),
-    ("eval-long-term-style-huge-fps", ["eval", "clip.mp4", "clip.mp4", "--start", "1e400"], "--start"),
+    ("eval-start-overflows-to-inf", ["eval", "clip.mp4", "clip.mp4", "--start", "1e400"], "--start"),
     ("serve-data-dir-file", ["serve", "--data-dir", "notes.txt", "--port", "1"], "--data-dir notes.txt"),
     ("serve-data-dir-under-a-file", ["serve", "--data-dir", "notes.txt/data", "--port", "1"], "notes.txt"),
     # -- demo

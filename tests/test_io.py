@@ -148,6 +148,38 @@ def test_a_timing_too_irregular_to_keep_is_the_average_rate_with_a_warning(tmp_p
     assert len(starts) == 4 and duration == pytest.approx(1.7, abs=0.01)
 
 
+@pytest.fixture
+def two_tracks(tmp_path) -> Path:
+    """A 1 s clip with two audio tracks: 440 Hz (say, the film) and 1000 Hz (a commentary)."""
+    clip = tmp_path / "two-tracks.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=10",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000",
+                    "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000",
+                    "-map", "0:v", "-map", "1:a", "-map", "2:a", "-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", str(clip)], check=True)
+    return clip
+
+
+def _tone(path: Path, track: int) -> float:
+    """The loudest frequency (Hz) of audio track ``track``."""
+    pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", f"0:a:{track}", "-ac", "1",
+                          "-ar", "8000", "-f", "s16le", "-"], capture_output=True, check=True).stdout
+    samples = np.frombuffer(pcm, np.int16).astype(float)
+    spectrum = np.abs(np.fft.rfft(samples))
+    return float(np.fft.rfftfreq(len(samples), 1 / 8000)[spectrum.argmax()])
+
+
+def test_every_audio_track_of_the_source_is_kept(tmp_path, two_tracks):
+    assert len(re.findall(r"Stream #0:\d+.*: Audio:", report(two_tracks))) == 2
+    assert probe(two_tracks).audio_streams == 2
+    out = tmp_path / "out.mp4"
+    with open_sink(out, fps=10, audio_from=str(two_tracks), audio_duration=1.0) as sink:
+        for frame in synthetic_frames(10):
+            sink.write(frame)
+    assert len(re.findall(r"Stream #0:\d+.*: Audio: aac", report(out))) == 2
+    assert _tone(out, 0) == pytest.approx(440, abs=5) and _tone(out, 1) == pytest.approx(1000, abs=5)
+
+
 def test_silent_source_gives_a_silent_mp4(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", seconds=0.5)
     out = tmp_path / "out.mp4"
