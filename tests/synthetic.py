@@ -126,3 +126,17 @@ def broken_videos(folder: Path, good: Path, *, keep: float = 0.5) -> tuple[Path,
     empty.write_bytes(b"")
     truncated.write_bytes(good.read_bytes()[: int(good.stat().st_size * keep)])
     return text, empty, truncated
+
+
+def frame_times(path: Path) -> tuple[list[float], float]:
+    """Each video frame's start time in seconds, as stored (no rate conversion), and the
+    file's duration: what a player shows, read by ffmpeg's showinfo filter."""
+    import re
+
+    text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough",
+                           "-vf", "showinfo", "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
+    starts = [float(t) for t in re.findall(r"pts_time:\s*(-?[\d.]+)", text)]
+    duration = re.search(r"  Duration: (\d+):(\d+):([\d.]+)", text)
+    assert duration is not None, text
+    hours, minutes, seconds = duration.groups()
+    return starts, int(hours) * 3600 + int(minutes) * 60 + float(seconds)

@@ -306,7 +306,7 @@ CASES = [
     ("eval-flow-unknown", ["eval", "clip.mp4", "clip.mp4", "--flow", "deepflow"], "--flow"),
     ("eval-gap-huge", ["eval", "clip.mp4", "clip.mp4", "--gap", "99999999999999999999"], "--gap"),
     ("eval-frames-huge", ["eval", "clip.mp4", "clip.mp4", "--frames", "99999999999999999999"], "--frames"),
-    ("eval-long-term-style-huge-fps", ["eval", "clip.mp4", "clip.mp4", "--start", "1e400"], "--start"),
+    ("eval-start-overflows-to-inf", ["eval", "clip.mp4", "clip.mp4", "--start", "1e400"], "--start"),
     ("serve-data-dir-file", ["serve", "--data-dir", "notes.txt", "--port", "1"], "--data-dir notes.txt"),
     ("serve-data-dir-under-a-file", ["serve", "--data-dir", "notes.txt/data", "--port", "1"], "notes.txt"),
     # -- demo
@@ -325,6 +325,10 @@ CASES = [
 @pytest.fixture
 def optimizations(monkeypatch) -> list[int]:
     """Counts every entry into the optimizer: a refusal must come before any."""
+    return _count_optimizations(monkeypatch)
+
+
+def _count_optimizations(monkeypatch) -> list[int]:
     from videostyle.engine.optimize import Stylizer
 
     entered: list[int] = []
@@ -358,6 +362,32 @@ def test_hostile_input_is_one_line_exit_2_before_any_work_and_changes_nothing(me
     assert word in lines[0], lines[0]
     assert not optimizations, f"refused only after {len(optimizations)} optimizer run(s): {lines[0]}"
     assert tree(media) == before
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): connecting is refused."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("scheme", ["rtsp", "http"])
+def test_a_refused_camera_url_is_our_one_line_only(media, capfd, optimizations, scheme):
+    """OpenCV's ffmpeg writes "[tcp @ 0x...] Connection ... refused" to the process's stderr
+    itself, past Python (capfd sees it, capsys would not): it is folded into our line."""
+    url = f"{scheme}://127.0.0.1:{_closed_port()}/stream"
+    before = tree(media)
+    capfd.readouterr()
+    code = _in(media, ["webcam", "--camera", url, "--style", "style.png", "--no-preview", "--duration", "1",
+                       "--size", "32", "--device", "cpu", "-q"])
+    captured = capfd.readouterr()
+    lines = (captured.err + captured.out).strip().splitlines()
+    assert code == 2
+    assert len(lines) == 1 and lines[0].startswith(f"videostyle: error: camera {url}: "), lines
+    assert "Connection refused" in lines[0] and "@ 0x" not in lines[0], lines
+    assert not optimizations and tree(media) == before
 
 
 def test_the_before_any_work_check_can_fail(media, tmp_path, capsys, optimizations):
@@ -586,3 +616,90 @@ def test_a_full_temporary_folder_for_a_gif_is_the_disk_full_line(media, tmp_path
     assert code == 1 and len(err) == 1 and "disk full writing" in err[0] and "kept" in err[0], err
     assert "Traceback" not in "\n".join(err)
     assert not (tmp_path / "out.gif").exists() and list((tmp_path / "work").glob("frame_*.png"))
+
+
+# -- the input changed while a job ran -------------------------------------------------------
+def _delete(path: Path, other: Path) -> None:
+    path.unlink()
+
+
+def _replace(path: Path, other: Path) -> None:
+    os.replace(other, path)  # a new download saved over it: another inode
+
+
+def _rewrite(path: Path, other: Path) -> None:
+    with open(path, "r+b") as fh:  # the same inode, cut short
+        fh.truncate(path.stat().st_size // 2)
+
+
+@pytest.mark.parametrize("stage", ["stylize", "encode"])
+@pytest.mark.parametrize(("change", "said"), [(_delete, "was deleted"), (_replace, "was replaced by another file"),
+                                              (_rewrite, "was rewritten")])
+def test_an_input_changed_mid_job_lends_no_audio_and_keeps_the_frames(tmp_path, media, capsys, monkeypatch,
+                                                                      stage, change, said):
+    """The source is deleted, replaced by another clip with its own audio, or truncated in
+    place, while frames are stylized or while the output is encoded (after the first check,
+    before the output is moved into place): one line naming the input, exit 1, no output,
+    the finished frames kept."""
+    from videostyle.io import sinks
+
+    source = make_clip(tmp_path / "clip.mp4", frames=4, size="48x32", audio=True)
+    other = make_clip(tmp_path / "other.mp4", frames=4, size="48x32", audio=True, extra=("-crf", "40"))
+    os.link(media / "style.png", tmp_path / "style.png")
+    if stage == "encode":
+        write = sinks.Mp4Sink.write
+
+        def changed_on_the_first_write(self, frame):
+            if self.frames_written == 0:
+                change(source, other)
+            return write(self, frame)
+
+        monkeypatch.setattr(sinks.Mp4Sink, "write", changed_on_the_first_write)
+        argv = video("--work-dir", "work")
+    else:  # after the second frame: the decoder already holds the file open
+        from videostyle.video import job
+
+        save = job.WorkDir.save
+
+        def changed_after_two(self, index, *args, **kwargs):
+            save(self, index, *args, **kwargs)
+            if index == 1:
+                change(source, other)
+
+        monkeypatch.setattr(job.WorkDir, "save", changed_after_two)
+        argv = video("--work-dir", "work")
+    capsys.readouterr()
+    code = _in(tmp_path, argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1, err
+    assert len(err) == 1 and "clip.mp4: the input " + said in err[0] and "kept" in err[0], err
+    assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".out.mp4.partial*"))
+    assert len(list((tmp_path / "work").glob("frame_*.png"))) == 4
+
+
+def test_a_resume_from_another_file_is_refused_before_any_work(tmp_path, media, capsys, monkeypatch):
+    """A job stopped after two frames; clip.mp4 is then replaced by another clip: the rerun
+    names the input and enters the optimizer not once."""
+    from videostyle.video import job
+
+    make_clip(tmp_path / "clip.mp4", frames=4, size="48x32", audio=True)
+    os.link(media / "style.png", tmp_path / "style.png")
+    save = job.WorkDir.save
+
+    def stopped_after_two(self, index, *args, **kwargs):
+        save(self, index, *args, **kwargs)
+        if index == 1:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(job.WorkDir, "save", stopped_after_two)
+        assert _in(tmp_path, video("--work-dir", "work")) == 130
+    assert len(list((tmp_path / "work").glob("frame_*.png"))) == 2
+    os.replace(make_clip(tmp_path / "new.mp4", frames=4, size="48x32", audio=True, extra=("-crf", "40")),
+               tmp_path / "clip.mp4")
+    entered = _count_optimizations(monkeypatch)
+    capsys.readouterr()
+    assert _in(tmp_path, video("--work-dir", "work")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "changed: the input file" in err[0] and "--restart" in err[0], err
+    assert not entered and len(list((tmp_path / "work").glob("frame_*.png"))) == 2

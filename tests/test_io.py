@@ -108,6 +108,78 @@ def test_audio_is_kept_with_the_same_duration_and_rate(tmp_path):
     assert probe(out).frame_count == 20
 
 
+def test_uneven_frame_durations_give_a_variable_rate_mp4_with_those_times(tmp_path):
+    """A GIF's delays (10 ms steps, here 37 frames in runs and singles) become the mp4's
+    timestamps exactly; the last frame keeps its own duration."""
+    rng = np.random.default_rng(4)
+    delays = [int(d) for d in rng.choice([20, 40, 100, 500, 1000], size=37)] + [70, 70, 70]
+    out = tmp_path / "vfr.mp4"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every delay fits: no warning
+        with open_sink(out, fps=10, frame_durations=[d / 1000 for d in delays]) as sink:
+            for frame in synthetic_frames(len(delays)):
+                sink.write(frame)
+    starts, duration = synthetic.frame_times(out)
+    expected = np.cumsum([0, *delays])[:-1] / 1000
+    assert len(starts) == len(delays) and np.abs(np.array(starts) - expected).max() < 1e-3, starts
+    assert duration == pytest.approx(sum(delays) / 1000, abs=0.011)
+
+
+def test_even_frame_durations_give_a_constant_rate(tmp_path):
+    out = tmp_path / "cfr.mp4"
+    with open_sink(out, fps=8, frame_durations=[0.125] * 5) as sink:
+        for frame in synthetic_frames(5):
+            sink.write(frame)
+    starts, duration = synthetic.frame_times(out)
+    assert starts == pytest.approx([0, 0.125, 0.25, 0.375, 0.5]) and report_fps(out) == 8
+
+
+def test_a_timing_too_irregular_to_keep_is_the_average_rate_with_a_warning(tmp_path, monkeypatch):
+    from videostyle.io import sinks
+
+    monkeypatch.setattr(sinks, "MAX_TIMING_EXPRESSION", 40)
+    out = tmp_path / "avg.mp4"
+    delays = [0.1, 0.5, 0.1, 1.0]
+    with pytest.warns(VideostyleWarning, match="average rate"), \
+            open_sink(out, fps=len(delays) / sum(delays), frame_durations=delays) as sink:
+        for frame in synthetic_frames(4):
+            sink.write(frame)
+    starts, duration = synthetic.frame_times(out)
+    assert len(starts) == 4 and duration == pytest.approx(1.7, abs=0.01)
+
+
+@pytest.fixture
+def two_tracks(tmp_path) -> Path:
+    """A 1 s clip with two audio tracks: 440 Hz (say, the film) and 1000 Hz (a commentary)."""
+    clip = tmp_path / "two-tracks.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=10",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000",
+                    "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000",
+                    "-map", "0:v", "-map", "1:a", "-map", "2:a", "-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", str(clip)], check=True)
+    return clip
+
+
+def _tone(path: Path, track: int) -> float:
+    """The loudest frequency (Hz) of audio track ``track``."""
+    pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", f"0:a:{track}", "-ac", "1",
+                          "-ar", "8000", "-f", "s16le", "-"], capture_output=True, check=True).stdout
+    samples = np.frombuffer(pcm, np.int16).astype(float)
+    spectrum = np.abs(np.fft.rfft(samples))
+    return float(np.fft.rfftfreq(len(samples), 1 / 8000)[spectrum.argmax()])
+
+
+def test_every_audio_track_of_the_source_is_kept(tmp_path, two_tracks):
+    assert len(re.findall(r"Stream #0:\d+.*: Audio:", report(two_tracks))) == 2
+    assert probe(two_tracks).audio_streams == 2
+    out = tmp_path / "out.mp4"
+    with open_sink(out, fps=10, audio_from=str(two_tracks), audio_duration=1.0) as sink:
+        for frame in synthetic_frames(10):
+            sink.write(frame)
+    assert len(re.findall(r"Stream #0:\d+.*: Audio: aac", report(out))) == 2
+    assert _tone(out, 0) == pytest.approx(440, abs=5) and _tone(out, 1) == pytest.approx(1000, abs=5)
+
+
 def test_silent_source_gives_a_silent_mp4(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", seconds=0.5)
     out = tmp_path / "out.mp4"

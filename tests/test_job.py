@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import synthetic
 from PIL import Image
 from synthetic import blobs, broken_videos, make_clip, panning_texture, stripes
 
@@ -92,6 +93,16 @@ def test_gif_in_gif_out_keeps_frame_count_and_durations(tmp_path, style_file):
             got.append(image.info["duration"])
         assert got == durations
         assert image.info.get("loop") == 0
+
+
+def test_gif_to_mp4_keeps_each_frames_delay(tmp_path, style_file):
+    """Delays of 0.1/0.5/0.1/1.0 s: the mp4 shows each frame as long as the GIF does."""
+    gif = write_gif(tmp_path / "in.gif", panning_texture(frames=4), [100, 500, 100, 1000])
+    out = tmp_path / "out.mp4"
+    assert run_cli("video", gif, "--style", style_file, "-o", out, "--iterations", 1, "--size", 48,
+                   "--first-iterations", 1, "--device", "cpu", "--quiet") == 0
+    starts, duration = synthetic.frame_times(out)
+    assert starts == pytest.approx([0, 0.1, 0.6, 0.7], abs=1e-3) and duration == pytest.approx(1.7, abs=0.01)
 
 
 def test_folder_output_and_side_by_side(tmp_path, style_file):

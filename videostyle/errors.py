@@ -77,5 +77,12 @@ class DecoderFailed(BadSource):
     exit_code = 1
 
 
+class SourceChanged(BadSource):
+    """The source file was deleted, replaced or rewritten while a job read it: a run-time
+    failure, the finished frames are kept; nothing of the other file is used."""
+
+    exit_code = 1
+
+
 class VideostyleWarning(UserWarning):
     """Something the user should know that does not stop the job (a rule applied, a short file)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -33,3 +34,11 @@ def h264_encoder() -> str:
     encoders = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True,
                               text=True).stdout
     return "libx264" if "libx264" in encoders else "mpeg4"
+
+
+def ffmpeg_reason(report: str) -> str:
+    """ffmpeg's last complaint, without its ``[component @ 0x..]`` prefix (the last
+    ``: reason`` of its last line, e.g. "Connection refused")."""
+    lines = [re.sub(r"^\[[^\]]*\]\s*", "", line).strip() for line in report.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("At least one output file")]
+    return lines[-1].rsplit(": ", 1)[-1] if lines else "no message from ffmpeg"

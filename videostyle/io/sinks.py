@@ -13,13 +13,14 @@ import contextlib
 import re
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from itertools import accumulate, pairwise
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadOutput, DiskFull
+from ..errors import BadOutput, DiskFull, VideostyleWarning
 from .atomic import check_output, discard, output_kind, partial_path, replace_atomic, write_error
 from .ffmpeg import ffmpeg_exe, ffmpeg_path, h264_encoder
 
@@ -28,23 +29,30 @@ FRAME_NAME = re.compile(r"frame_\d+\.png")  # what a PNG folder output holds
 
 def open_sink(path: str | Path, *, fps: float, force: bool = False, audio_from: str | None = None,
               audio_start: float = 0.0, audio_duration: float | None = None, quality: int = 18,
-              loop: int = 0, frame_durations: Sequence[float] | None = None) -> FrameSink:
+              loop: int = 0, frame_durations: Sequence[float] | None = None,
+              verify: Callable[[], None] | None = None) -> FrameSink:
     """A writer chosen by the output name: .mp4/.mov/.mkv/.webm, .gif, or a folder/ of PNGs.
 
     ``audio_from`` (mp4) muxes that file's audio, from ``audio_start`` for
-    ``audio_duration`` seconds. ``frame_durations`` (GIF) gives each frame's duration in
-    seconds instead of 1/fps; ``loop`` 0 loops forever.
+    ``audio_duration`` seconds. ``frame_durations`` gives each frame's duration in seconds
+    instead of 1/fps (a GIF's own delays; an mp4 then has a variable frame rate); ``loop``
+    0 loops forever. ``verify`` is called once the file is complete, before it is moved
+    into place: an exception from it leaves the output untouched.
     """
     out = check_output(path, force=force, kinds=("video", "gif", "folder"))
     if fps <= 0:
         raise BadOutput(f"{out}: frame rate must be > 0 (got {fps})")
     kind = output_kind(path)
+    sink: FrameSink
     if kind == "video":
-        return Mp4Sink(out, fps=fps, audio_from=audio_from, audio_start=audio_start,
-                       audio_duration=audio_duration, quality=quality)
-    if kind == "gif":
-        return GifSink(out, fps=fps, loop=loop, frame_durations=frame_durations)
-    return PngSink(out)
+        sink = Mp4Sink(out, fps=fps, audio_from=audio_from, audio_start=audio_start,
+                       audio_duration=audio_duration, quality=quality, frame_durations=frame_durations)
+    elif kind == "gif":
+        sink = GifSink(out, fps=fps, loop=loop, frame_durations=frame_durations)
+    else:
+        sink = PngSink(out)
+    sink.verify = verify
+    return sink
 
 
 class FrameSink:
@@ -54,6 +62,7 @@ class FrameSink:
         self.out = out
         self.partial = partial_path(out)
         self.frames_written = 0
+        self.verify: Callable[[], None] | None = None  # see open_sink
         self._closed = False
 
     def __enter__(self) -> FrameSink:
@@ -77,6 +86,8 @@ class FrameSink:
             if self.frames_written == 0:
                 raise BadOutput(f"{self.out}: no frames were written")
             self._finish()
+            if self.verify is not None:
+                self.verify()
             replace_atomic(self.partial, self.out)
         finally:
             self._cleanup()
@@ -104,22 +115,29 @@ class Mp4Sink(FrameSink):
     """H.264 (VP9 for .webm) in yuv420p through an ffmpeg pipe, with the source's audio muxed back in."""
 
     def __init__(self, out: Path, *, fps: float, audio_from: str | None, audio_start: float,
-                 audio_duration: float | None, quality: int) -> None:
+                 audio_duration: float | None, quality: int,
+                 frame_durations: Sequence[float] | None = None) -> None:
         super().__init__(out)
         self.fps, self.quality = fps, quality
         self.audio = (audio_from, audio_start, audio_duration) if audio_from else None
+        self.timing = _variable_timing(frame_durations, out) if frame_durations else None
         self._process: subprocess.Popen | None = None
         self._size: tuple[int, int] | None = None
 
     def _start(self, width: int, height: int) -> None:
+        # with a variable timing the input rate is only the last frame's duration: setpts gives the rest
+        rate = f"{MS}/{self.timing[1]}" if self.timing else f"{self.fps:.10g}"
         cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{width}x{height}", "-r", f"{self.fps:.10g}", "-i", "-"]
+               "-s", f"{width}x{height}", "-r", rate, "-i", "-"]
         if self.audio is not None:
             source, start, duration = self.audio
             cmd += ["-ss", f"{start:.6f}"]
             if duration is not None:
                 cmd += ["-t", f"{duration:.6f}"]
             cmd += ["-i", ffmpeg_path(source), "-map", "0:v:0", "-map", "1:a?"]  # every audio track
+        if self.timing is not None:  # output options: after every input
+            cmd += ["-vf", f"settb=1/{MS},setpts='{self.timing[0]}'", "-fps_mode", "passthrough",
+                    "-enc_time_base:v", f"1/{MS}"]
         cmd += [*_codec_args(self.out.suffix.lower(), self.quality), "-pix_fmt", "yuv420p"]
         if self.out.suffix.lower() in (".mp4", ".mov"):
             cmd += ["-movflags", "+faststart"]
@@ -269,6 +287,45 @@ def _set_gif_delays(data: bytearray, delays: list[int], out: Path) -> None:
         raise BadOutput(f"{out}: ffmpeg wrote {len(controls)} GIF frames for {len(delays)}")
     for offset, delay in zip(controls, delays, strict=True):
         data[offset: offset + 2] = delay.to_bytes(2, "little")
+
+
+MS = 1000  # the time base of a variable-rate video: milliseconds (GIF delays are 10 ms steps)
+MAX_TIMING_EXPRESSION = 100_000  # characters: one command-line argument stays under Linux's 128 KiB
+
+
+def _variable_timing(durations: Sequence[float], out: Path) -> tuple[str, int] | None:
+    """For frames of uneven durations (a GIF's delays): ffmpeg's ``setpts`` expression that
+    gives frame N its start time in milliseconds, and the last frame's duration; None when
+    the frames are evenly spaced (a constant rate says it all).
+
+    The starts are rounded on the running total, so the clip's length does not drift. The
+    expression is a balanced tree of ``if(lt(N, first frame of a run), ...)`` over the runs
+    of equal durations, so ffmpeg evaluates a few comparisons per frame; frames past the
+    list continue its last run. A timing too irregular to fit in one argument is written
+    at the average rate (the same total duration), with a warning.
+    """
+    ends = [round(seconds * MS) for seconds in accumulate(durations, initial=0.0)]
+    steps = [max(1, end - begin) for begin, end in pairwise(ends)]
+    starts = list(accumulate(steps, initial=0))
+    if len(set(steps)) <= 1:
+        return None
+    runs = [(index, starts[index], step) for index, step in enumerate(steps) if index == 0 or step != steps[index - 1]]
+
+    def tree(lo: int, hi: int) -> str:
+        if hi - lo == 1:
+            first, start, step = runs[lo]
+            return f"{start}+{step}*(N-{first})"
+        mid = (lo + hi) // 2
+        return f"if(lt(N,{runs[mid][0]}),{tree(lo, mid)},{tree(mid, hi)})"
+
+    expression = tree(0, len(runs))
+    if len(expression) > MAX_TIMING_EXPRESSION:
+        warnings.warn(f"{out}: the {len(steps)} frame durations change {len(runs)} times, too often to keep "
+                      f"each: the video plays at the average rate, {len(steps) / (ends[-1] / MS):.4g} fps, "
+                      "for the same total duration (write a .gif to keep every delay)", VideostyleWarning,
+                      stacklevel=3)
+        return None
+    return expression, steps[-1]
 
 
 def _codec_args(suffix: str, quality: int) -> list[str]:

@@ -21,7 +21,7 @@ from typing import IO
 import numpy as np
 
 from ..errors import BadOption, BadSource, DecoderFailed, VideostyleWarning
-from .ffmpeg import ffmpeg_exe, ffmpeg_path
+from .ffmpeg import ffmpeg_exe, ffmpeg_path, ffmpeg_reason
 from .images import STILL_SUFFIXES, cover_frame, fit_size, read_image
 
 DEFAULT_FOLDER_FPS = 24.0  # an image folder has no rate of its own
@@ -156,7 +156,7 @@ def probe(path: str | Path) -> VideoInfo:
     if video is None and seen_input:
         raise BadSource(f"{file}: no frames could be decoded (the file has no video stream)")
     if video is None:
-        raise BadSource(f"{file}: not a video ffmpeg can read ({_ffmpeg_reason(text)}); "
+        raise BadSource(f"{file}: not a video ffmpeg can read ({ffmpeg_reason(text)}); "
                         "check that it is a complete video file")
     size = _SIZE.search(video.text)
     if size is None:
@@ -199,13 +199,6 @@ def _snap_rate(rate: float) -> float:
     if abs(rate - round(rate)) > 1e-3 and abs(ntsc - round(ntsc)) < 0.006:
         return round(ntsc) * 1000 / 1001
     return rate
-
-
-def _ffmpeg_reason(report: str) -> str:
-    """ffmpeg's last complaint, without its ``[component @ 0x..]`` prefix."""
-    lines = [re.sub(r"^\[[^\]]*\]\s*", "", line).strip() for line in report.splitlines()]
-    lines = [line for line in lines if line and not line.startswith("At least one output file")]
-    return lines[-1].rsplit(": ", 1)[-1] if lines else "no message from ffmpeg"
 
 
 def _count_frames(file: Path, stream: int) -> int | None:
@@ -423,7 +416,7 @@ class VideoFileSource(FrameSource):
         assert self._log is not None
         self._log.seek(0)
         text = self._log.read().decode(errors="replace")
-        return _ffmpeg_reason(text) if text.strip() else default
+        return ffmpeg_reason(text) if text.strip() else default
 
     def close(self) -> None:
         process, self._process = self._process, None

@@ -7,8 +7,14 @@ Stale frames are dropped, never queued: the session always works on the newest p
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +22,7 @@ import cv2
 import numpy as np
 
 from ..errors import BadSource
+from ..io.ffmpeg import ffmpeg_reason
 from ..io.images import fit_size, resize_frame
 
 OPEN_TIMEOUT_S = 10.0  # how long to wait for a camera's first frame
@@ -119,12 +126,20 @@ class _CvReader(_Reader):
 
     def __init__(self, source: str) -> None:
         target: int | str = int(source) if source.isdigit() else source
-        self.capture = cv2.VideoCapture(target)
-        if not self.capture.isOpened():
+        with _stderr_kept() as said:  # OpenCV's ffmpeg writes its complaints to fd 2 itself
+            self.capture = cv2.VideoCapture(target)
+            opened = self.capture.isOpened()
+        if not opened:
             self.capture.release()
-            what = "no camera with that index" if isinstance(target, int) else "cannot open that device or stream"
-            raise BadSource(f"camera {source}: {what} (or no permission); check --camera, "
-                            "e.g. 0 for the first camera, or give a video file")
+            ffmpeg_lines = "\n".join(line for line in said().splitlines() if _FFMPEG_LINE.match(line))
+            if isinstance(target, int):
+                what = "no camera with that index (or no permission)"
+            elif ffmpeg_lines:  # e.g. "Connection refused", "No such file or directory"
+                what = f"cannot open that {'stream' if '://' in source else 'device'} ({ffmpeg_reason(ffmpeg_lines)})"
+            else:
+                what = "cannot open that device or stream (or no permission)"
+            raise BadSource(f"camera {source}: {what}; check --camera, e.g. 0 for the first camera, "
+                            "a stream URL, or a video file")
 
     def read(self) -> np.ndarray | None:
         ok, frame = self.capture.read()
@@ -132,6 +147,34 @@ class _CvReader(_Reader):
 
     def close(self) -> None:
         self.capture.release()
+
+
+_FFMPEG_LINE = re.compile(r"\[[\w,.-]+ @ 0x[0-9a-f]+\] ")  # "[tcp @ 0x55d0...] Connection ... refused"
+
+
+@contextlib.contextmanager
+def _stderr_kept() -> Iterator[Callable[[], str]]:
+    """Send this process's stderr (file descriptor 2, where the ffmpeg inside OpenCV and
+    OpenCV's own warnings write, past Python) to a temporary file for the ``with`` block;
+    yields a function that returns what was written, once the block has ended. The caller
+    folds what matters into its one-line error: the user never sees ffmpeg's
+    ``[tcp @ 0x...]`` lines."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 -- closed below
+    text: list[str] = []
+    try:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield lambda: "".join(text)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+        log.seek(0)
+        text.append(log.read().decode(errors="replace"))
+        log.close()
 
 
 class _FileReader(_Reader):

@@ -28,9 +28,10 @@ from .. import __version__
 from ..config import ClipConfig, EncodeConfig, SegmentConfig, StyleConfig, TemporalConfig
 from ..engine.cancel import CancelToken
 from ..engine.optimize import Style, Stylizer
-from ..errors import DiskFull
+from ..errors import BadOutput, BadSource, DiskFull, SourceChanged
 from ..io import VideoInfo, check_output, open_sink, open_source
 from ..io.atomic import VIDEO_SUFFIXES, check_not_input, output_kind, remove_stale_partials
+from ..io.identity import FileIdentity, check_unchanged
 from ..io.lock import JobLock, output_lock_path
 from ..io.sources import source_files
 from .chain import stylize_segment
@@ -69,6 +70,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     check_work_dir(work_path, out)
     even = out.suffix.lower() in VIDEO_SUFFIXES
     started = time.perf_counter()
+    identity = FileIdentity.of(source)  # before the probe: a file replaced after it is caught at the end
     with _open(source, clip, even) as frames_in, contextlib.ExitStack() as stack:
         info = frames_in.info
         stylizer = Stylizer(styles, style, cancel=cancel)  # checks the styles, the weights and the memory here
@@ -88,7 +90,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                 runner: Runner = runtime if runtime is not None else LocalRunner(stylizer, temporal, info)
                 run = RunReport(callback=callback, cancel=cancel)
                 runner.run(frames_in, work, run)
-                _encode(source, out, work, run, info, clip, encode, force, even, folder)
+                _encode(source, out, work, run, info, clip, encode, force, even, folder, identity)
             except DiskFull as full:
                 raise DiskFull(full.path, "the finished frames are kept, free space and rerun to resume",
                                midway=True) from full
@@ -141,24 +143,43 @@ class LocalRunner:
 
 
 def _encode(source: str | Path, out: Path, work: WorkDir, run: RunReport, info: VideoInfo, clip: ClipConfig,
-            encode: EncodeConfig, force: bool, even: bool, folder: bool = False) -> None:
-    """Write the finished frames from the work folder into the output."""
+            encode: EncodeConfig, force: bool, even: bool, folder: bool = False,
+            identity: FileIdentity | None = None) -> None:
+    """Write the finished frames from the work folder into the output.
+
+    The source is read again for its audio and the side-by-side originals: it must still
+    be the file the frames came from (``identity``), checked before and once the output is
+    complete, before it is moved into place, so that no other file's audio is muxed."""
     count, callback = run.frames, run.callback
     durations = info.frame_durations[:count] if info.frame_durations else None
     audio = str(source) if info.has_audio else None
+    rereads = audio is not None or encode.side_by_side
+    advice = (f"nothing was written from it; the {count} finished frames are kept in {work.path}: put the "
+              "original back and rerun to resume, or rerun with --restart to stylize the file now there")
+
+    def unchanged() -> None:
+        if rereads:
+            check_unchanged(source, identity, advice=advice)
+
+    unchanged()
     originals = iter(_open(source, clip, even)) if encode.side_by_side else None
     target = f"{out}{os.sep}" if folder else out
-    with open_sink(target, fps=info.fps, force=force, audio_from=audio, audio_start=clip.start,
-                   audio_duration=count / info.fps, quality=encode.crf, loop=encode.loop,
-                   frame_durations=durations) as sink:
-        for index in range(count):
-            frame = work.load_frame(index)
-            if originals is not None:
-                frame = np.hstack([next(originals), frame])
-            run.check()
-            sink.write(frame)
-            if callback is not None:
-                callback(encode_progress(index, count))
+    try:
+        with open_sink(target, fps=info.fps, force=force, audio_from=audio, audio_start=clip.start,
+                       audio_duration=count / info.fps, quality=encode.crf, loop=encode.loop,
+                       frame_durations=durations, verify=unchanged) as sink:
+            for index in range(count):
+                frame = work.load_frame(index)
+                if originals is not None:
+                    frame = np.hstack([next(originals), frame])
+                run.check()
+                sink.write(frame)
+                if callback is not None:
+                    callback(encode_progress(index, count))
+    except (BadOutput, BadSource) as failed:  # ffmpeg's own words, e.g. "No such file"
+        if not isinstance(failed, SourceChanged | DiskFull):
+            unchanged()  # a changed input is the better explanation
+        raise
 
 
 def _settings(source: str | Path, info: VideoInfo, styles: Sequence[np.ndarray | Style], style: StyleConfig,
