@@ -1,7 +1,7 @@
 """Benchmark: tiled optimization (engine/tiles.py, issue 16) against the untiled one.
 
     python scripts/bench_tiles.py halo [--size 192] [--core 64] [--halos 0,16,32,48,64,80,96]
-    python scripts/bench_tiles.py agree [--size 512] [--core 256]
+    python scripts/bench_tiles.py agree [--size 512] [--core 256] [--split pool1]
     python scripts/bench_tiles.py run [--size 1024] [--iterations 3] [--memory none,2GB,4GB] [--repeat 2]
                                       [--threads 1] [--save DIR]
 
@@ -73,10 +73,14 @@ def agreement(args: argparse.Namespace, size: int, core: int, halos: list[int]) 
     rows = [{"halo": None, "seconds": round(time.perf_counter() - start, 2), "loss": loss}]
     print(json.dumps(rows[0]), flush=True)
     for halo in halos:
-        plan = tiles.TilePlan(height, width, core, halo, 50, tiles.grid(height, width, core, halo))
+        # the Gram pass on the whole picture and the layers after --split taken from it, as the
+        # planner does where they fit (none: every layer recomputed per tile, the Gram pass tiled too)
+        split = None if args.split == "none" else args.split
+        gram = tiles.grid(height, width, max(height, width) + 16, halo) if split else ()
+        plan = tiles.TilePlan(height, width, core, halo, 50, tiles.grid(height, width, core, halo), gram, split)
         start = time.perf_counter()
         tiled_loss, tiled_grad = _gradient(stylizer, content, x, plan)
-        rows.append({"size": f"{width}x{height}", "core": core, "halo": halo, "tiles": len(plan.tiles),
+        rows.append({"size": f"{width}x{height}", "core": core, "halo": halo, "tiles": len(plan.tiles), "split": split,
                      "grad_max_rel_err": float((tiled_grad - grad).abs().max() / grad.abs().max()),
                      "loss_rel_err": abs(tiled_loss - loss) / loss,
                      "seconds": round(time.perf_counter() - start, 2)})
@@ -155,6 +159,7 @@ def main() -> None:
     p.add_argument("--max-memory", default=None)
     p.add_argument("--tile", type=int, default=None)
     p.add_argument("--precision", default="auto")
+    p.add_argument("--split", default="none", help="halo/agree: pool1|pool2|pool3|none (see tiles.SPLITS)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (1: CPU time free of spin-waiting)")
     p.add_argument("--repeat", type=int, default=1, help="run: rounds over the --memory settings")
     p.add_argument("--save", default=None, help="run: folder for the results; child: the result's file")

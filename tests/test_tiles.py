@@ -176,3 +176,18 @@ def test_a_tiled_video_frame_keeps_its_temporal_term_and_matches_the_untiled_one
         total, tiled_total = sum(untiled[index][0].values()), sum(tiled[index][0].values())
         assert abs(tiled_total - total) <= 0.03 * total
     assert tiled[1][0]["extra"] == pytest.approx(untiled[1][0]["extra"], rel=0.2)
+
+
+def test_a_tiled_scale_says_its_time_per_iteration_once(capsys):
+    from videostyle.cli.progress import EVALUATIONS_PER_ITERATION, IterationBar
+    from videostyle.engine.optimize import Progress
+
+    bar = IterationBar(quiet=False)
+    bar.live = False
+    zero = torch.zeros(())
+    for iteration, elapsed in ((1, 10.0), (1, 14.0), (2, 19.0), (3, 24.0)):  # the first evaluation took 4 s
+        bar(Progress(iteration=iteration, iterations=10, scale=1, scales=1, elapsed=elapsed, loss_tensor=zero,
+                     term_tensors={}, tiles=6))
+    said = [line for line in capsys.readouterr().err.splitlines() if "per iteration" in line]
+    per_iteration = 4.0 * EVALUATIONS_PER_ITERATION
+    assert said == [f"stylizing, tiled (6 tiles): about {per_iteration:.1f} s per iteration, 0:45 left at this scale"]

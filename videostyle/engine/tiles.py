@@ -2,19 +2,23 @@
 
 The content loss is local and the style loss depends on the image only through Gram
 matrices, which are sums over positions: G_l = Σ_tiles F_t F_tᵀ / N_l. One evaluation is
-therefore two passes over a grid of tiles, each tile a *core* (the pixels it owns, on a
+therefore two passes over grids of tiles, each tile a *core* (the pixels it owns, on a
 grid aligned to relu5_1's stride of 16 px so every pool lines up with the whole image's)
 plus a *halo* of context for the network's receptive field:
 
-1. without gradients: each tile's style features, cropped to its core, add F Fᵀ into the
-   whole image's G_l; the style loss and D_l = ∂L/∂G_l (a constant) follow.
-2. with gradients: each tile's surrogate Σ_l ⟨D_l, F_core F_coreᵀ / N_l⟩ plus its content
-   term (‖F_core − Fc_core‖² over the whole content's ‖Fc‖²) is backpropagated, and the
-   tile's whole input gradient, halo included, is added into the image's gradient.
+1. the Gram pass, forward only (:func:`gram_sums`): each tile's style features, cropped
+   to its core, add F Fᵀ into the whole image's G_l; the style loss and D_l = ∂L/∂G_l (a
+   constant) follow. Keeping no tape, its tiles are larger (often the whole picture), and
+   it keeps the whole picture's activations after a pool (the plan's ``split``) where they
+   fit: the gradient pass then recomputes only the layers before it.
+2. the gradient pass (:class:`_TileNetwork`): NetworkLoss's forward and hand-written
+   backward per tile, with (D_l + D_lᵀ) in place of a Gram difference, so a core's style
+   gradient is F_core (D_l + D_lᵀ) — exactly the full loss's gradient at the core's
+   positions — plus its content term (‖F_core − Fc_core‖² over the whole content's ‖Fc‖²);
+   the tile's whole input gradient, halo included, is added into the image's gradient.
 
-Since ∂/∂F ⟨D, F Fᵀ⟩/N = 2 D F / N (D symmetric) is the full loss's gradient at the core's
-positions, the summed gradient equals the untiled one up to the halo's truncation of the
-receptive field (exact once the halo covers it: 70 px at relu5_1, see HALO) and float error. The
+The summed gradient equals the untiled one up to the halo's truncation of the receptive
+field (exact once the halo covers it: 70 px at relu5_1, see HALO) and float error. The
 optimizer sees one loss and one gradient (:class:`_Precomputed`); it does not know tiles.
 """
 
