@@ -153,12 +153,36 @@ def grid(height: int, width: int, core: int, halo: int) -> tuple[Tile, ...]:
     return grid_of(height, width, max(1, math.ceil(height / core)), max(1, math.ceil(width / core)), halo)
 
 
-def _grids(height: int, width: int, halo: int) -> list[tuple[Tile, ...]]:
-    """Every grid whose cores are at least MIN_CORE px (or the whole side), least work first."""
-    found = [grid_of(height, width, rows, cols, halo)
-             for rows in range(1, max(1, height // MIN_CORE) + 1)
-             for cols in range(1, max(1, width // MIN_CORE) + 1)]
-    return sorted(found, key=lambda tiles: (_area(tiles), len(tiles)))
+def _spans(length: int, halo: int) -> dict[int, tuple[int, int]]:
+    """parts -> (the longest tile side with its halo, the sides' sum) along one side, for
+    every split into parts of at least MIN_CORE px (or one part)."""
+    found = {}
+    for parts in range(1, max(1, length // MIN_CORE) + 1):
+        cuts = _cuts(length, parts)
+        spans = [min(length, b + halo) - max(0, a - halo) for a, b in zip(cuts, cuts[1:], strict=False)]
+        found[parts] = (max(spans), sum(spans))
+    return found
+
+
+def _cheapest(height: int, width: int, halo: int, fits: Callable[[int, int], bool], *,
+              several: bool) -> tuple[Tile, ...] | None:
+    """The grid with the least work (pixels run, halos included) whose largest tile (h, w)
+    ``fits``; ``several``: not the whole picture as one tile. None when none fits.
+
+    A grid's work is the product of its two sides' sums, and more columns only add halos:
+    for each row count the fewest columns that fit is that row count's cheapest.
+    """
+    rows, cols = _spans(height, halo), _spans(width, halo)
+    best: tuple[tuple[int, int], int, int] | None = None
+    for r, (tall, down) in rows.items():
+        for c, (wide, across) in cols.items():
+            if (several and r * c == 1) or not fits(tall, wide):
+                continue
+            key = (down * across, r * c)
+            if best is None or key < best[0]:
+                best = (key, r, c)
+            break
+    return None if best is None else grid_of(height, width, best[1], best[2], halo)
 
 
 def content_cache_bytes(height: int, width: int, content_layers: tuple[str, ...], itemsize: int = 4) -> int:
@@ -258,13 +282,14 @@ def plan_tiles(height: int, width: int, *, tile: int | None, budget: int | None,
         return int(budget * ALLOCATOR_SLACK) - _fixed_bytes(height, width, history, content_layers=content_layers,
                                      image_buffers=image_buffers, lbfgs=lbfgs, itemsize=itemsize)
 
-    def first_fit(left: int | None, cost: Callable[[tuple[Tile, ...]], int],
-                  candidates: list[tuple[Tile, ...]]) -> tuple[Tile, ...] | None:
-        return next((tiles for tiles in candidates if left is None or cost(tiles) <= left), None)
+    def forward_fits(left: int | None) -> Callable[[int, int], bool]:
+        return lambda h, w: left is None or forward_bytes(h, w, layers, itemsize) <= left
+
+    def tape_fits(left: int) -> Callable[[int, int], bool]:
+        return lambda h, w: training_bytes(h, w, layers, itemsize=itemsize) <= left
 
     def gram_tiles(left: int | None) -> tuple[Tile, ...]:
-        found = first_fit(left, lambda tiles: forward_bytes(*_extent(tiles), layers, itemsize),
-                          _grids(height, width, halo))
+        found = _cheapest(height, width, halo, forward_fits(left), several=False)
         return found if found is not None else tiles_of(MIN_CORE)
 
     def tiles_of(core: int) -> tuple[Tile, ...]:
@@ -293,16 +318,16 @@ def plan_tiles(height: int, width: int, *, tile: int | None, budget: int | None,
                 return None if plan is None else dataclasses.replace(plan, split=split)
     if budget is None or untiled <= budget:
         return None
-    candidates = [tiles for tiles in _grids(height, width, halo) if len(tiles) > 1]
     options = []  # (work, history, tiles, split, room left for the Gram pass)
     for history in histories if lbfgs else [full_history]:
         left = room(history)
         assert left is not None
         for split in (s for s in SPLITS if _splittable(s, layers)):
             kept = kept_bytes(height, width, split, layers, itemsize)
-            found = first_fit(left - kept, tape, candidates)
-            gram = first_fit(left - kept, lambda tiles: forward_bytes(*_extent(tiles), layers, itemsize),
-                             _grids(height, width, halo))
+            if kept >= left:
+                continue
+            found = _cheapest(height, width, halo, tape_fits(left - kept), several=True)
+            gram = _cheapest(height, width, halo, forward_fits(left - kept), several=False)
             if found is not None and gram is not None:
                 # a forward pass and a backward pass cost about the same: the Gram pass's
                 # forward, then the gradient pass's forward up to the split and its backward
