@@ -1,16 +1,20 @@
 """Benchmark: tiled optimization (engine/tiles.py, issue 16) against the untiled one.
 
     python scripts/bench_tiles.py halo [--size 192] [--core 64] [--halos 0,16,32,48,64,80,96]
-    python scripts/bench_tiles.py agree [--size 512] [--core 256]
-    python scripts/bench_tiles.py run [--size 1024] [--iterations 3] [--memory none,2GB,4GB]
+    python scripts/bench_tiles.py agree [--size 512] [--core 256] [--split pool1]
+    python scripts/bench_tiles.py run [--size 1024] [--iterations 3] [--memory none,2GB,4GB] [--repeat 2]
+                                      [--threads 1] [--save DIR]
 
 * ``halo``: max |g_tiled - g| / max |g| of the loss's gradient (and the loss's relative error)
   against the untiled one, for each halo, on a 4:3 picture near the content (fp32, tv 1).
 * ``agree``: the same at one size with the default halo.
 * ``run``: each configuration in a fresh process (``--max-memory`` none is untiled where it
-  fits): peak RSS (getrusage), seconds per L-BFGS iteration after the first, the tile count,
-  the final loss, and the seam measure of the result: mean |horizontal and vertical pixel
-  difference| across the tile borders over the same inside the tiles (1.0: no seam).
+  fits), ``--repeat`` rounds interleaved: peak RSS (getrusage), wall and CPU seconds per
+  L-BFGS iteration after the first (``--threads 1``: CPU time without spin-waiting, the
+  fair measure on a loaded machine), the tile count, the final loss; then for each setting
+  the seam measure of its result on the tiled run's borders: mean |horizontal and vertical
+  pixel difference| across the borders over the same inside the tiles (the untiled result's
+  figure on the same lines is the baseline).
 
 Pictures: ../shared/media/content/tubingen.jpg and styles/starry_night.jpg (read, never
 copied), or ``--content``/``--style``. Figures are as measured on this machine, under its load.
@@ -69,10 +73,14 @@ def agreement(args: argparse.Namespace, size: int, core: int, halos: list[int]) 
     rows = [{"halo": None, "seconds": round(time.perf_counter() - start, 2), "loss": loss}]
     print(json.dumps(rows[0]), flush=True)
     for halo in halos:
-        plan = tiles.TilePlan(height, width, core, halo, 50, tiles.grid(height, width, core, halo))
+        # the Gram pass on the whole picture and the layers after --split taken from it, as the
+        # planner does where they fit (none: every layer recomputed per tile, the Gram pass tiled too)
+        split = None if args.split == "none" else args.split
+        gram = tiles.grid(height, width, max(height, width) + 16, halo) if split else ()
+        plan = tiles.TilePlan(height, width, core, halo, 50, tiles.grid(height, width, core, halo), gram, split)
         start = time.perf_counter()
         tiled_loss, tiled_grad = _gradient(stylizer, content, x, plan)
-        rows.append({"size": f"{width}x{height}", "core": core, "halo": halo, "tiles": len(plan.tiles),
+        rows.append({"size": f"{width}x{height}", "core": core, "halo": halo, "tiles": len(plan.tiles), "split": split,
                      "grad_max_rel_err": float((tiled_grad - grad).abs().max() / grad.abs().max()),
                      "loss_rel_err": abs(tiled_loss - loss) / loss,
                      "seconds": round(time.perf_counter() - start, 2)})
@@ -80,13 +88,13 @@ def agreement(args: argparse.Namespace, size: int, core: int, halos: list[int]) 
     return rows
 
 
-def seam_ratio(image: np.ndarray, plan) -> float:
-    """Mean |pixel difference| across tile borders / the same inside tiles, (H, W, 3) image."""
+def seam_ratio(image: np.ndarray, borders: dict[str, list[int]]) -> float:
+    """Mean |pixel difference| across the tile borders {"x": columns, "y": rows} / the same
+    inside the tiles, (H, W, 3) image."""
     img = image.astype(np.float64)
     dx = np.abs(np.diff(img, axis=1)).mean(axis=(0, 2))  # (W-1,): difference between x-1 and x
     dy = np.abs(np.diff(img, axis=0)).mean(axis=(1, 2))  # (H-1,)
-    xs = sorted({t.x0 for t in plan.tiles if t.x0 > 0})
-    ys = sorted({t.y0 for t in plan.tiles if t.y0 > 0})
+    xs, ys = borders["x"], borders["y"]
     border = [dx[x - 1] for x in xs] + [dy[y - 1] for y in ys]
     inside = np.concatenate([np.delete(dx, [x - 1 for x in xs]), np.delete(dy, [y - 1 for y in ys])])
     return float(np.mean(border) / inside.mean()) if border else float("nan")
@@ -97,8 +105,6 @@ def child(args: argparse.Namespace) -> None:
     from videostyle.config import StyleConfig, parse_bytes
     from videostyle.engine.optimize import Stylizer
     from videostyle.engine.tensors import tensor_to_frame
-    from videostyle.engine.tiles import HALO, TilePlan, grid
-
     width, height = args.size, args.size * 3 // 4
     content, style = _pictures(args, width, height)
     memory = None if args.max_memory in (None, "none") else parse_bytes("--max-memory", args.max_memory)
@@ -107,27 +113,37 @@ def child(args: argparse.Namespace) -> None:
     stylizer = Stylizer([style], config)
     plan = stylizer._tile_plan(height, width)
     seen: list[tuple[int, float]] = []
-    marks: dict[int, float] = {}
+    marks: dict[int, tuple[float, float]] = {}  # iteration -> (wall, CPU) seconds at its first evaluation
+    evaluations = [0]
 
     def progress(p) -> None:
-        marks.setdefault(p.iteration, time.perf_counter())
+        marks.setdefault(p.iteration, (time.perf_counter(), time.process_time()))
         seen.append((p.iteration, p.loss))
+        evaluations[0] += 1
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     out = stylizer.stylize(content, callback=progress)
-    total = time.perf_counter() - start
+    total, total_cpu = time.perf_counter() - start, time.process_time() - cpu
     steps = sorted(marks)
-    per_iteration = ((marks[steps[-1]] - marks[steps[1]]) / (steps[-1] - steps[1])
-                     if len(steps) > 2 else total / max(1, args.iterations))
+    if len(steps) > 2:  # from the second iteration's first evaluation to the last's
+        wall = (marks[steps[-1]][0] - marks[steps[1]][0]) / (steps[-1] - steps[1])
+        per_cpu = (marks[steps[-1]][1] - marks[steps[1]][1]) / (steps[-1] - steps[1])
+    else:
+        wall, per_cpu = total / max(1, args.iterations), total_cpu / max(1, args.iterations)
     image = tensor_to_frame(out)
+    if args.save:
+        from videostyle.io.images import write_image
+
+        write_image(Path(args.save), image, force=True)
     print(json.dumps({
         "size": f"{width}x{height}", "max_memory": args.max_memory, "tiles": len(plan.tiles) if plan else 0,
         "core": plan.core if plan else None, "history": plan.history if plan else 50,
+        "split": plan.split if plan else None, "threads": torch.get_num_threads(),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9, 2),
-        "s_per_iteration": round(per_iteration, 1), "total_s": round(total, 1), "final_loss": seen[-1][1],
-        # untiled: the same measure on the lines a grid of --core px cores would have (a baseline)
-        "seam_ratio": round(seam_ratio(image, plan or TilePlan(height, width, args.core or 480, HALO, 50, grid(
-            height, width, args.core or 480, HALO))), 3)}), flush=True)
+        "s_per_iteration": round(wall, 2), "cpu_s_per_iteration": round(per_cpu, 2),
+        "evaluations": evaluations[0], "total_s": round(total, 1), "final_loss": seen[-1][1],
+        "borders": {"x": sorted({t.x0 for t in plan.tiles if t.x0 > 0}),
+                    "y": sorted({t.y0 for t in plan.tiles if t.y0 > 0})} if plan else None}), flush=True)
 
 
 def main() -> None:
@@ -143,7 +159,13 @@ def main() -> None:
     p.add_argument("--max-memory", default=None)
     p.add_argument("--tile", type=int, default=None)
     p.add_argument("--precision", default="auto")
+    p.add_argument("--split", default="none", help="halo/agree: pool1|pool2|pool3|none (see tiles.SPLITS)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (1: CPU time free of spin-waiting)")
+    p.add_argument("--repeat", type=int, default=1, help="run: rounds over the --memory settings")
+    p.add_argument("--save", default=None, help="run: folder for the results; child: the result's file")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.mode == "halo":
         agreement(args, args.size or 192, args.core or 64, [int(h) for h in args.halos.split(",")])
     elif args.mode == "agree":
@@ -153,11 +175,50 @@ def main() -> None:
     elif args.mode == "child":
         child(args)
     else:
+        runs(args)
+
+
+def runs(args: argparse.Namespace) -> None:
+    """Each --memory setting in a fresh process, --repeat times, interleaved (ABAB: a loaded
+    machine's drift falls on both alike); then the seam measure of every result on the first
+    tiled run's borders, and the CPU time per iteration of each setting against the first."""
+    import tempfile
+
+    from videostyle.io.images import read_image
+
+    folder = Path(args.save or tempfile.mkdtemp(prefix="bench_tiles_"))
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for repeat in range(args.repeat):
         for memory in args.memory.split(","):
+            out = folder / f"{args.size or 1024}_{memory}_{repeat}.png"
             command = [sys.executable, __file__, "child", "--size", str(args.size or 1024), "--content",
                        args.content, "--style", args.style, "--iterations", str(args.iterations),
-                       "--max-memory", memory, "--precision", args.precision, "--core", str(args.core or 480)]
-            subprocess.run(command, check=True)
+                       "--max-memory", memory, "--precision", args.precision, "--save", str(out)]
+            if args.threads:
+                command += ["--threads", str(args.threads)]
+            line = subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            row = json.loads(line) | {"image": str(out)}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    tiled = next((r for r in rows if r["borders"]), None)
+    if tiled is None:
+        return
+    borders = tiled["borders"]
+    summary = {}
+    for memory in args.memory.split(","):
+        mine = [r for r in rows if r["max_memory"] == memory]
+        summary[memory] = {
+            "cpu_s_per_iteration": [r["cpu_s_per_iteration"] for r in mine],
+            "s_per_iteration": [r["s_per_iteration"] for r in mine],
+            "peak_rss_gb": max(r["peak_rss_gb"] for r in mine), "final_loss": mine[0]["final_loss"],
+            "seam_ratio_on_tiled_borders": round(seam_ratio(read_image(mine[0]["image"]), borders), 3)}
+    first = args.memory.split(",")[0]
+    for row in summary.values():
+        base = sum(summary[first]["cpu_s_per_iteration"]) / len(summary[first]["cpu_s_per_iteration"])
+        row["cpu_ratio"] = round(sum(row["cpu_s_per_iteration"]) / len(row["cpu_s_per_iteration"]) / base, 3)
+        row["loss_vs_first"] = round(row["final_loss"] / summary[first]["final_loss"] - 1, 5)
+    print(json.dumps({"summary": summary, "borders": borders}), flush=True)
 
 
 if __name__ == "__main__":

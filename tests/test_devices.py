@@ -95,7 +95,8 @@ def test_a_size_that_does_not_fit_is_tiled_and_one_that_cannot_is_refused(monkey
     stylizer.check_memory(768, 1024)  # half: runs in tiles (see tiles.py)
     plan = stylizer._tile_plan(768, 1024)
     assert plan is not None and len(plan.tiles) > 1 and stylizer.memory_needed(768, 1024) <= free
-    least = tiles.tiled_bytes(768, 1024, tiles.MIN_CORE, tiles.HALO, tiles.MIN_HISTORY,
+    smallest = tiles.grid(768, 1024, tiles.MIN_CORE, tiles.HALO)
+    least = tiles.tiled_bytes(tiles.TilePlan(768, 1024, tiles.MIN_CORE, tiles.HALO, tiles.MIN_HISTORY, smallest),
                               layers=("relu4_2", "relu5_1"), content_layers=("relu4_2",),
                               image_buffers=optimize.IMAGE_BUFFERS, lbfgs=True)
     free = least * 9 // 10  # not even the smallest tiles fit: refused, naming a size that does

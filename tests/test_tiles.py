@@ -49,22 +49,27 @@ def _loss_and_grad(stylizer: Stylizer, content: torch.Tensor, x: torch.Tensor,
     return float(loss.detach()), x.grad
 
 
-def _error(halo: int, setup: Setup) -> tuple[float, float]:
-    """(max |g_tiled - g| / max |g|, the loss's relative error) with 64 px cores and this halo."""
+def _error(halo: int, setup: Setup, split: str | None = None, gram_core: int | None = None) -> tuple[float, float]:
+    """(max |g_tiled - g| / max |g|, the loss's relative error) with 64 px cores and this halo;
+    the Gram pass in ``gram_core`` px cores (None: the same tiles), the layers after ``split``
+    taken from it."""
     stylizer, content, x, (loss, grad) = setup
-    plan = tiles.TilePlan(H, W, 64, halo, 50, tiles.grid(H, W, 64, halo))
+    gram = tiles.grid(H, W, gram_core, halo) if gram_core else ()
+    plan = tiles.TilePlan(H, W, 64, halo, 50, tiles.grid(H, W, 64, halo), gram, split)
     assert len(plan.tiles) == 3
     tiled_loss, tiled_grad = _loss_and_grad(stylizer, content, x, plan)
     return float((tiled_grad - grad).abs().max() / grad.abs().max()), abs(tiled_loss - loss) / loss
 
 
-def test_tiled_gradient_equals_the_untiled_one(setup):
-    grad_error, loss_error = _error(tiles.HALO, setup)
+@pytest.mark.parametrize("split, gram_core", [(None, None), ("pool1", 192), ("pool3", 96)])
+def test_tiled_gradient_equals_the_untiled_one(setup, split, gram_core):
+    grad_error, loss_error = _error(tiles.HALO, setup, split, gram_core)
     assert grad_error <= 1e-3 and loss_error <= 1e-4
 
 
-def test_a_too_small_halo_is_measurably_wrong(setup):
-    grad_error, _ = _error(16, setup)
+@pytest.mark.parametrize("split, gram_core", [(None, None), ("pool2", 96)])
+def test_a_too_small_halo_is_measurably_wrong(setup, split, gram_core):
+    grad_error, _ = _error(16, setup, split, gram_core)
     assert grad_error > 1e-2
 
 
@@ -98,8 +103,8 @@ def test_planning_tiles_only_what_does_not_fit():
     assert tiles.plan_tiles(512, 512, budget=10**10, untiled=10**9, **kw) is None  # fits
     plan = tiles.plan_tiles(3072, 4096, budget=6 * 2**30, untiled=45 * 10**9, **kw)
     assert plan is not None and plan.history < 50 and len(plan.tiles) > 1
-    assert tiles.tiled_bytes(3072, 4096, plan.core, plan.halo, plan.history, layers=kw["layers"],
-                             content_layers=kw["content_layers"], image_buffers=12, lbfgs=True) <= 6 * 2**30
+    assert tiles.tiled_bytes(plan, layers=kw["layers"], content_layers=kw["content_layers"], image_buffers=12,
+                             lbfgs=True) <= 6 * 2**30
     assert tiles.plan_tiles(3072, 4096, budget=2**30, untiled=45 * 10**9, **kw) is None  # cannot work
 
 
@@ -146,3 +151,43 @@ def test_a_size_is_planned_once_per_stylizer_so_every_frame_evaluates_the_same_w
         stylizer.check_memory(96, 128)
         assert stylizer._tile_plan(96, 128) is first
     assert len(reads) <= 2  # the free memory was read for the first frame only
+
+
+def test_a_tiled_video_frame_keeps_its_temporal_term_and_matches_the_untiled_one():
+    """The temporal loss and the warp stay per pixel on the whole frame; only the network's
+    terms are tiled. Two frames of a panning clip: each frame's final losses, tiled and not."""
+    from synthetic import panning_texture
+
+    from videostyle.config import TemporalConfig
+    from videostyle.video.chain import stylize_segment
+
+    frames = panning_texture(frames=2, step=4, size=(128, 96))
+    finals = []
+    for tile in (None, 64):
+        stylizer = Stylizer([stripes()], StyleConfig(scales=1, tile=tile, **CPU))  # type: ignore[arg-type]
+        seen: dict[int, tuple[dict[str, float], int]] = {}
+        list(stylize_segment(stylizer, frames, config=TemporalConfig(iterations=2, first_iterations=2),
+                             progress=lambda index, p, seen=seen: seen.__setitem__(index, (p.terms, p.tiles))))
+        finals.append(seen)
+    untiled, tiled = finals
+    assert all(count == 0 for _, count in untiled.values()) and all(count == 4 for _, count in tiled.values())
+    assert "extra" in tiled[1][0] and "extra" in untiled[1][0]  # the second frame's temporal term
+    for index in (0, 1):
+        total, tiled_total = sum(untiled[index][0].values()), sum(tiled[index][0].values())
+        assert abs(tiled_total - total) <= 0.03 * total
+    assert tiled[1][0]["extra"] == pytest.approx(untiled[1][0]["extra"], rel=0.2)
+
+
+def test_a_tiled_scale_says_its_time_per_iteration_once(capsys):
+    from videostyle.cli.progress import EVALUATIONS_PER_ITERATION, IterationBar
+    from videostyle.engine.optimize import Progress
+
+    bar = IterationBar(quiet=False)
+    bar.live = False
+    zero = torch.zeros(())
+    for iteration, elapsed in ((1, 10.0), (1, 14.0), (2, 19.0), (3, 24.0)):  # the first evaluation took 4 s
+        bar(Progress(iteration=iteration, iterations=10, scale=1, scales=1, elapsed=elapsed, loss_tensor=zero,
+                     term_tensors={}, tiles=6))
+    said = [line for line in capsys.readouterr().err.splitlines() if "per iteration" in line]
+    per_iteration = 4.0 * EVALUATIONS_PER_ITERATION
+    assert said == [f"stylizing, tiled (6 tiles): about {per_iteration:.1f} s per iteration, 0:45 left at this scale"]

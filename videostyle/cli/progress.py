@@ -17,8 +17,16 @@ if TYPE_CHECKING:
     from ..video.report import VideoProgress, VideoResult
 
 
+# L-BFGS evaluations per iteration, for the tiled estimate: 5 over 4 iterations at 1024x768
+# (scripts/bench_tiles.py run), the line search's extra evaluations being mostly early ones
+EVALUATIONS_PER_ITERATION = 1.25
+
+
 class IterationBar:
-    """Optimizer progress: a tqdm bar on a terminal, a line per 10% of the steps in a log."""
+    """Optimizer progress: a tqdm bar on a terminal, a line per 10% of the steps in a log.
+
+    A tiled scale (slow: the picture did not fit) also gets one line with the time per
+    iteration and the scale's time left, measured on its first evaluation."""
 
     def __init__(self, *, quiet: bool, desc: str = "stylizing") -> None:
         self.bar: tqdm | None = None
@@ -26,6 +34,7 @@ class IterationBar:
         self.live = sys.stderr.isatty()
         self._scale = 0
         self._logged = -1
+        self._timed: tuple[int, float] | None = None  # (scale, elapsed) at a tiled scale's first report
 
     def __call__(self, p: Progress) -> None:
         if self.quiet:
@@ -33,6 +42,7 @@ class IterationBar:
         label = self.desc if p.scales == 1 else f"{self.desc} (scale {p.scale}/{p.scales})"
         if p.tiles:
             label += f", tiled ({p.tiles} tiles)"
+            self._estimate(label, p)
         if not self.live:
             tenth = 10 * p.iteration // max(1, p.iterations)
             if p.scale != self._scale or tenth > self._logged:  # the loss is read only when logged
@@ -47,6 +57,23 @@ class IterationBar:
         self.bar.n = p.iteration
         self.bar.set_postfix_str(terms(p), refresh=False)
         self.bar.refresh()
+
+    def _estimate(self, label: str, p: Progress) -> None:
+        """After a tiled scale's second report (its first evaluation timed between the two),
+        one line: seconds per iteration and the scale's time left."""
+        if self._timed is None or self._timed[0] != p.scale:
+            self._timed = (p.scale, p.elapsed)
+            return
+        if self._timed[1] < 0:
+            return  # said for this scale
+        per_iteration = (p.elapsed - self._timed[1]) * EVALUATIONS_PER_ITERATION
+        self._timed = (p.scale, -1.0)
+        line = (f"{label}: about {per_iteration:.1f} s per iteration, "
+                f"{clock(per_iteration * max(0, p.iterations - p.iteration))} left at this scale")
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -80,19 +80,28 @@ class NetworkLoss:
                 entry = ("avg", name, inp)
             found: dict[str, torch.Tensor] = {}
             if name in self.style:
-                target, weight = self.style[name]
-                flat = _flat(x).to(self.gram_dtype)
-                diff = torch.bmm(flat.transpose(1, 2), flat).float().div_(flat.shape[1]).sub_(target)
-                style = style + weight * diff.pow(2).sum()
-                found["style"] = diff
+                style = style + self.style_term(name, x, found)
             if name in self.content:
-                target, weight = self.content[name]
-                diff = x.float() - target
-                content = content + weight * diff.pow(2).sum()
-                found["content"] = diff
+                content = content + self.content_term(name, x, found)
             if keep:
                 tape.append((entry, x, found))
         return content, style, tape
+
+    def style_term(self, name: str, x: torch.Tensor, found: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Layer ``name``'s weighted style term at its features ``x``; what its gradient
+        needs goes into ``found`` (see :meth:`style_grad`)."""
+        target, weight = self.style[name]
+        flat = _flat(x).to(self.gram_dtype)
+        diff = torch.bmm(flat.transpose(1, 2), flat).float().div_(flat.shape[1]).sub_(target)
+        found["style"] = diff
+        return weight * diff.pow(2).sum()
+
+    def content_term(self, name: str, x: torch.Tensor, found: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Layer ``name``'s weighted content term at its features ``x`` (see :meth:`style_term`)."""
+        target, weight = self.content[name]
+        diff = x.float() - target
+        found["content"] = diff
+        return weight * diff.pow(2).sum()
 
     # -- backward -------------------------------------------------------------------------
     def backward(self, tape: list, grad_content: torch.Tensor, grad_style: torch.Tensor) -> torch.Tensor:
@@ -102,19 +111,9 @@ class NetworkLoss:
             entry, output, found = tape.pop()  # the deepest layer first; each freed when done
             kind, name = entry[0], entry[1]
             if "style" in found:
-                flat = _flat(output).to(self.gram_dtype)
-                scale = grad_style * (2 * self.style[name][1] / flat.shape[1])
-                symmetric = ((found["style"] + found["style"].transpose(1, 2)) * scale).to(self.gram_dtype)
-                if grad is None:
-                    part = torch.bmm(flat, symmetric).to(self.dtype)
-                    grad = part.view(output.shape[0], *output.shape[2:], -1).permute(0, 3, 1, 2)
-                elif self.gram_dtype == self.dtype:
-                    _flat(grad).baddbmm_(flat, symmetric)  # the sum of both gradients, in the matmul
-                else:
-                    _flat(grad).add_(torch.bmm(flat, symmetric).to(self.dtype))
+                grad = self.style_grad(name, output, found, grad, grad_style)
             if "content" in found:
-                part = (found["content"] * (grad_content * 2 * self.content[name][1])).to(self.dtype)
-                grad = part.contiguous(memory_format=torch.channels_last) if grad is None else grad.add_(part)
+                grad = self.content_grad(name, output, found, grad, grad_content)
             if grad is None:
                 continue
             if kind == "relu":
@@ -134,6 +133,27 @@ class NetworkLoss:
         if self.vgg.convention == "caffe":
             grad = grad.flip(1)
         return (grad * self.vgg.scale).contiguous()
+
+    def style_grad(self, name: str, output: torch.Tensor, found: dict[str, torch.Tensor],
+                   grad: torch.Tensor | None, grad_style: torch.Tensor) -> torch.Tensor:
+        """``grad`` (None: none yet) at layer ``name``'s ``output`` plus its style term's gradient."""
+        flat = _flat(output).to(self.gram_dtype)
+        scale = grad_style * (2 * self.style[name][1] / flat.shape[1])
+        symmetric = ((found["style"] + found["style"].transpose(1, 2)) * scale).to(self.gram_dtype)
+        if grad is None:
+            part = torch.bmm(flat, symmetric).to(self.dtype)
+            return part.view(output.shape[0], *output.shape[2:], -1).permute(0, 3, 1, 2)
+        if self.gram_dtype == self.dtype:
+            _flat(grad).baddbmm_(flat, symmetric)  # the sum of both gradients, in the matmul
+        else:
+            _flat(grad).add_(torch.bmm(flat, symmetric).to(self.dtype))
+        return grad
+
+    def content_grad(self, name: str, output: torch.Tensor, found: dict[str, torch.Tensor],
+                     grad: torch.Tensor | None, grad_content: torch.Tensor) -> torch.Tensor:
+        """``grad`` plus layer ``name``'s content term's gradient (see :meth:`style_grad`)."""
+        part = (found["content"] * (grad_content * 2 * self.content[name][1])).to(self.dtype)
+        return part.contiguous(memory_format=torch.channels_last) if grad is None else grad.add_(part)
 
 
 def _flat(features: torch.Tensor) -> torch.Tensor:

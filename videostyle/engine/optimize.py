@@ -172,7 +172,7 @@ class Stylizer:
     @torch.no_grad()
     def _grams(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         if plan := self._tile_plan(*image.shape[-2:]):  # a style picture too large to run whole
-            return tiled_grams(self.vgg, self.compute, image, self.config.style_layers, plan)
+            return tiled_grams(self.vgg, self.compute.dtype, image, self.config.style_layers, plan)
         features = self.vgg(image, self.config.style_layers, dtype=self.compute.dtype)
         return {layer: losses.gram_matrix(f) for layer, f in features.items()}
 
@@ -194,10 +194,9 @@ class Stylizer:
         pass (see :func:`vgg.training_bytes`), the optimizer's state and a few image copies;
         when it runs in tiles (see :meth:`_tile_plan`), one tile's pass and the shrunk history."""
         if plan := self._tile_plan(height, width):
-            return tiled_bytes(height, width, plan.core, plan.halo, plan.history,
-                               layers=self.config.content_layers + self.config.style_layers,
+            return tiled_bytes(plan, layers=self.config.content_layers + self.config.style_layers,
                                content_layers=self.config.content_layers, image_buffers=IMAGE_BUFFERS,
-                               lbfgs=self.config.optimizer == "lbfgs")
+                               lbfgs=self.config.optimizer == "lbfgs", itemsize=self._itemsize)
         return self._untiled_memory(height, width)
 
     def _untiled_memory(self, height: int, width: int) -> int:
@@ -242,8 +241,14 @@ class Stylizer:
             self._plans[key] = plan_tiles(
                 height, width, tile=cfg.tile, budget=self._budget(), untiled=self._untiled_memory(height, width),
                 layers=cfg.content_layers + cfg.style_layers, content_layers=cfg.content_layers,
-                image_buffers=IMAGE_BUFFERS, full_history=LBFGS_HISTORY, lbfgs=cfg.optimizer == "lbfgs")
+                image_buffers=IMAGE_BUFFERS, full_history=LBFGS_HISTORY, lbfgs=cfg.optimizer == "lbfgs",
+                itemsize=self._itemsize)
         return self._plans[key]
+
+    @property
+    def _itemsize(self) -> int:
+        """Bytes per activation of the network's pass (the tiled estimates count in it)."""
+        return torch.empty(0, dtype=self.compute.dtype or torch.float32).element_size()
 
     def _check_style_memory(self, height: int, width: int, free: int | None) -> None:
         """The style images pass through the network once, at :meth:`style_size`: a large
@@ -251,7 +256,8 @@ class Stylizer:
         for number, style in enumerate(self.styles, start=1):
             w, h = self.style_size(style, height, width)
             need = training_bytes(h, w, self.config.style_layers) // 2  # forward only, no gradients
-            if free is not None and need > free:
+            # a style too large to run whole has its Gram matrices summed over tiles (see _grams)
+            if free is not None and need > free and self._tile_plan(h, w) is None:
                 which = f"style {number} " if len(self.styles) > 1 else "the style image "
                 raise BadOption(f"--style-scale {self.config.style_scale:g}: {which}is seen at {w}x{h} for a "
                                 f"{width}x{height} output, which needs about {need / 1e9:.1f} GB on "
@@ -342,20 +348,17 @@ class Stylizer:
         """Build loss(x) for one scale: content features and style targets computed once."""
         cfg = self.config
         layer_weights = {n: w * layer_scale.get(n, 1.0) for n, w in self._layer_weights.items()}
-        if plan := self._tile_plan(*content.shape[-2:]):  # too large to run whole: see tiles.py
-            tiled = TiledLoss(self.vgg, self.compute, plan, cfg.content_layers,
-                              cfg.content_weight / len(cfg.content_layers),
-                              {n: cfg.effective_style_weight * w for n, w in layer_weights.items()},
-                              self.style_targets(*content.shape[-2:]))
-            return tiled_loss_fn(tiled, content, cfg.tv_weight, losses.total_variation, extra_loss)
         dtype = self.compute.dtype
-        with torch.no_grad():
-            content_features = self.vgg(content, cfg.content_layers, dtype=dtype)
         content_weights: dict[str, float] = {}
         for name in cfg.content_layers:
             content_weights[name] = content_weights.get(name, 0.0) + cfg.content_weight / len(cfg.content_layers)
-        style_weights = {n: cfg.effective_style_weight * w * layer_scale.get(n, 1.0)
-                         for n, w in self._layer_weights.items()}
+        style_weights = {n: cfg.effective_style_weight * w for n, w in layer_weights.items()}
+        if plan := self._tile_plan(*content.shape[-2:]):  # too large to run whole: see tiles.py
+            tiled = TiledLoss(self.vgg, dtype, plan, content_weights=content_weights, style_weights=style_weights,
+                              targets=self.style_targets(*content.shape[-2:]))
+            return tiled_loss_fn(tiled, content, cfg.tv_weight, extra_loss)
+        with torch.no_grad():
+            content_features = self.vgg(content, cfg.content_layers, dtype=dtype)
         network = NetworkLoss(self.vgg, dtype, content_features=content_features, content_weights=content_weights,
                               targets=self.style_targets(*content.shape[-2:]), style_weights=style_weights)
 

