@@ -150,13 +150,13 @@ def test_a_scheduled_clip_gives_each_frame_its_look_and_resume_sees_a_changed_sc
 
 def test_a_mask_gives_each_region_its_own_painting(tmp_path):
     """Half/half mask, two paintings: each half's Gram distance to its own painting is below its
-    distance to the other (at 48 px, 30 iterations)."""
+    distance to the other (at 48 px, 20 iterations)."""
     from videostyle.engine.image import stylize_image
 
     a, b = stripes(48, 48), blobs(48, 48, seed=3)
     mask = np.zeros((36, 48), np.float32)
     mask[:, :24] = 1
-    config = StyleConfig(device="cpu", precision="fp32", iterations=30, strength=0.8)
+    config = StyleConfig(device="cpu", precision="fp32", iterations=20, strength=0.8)
     result = stylize_image(scene(48, 36), [a, b], config=config, mask=mask)
     judge = Stylizer([a, b], config)
     left = [judge.style_distance(result, style=s, mask=mask) for s in (0, 1)]
@@ -210,3 +210,16 @@ def test_a_seamless_loop_restylizes_the_end_from_the_start_and_resumes_the_same(
     gap_plain = np.abs(frames[0][-1] - frames[0][0]).mean()
     gap_loop = np.abs(frames[1][-1] - frames[1][0]).mean()
     assert gap_loop < gap_plain  # the last frame is closer to the first (the clip is a slow pan)
+
+
+def test_schedules_masks_and_loops_are_refused_with_workers_before_any_work(tmp_path):
+    from videostyle.config import SegmentConfig, TemporalConfig
+    from videostyle.video.job import stylize_video
+
+    make_clip(tmp_path / "in.mp4", frames=3, size="48x32")
+    for kwargs in ({"temporal": TemporalConfig(seamless_loop=True)},
+                   {"schedule": StyleSchedule(entries=(ScheduleEntry(0.0, (1.0,)),), strengths=((0.0, 0.1),))}):
+        with pytest.raises(BadOption, match="--workers"):
+            stylize_video(tmp_path / "in.mp4", tmp_path / "out.mp4", [stripes(16, 16)],
+                          style=StyleConfig(device="cpu"), segments=SegmentConfig(workers=2), **kwargs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]

@@ -100,6 +100,7 @@ def parse_timed_style(spec: str) -> tuple[str, float, float | None]:
 def style_schedule(args: argparse.Namespace) -> tuple[list[str], StyleSchedule | None]:
     """The distinct style files and the schedule over them (None: one blend, as before)
     from --style IMAGE[:W][@T], --transition, --strength S@T and --style-per-shot."""
+    check_number("--transition", getattr(args, "transition", 1.0), at_least=0)
     parsed = [parse_timed_style(spec) for spec in args.style]
     strengths = [parse_strength(spec) for spec in (args.strength or [])]
     keyed = tuple((t, s) for s, t in strengths if t is not None)

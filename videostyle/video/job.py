@@ -138,11 +138,11 @@ def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, st
            style: StyleConfig, temporal: TemporalConfig, segments: SegmentConfig, schedule: StyleSchedule | None,
            mask: str | Path | None) -> tuple[FrameLooks | None, MaskFrames | None]:
     """Check a schedule and a mask against the clip (before any work) and give each frame's look."""
+    if segments.distributed and (schedule is not None or mask is not None or temporal.seamless_loop):
+        raise BadOption("--workers/--ray-address: style schedules, --strength S@T, --mask and --seamless-loop "
+                        "run on one worker for now; drop --workers")
     if schedule is None and mask is None:
         return None, None
-    if segments.distributed:
-        raise BadOption("--workers/--ray-address: style schedules, --strength S@T and --mask run on one "
-                        "worker for now; drop --workers")
     if schedule is not None:
         if schedule.styles != len(styles):
             raise ValueError(f"the schedule weighs {schedule.styles} styles and {len(styles)} are given")
