@@ -334,6 +334,7 @@ CASES = [
     ("video-strength-keyframes-and-style-weight", video("--strength", "0@0", "--strength", "1@0.1",
                                                         "--style-weight", "3"), "--style-weight"),
     ("video-per-shot-with-times", video("--style", "content.png@0.1", "--style-per-shot"), "--style-per-shot"),
+    ("video-per-shot-without-cuts", video("--style-per-shot", "--no-cut-detection"), "--no-cut-detection"),
     ("video-mask-missing", video("--mask", "missing.png"), "missing.png"),
     ("video-mask-text-picture", video("--mask", "notes.jpg"), "--mask"),
     ("video-mask-text-video", video("--mask", "notes.mp4"), "--mask"),

@@ -172,11 +172,11 @@ def refuse_init_image(args: argparse.Namespace) -> None:
 
 
 def style_paths(specs: list[str]) -> list[str]:
-    """The files named by --style PATH[:WEIGHT] (for the output-is-an-input check)."""
+    """The files named by --style PATH[:WEIGHT][@T] (for the output-is-an-input check)."""
     paths = []
     for spec in specs:
         try:
-            paths.append(str(parse_style_spec(spec)[0]))
+            paths.append(str(parse_timed_style(spec)[0]))
         except VideostyleError:
             paths.append(spec)  # refused with its own message when read
     return paths

@@ -143,6 +143,8 @@ def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, st
                         "run on one worker for now; drop --workers")
     if schedule is None and mask is None:
         return None, None
+    if schedule is not None and schedule.per_shot and not temporal.detect_cuts:
+        raise BadOption("--style-per-shot needs the scene cuts; drop --no-cut-detection")
     if schedule is not None:
         if schedule.styles != len(styles):
             raise ValueError(f"the schedule weighs {schedule.styles} styles and {len(styles)} are given")
