@@ -10,7 +10,7 @@
   against the median pair elsewhere.
 * ``ramp``: the same clip with ``--strength 0@0 --strength 0.5@3`` against a constant 0.5:
   the style distance per frame (how often it rises from one frame to the next) and E_warp.
-* ``loop``: newtonscradle.gif with and without ``--seamless-loop``: E_warp of the wrap pair
+* ``loop``: newtonscradle.gif (resampled to ``--gif-fps`` when given) with and without ``--seamless-loop``: E_warp of the wrap pair
   (last frame -> first, the flow between the last and first original frames) against the
   median pair of the clip.
 * ``mask``: a still (tubingen.jpg) with a left/right mask and two paintings: each region's
@@ -171,7 +171,7 @@ def part_ramp(args: argparse.Namespace, report: dict) -> None:
 
 def part_loop(args: argparse.Namespace, report: dict) -> None:
     a = read_image(STYLES / "starry_night.jpg")
-    clip = ClipConfig(size=args.size)
+    clip = ClipConfig(size=args.size, fps=args.gif_fps)
     out = {}
     for name, loop in (("without", False), ("with", True)):
         if name not in args.variants:
@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--first-iterations", type=int, default=60)
     parser.add_argument("--image-iterations", type=int, default=100)
+    parser.add_argument("--gif-fps", type=float, default=None, help="newtonscradle.gif resampled to this rate")
     parser.add_argument("--variants", default="ramp,constant,with,without",
                         help="which runs of ramp (ramp, constant) and loop (with, without) to make")
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_schedule"))

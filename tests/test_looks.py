@@ -223,3 +223,24 @@ def test_schedules_masks_and_loops_are_refused_with_workers_before_any_work(tmp_
             stylize_video(tmp_path / "in.mp4", tmp_path / "out.mp4", [stripes(16, 16)],
                           style=StyleConfig(device="cpu"), segments=SegmentConfig(workers=2), **kwargs)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_per_shot_styles_switch_at_the_cut_found_before_any_work(tmp_path, monkeypatch):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(6):  # two shots: a house, then blue blotches
+        write_rgb(frames / f"f{i}.png", scene(48, 32, seed=i) if i < 3 else blobs(48, 32, seed=7))
+    write_rgb(tmp_path / "a.png", stripes(32, 32))
+    write_rgb(tmp_path / "b.png", blobs(32, 32))
+    monkeypatch.chdir(tmp_path)
+    seen: list[Look | None] = []
+    stylize = Stylizer.stylize
+
+    def recording(self, content, **kw):
+        seen.append(kw.get("look"))
+        return stylize(self, content, **kw)
+
+    monkeypatch.setattr(Stylizer, "stylize", recording)
+    assert main(["video", "frames", "-o", "out/", "--style", "a.png", "--style", "b.png", "--style-per-shot",
+                 *FAST]) == 0
+    assert [look.weights for look in seen] == [(1.0, 0.0)] * 3 + [(0.0, 1.0)] * 3
