@@ -122,3 +122,47 @@ def test_float16_keeps_its_gram_matrices_in_float32():
     (content_term + style_term).backward()
     assert torch.isfinite(style_term) and float(style_term.detach()) > 0
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(("styles", "soft"), [(2, True), (1, False)])
+def test_the_masked_backward_is_autograds(styles, soft):
+    """Per-region Grams (Gatys et al. 2017): the hand-written backward against autograd through
+    the textbook masked loss, a soft two-style mask and a hard one-style one (black: no style)."""
+    from synthetic import blobs
+
+    from videostyle.engine.optimize import Look, mask_tensor
+
+    config = StyleConfig(device="cpu", precision="fp32", style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1"))
+    stylizer = Stylizer([stripes(64, 64), blobs(64, 64)][:styles], config)
+    content = frame_to_tensor(scene(64, 48))
+    x0 = (content + 0.05 * torch.randn(content.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
+    xx = torch.linspace(-3, 3, 64)[None, :].expand(48, 64)
+    mask = (torch.sigmoid(xx) if soft else (xx > 0.5).float()).numpy()
+    fast = stylizer._loss_fn(content, None, {}, Look(mask=mask))
+    x = x0.clone().requires_grad_(True)
+    ours = fast(x)[0]
+    ours.backward()
+    our_grad = x.grad
+    white = mask_tensor(mask, 48, 64, torch.device("cpu"))
+    regions = [(white, 0), (1 - white, 1)][:styles]
+    with torch.no_grad():
+        content_features = stylizer.vgg(content, config.content_layers)
+    x = x0.clone().requires_grad_(True)
+    features = stylizer.vgg(x, config.content_layers + config.style_layers)
+    reference = sum(losses.content_loss(features[n], content_features[n]) for n in config.content_layers)
+    for region, index in regions:
+        grams = stylizer.style_grams(48, 64)[index]
+        for name, weight in config.layer_weights().items():
+            f = features[name]
+            m = torch.nn.functional.adaptive_avg_pool2d(region, f.shape[-2:])
+            flat, mm = f.reshape(1, f.shape[1], -1), m.reshape(1, 1, -1)
+            gram = (flat * mm) @ flat.transpose(1, 2) / mm.sum()
+            share = float(mm.mean())
+            reference = reference + config.effective_style_weight * weight * share * losses.relative_error(
+                gram, grams[name])
+    reference.backward()
+    assert float(ours.detach()) == pytest.approx(float(reference.detach()), rel=1e-4)
+    assert float(torch.nn.functional.cosine_similarity(our_grad.flatten(), x.grad.flatten(), dim=0)) > 0.9999
+    assert float(our_grad.norm() / x.grad.norm()) == pytest.approx(1, abs=1e-3)
+    unmasked = stylizer._loss_fn(content, None, {})(x0)[1]["style"]
+    assert abs(float(fast(x0)[1]["style"]) - float(unmasked)) > 1e-3  # the mask changes the loss

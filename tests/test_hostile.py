@@ -64,6 +64,7 @@ def media(tmp_path_factory) -> Path:
     make_cover_audio(folder / "song.m4a")
     make_clip(folder / "tiny-side.mp4", frames=3, size="8x2")
     huge_png(folder / "huge.png", 40000, 40000)  # a solid-colour bomb: tiny file, 4.8 GB decoded
+    write_rgb(folder / "white.png", np.full((36, 48, 3), 255, np.uint8))  # a mask of one value
     return folder
 
 
@@ -316,6 +317,36 @@ CASES = [
     ("demo-first-iterations-word", ["demo", "--first-iterations", "abc"], "--first-iterations"),
     ("demo-samples-missing", ["demo", "--samples", "missing-dir"], "missing-dir"),
     ("demo-output-dir-is-a-file", ["demo", "--output-dir", "notes.txt"], "notes.txt"),
+    # -- where and when (issue 17): schedules, strength ramps, masks
+    ("video-style-time-past-end", video("--style", "style.png@99"), "clip's end"),
+    ("video-style-times-out-of-order", video("--style", "content.png@0.2", "--style", "style.png@0.1"),
+     "out of order"),
+    ("video-style-time-word", video("--style", "content.png@soon"), "not a number"),
+    ("video-style-time-negative", video("--style", "content.png@-1"), ">= 0"),
+    ("video-style-time-nan", video("--style", "content.png@nan"), "finite"),
+    ("video-transition-negative", video("--transition", "-1"), "--transition"),
+    ("video-transition-nan", video("--transition", "nan"), "--transition"),
+    ("video-strength-time-past-end", video("--strength", "0@0", "--strength", "0.5@99"), "clip's end"),
+    ("video-strength-times-out-of-order", video("--strength", "0.5@0.2", "--strength", "0@0.1"), "out of order"),
+    ("video-strength-plain-and-keyframes", video("--strength", "0.5", "--strength", "0.2@0.1"), "--strength"),
+    ("video-strength-time-word", video("--strength", "0.5@later"), "--strength"),
+    ("video-strength-keyframe-above-one", video("--strength", "2@0.1"), "--strength"),
+    ("video-strength-keyframes-and-style-weight", video("--strength", "0@0", "--strength", "1@0.1",
+                                                        "--style-weight", "3"), "--style-weight"),
+    ("video-per-shot-with-times", video("--style", "content.png@0.1", "--style-per-shot"), "--style-per-shot"),
+    ("video-per-shot-without-cuts", video("--style-per-shot", "--no-cut-detection"), "--no-cut-detection"),
+    ("video-mask-missing", video("--mask", "missing.png"), "missing.png"),
+    ("video-mask-text-picture", video("--mask", "notes.jpg"), "--mask"),
+    ("video-mask-text-video", video("--mask", "notes.mp4"), "--mask"),
+    ("video-mask-shorter-than-the-clip", video("--mask", "clip.mp4", source="clip4.mp4"), "3 frame"),
+    ("video-mask-one-value-two-styles", video("--style", "content.png", "--mask", "white.png"), "all one value"),
+    ("video-mask-three-styles", video("--style", "content.png", "--style", "photo.jpg", "--mask", "content.png"),
+     "one or two"),
+    ("video-mask-with-a-schedule", video("--style", "content.png@0.1", "--mask", "content.png"), "--mask"),
+    ("image-style-time", image(style="style.png@1"), "video"),
+    ("image-strength-time", image("--strength", "0.5@1"), "video"),
+    ("image-mask-text", image("--mask", "notes.jpg"), "--mask"),
+    ("image-mask-one-value-two-styles", image("--style", "content.png", "--mask", "white.png"), "all one value"),
     # -- no command
     ("no-command", [], "COMMAND"),
     ("unknown-command", ["paint"], "paint"),

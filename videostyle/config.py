@@ -81,6 +81,7 @@ MAX_GAP = 10_000  # eval --gap: frames back; more than any clip it could compare
 MAX_LONG_TERM = 100  # --long-term: frames back; each one keeps a frame-sized result in memory
 MAX_FRAMES = 10**9  # --frames: 1.3 years at 24 fps (ffmpeg's own limit is lower than Python's ints)
 MAX_FPS = 1000.0  # --fps: a resampled rate; more only repeats frames by the million
+MAX_SCHEDULE_SECONDS = 10**7  # --style ...@T, --strength S@T, --transition: 115 days, past any clip
 _DEVICE_NAME = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
 
 # --strength s in [0, 1] sets the style weight on a log scale through two measured anchors:
@@ -226,6 +227,8 @@ class TemporalConfig:
     warp_kernel: str = "lanczos"  # how the previous result is resampled along the flow (see warp.py)
     detect_cuts: bool = True
     long_term: tuple[int, ...] = ()  # further frames back (e.g. (2, 4)) the flow-mode loss also follows
+    # a clip that loops (a GIF): its last frames are handed over to the first (video.chain.stylize_loop_end)
+    seamless_loop: bool = False
 
     def __post_init__(self) -> None:
         check_choice("--temporal", self.mode, TEMPORAL_MODES)
@@ -244,6 +247,14 @@ class TemporalConfig:
             raise BadOption(f"--long-term {','.join(map(str, self.long_term))}: give increasing frame "
                             "offsets of 2 or more, e.g. 2,4")
 
+    def settings(self) -> dict:
+        """The fields for a work folder's record (``seamless_loop`` only when on, so that older
+        records still match)."""
+        settings = asdict(self)
+        if not self.seamless_loop:
+            del settings["seamless_loop"]
+        return settings
+
     @property
     def history(self) -> int:
         """How many previous results the stylizer keeps (1 without long-term consistency)."""
@@ -258,6 +269,126 @@ class TemporalConfig:
     def planned_iterations(self) -> int:
         """Iterations a later frame costs, for planning: N, or what an "auto" frame took on average."""
         return AUTO_MEAN_ITERATIONS if self.iterations is None else self.iterations
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    """The styles in force from ``start`` seconds (of the output clip) until the next entry:
+    a blend weight per style of the job (its index in the style list; 0 for those not in it)."""
+
+    start: float
+    weights: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class StyleSchedule:
+    """Where and when each style applies (``--style IMG[:W][@T]``, ``--transition``,
+    ``--strength S@T``, ``--style-per-shot``); pure data, checked here.
+
+    ``entries`` in time order, the first at 0. Entry k takes over from entry k-1 at its
+    ``start`` over ``transition`` seconds (its share grows linearly from 0 at ``start`` to 1
+    at ``start + transition``: equal steps per frame; 0 switches at once). ``strengths`` are
+    (seconds, strength) keyframes in time order, interpolated linearly in the strength, which
+    is log-linear in the style weight (see :func:`style_weight_for_strength`); before the first
+    and after the last the nearest holds. ``per_shot``: shot k (k scene cuts before the frame)
+    takes entry k mod len(entries), with no blend across a cut; every start is then 0.
+    """
+
+    entries: tuple[ScheduleEntry, ...]
+    transition: float = 1.0
+    strengths: tuple[tuple[float, float], ...] = ()
+    per_shot: bool = False
+
+    def __post_init__(self) -> None:
+        check_number("--transition", self.transition, at_least=0, at_most=MAX_SCHEDULE_SECONDS)
+        if not self.entries:
+            raise BadOption("--style: give at least one style")
+        count = len(self.entries[0].weights)
+        for entry in self.entries:
+            check_number("--style IMAGE@T: the time", entry.start, at_least=0, at_most=MAX_SCHEDULE_SECONDS)
+            if len(entry.weights) != count:
+                raise ValueError("every schedule entry needs one weight per style")
+            for weight in entry.weights:
+                check_number("style blend weight", weight, at_least=0)
+            if not sum(entry.weights) > 0:
+                raise BadOption(f"--style ...@{entry.start:g}: the blend at {entry.start:g} s has no weight > 0")
+        starts = [e.start for e in self.entries]
+        if self.per_shot and any(starts):
+            raise BadOption("--style-per-shot: each shot takes the next style; drop the @T times")
+        if starts[0] != 0:
+            raise BadOption(f"--style ...@{starts[0]:g}: the first style must start at 0 "
+                            "(give it without @T); later ones take over at their times")
+        for before, after in zip(starts, starts[1:], strict=False):
+            if not after > before and not self.per_shot:
+                raise BadOption(f"--style ...@{after:g}: the times are out of order ({after:g} s after "
+                                f"{before:g} s); give each --style in time order, blends of one time together")
+        times = [t for t, _ in self.strengths]
+        for t, strength in self.strengths:
+            check_number("--strength S@T: the time", t, at_least=0, at_most=MAX_SCHEDULE_SECONDS)
+            check_number(f"--strength {strength}@{t:g}", strength, at_least=0, at_most=1)
+        for before, after in zip(times, times[1:], strict=False):
+            if not after > before:
+                raise BadOption(f"--strength ...@{after:g}: the times are out of order ({after:g} s after "
+                                f"{before:g} s); give the keyframes in time order")
+
+    @property
+    def styles(self) -> int:
+        """How many style images the entries weigh."""
+        return len(self.entries[0].weights)
+
+    @property
+    def varies(self) -> bool:
+        """Whether the targets or the strength change over the clip (else one look, as before)."""
+        return len(self.entries) > 1 or len(self.strengths) > 1
+
+    def weights_at(self, seconds: float, shot: int = 0) -> tuple[float, ...]:
+        """The blend weights over the styles at this time (and shot), summing to 1."""
+        if self.per_shot:
+            weights = self.entries[shot % len(self.entries)].weights
+        else:
+            weights = _normalized(self.entries[0].weights)
+            for entry in self.entries[1:]:
+                if seconds < entry.start:
+                    break
+                share = 1.0 if self.transition == 0 else min(1.0, (seconds - entry.start) / self.transition)
+                weights = tuple((1 - share) * a + share * b for a, b in zip(weights, _normalized(entry.weights),
+                                                                            strict=True))
+        return _normalized(weights)
+
+    def strength_at(self, seconds: float) -> float | None:
+        """The strength at this time, or None without keyframes (the StyleConfig's holds)."""
+        if not self.strengths:
+            return None
+        (t0, s0) = self.strengths[0]
+        if seconds <= t0:
+            return s0
+        for (ta, sa), (tb, sb) in zip(self.strengths, self.strengths[1:], strict=False):
+            if seconds <= tb:
+                return sa + (sb - sa) * (seconds - ta) / (tb - ta)
+        return self.strengths[-1][1]
+
+    def check_duration(self, seconds: float) -> None:
+        """Refuse a style that starts at or after the clip's end (it would never be seen) and
+        a strength keyframe after it."""
+        for entry in self.entries[1:]:
+            if entry.start >= seconds:
+                raise BadOption(f"--style ...@{entry.start:g}: starts at or after the clip's end "
+                                f"({seconds:.2f} s); give a time inside the clip")
+        for t, strength in self.strengths:
+            if t > seconds:
+                raise BadOption(f"--strength {strength:g}@{t:g}: lies after the clip's end ({seconds:.2f} s); "
+                                "give a time inside the clip")
+
+
+def _normalized(weights: tuple[float, ...]) -> tuple[float, ...]:
+    total = float(sum(weights))
+    return tuple(w / total for w in weights)
+
+
+def single_schedule(weights: tuple[float, ...], strength: float | None = None) -> StyleSchedule:
+    """One blend for the whole clip (what a job without a schedule does)."""
+    return StyleSchedule(entries=(ScheduleEntry(0.0, weights),),
+                         strengths=() if strength is None else ((0.0, strength),))
 
 
 @dataclass(frozen=True)

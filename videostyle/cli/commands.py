@@ -20,6 +20,7 @@ from .options import (
     segment_config,
     style_config,
     style_paths,
+    style_schedule,
     video_configs,
 )
 from .parser import WEB_EXTRA
@@ -36,15 +37,26 @@ def run_image(args: argparse.Namespace) -> int:
 
     out = check_output(args.output, force=args.force, kinds=("image",))  # before minutes of work, not after
     starts = [] if args.init in ("content", "noise") else [args.init]
-    check_not_input(out, [args.content, *style_paths(args.style), *starts])
+    masks = [args.mask] if args.mask else []
+    check_not_input(out, [args.content, *style_paths(args.style), *starts, *masks])
     config = style_config(args)
     content = read_image(args.content)
     styles = read_styles(args.style)
     init = None if args.init in ("content", "noise") else read_image(args.init)
+    mask = None
+    if args.mask:
+        from ..engine.tensors import fit_size
+        from ..video.masks import read_mask
+
+        if len(styles) > 2:
+            raise BadOption(f"--mask: give one or two styles with a mask (white the first, black the second), "
+                            f"not {len(styles)}")
+        mask = read_mask(args.mask, *fit_size(content.shape[1], content.shape[0], args.size),
+                         styles=len(styles)).at(0)
     bar = IterationBar(quiet=args.quiet or args.json)
     started = time.perf_counter()
     try:
-        result = stylize_image(content, styles, config=config, size=args.size, init=init, callback=bar)
+        result = stylize_image(content, styles, config=config, size=args.size, init=init, callback=bar, mask=mask)
     finally:
         bar.close()
     written = write_image(args.output, result, force=args.force)
@@ -71,15 +83,17 @@ def run_video(args: argparse.Namespace) -> int:
     from ..io.atomic import check_not_input
 
     check_not_input(check_output(args.output, force=args.force, kinds=("video", "gif", "folder")),
-                    style_paths(args.style))
-    styles = read_styles(args.style)
+                    [*style_paths(args.style), *([args.mask] if args.mask else [])])
+    paths, schedule = style_schedule(args)
+    styles = read_styles(paths)
     machine = args.progress == "json"
     bar = JsonFrames() if machine else FrameBar(quiet=args.quiet or args.json)
     preview = FramePreview() if args.preview else None
     try:
         result = stylize_video(args.input, args.output, styles, style=style, temporal=temporal, clip=clip,
                                encode=encode, force=args.force, work_dir=args.work_dir, restart=args.restart,
-                               keep_work=args.keep_work, segments=segments, callback=both(bar, preview))
+                               keep_work=args.keep_work, segments=segments, callback=both(bar, preview),
+                               schedule=schedule, mask=args.mask)
     except KeyboardInterrupt as stop:
         if isinstance(bar, FrameBar):
             bar.close()

@@ -81,8 +81,9 @@ def add_style_options(p: argparse.ArgumentParser, *, iterations: int | None,
                       iterations_help: str = "optimizer steps (default %(default)s)", preset: bool = True,
                       per_frame: bool = False) -> None:
     d = _DEFAULTS
-    p.add_argument("--style", "-s", action="append", required=True, metavar="IMAGE[:WEIGHT]",
-                   help="style image, optionally with a blend weight; repeat to blend styles")
+    p.add_argument("--style", "-s", action="append", required=True, metavar="IMAGE[:WEIGHT][@T]",
+                   help="style image, optionally with a blend weight; repeat to blend styles. video: @T is "
+                        "the time in seconds from which it holds (default 0; blends of one time together)")
     g = p.add_argument_group("optimization")
     if preset:
         g.add_argument("--preset", choices=tuple(PRESETS), default=None,
@@ -102,9 +103,10 @@ def add_style_options(p: argparse.ArgumentParser, *, iterations: int | None,
                    help="starting image; IMAGE with `videostyle image` only (default %(default)s)")
     g.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
     w = p.add_argument_group("look")
-    w.add_argument("--strength", type=float, default=d.strength,
+    w.add_argument("--strength", action="append", default=None, metavar="S[@T]",
                    help="how much style, 0 (the photo) to 1 (the strongest look); the same meaning at "
-                        "every size (default %(default)s)")
+                        f"every size (default {d.strength}). video: repeat S@T for a ramp between those "
+                        "times, e.g. --strength 0@0 --strength 0.5@3")
     w.add_argument("--style-weight", type=float, default=None,
                    help="raw weight of the style loss; overrides --strength")
     w.add_argument("--content-weight", type=float, default=d.content_weight, help="(default %(default)s)")
@@ -142,6 +144,9 @@ def _add_image_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", required=True, help="output image (.png or .jpg)")
     p.add_argument("--size", type=int, default=IMAGE_SIZE,
                    help="longest side of the output in pixels (default %(default)s)")
+    p.add_argument("--mask", metavar="MASK",
+                   help="region mask picture (resized to the output): white takes the first style, black "
+                        "the second (with one style black keeps the photo)")
     add_style_options(p, iterations=None, iterations_help="optimizer steps (default: the preset's; "
                       f"{_DEFAULTS.iterations} without one)")
 
@@ -209,10 +214,24 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
     d.add_argument("--overlap", type=int, default=s_.overlap,
                    help="frames restylized where two segments of a shot meet, to hide the seam "
                         "(default %(default)s)")
+    sg = p.add_argument_group("where and when")
+    sg.add_argument("--transition", type=float, default=1.0, metavar="S",
+                    help="seconds over which a --style IMAGE@T takes over from the one before (default "
+                         "%(default)s; 0 switches at once)")
+    sg.add_argument("--style-per-shot", action="store_true",
+                    help="at each scene cut the next --style takes over (the first shot the first)")
+    sg.add_argument("--mask", metavar="MASK",
+                    help="region mask: a picture, or a video or folder of frames following the frames one to "
+                         "one; white takes the first style, black the second (with one style black keeps "
+                         "the photo)")
+    sg.add_argument("--seamless-loop", action="store_true",
+                    help="for clips and GIFs that loop: hand the last frames over to the first, so that the "
+                         "wrap from the last frame to the first is as steady as any other pair")
     r = p.add_argument_group("resume")
     r.add_argument("--work-dir", help="where finished frames are kept (default: .OUTPUT.videostyle beside it)")
     r.add_argument("--restart", action="store_true", help="discard finished frames from an earlier run")
     r.add_argument("--keep-work", action="store_true", help="keep the work folder after success")
+    p.set_defaults(schedules=True)  # --style IMAGE@T and --strength S@T
     add_style_options(p, iterations=None, per_frame=True,
                       iterations_help="optimizer steps per frame after the first: N exactly, or auto (each "
                                       "frame stops once its loss stops falling, at most --max-iterations; "

@@ -58,6 +58,28 @@ class _Gram(torch.autograd.Function):
         return torch.bmm(flat, symmetric).view(b, h, w, c).permute(0, 3, 1, 2)
 
 
+def masked_gram(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Gatys et al. 2017's Gram matrix of one region: Σ_p m_p f_p f_pᵀ / Σ_p m_p over (B, C, H, W)
+    features and a (B, 1, H', W') mask in [0, 1] (averaged down to H x W), float32 (B, C, C).
+
+    Linear in the mask, so soft edges blend and two complementary regions' unnormalized Grams
+    add up to the whole picture's; 0 for an empty region.
+    """
+    f = features.float()
+    m = region_at(mask, *f.shape[-2:])
+    b, c, h, w = f.shape
+    flat = f.reshape(b, c, h * w)
+    weights = m.reshape(b, 1, h * w)
+    return (flat * weights) @ flat.transpose(1, 2) / weights.sum((1, 2), keepdim=True).clamp_min(1e-12)
+
+
+def region_at(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """A (B, 1, H', W') mask averaged down to a layer's (height, width) (VGG's pools floor)."""
+    if mask.shape[-2:] == (height, width):
+        return mask.float()
+    return torch.nn.functional.adaptive_avg_pool2d(mask.float(), (height, width))
+
+
 def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """‖value − target‖² / ‖target‖² (a scalar; 0 when equal, 1 when value is zero)."""
     return (value.float() - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12)

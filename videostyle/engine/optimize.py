@@ -10,6 +10,7 @@ Progress leaves through a callback; this module never prints.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -103,6 +104,25 @@ class Style:
     weight: float = 1.0
 
 
+@dataclass(frozen=True, eq=False)
+class Look:
+    """What one picture is optimized towards when it is not the Stylizer's fixed blend (a
+    schedule, a region mask): see ``engine/looks.py``.
+
+    ``weights``: blend weights over the Stylizer's styles (None: their own weights);
+    ``style_weight``: the style loss weight (None: the config's); ``mask``: (H, W) float32 in
+    [0, 1], any size (resized to each scale): white takes style 0 and black style 1, or with
+    one style black has no style loss (Gatys et al. 2017's per-region Grams).
+    """
+
+    weights: tuple[float, ...] | None = None
+    style_weight: float | None = None
+    mask: np.ndarray | None = None
+
+
+BLEND_CACHE = 8  # blended targets kept per Stylizer: a transition makes a new blend each frame
+
+
 class Stylizer:
     """Gatys et al. style transfer with fixed styles and settings.
 
@@ -128,6 +148,8 @@ class Stylizer:
                                              pooling=self.config.pooling)
         self._color_reference = color_reference
         self._targets: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
+        self._style_grams: dict[tuple[int, int], list[dict[str, torch.Tensor]]] = {}
+        self._blends: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
         self._layer_weights = self.config.layer_weights()
         self._held = held_memory(self.device)  # fixed here, so a job's plan does not drift as it allocates
         # decided once per size for the Stylizer's life: every frame of a job (and a resumed
@@ -148,17 +170,45 @@ class Stylizer:
         return self._targets[key]
 
     def _compute_style_targets(self, height: int, width: int) -> dict[str, torch.Tensor]:
-        grams_per_style = []
-        for style in self.styles:
-            w, h = self.style_size(style, height, width)
-            image = frame_to_tensor(resize_frame(style.image, w, h), self.device)
-            if self.config.preserve_colors and self._color_reference is not None:
-                reference = frame_to_tensor(self._color_reference, self.device)
-                image = match_color(image, reference)
-            grams_per_style.append(self._grams(image))
-        weights = [s.weight for s in self.styles]
-        return {layer: losses.blend_grams([g[layer] for g in grams_per_style], weights)
+        if len(self.styles) == 1:
+            return self.style_grams(height, width)[0]
+        return self._blend(self.style_grams(height, width), [s.weight for s in self.styles])
+
+    def _blend(self, grams_per_style: list[dict[str, torch.Tensor]], weights: Sequence[float]
+               ) -> dict[str, torch.Tensor]:
+        used = [(g, w) for g, w in zip(grams_per_style, weights, strict=True) if w > 0]
+        return {layer: losses.blend_grams([g[layer] for g, _ in used], [w for _, w in used])
                 for layer in self.config.style_layers}
+
+    def style_grams(self, height: int, width: int) -> list[dict[str, torch.Tensor]]:
+        """Each style's own Gram matrices {layer: (1, C, C)} for an output of this size (cached)."""
+        key = (height, width)
+        if key not in self._style_grams:
+            grams_per_style = []
+            for style in self.styles:
+                w, h = self.style_size(style, height, width)
+                image = frame_to_tensor(resize_frame(style.image, w, h), self.device)
+                if self.config.preserve_colors and self._color_reference is not None:
+                    reference = frame_to_tensor(self._color_reference, self.device)
+                    image = match_color(image, reference)
+                grams_per_style.append(self._grams(image))
+            self._style_grams[key] = grams_per_style
+        return self._style_grams[key]
+
+    def blended_targets(self, height: int, width: int, weights: Sequence[float]) -> dict[str, torch.Tensor]:
+        """The styles' Grams mixed with these weights (one per style), for a scheduled frame;
+        the last few blends are kept, so a frame held at one blend computes it once."""
+        if len(weights) != len(self.styles):
+            raise ValueError(f"{len(weights)} blend weights for {len(self.styles)} styles")
+        key = (height, width, tuple(float(w) for w in weights))
+        if key in self._blends:
+            self._blends.move_to_end(key)
+            return self._blends[key]
+        targets = self._blend(self.style_grams(height, width), key[2])
+        self._blends[key] = targets
+        if len(self._blends) > BLEND_CACHE:
+            self._blends.popitem(last=False)
+        return targets
 
     def style_size(self, style: Style, height: int, width: int) -> tuple[int, int]:
         """The (width, height) a style image is seen at for an H x W output: its longest side
@@ -177,16 +227,25 @@ class Stylizer:
         return {layer: losses.gram_matrix(f) for layer, f in features.items()}
 
     @torch.no_grad()
-    def style_distance(self, image: torch.Tensor | np.ndarray) -> float:
+    def style_distance(self, image: torch.Tensor | np.ndarray, *, style: int | None = None,
+                       mask: np.ndarray | None = None) -> float:
         """Gram style distance of ``image`` to the (blended) style at the image's size.
 
         See :func:`losses.style_distance`: mean over the style layers of the relative
-        Frobenius distance; computed in float32 for a stable yardstick.
+        Frobenius distance; computed in float32 for a stable yardstick. ``style``: to that
+        one of the styles alone; ``mask`` ((H, W) in [0, 1]): of that region only (its
+        Gram per unit of area, as the masked loss sees it).
         """
         x = frame_to_tensor(image, self.device) if isinstance(image, np.ndarray) else image
-        targets = self.style_targets(*x.shape[-2:])
+        h, w = x.shape[-2:]
+        targets = self.style_targets(h, w) if style is None else self.style_grams(h, w)[style]
         features = self.vgg(x.float(), self.config.style_layers)
-        return losses.style_distance(features, targets)
+        if mask is None:
+            return losses.style_distance(features, targets)
+        region = mask_tensor(mask, h, w, self.device)
+        dists = [losses.relative_error(losses.masked_gram(features[n], region), t).sqrt().item()
+                 for n, t in targets.items()]
+        return sum(dists) / len(dists)
 
     # -- memory ----------------------------------------------------------------------------
     def memory_needed(self, height: int, width: int) -> int:
@@ -267,7 +326,7 @@ class Stylizer:
     def stylize(self, content: np.ndarray | torch.Tensor, *, init: np.ndarray | torch.Tensor | None = None,
                 iterations: int | None = None, extra_loss: ExtraLoss | None = None,
                 callback: ProgressCallback | None = None, scales: int | None = None,
-                style_layer_scale: Mapping[str, float] | None = None,
+                style_layer_scale: Mapping[str, float] | None = None, look: Look | None = None,
                 stop: EarlyStop | None = None, curvature: Curvature | None = None) -> torch.Tensor:
         """Stylize ``content`` and return (1, 3, H, W) float32 in [0, 1] on the device.
 
@@ -281,6 +340,7 @@ class Stylizer:
         ``curvature`` carries L-BFGS's curvature pairs into the final pass from an earlier call
         of the same size (then its first step is a quasi-Newton one) and takes that pass's
         pairs out, for the next call.
+        ``look``: other targets, strength or a region mask for this call (see :class:`Look`).
         """
         self.check_memory(*(content.shape[:2] if isinstance(content, np.ndarray) else content.shape[-2:]))
         content_t = self._as_tensor(content)
@@ -298,7 +358,7 @@ class Stylizer:
             plan = self._tile_plan(h, w)
             report = _Reporter(callback, index, len(sizes), steps, start, tiles=len(plan.tiles) if plan else 0)
             x = self._optimize(x, scaled_content, steps, extra_loss if final else None, report,
-                               style_layer_scale or {}, stop, curvature if final else None)
+                               style_layer_scale or {}, look, stop, curvature if final else None)
         if self.config.preserve_colors:
             x = keep_luminance(x, content_t)
         if not bool(torch.isfinite(x).all()):  # an overflowing loss gives NaN, not a picture
@@ -343,24 +403,33 @@ class Stylizer:
             return torch.rand(1, 3, height, width, generator=generator).to(self.device)
         return resize_tensor(content, height, width)
 
-    def _loss_fn(self, content: torch.Tensor, extra_loss: ExtraLoss | None, layer_scale: Mapping[str, float]
-                 ) -> Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    def _loss_fn(self, content: torch.Tensor, extra_loss: ExtraLoss | None, layer_scale: Mapping[str, float],
+                 look: Look | None = None) -> Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]:
         """Build loss(x) for one scale: content features and style targets computed once."""
         cfg = self.config
+        height, width = content.shape[-2:]
         layer_weights = {n: w * layer_scale.get(n, 1.0) for n, w in self._layer_weights.items()}
+        look = look or Look()
+        targets = (self.style_targets(height, width) if look.weights is None
+                   else self.blended_targets(height, width, look.weights))
+        style_weight = cfg.effective_style_weight if look.style_weight is None else look.style_weight
+        regions = None if look.mask is None else self._regions(look.mask, height, width)
         dtype = self.compute.dtype
         content_weights: dict[str, float] = {}
         for name in cfg.content_layers:
             content_weights[name] = content_weights.get(name, 0.0) + cfg.content_weight / len(cfg.content_layers)
-        style_weights = {n: cfg.effective_style_weight * w for n, w in layer_weights.items()}
-        if plan := self._tile_plan(*content.shape[-2:]):  # too large to run whole: see tiles.py
+        style_weights = {n: style_weight * w for n, w in layer_weights.items()}
+        if plan := self._tile_plan(height, width):  # too large to run whole: see tiles.py
+            if regions is not None:
+                raise BadOption(f"--mask: a {width}x{height} picture is stylized in tiles here (--tile, or too little "
+                                "memory for it whole), and masks do not work in tiles yet; use a smaller --size")
             tiled = TiledLoss(self.vgg, dtype, plan, content_weights=content_weights, style_weights=style_weights,
-                              targets=self.style_targets(*content.shape[-2:]))
+                              targets=targets)
             return tiled_loss_fn(tiled, content, cfg.tv_weight, extra_loss)
         with torch.no_grad():
             content_features = self.vgg(content, cfg.content_layers, dtype=dtype)
         network = NetworkLoss(self.vgg, dtype, content_features=content_features, content_weights=content_weights,
-                              targets=self.style_targets(*content.shape[-2:]), style_weights=style_weights)
+                              targets=targets, style_weights=style_weights, regions=regions)
 
         def loss_of(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             content_term, style_term = network(x)
@@ -376,13 +445,24 @@ class Stylizer:
 
         return loss_of
 
+    def _regions(self, mask: np.ndarray, height: int, width: int) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        """(region mask (1, 1, H, W), its style's Grams) per region: white takes style 0, black
+        style 1; with one style, black has none."""
+        grams = self.style_grams(height, width)
+        white = mask_tensor(mask, height, width, self.device)
+        if len(self.styles) == 1:
+            return [(white, grams[0])]
+        if len(self.styles) != 2:
+            raise BadOption(f"--mask: give one or two styles with a mask, not {len(self.styles)}")
+        return [(white, grams[0]), (1 - white, grams[1])]
+
     def _optimize(self, x0: torch.Tensor, content: torch.Tensor, steps: int, extra_loss: ExtraLoss | None,
-                  report: _Reporter, layer_scale: Mapping[str, float], stop: EarlyStop | None = None,
-                  curvature: Curvature | None = None) -> torch.Tensor:
+                  report: _Reporter, layer_scale: Mapping[str, float], look: Look | None = None,
+                  stop: EarlyStop | None = None, curvature: Curvature | None = None) -> torch.Tensor:
         x = x0.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
         if steps == 0:
             return x.detach()
-        loss_of = self._loss_fn(content, extra_loss, layer_scale)
+        loss_of = self._loss_fn(content, extra_loss, layer_scale, look)
         if self.config.optimizer == "adam":
             adam = torch.optim.Adam([x], lr=self.config.learning_rate)
             for step in range(1, steps + 1):
@@ -425,6 +505,18 @@ class Stylizer:
                 if steps > 1:
                     lbfgs.run(steps - 1, 1.0, _max_evals(steps - 1), stop=done)
         return x.detach()
+
+
+def mask_tensor(mask: np.ndarray, height: int, width: int, device: torch.device) -> torch.Tensor:
+    """An (h, w) mask in [0, 1] as (1, 1, height, width) float32 on ``device``: averaged over
+    each output pixel's area when it shrinks, bilinear when it grows."""
+    m = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None, None].to(device)
+    if m.shape[-2:] != (height, width):
+        if m.shape[-2] >= height and m.shape[-1] >= width:
+            m = torch.nn.functional.adaptive_avg_pool2d(m, (height, width))
+        else:
+            m = torch.nn.functional.interpolate(m, size=(height, width), mode="bilinear", align_corners=False)
+    return m.clamp(0, 1)
 
 
 def _max_evals(iterations: int) -> int:

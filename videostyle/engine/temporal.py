@@ -29,7 +29,7 @@ from ..config import TemporalConfig
 from . import losses
 from .flow import FlowResult
 from .lbfgs import Curvature
-from .optimize import EarlyStop, ProgressCallback, Stylizer
+from .optimize import EarlyStop, Look, ProgressCallback, Stylizer
 from .tensors import frame_to_tensor
 from .vgg import LAYER_NAMES
 from .warp import backward_warp
@@ -78,7 +78,7 @@ class TemporalStylizer:
     def next(self, frame: np.ndarray, flow: FlowResult | None = None, *, cut: bool = False,
              iterations: int | None = None, callback: ProgressCallback | None = None,
              long_flows: Mapping[int, FlowResult] | None = None,
-             toward: tuple[np.ndarray, float] | None = None) -> np.ndarray:
+             toward: tuple[np.ndarray, float] | None = None, look: Look | None = None) -> np.ndarray:
         """Stylize ``frame`` given the flow from the previous frame to it; returns the
         result as (H, W, 3) float32 in [0, 1].
 
@@ -91,6 +91,7 @@ class TemporalStylizer:
         ``toward`` = (another stylization of this frame, (H, W, 3) uint8 or float in [0, 1];
         its share a in [0, 1]) blends the start and the temporal target towards it: flow mode
         only, used to hand one segment over to the next (see ``video.chain.stylize_bridge``).
+        ``look``: this frame's targets when a schedule or a mask sets them (``engine/looks.py``).
         """
         cfg = self.config
         restart = self.previous is None or (cut and cfg.detect_cuts)
@@ -116,7 +117,7 @@ class TemporalStylizer:
         carried = None if restart or not cfg.carry_curvature else self.curvature
         result = self.stylizer.stylize(content, init=init, iterations=budget, extra_loss=extra_loss,
                                        callback=callback, scales=scales, style_layer_scale=layer_scale,
-                                       stop=stop, curvature=carried)
+                                       stop=stop, curvature=carried, look=look)
         if restart:
             self.history.clear()
             self.since_restart = 0

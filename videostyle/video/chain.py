@@ -27,6 +27,7 @@ import numpy as np
 from ..config import TemporalConfig
 from ..engine.devices import spare_cores
 from ..engine.flow import FlowEstimator, FlowStep, flow_and_cut, flow_between
+from ..engine.looks import LookFunction
 from ..engine.optimize import Progress, Stylizer
 from ..engine.temporal import TemporalStylizer
 from ..engine.tensors import float_to_frame
@@ -68,7 +69,8 @@ class SegmentFrame:
 def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config: TemporalConfig | None = None,
                     first: int = 0, begin: int | None = None, stop: int | None = None,
                     state: SegmentState | None = None, start_iterations: int | None = None,
-                    progress: SegmentCallback | None = None) -> Iterator[SegmentFrame]:
+                    progress: SegmentCallback | None = None, looks: LookFunction | None = None
+                    ) -> Iterator[SegmentFrame]:
     """Stylize frames in order and yield each as it is finished.
 
     ``frames`` are the original (H, W, 3) uint8 RGB frames, the first being frame
@@ -80,6 +82,7 @@ def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config:
     thread while the optimizer runs; a scene cut inside the frames restarts the chain.
     ``start_iterations``: the budget of frame ``begin`` when it starts afresh, instead of
     ``first_iterations`` (a segment inside a shot, whose first frames a bridge replaces).
+    ``looks`` gives each frame's targets by its index (a style schedule, a mask).
     """
     cfg = config or TemporalConfig()
     begin = first if begin is None else begin
@@ -109,13 +112,14 @@ def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config:
                 pending.append((index, frame, job))
             originals.appendleft(frame)
             if len(pending) > lookahead:
-                yield _stylize_frame(temporal, *pending.popleft(), progress, start_iterations, begin)
+                yield _stylize_frame(temporal, *pending.popleft(), progress, start_iterations, begin, looks)
         while pending:
-            yield _stylize_frame(temporal, *pending.popleft(), progress, start_iterations, begin)
+            yield _stylize_frame(temporal, *pending.popleft(), progress, start_iterations, begin, looks)
 
 
 def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, job: Future[FlowStep] | None,
-                   progress: SegmentCallback | None, start_iterations: int | None, begin: int) -> SegmentFrame:
+                   progress: SegmentCallback | None, start_iterations: int | None, begin: int,
+                   looks: LookFunction | None = None) -> SegmentFrame:
     waited = time.perf_counter()
     step = job.result() if job is not None else None
     waited = time.perf_counter() - waited
@@ -125,7 +129,8 @@ def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, jo
     callback = None if progress is None else (lambda p: progress(index, p))
     fresh = index == begin and temporal.previous is None
     result = temporal.next(frame, flow, cut=cut, callback=callback, long_flows=long_flows,
-                           iterations=start_iterations if fresh else None)
+                           iterations=start_iterations if fresh else None,
+                           look=None if looks is None else looks(index))
     return SegmentFrame(index=index, image=float_to_frame(result), state=result,
                         since_restart=temporal.since_restart, cut=cut, seconds=time.perf_counter() - started,
                         flow_wait=waited)
@@ -169,3 +174,34 @@ def _share(j: int, steps: int) -> float:
     (j + 1) / (L + 1), close it unevenly: measured on cockatoo.mp4 (L = 4, 160 px), the
     largest boundary pair's E_warp was 7.9x the median pair against 3.6x with these."""
     return 1.0 / (steps + 1 - j)
+
+
+def stylize_loop_end(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequence[np.ndarray],
+                     first: np.ndarray, *, config: TemporalConfig | None = None, iterations: int = 3,
+                     indices: Sequence[int], looks: LookFunction | None = None,
+                     progress: SegmentCallback | None = None) -> Iterator[SegmentFrame]:
+    """Hand the end of a looping clip over to its start (``--seamless-loop``): the bridge of
+    :func:`stylize_bridge` run backwards in time from the first frame.
+
+    ``frames`` are the originals of the clip's first frame, then its last, second last, ...
+    (L + 1 of them); ``drafts`` the chain's own results of those L last frames (in that
+    order, uint8 RGB); ``first`` the first frame's result (float or uint8). The last frame
+    starts from the first frame's result warped along the flow from the first original frame
+    to the last, blended with its own result at share 1 / (L + 1), the one before from that
+    at share 1 / L, and so on: the wrap pair (last -> first) is as steady as a pair of the
+    chain, and the gap closes in L + 1 equal steps towards frame ``indices[-1] - 1``, the
+    chain's own. ``indices`` label the L frames (the last frame's first). Yields them.
+    """
+    cfg = dataclasses.replace(config or TemporalConfig(), mode="flow", long_term=(), detect_cuts=False)
+    temporal = TemporalStylizer(stylizer, cfg)
+    temporal.restore([first], 2)  # any count > 0: the chain continues
+    estimator = FlowEstimator()
+    steps = len(drafts)
+    for j, (draft, index) in enumerate(zip(drafts, indices, strict=True)):
+        flow = flow_between(frames[j], frames[j + 1], estimator)
+        started = time.perf_counter()
+        callback = None if progress is None else (lambda p, i=index: progress(i, p))
+        result = temporal.next(frames[j + 1], flow, callback=callback, toward=(draft, _share(j, steps)),
+                               iterations=iterations, look=None if looks is None else looks(index))
+        yield SegmentFrame(index=index, image=float_to_frame(result), state=result, since_restart=0, cut=False,
+                           seconds=time.perf_counter() - started)

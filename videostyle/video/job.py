@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import os
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -25,16 +26,18 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..config import ClipConfig, EncodeConfig, SegmentConfig, StyleConfig, TemporalConfig
+from ..config import ClipConfig, EncodeConfig, SegmentConfig, StyleConfig, StyleSchedule, TemporalConfig
 from ..engine.cancel import CancelToken
 from ..engine.optimize import Style, Stylizer
-from ..errors import BadOutput, BadSource, DiskFull, SourceChanged
+from ..errors import BadOption, BadOutput, BadSource, DiskFull, SourceChanged
 from ..io import VideoInfo, check_output, open_sink, open_source
 from ..io.atomic import VIDEO_SUFFIXES, check_not_input, output_kind, remove_stale_partials
 from ..io.identity import FileIdentity, check_unchanged
 from ..io.lock import JobLock, output_lock_path
 from ..io.sources import source_files
-from .chain import stylize_segment
+from .chain import stylize_loop_end, stylize_segment
+from .looks import FrameLooks, scene_cuts
+from .masks import MaskFrames, read_mask
 from .report import NoFrames, Runner, RunReport, VideoCallback, VideoResult, encode_progress
 from .workdir import WorkDir, check_work_dir, default_work_dir
 
@@ -44,7 +47,8 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                   clip: ClipConfig | None = None, encode: EncodeConfig | None = None, force: bool = False,
                   work_dir: str | Path | None = None,
                   restart: bool = False, keep_work: bool = False, segments: SegmentConfig | None = None,
-                  callback: VideoCallback | None = None, cancel: CancelToken | None = None) -> VideoResult:
+                  callback: VideoCallback | None = None, cancel: CancelToken | None = None,
+                  schedule: StyleSchedule | None = None, mask: str | Path | None = None) -> VideoResult:
     """Stylize a video file, GIF or image folder into ``output`` (.mp4/.gif/folder).
 
     Resumable: rerunning the same call after an interruption continues from the last
@@ -55,8 +59,10 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     folder is refused while this one runs. ``segments`` with several workers (or a Ray
     address) stylizes segments of the clip on Ray workers (``video/ray.py``); this
     process keeps the work folder and writes the output either way. ``cancel`` stops the
-    job at the next loss evaluation (or frame), keeping the finished frames. Returns a
-    :class:`VideoResult`.
+    job at the next loss evaluation (or frame), keeping the finished frames. ``schedule``
+    says which of ``styles`` (their weights are then the schedule's) and which strength hold
+    when; ``mask`` is a region mask picture, video or folder of frames (``video/masks.py``);
+    ``temporal.seamless_loop`` hands the end over to the start. Returns a :class:`VideoResult`.
     """
     style = style or StyleConfig()
     temporal = temporal or TemporalConfig()
@@ -75,6 +81,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
         info = frames_in.info
         stylizer = Stylizer(styles, style, cancel=cancel)  # checks the styles, the weights and the memory here
         stylizer.check_memory(info.height, info.width)
+        looks, masks = _looks(source, clip, even, info, styles, style, temporal, segments, schedule, mask)
         runtime = None
         if segments.distributed:
             from .ray import RayRuntime
@@ -82,12 +89,17 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
             runtime = stack.enter_context(RayRuntime(segments, styles, style, temporal, info))
             segments = dataclasses.replace(segments, workers=runtime.workers)
         settings = _settings(source, info, styles, style, temporal, clip, segments)
+        if schedule is not None:
+            settings["schedule"] = asdict(schedule)
+        if masks is not None:
+            settings["mask"] = masks.digest()
         output_lock = JobLock(output_lock_path(out), what=str(out),
                               advice="wait for it to finish, or choose another output")
         with output_lock, WorkDir(work_path, settings, restart=restart) as work:
             remove_stale_partials(out)  # of a job killed while writing the output
             try:
-                runner: Runner = runtime if runtime is not None else LocalRunner(stylizer, temporal, info)
+                runner: Runner = runtime if runtime is not None else LocalRunner(stylizer, temporal, info, looks=looks,
+                                                                                  loop=segments)
                 run = RunReport(callback=callback, cancel=cancel)
                 runner.run(frames_in, work, run)
                 _encode(source, out, work, run, info, clip, encode, force, even, folder, identity)
@@ -107,30 +119,74 @@ def _open(source: str | Path, clip: ClipConfig, even: bool):
 
 
 class _Counted:
-    """An iterator of frames that counts what it has given."""
+    """An iterator of frames that counts what it has given, and keeps the first and the last
+    ``keep_last`` + 1 (``last[0]`` the newest)."""
 
-    def __init__(self, frames: Iterable[np.ndarray]) -> None:
+    def __init__(self, frames: Iterable[np.ndarray], *, keep_last: int = 0) -> None:
         self.frames, self.count = iter(frames), 0
+        self.first: np.ndarray | None = None
+        self.last: deque[np.ndarray] = deque(maxlen=keep_last + 1)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for frame in self.frames:
             self.count += 1
+            if self.first is None:
+                self.first = frame
+            self.last.appendleft(frame)
             yield frame
 
 
-class LocalRunner:
-    """One chain over the whole clip in this process, from the first unfinished frame."""
+def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, styles: Sequence[np.ndarray | Style],
+           style: StyleConfig, temporal: TemporalConfig, segments: SegmentConfig, schedule: StyleSchedule | None,
+           mask: str | Path | None) -> tuple[FrameLooks | None, MaskFrames | None]:
+    """Check a schedule and a mask against the clip (before any work) and give each frame's look."""
+    if segments.distributed and (schedule is not None or mask is not None or temporal.seamless_loop):
+        raise BadOption("--workers/--ray-address: style schedules, --strength S@T, --mask and --seamless-loop "
+                        "run on one worker for now; drop --workers")
+    if schedule is None and mask is None:
+        return None, None
+    if schedule is not None and schedule.per_shot and not temporal.detect_cuts:
+        raise BadOption("--style-per-shot needs the scene cuts; drop --no-cut-detection")
+    if schedule is not None:
+        if schedule.styles != len(styles):
+            raise ValueError(f"the schedule weighs {schedule.styles} styles and {len(styles)} are given")
+        seconds = info.frame_count / info.fps if info.frame_count else info.duration
+        if seconds:
+            schedule.check_duration(seconds)
+    masks = None
+    if mask is not None:
+        if len(styles) > 2:
+            raise BadOption(f"--mask: give one or two styles with a mask (white the first, black the second), "
+                            f"not {len(styles)}")
+        if schedule is not None and (len(schedule.entries) > 1 or schedule.per_shot):
+            raise BadOption("--mask: a mask assigns each style a region, so it cannot be combined with a style "
+                            "schedule (@T times or --style-per-shot) yet; --strength S@T works")
+        masks = read_mask(mask, info.width, info.height, frames=info.frame_count or 10**9, styles=len(styles),
+                          clip=clip)
+    cuts: list[int] = []
+    if schedule is not None and schedule.per_shot and temporal.detect_cuts:
+        with _open(source, clip, even) as frames:  # the shots, before any work (as the Ray driver does)
+            cuts = scene_cuts(frames)
+    return FrameLooks(schedule, style, info.fps, cuts=cuts, mask=masks, times=info.frame_durations), masks
 
-    def __init__(self, stylizer: Stylizer, config: TemporalConfig, info: VideoInfo) -> None:
-        self.stylizer, self.config, self.info = stylizer, config, info
+
+class LocalRunner:
+    """One chain over the whole clip in this process, from the first unfinished frame; with
+    ``temporal.seamless_loop``, then the hand-over of its end to its start (``loop``'s overlap
+    and bridge iterations)."""
+
+    def __init__(self, stylizer: Stylizer, config: TemporalConfig, info: VideoInfo, *,
+                 looks: FrameLooks | None = None, loop: SegmentConfig | None = None) -> None:
+        self.stylizer, self.config, self.info, self.looks = stylizer, config, info, looks
+        self.loop = loop or SegmentConfig()
 
     def run(self, frames: Iterable[np.ndarray], work: WorkDir, report: RunReport) -> None:
         report.resumed = work.finished_frames()
         report.total = self.info.frame_count
         state = work.chain_state(report.resumed, self.config.history) if report.resumed > 0 else None
-        counted = _Counted(frames)
+        counted = _Counted(frames, keep_last=self.loop.overlap if self.config.seamless_loop else 0)
         for done in stylize_segment(self.stylizer, counted, config=self.config, begin=report.resumed, state=state,
-                                    progress=report.step):
+                                    progress=report.step, looks=self.looks):
             report.check()
             if done.cut and done.index > 0:
                 report.cuts.append(done.index)
@@ -139,7 +195,29 @@ class LocalRunner:
             report.frame_done(done.index, done.seconds, done.image)
         if counted.count == 0:
             raise NoFrames(self.info.path)
+        if self.config.seamless_loop and counted.count >= 2:
+            self._close_loop(counted, work, report)
         report.end(counted.count)
+
+    def _close_loop(self, counted: _Counted, work: WorkDir, report: RunReport) -> None:
+        """Restylize the last frames so that the end leads into the start. The chain's own
+        results are kept as drafts first, so a rerun (after a crash here) starts from them."""
+        count = counted.count
+        indices = list(range(count - 1, max(0, count - 1 - self.loop.overlap), -1))  # the last frame first
+        drafts = []
+        for index in indices:
+            draft = work.load_draft(index)
+            if draft is None:
+                draft = work.load_frame(index)
+                work.save(index, draft, None, draft=True)
+            drafts.append(draft)
+        assert counted.first is not None
+        originals = [counted.first, *(counted.last[count - 1 - i] for i in indices)]
+        for done in stylize_loop_end(self.stylizer, originals, drafts, work.load_frame(0), config=self.config,
+                                     iterations=self.loop.bridge_iterations, indices=indices, looks=self.looks,
+                                     progress=report.step):
+            report.check()
+            work.save(done.index, done.image, None)
 
 
 def _encode(source: str | Path, out: Path, work: WorkDir, run: RunReport, info: VideoInfo, clip: ClipConfig,
@@ -194,7 +272,7 @@ def _settings(source: str | Path, info: VideoInfo, styles: Sequence[np.ndarray |
     stat = src.stat() if src.exists() else None
     settings = {"source": str(src.resolve()), "source_bytes": stat.st_size if stat else None,
                 "source_mtime": stat.st_mtime if stat else None, "size": [info.width, info.height],
-                "styles": digest.hexdigest(), "style": style.frame_settings(), "temporal": asdict(temporal),
+                "styles": digest.hexdigest(), "style": style.frame_settings(), "temporal": temporal.settings(),
                 "clip": asdict(clip), "version": __version__}
     if segments.distributed:  # the split shapes the frames; where the workers run does not
         settings["segments"] = {"workers": segments.workers, "max_length": segments.max_length,

@@ -64,6 +64,8 @@ _OPTION_NAMES = {
     "styles": "--style", "size": "--size", "version": "the videostyle version",
     "temporal.mode": "--temporal", "temporal.detect_cuts": "--no-cut-detection",
     "segments": "--workers", "segments.workers": "--workers", "segments.max_length": "--max-segment-length",
+    "schedule.entries": "--style", "schedule.transition": "--transition", "schedule.strengths": "--strength",
+    "schedule.per_shot": "--style-per-shot", "mask": "--mask", "temporal.seamless_loop": "--seamless-loop",
 }
 
 
