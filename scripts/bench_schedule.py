@@ -1,6 +1,6 @@
 """Measurements for issue 17: style schedules, strength ramps, seamless loops, region masks.
 
-    python scripts/bench_schedule.py [--parts schedule,ramp,loop,mask] [--size 96] [--fps 10] [--out DIR]
+    python scripts/bench_schedule.py [--parts schedule,ramp,loop,mask,maskvideo] [--size 96] [--fps 10] [--out DIR]
                                      [--iterations 10] [--first-iterations 60] [--docs docs]
 
 * ``schedule``: cockatoo.mp4, 3 s (at ``--fps``, default 10: 30 frames), The Starry Night until 1 s, then The
@@ -16,6 +16,9 @@
   median pair of the clip.
 * ``mask``: a still (tubingen.jpg) with a left/right mask and two paintings: each region's
   Gram distance to its own painting and to the other (``docs/mask-still.jpg``).
+* ``maskvideo``: cockatoo.mp4 with a generated soft disc crossing the frame as a mask video
+  (two paintings) against the same clip unmasked (The Starry Night): E_warp of both, each
+  region's Gram distance to its own painting and to the other (``docs/mask-video-strip.jpg``).
 
 E_warp is ``videostyle.video.metrics.warping_error``: the independent flow (DIS without
 refinement), not the optimizer's. Outputs are PNG folders (lossless).
@@ -57,13 +60,13 @@ def originals(path: Path, clip: ClipConfig, like: np.ndarray) -> list[np.ndarray
 
 def run_clip(source: Path, out: Path, styles: list[np.ndarray], args: argparse.Namespace, *,
              schedule: StyleSchedule | None = None, strength: float = 0.5, clip: ClipConfig,
-             loop: bool = False) -> tuple[list[np.ndarray], float]:
+             loop: bool = False, mask: Path | None = None) -> tuple[list[np.ndarray], float]:
     temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations,
                               seamless_loop=loop)
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     stylize_video(source, f"{out}/", styles, style=StyleConfig(strength=strength), temporal=temporal, clip=clip,
-                  force=True, schedule=schedule, restart=True)
+                  force=True, schedule=schedule, restart=True, mask=mask)
     seconds = time.perf_counter() - started
     return frames_of(out), seconds
 
@@ -209,9 +212,50 @@ def part_mask(args: argparse.Namespace, report: dict) -> None:
     report["mask"] = out
 
 
+def moving_mask(folder: Path, frames: int, width: int, height: int) -> Path:
+    """A disc that crosses the frame from left to right over the clip, soft-edged (white:
+    the first style), as PNG frames: a stand-in for a segmentation tool's mask video."""
+    folder.mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    radius = 0.35 * height
+    for k in range(frames):
+        cx = radius + (width - 2 * radius) * k / max(frames - 1, 1)
+        d = np.hypot(xx - cx, yy - height / 2) - radius
+        m = np.clip(0.5 - d / (0.1 * height), 0, 1)  # a 10%-of-height soft edge
+        cv2.imwrite(str(folder / f"mask_{k:04d}.png"), (m * 255).round().astype(np.uint8))
+    return folder
+
+
+def part_maskvideo(args: argparse.Namespace, report: dict) -> None:
+    a, b = read_image(STYLES / "starry_night.jpg"), read_image(STYLES / "shipwreck.jpg")
+    clip = ClipConfig(size=args.size, duration=3.0, fps=args.fps)
+    plain, plain_s = run_clip(SHARED / "cockatoo.mp4", args.out / "maskvideo-none", [a], args, clip=clip)
+    h, w = plain[0].shape[:2]
+    masks = moving_mask(args.out / "maskvideo-mask", len(plain), w, h)
+    masked, masked_s = run_clip(SHARED / "cockatoo.mp4", args.out / "maskvideo-mask-out", [a, b], args, clip=clip,
+                                mask=masks)
+    orig = originals(SHARED / "cockatoo.mp4", clip, plain[0])
+    judge = Stylizer([a, b], StyleConfig(precision="fp32"))
+    own, other = [], []
+    for k, frame in enumerate(masked):
+        m = cv2.imread(str(masks / f"mask_{k:04d}.png"), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
+        d = {(i, side): judge.style_distance(frame, style=i, mask=r)
+             for i in (0, 1) for side, r in ((0, m), (1, 1 - m))}
+        own.append((d[0, 0] + d[1, 1]) / 2)  # white to style 0, black to style 1
+        other.append((d[1, 0] + d[0, 1]) / 2)
+    e_plain, e_masked = warping_error(orig, plain).e_warp, warping_error(orig, masked).e_warp
+    picks = np.linspace(0, len(masked) - 1, 5).round().astype(int)
+    cv2.imwrite(str(args.docs / "mask-video-strip.jpg"),
+                cv2.cvtColor(np.hstack([masked[k] for k in picks]), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    report["maskvideo"] = {"frames": len(masked), "e_warp_unmasked": e_plain, "e_warp_masked": e_masked,
+                           "ratio": e_masked / e_plain, "distance_to_own_style": float(np.mean(own)),
+                           "distance_to_the_other": float(np.mean(other)),
+                           "seconds_per_frame": {"unmasked": plain_s / len(plain), "masked": masked_s / len(masked)}}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="schedule,ramp,loop,mask")
+    parser.add_argument("--parts", default="schedule,ramp,loop,mask,maskvideo")
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--fps", type=float, default=10.0, help="cockatoo.mp4 resampled to this rate (3 s of it)")
     parser.add_argument("--iterations", type=int, default=10)
@@ -228,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"size": args.size, "iterations": args.iterations, "first_iterations": args.first_iterations}
     for part in args.parts.split(","):
         started = time.perf_counter()
-        {"schedule": part_schedule, "ramp": part_ramp, "loop": part_loop, "mask": part_mask}[part](args, report)
+        {"schedule": part_schedule, "ramp": part_ramp, "loop": part_loop, "mask": part_mask,
+         "maskvideo": part_maskvideo}[part](args, report)
         print(json.dumps({part: report[part], "wall_s": time.perf_counter() - started}, indent=1), flush=True)
     return 0
 
