@@ -42,6 +42,7 @@ from videostyle.engine.tensors import fit_size, resize_frame
 from videostyle.io import open_source, read_image
 from videostyle.video.job import stylize_video
 from videostyle.video.metrics import warping_error
+from videostyle.video.texture import texture_distance
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 STYLES = SHARED / "styles"
@@ -122,6 +123,7 @@ def part_schedule(args: argparse.Namespace, report: dict) -> None:
     fps = args.fps
     judge = Stylizer([a, b], StyleConfig(precision="fp32"))
     dist = {name: [judge.style_distance(f, style=i) for f in styl] for i, name in enumerate(("starry", "shipwreck"))}
+    texture = {name: [texture_distance(f, style) for f in styl] for name, style in (("starry", a), ("shipwreck", b))}
     times = [k / fps for k in range(len(styl))]
     pairs = pair_errors(orig, styl)
     inside = [e for t, e in pairs.items() if change <= times[t] <= change + transition]
@@ -138,6 +140,10 @@ def part_schedule(args: argparse.Namespace, report: dict) -> None:
                             "after": _mean(dist["starry"], times, change + transition, 99)},
         "distance_shipwreck": {"before": _mean(dist["shipwreck"], times, 0, change),
                                "after": _mean(dist["shipwreck"], times, change + transition, 99)},
+        "texture_starry": {"before": _mean(texture["starry"], times, 0, change),
+                           "after": _mean(texture["starry"], times, change + transition, 99)},
+        "texture_shipwreck": {"before": _mean(texture["shipwreck"], times, 0, change),
+                              "after": _mean(texture["shipwreck"], times, change + transition, 99)},
         "e_warp_transition_mean": float(np.mean(inside)), "e_warp_transition_max": float(np.max(inside)),
         "e_warp_median_elsewhere": float(np.median(outside)),
         "ratio_mean": float(np.mean(inside) / np.median(outside)),
@@ -162,10 +168,13 @@ def part_ramp(args: argparse.Namespace, report: dict) -> None:
                                  clip=clip)
         orig = originals(SHARED / "cockatoo.mp4", clip, styl[0])
         dist = [judge.style_distance(f) for f in styl]
+        texture = [texture_distance(f, a) for f in styl]
         rises = [k for k in range(1, len(dist)) if dist[k] > dist[k - 1]]
         out[name] = {"e_warp": warping_error(orig, styl).e_warp, "distance_first": dist[0], "distance_last": dist[-1],
                      "distance_per_second": [float(np.mean(dist[k:k + round(args.fps)]))
                                              for k in range(0, len(dist), round(args.fps))],
+                     "texture_per_second": [float(np.mean(texture[k:k + round(args.fps)]))
+                                            for k in range(0, len(texture), round(args.fps))],
                      "rises": len(rises), "largest_rise": max((dist[k] - dist[k - 1] for k in rises), default=0.0),
                      "seconds_per_frame": seconds / len(styl)}
     if len(out) == 2:
