@@ -191,3 +191,21 @@ def test_a_tiled_scale_says_its_time_per_iteration_once(capsys):
     said = [line for line in capsys.readouterr().err.splitlines() if "per iteration" in line]
     per_iteration = 4.0 * EVALUATIONS_PER_ITERATION
     assert said == [f"stylizing, tiled (6 tiles): about {per_iteration:.1f} s per iteration, 0:45 left at this scale"]
+
+
+def test_a_flow_mode_video_counts_its_whole_frame_terms_in_the_plan():
+    """A video frame's warp and temporal loss are whole-picture tensors beside the network's
+    pass: a flow-mode TemporalStylizer reserves them, so --max-memory plans tiles for them."""
+    from videostyle.config import TemporalConfig
+    from videostyle.engine.optimize import IMAGE_BUFFERS
+    from videostyle.engine.temporal import LONG_TERM_BUFFERS, TEMPORAL_BUFFERS, TemporalStylizer
+
+    still = Stylizer([stripes()], StyleConfig(device="cpu", precision="fp32"))
+    before = still.memory_needed(96, 128)
+    TemporalStylizer(still, TemporalConfig(mode="warm"))
+    assert still.memory_needed(96, 128) == before  # warm mode holds nothing more than a still
+    TemporalStylizer(still, TemporalConfig(mode="flow", long_term=(2,)))
+    assert still.image_buffers == IMAGE_BUFFERS + TEMPORAL_BUFFERS + LONG_TERM_BUFFERS
+    assert still.memory_needed(96, 128) - before == 4 * 3 * 96 * 128 * (TEMPORAL_BUFFERS + LONG_TERM_BUFFERS)
+    TemporalStylizer(still, TemporalConfig(mode="flow"))  # a bridge's own chain: the larger reservation holds
+    assert still.image_buffers == IMAGE_BUFFERS + TEMPORAL_BUFFERS + LONG_TERM_BUFFERS

@@ -156,6 +156,7 @@ class Stylizer:
         # run) evaluates the same way, and the free memory is read once, not per evaluation
         self._plans: dict[tuple[int, int], TilePlan | None] = {}
         self._fits: set[tuple[int, int]] = set()  # sizes check_memory has passed
+        self._reserved = 0  # image buffers a caller's own terms hold (see reserve_image_buffers)
 
     @property
     def device(self) -> torch.device:
@@ -248,13 +249,28 @@ class Stylizer:
         return sum(dists) / len(dists)
 
     # -- memory ----------------------------------------------------------------------------
+    @property
+    def image_buffers(self) -> int:
+        """Image-sized float32 tensors the memory estimates count besides the network's pass."""
+        return IMAGE_BUFFERS + self._reserved
+
+    def reserve_image_buffers(self, count: int) -> None:
+        """Count ``count`` more image-sized float32 tensors in every estimate and tile plan
+        from now on: what a caller's own whole-picture terms hold (a video frame's warp and
+        temporal loss, see ``TemporalStylizer``). The largest reservation holds; plans made
+        before are made again."""
+        if count > self._reserved:
+            self._reserved = count
+            self._plans.clear()
+            self._fits.clear()
+
     def memory_needed(self, height: int, width: int) -> int:
         """Rough peak bytes to stylize an H x W picture: the network's forward and backward
         pass (see :func:`vgg.training_bytes`), the optimizer's state and a few image copies;
         when it runs in tiles (see :meth:`_tile_plan`), one tile's pass and the shrunk history."""
         if plan := self._tile_plan(height, width):
             return tiled_bytes(plan, layers=self.config.content_layers + self.config.style_layers,
-                               content_layers=self.config.content_layers, image_buffers=IMAGE_BUFFERS,
+                               content_layers=self.config.content_layers, image_buffers=self.image_buffers,
                                lbfgs=self.config.optimizer == "lbfgs", itemsize=self._itemsize)
         return self._untiled_memory(height, width)
 
@@ -262,7 +278,7 @@ class Stylizer:
         layers = self.config.content_layers + self.config.style_layers
         pixels = 3 * height * width
         vectors = 2 * LBFGS_HISTORY if self.config.optimizer == "lbfgs" else 2
-        return training_bytes(height, width, layers) + 4 * pixels * (vectors + IMAGE_BUFFERS)
+        return training_bytes(height, width, layers) + 4 * pixels * (vectors + self.image_buffers)
 
     def check_memory(self, height: int, width: int) -> None:
         """Raise BadOption, with the largest size that fits, when an H x W picture needs more
@@ -285,7 +301,8 @@ class Stylizer:
                   else "free some memory or use another --device")
         room = "--max-memory leaves" if self.config.max_memory is not None else "are free"
         raise BadOption(f"--size {longest}: stylizing a {width}x{height} picture needs about {need / 1e9:.1f} GB "
-                        f"on {self.device.type}, and {free / 1e9:.1f} GB {room}; {advice}")
+                        f"on {self.device.type} whole (and no tiling of it fits either), and {free / 1e9:.1f} GB "
+                        f"{room}; {advice}")
 
     # -- tiles (see tiles.py) ----------------------------------------------------------------
     def _budget(self) -> int | None:
@@ -300,7 +317,7 @@ class Stylizer:
             self._plans[key] = plan_tiles(
                 height, width, tile=cfg.tile, budget=self._budget(), untiled=self._untiled_memory(height, width),
                 layers=cfg.content_layers + cfg.style_layers, content_layers=cfg.content_layers,
-                image_buffers=IMAGE_BUFFERS, full_history=LBFGS_HISTORY, lbfgs=cfg.optimizer == "lbfgs",
+                image_buffers=self.image_buffers, full_history=LBFGS_HISTORY, lbfgs=cfg.optimizer == "lbfgs",
                 itemsize=self._itemsize)
         return self._plans[key]
 

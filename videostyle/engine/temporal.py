@@ -42,6 +42,20 @@ from .warp import backward_warp
 # frames with much new content keep lowering their loss and run on by themselves.
 AUTO_STOP_DECREASE = 0.003
 AUTO_MIN_ITERATIONS = 3
+# Image-sized float32 tensors a flow-mode frame holds beside the network's pass, whole: the
+# previous result and its warp (OpenCV's maps and output), the reliability mask, the blend,
+# the temporal loss's autograd temporaries and gradient. Measured at 3840x2160
+# (scripts/bench_video_memory.py): the second frame raised the peak RSS by 1.5-1.7 GiB, 16-18
+# of them, which the tile plan did not count until these were reserved (then 5.9 GiB under
+# --max-memory 6GB with 16); 20 leaves a margin. Each long-term offset adds its warp.
+TEMPORAL_BUFFERS = 20
+LONG_TERM_BUFFERS = 4
+
+def reserved_buffers(config: TemporalConfig) -> int:
+    """Image-sized tensors a frame of this mode holds beside the network's pass (see
+    ``Stylizer.reserve_image_buffers``): none in warm or independent mode."""
+    return TEMPORAL_BUFFERS + LONG_TERM_BUFFERS * len(config.long_term) if config.mode == "flow" else 0
+
 
 class TemporalStylizer:
     """Stylizes a stream of frames, each starting from the previous result.
@@ -61,6 +75,7 @@ class TemporalStylizer:
         self.history: deque[torch.Tensor] = deque(maxlen=self.config.history)  # newest first
         self.since_restart = 0
         self.curvature = Curvature()  # with carry_curvature: the last later frame's pairs
+        stylizer.reserve_image_buffers(reserved_buffers(self.config))
 
     @property
     def previous(self) -> torch.Tensor | None:

@@ -29,6 +29,7 @@ from .. import __version__
 from ..config import ClipConfig, EncodeConfig, SegmentConfig, StyleConfig, StyleSchedule, TemporalConfig
 from ..engine.cancel import CancelToken
 from ..engine.optimize import Style, Stylizer
+from ..engine.temporal import reserved_buffers
 from ..errors import BadOption, BadOutput, BadSource, DiskFull, SourceChanged
 from ..io import VideoInfo, check_output, open_sink, open_source
 from ..io.atomic import VIDEO_SUFFIXES, check_not_input, output_kind, remove_stale_partials
@@ -80,13 +81,14 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     with _open(source, clip, even) as frames_in, contextlib.ExitStack() as stack:
         info = frames_in.info
         stylizer = Stylizer(styles, style, cancel=cancel)  # checks the styles, the weights and the memory here
+        stylizer.reserve_image_buffers(reserved_buffers(temporal))  # what each frame's temporal terms hold
         stylizer.check_memory(info.height, info.width)
         looks, masks = _looks(source, clip, even, info, styles, style, temporal, segments, schedule, mask)
         runtime = None
         if segments.distributed:
             from .ray import RayRuntime
 
-            runtime = stack.enter_context(RayRuntime(segments, styles, style, temporal, info))
+            runtime = stack.enter_context(RayRuntime(segments, styles, style, temporal, info, looks=looks))
             segments = dataclasses.replace(segments, workers=runtime.workers)
         settings = _settings(source, info, styles, style, temporal, clip, segments)
         if schedule is not None:
@@ -140,9 +142,8 @@ def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, st
            style: StyleConfig, temporal: TemporalConfig, segments: SegmentConfig, schedule: StyleSchedule | None,
            mask: str | Path | None) -> tuple[FrameLooks | None, MaskFrames | None]:
     """Check a schedule and a mask against the clip (before any work) and give each frame's look."""
-    if segments.distributed and (schedule is not None or mask is not None or temporal.seamless_loop):
-        raise BadOption("--workers/--ray-address: style schedules, --strength S@T, --mask and --seamless-loop "
-                        "run on one worker for now; drop --workers")
+    if segments.distributed and temporal.seamless_loop:
+        raise BadOption("--workers/--ray-address: --seamless-loop runs on one worker for now; drop --workers")
     if schedule is None and mask is None:
         return None, None
     if schedule is not None and schedule.per_shot and not temporal.detect_cuts:
