@@ -212,13 +212,12 @@ def test_a_seamless_loop_restylizes_the_end_from_the_start_and_resumes_the_same(
     assert gap_loop < gap_plain  # the last frame is closer to the first (the clip is a slow pan)
 
 
-def test_schedules_masks_and_loops_are_refused_with_workers_before_any_work(tmp_path):
+def test_a_loop_is_refused_with_workers_before_any_work(tmp_path):
     from videostyle.config import SegmentConfig, TemporalConfig
     from videostyle.video.job import stylize_video
 
     make_clip(tmp_path / "in.mp4", frames=3, size="48x32")
-    for kwargs in ({"temporal": TemporalConfig(seamless_loop=True)},
-                   {"schedule": StyleSchedule(entries=(ScheduleEntry(0.0, (1.0,)),), strengths=((0.0, 0.1),))}):
+    for kwargs in ({"temporal": TemporalConfig(seamless_loop=True)},):
         with pytest.raises(BadOption, match="--workers"):
             stylize_video(tmp_path / "in.mp4", tmp_path / "out.mp4", [stripes(16, 16)],
                           style=StyleConfig(device="cpu"), segments=SegmentConfig(workers=2), **kwargs)

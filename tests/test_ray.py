@@ -53,15 +53,19 @@ def frames_of(folder: Path) -> list[np.ndarray]:
     return [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("frame_*.png"))]
 
 
-def run(media, out: Path, callback=None) -> list[np.ndarray]:
+def run(media, out: Path, callback=None, schedule=None) -> list[np.ndarray]:
     clip, style = media
     stylize_video(clip, f"{out}/", [np.asarray(Image.open(style).convert("RGB"))], style=STYLE, temporal=FEW,
-                  clip=ClipConfig(size=SIZE), segments=SEGMENTS, callback=callback)
+                  clip=ClipConfig(size=SIZE), segments=SEGMENTS, callback=callback, schedule=schedule)
     return frames_of(out)
 
 
 @pytest.fixture(scope="module")
 def reference(media):
+    return planned(media)
+
+
+def planned(media, looks=None) -> list[np.ndarray]:
     """The planned segments and bridge stylized in this process, one thread like each actor."""
     clip, style = media
     with open_source(clip, size=SIZE) as source:
@@ -79,13 +83,13 @@ def reference(media):
         for seg in plan:
             start = None if seg.shot_start else SEGMENTS.segment_start_iterations(FEW)
             for done in stylize_segment(stylizer, originals[seg.start: seg.stop], config=FEW, first=seg.start,
-                                        start_iterations=start):
+                                        start_iterations=start, looks=looks):
                 (drafts if done.index in seg.bridged else out)[done.index] = done.image
                 ends[seg.stop - 1] = done.state
         second = plan[1]
         for done in stylize_bridge(stylizer, originals[second.start - 1: second.bridged.stop],
                                    [drafts[i] for i in second.bridged], ends[second.start - 1], config=FEW,
-                                   first=second.start, iterations=SEGMENTS.bridge_iterations):
+                                   first=second.start, iterations=SEGMENTS.bridge_iterations, looks=looks):
             out[done.index] = done.image
     finally:
         torch.set_num_threads(threads)
@@ -104,6 +108,21 @@ def test_two_workers_make_the_planned_segments_and_bridge(runtime, media, refere
     assert finished == list(range(1, FRAMES + 1))  # one count over both workers, each frame once
     assert all(p.seconds_per_frame and p.seconds_per_frame > 0 for p in seen if p.stage == "stylize")
     assert not (tmp_path / ".out.videostyle").exists()
+
+
+def test_a_strength_ramp_on_two_workers_gives_each_frame_its_own_look(runtime, media, reference, tmp_path):
+    """Each worker blends the per-frame targets from its own Grams: the frames equal the
+    planned segments and bridge stylized here with the same looks, and differ from the
+    unscheduled ones."""
+    from videostyle.config import ScheduleEntry, StyleSchedule
+    from videostyle.io import probe
+    from videostyle.video.looks import FrameLooks
+
+    ramp = StyleSchedule(entries=(ScheduleEntry(0.0, (1.0,)),), strengths=((0.0, 0.0), (1.0, 1.0)))
+    frames = run(media, tmp_path / "out", schedule=ramp)
+    expected = planned(media, FrameLooks(ramp, STYLE, probe(media[0]).fps))
+    assert same(frames, expected)
+    assert not same(frames, reference)
 
 
 def _parent(pid: int) -> int:

@@ -138,7 +138,8 @@ def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, jo
 
 def stylize_bridge(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequence[np.ndarray],
                    previous: np.ndarray, *, config: TemporalConfig | None = None, first: int = 0,
-                   iterations: int = 3, progress: SegmentCallback | None = None) -> Iterator[SegmentFrame]:
+                   iterations: int = 3, progress: SegmentCallback | None = None,
+                   looks: LookFunction | None = None) -> Iterator[SegmentFrame]:
     """Hand segment k over to segment k+1: restylize k+1's first frames from k's last result.
 
     ``frames`` are the originals of frames ``first - 1`` (segment k's last) to
@@ -149,7 +150,8 @@ def stylize_bridge(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Seq
     it is not, and is held to that blend by the temporal loss. So the gap between segment
     k's look and segment k+1's closes in L + 1 equal steps and frame ``first + L`` (segment k+1's
     own) follows without a jump. ``iterations`` per bridge frame restore the strokes that
-    blending two paintings softens. Yields the L final frames.
+    blending two paintings softens. ``looks`` gives each frame's targets by its index, as in
+    :func:`stylize_segment`. Yields the L final frames.
     """
     cfg = dataclasses.replace(config or TemporalConfig(), mode="flow", long_term=(), detect_cuts=False)
     temporal = TemporalStylizer(stylizer, cfg)
@@ -162,7 +164,7 @@ def stylize_bridge(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Seq
         started = time.perf_counter()
         callback = None if progress is None else (lambda p, i=index: progress(i, p))
         result = temporal.next(frames[j + 1], flow, callback=callback, toward=(draft, _share(j, steps)),
-                               iterations=iterations)
+                               iterations=iterations, look=None if looks is None else looks(index))
         yield SegmentFrame(index=index, image=float_to_frame(result), state=result, since_restart=0, cut=False,
                            seconds=time.perf_counter() - started)
 

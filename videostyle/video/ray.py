@@ -38,6 +38,7 @@ import numpy as np
 from ..config import SegmentConfig, StyleConfig, TemporalConfig
 from ..engine.cancel import Cancelled
 from ..engine.flow import FlowEstimator, is_scene_cut
+from ..engine.looks import LookFunction
 from ..engine.optimize import Style
 from ..errors import BadOption, VideostyleError
 from ..io import VideoInfo
@@ -158,21 +159,24 @@ class SegmentWorker:
         return self._stylizer
 
     def segment(self, styles: list[Any], chunks: list[tuple[int, Any]], first: int, begin: int, stop: int,
-                state: SegmentState | None, start_iterations: int | None) -> Iterator[SegmentFrame]:
+                state: SegmentState | None, start_iterations: int | None,
+                looks: LookFunction | None = None) -> Iterator[SegmentFrame]:
         """Stylize frames ``begin``..``stop - 1`` (frames from ``first`` are context);
-        ``start_iterations``: the budget of frame ``begin`` when it starts afresh."""
+        ``start_iterations``: the budget of frame ``begin`` when it starts afresh; ``looks``:
+        each frame's targets (a schedule, a mask: ``video.looks.FrameLooks``), blended here
+        from the Grams this worker computed once per style."""
         stylizer = self.stylizer(styles)
         frames = _frames(chunks, first, stop)
         yield from stylize_segment(stylizer, frames, config=self.temporal, first=first, begin=begin,
-                                   stop=stop, state=state, start_iterations=start_iterations)
+                                   stop=stop, state=state, start_iterations=start_iterations, looks=looks)
 
     def bridge(self, styles: list[Any], chunks: list[tuple[int, Any]], first: int, drafts: list[np.ndarray],
-               previous: np.ndarray, iterations: int) -> Iterator[SegmentFrame]:
+               previous: np.ndarray, iterations: int, looks: LookFunction | None = None) -> Iterator[SegmentFrame]:
         """The hand-over into the segment starting at ``first`` (see ``chain.stylize_bridge``)."""
         stylizer = self.stylizer(styles)
         frames = list(_frames(chunks, first - 1, first + len(drafts)))
         yield from stylize_bridge(stylizer, frames, drafts, previous, config=self.temporal, first=first,
-                                  iterations=iterations)
+                                  iterations=iterations, looks=looks)
 
 
 def _frames(chunks: list[tuple[int, Any]], first: int, stop: int) -> Iterator[np.ndarray]:
@@ -191,8 +195,10 @@ class RayRuntime:
     what it started. ``workers`` is the number of actors once entered."""
 
     def __init__(self, config: SegmentConfig, styles: Sequence[np.ndarray | Style], style: StyleConfig,
-                 temporal: TemporalConfig, info: VideoInfo) -> None:
+                 temporal: TemporalConfig, info: VideoInfo, looks: LookFunction | None = None) -> None:
         self.config, self.styles, self.style, self.temporal, self.info = config, styles, style, temporal, info
+        self.looks = looks  # each frame's targets (None: the styles' one blend), put in the store once
+        self.looks_ref: Any = None
         self.ray = import_ray(config.workers)
         self.started_ray = False
         self.workers = config.workers or 1
@@ -267,6 +273,7 @@ class RayRuntime:
                                                    **options)
         self.threads = threads
         self.styles_ref = ray.put(list(self.styles))
+        self.looks_ref = None if self.looks is None else ray.put(self.looks)
         self.actors = [worker.remote(style, self.temporal, threads) for _ in range(self.workers)]
         for actor in self.actors:  # load VGG19 and the style targets now, while the driver reads the clip
             actor.load.remote([self.styles_ref])
@@ -369,7 +376,7 @@ class _Driver:
         budget = self.runtime.config.segment_start_iterations(self.temporal) if task.fresh_inside_a_shot else None
         stream = task.worker.segment.options(num_returns="streaming").remote(
             [self.runtime.styles_ref], self._chunks(task.frames), task.frames.start, task.begin, task.stop,
-            task.state, budget)
+            task.state, budget, self.runtime.looks_ref)
         self.running[stream] = task
 
     def _start_bridge(self, task: Task[Any, SegmentState]) -> None:
@@ -386,7 +393,7 @@ class _Driver:
             raise WorkerLost(f"{self.work.state_path(seg.start - 1)}: missing or damaged; rerun with --restart")
         stream = task.worker.bridge.options(num_returns="streaming").remote(
             [self.runtime.styles_ref], self._chunks(task.frames), seg.start, drafts, previous[0],
-            self.runtime.config.bridge_iterations)
+            self.runtime.config.bridge_iterations, self.runtime.looks_ref)
         self.running[stream] = task
 
     def _receive(self, stream: Any) -> None:
