@@ -149,3 +149,35 @@ def test_help_says_what_iterations_defaults_to(capsys):
         main(["webcam", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "(default None)" not in text and "instead of adapting them to --fps" in text
+
+
+def test_n_blends_into_the_next_style_over_a_second_instead_of_jumping():
+    from synthetic import scene
+
+    from videostyle.live.session import SWITCH_SECONDS, _Session
+
+    a, b = stripes(), scene(64, 48, seed=2)
+    session = _Session([a, b], StyleConfig(device="cpu", precision="fp32"),
+                       WebcamConfig(camera="unused", preview=False, fps=None))
+    assert session._look(0.0).weights == (1.0, 0.0)
+    session._handle_key(ord("n"))
+    assert session.switch is not None
+    pressed = session.switch[1]
+    halfway = session._look(pressed + SWITCH_SECONDS / 2).weights
+    assert halfway == pytest.approx((0.5, 0.5))
+    assert session._look(pressed + SWITCH_SECONDS * 1.5).weights == (0.0, 1.0) and session.switch is None
+    # the stylizer is the same one throughout: the blend changes its targets, not its styles
+    mid = session.live.stylizer.blended_targets(32, 32, halfway)
+    ends = [session.live.stylizer.blended_targets(32, 32, w) for w in ((1.0, 0.0), (0.0, 1.0))]
+    layer = next(iter(mid))
+    expected = 0.5 * ends[0][layer] + 0.5 * ends[1][layer]
+    assert float((mid[layer] - expected).abs().max()) < 1e-5 * float(expected.abs().max())
+
+
+def test_one_style_has_no_look():
+    from videostyle.live.session import _Session
+
+    session = _Session([stripes()], StyleConfig(device="cpu", precision="fp32"),
+                       WebcamConfig(camera="unused", preview=False, fps=None))
+    session._handle_key(ord("n"))
+    assert session._look(0.0) is None and session.switch is None

@@ -20,13 +20,14 @@ import numpy as np
 
 from ..config import StyleConfig, WebcamConfig
 from ..engine.cancel import Cancelled, CancelToken
-from ..engine.optimize import Progress, Style, Stylizer
+from ..engine.optimize import Look, Progress, Style, Stylizer
 from ..io.preview import PreviewWindow, draw_caption, require_display
 from .camera import Camera, CapturedFrame
 from .policy import LiveStylizer, warming_up_caption
 
 STRENGTH_STEP = 0.1  # +/- raise or lower --strength by this
 STYLE_WEIGHT_STEP = 1.5  # ... or, when a raw --style-weight was given, multiply or divide it by this
+SWITCH_SECONDS = 1.0  # n/p: the next style's share of the targets grows from 0 to 1 over this, as --transition
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class _Session:
     def __init__(self, styles: list[np.ndarray | Style], style: StyleConfig, config: WebcamConfig) -> None:
         self.styles, self.style, self.config = styles, style, config
         self.style_index = 0
+        self.switch: tuple[int, float] | None = None  # (the style switched from, when) while n/p blends
         # ends the session, mid-frame too: q (reason "quit") or --duration (its deadline)
         self.over = CancelToken()
         self.live = LiveStylizer(self._stylizer(), fps=config.fps, iterations=config.iterations,
@@ -110,8 +112,26 @@ class _Session:
         self.window: PreviewWindow | None = None
 
     def _stylizer(self) -> Stylizer:
-        current = self.styles[self.style_index]
-        return Stylizer([current], self.style, cancel=self.over)
+        """One Stylizer over every style (each one's Grams computed once per size); a frame's
+        :meth:`_look` says which of them, or which blend during a switch, it is optimized to."""
+        return Stylizer(list(self.styles), self.style, cancel=self.over)
+
+    def _look(self, now: float) -> Look | None:
+        """The current style alone, or, within SWITCH_SECONDS of an n/p press, the blend from
+        the last one to it (a transition instead of a jump); None with one style."""
+        if len(self.styles) == 1:
+            return None
+        weights = [0.0] * len(self.styles)
+        share = 1.0
+        if self.switch is not None:
+            before, at = self.switch
+            share = min(1.0, max(0.0, (now - at) / SWITCH_SECONDS))
+            if share >= 1.0:
+                self.switch = None
+            else:
+                weights[before] = 1.0 - share
+        weights[self.style_index] += share
+        return Look(weights=tuple(weights))
 
     def run(self, status: StatusCallback | None) -> SessionStats:
         cfg = self.config
@@ -183,7 +203,8 @@ class _Session:
 
         # the stylizer checks self.over at every loss evaluation, so a long frame cannot overrun
         # --duration or q
-        result = self.live.step(captured.image, captured_at=captured.time, callback=warming_up)
+        result = self.live.step(captured.image, captured_at=captured.time, callback=warming_up,
+                                look=self._look(time.monotonic()))
         self._show(result)
 
     def _warming_up(self, captured: CapturedFrame) -> Callable[[Progress], None]:
@@ -224,8 +245,8 @@ class _Session:
             write_image(Path(name), self.shown, force=True)
         elif key in (ord("n"), ord("p")) and len(self.styles) > 1:
             step = 1 if key == ord("n") else -1
+            self.switch = (self.style_index, time.monotonic())
             self.style_index = (self.style_index + step) % len(self.styles)
-            self.live.stylizer = self._stylizer()
         elif key in (ord("+"), ord("="), ord("-")):
             self.style = _stronger(self.style, up=key != ord("-"))
             self.live.stylizer = self._stylizer()
