@@ -269,3 +269,66 @@ def test_a_failed_job_tells_the_page_what_to_change_without_flags(tmp_path):
 
     message = page_message(BadOption("--size 8: must be at least 16; rerun with --restart"))
     assert message.startswith("Output size 8") and "--" not in message and "fresh start" in message
+
+
+# -- where and when: a timeline, a strength ramp, a mask, a loop --------------------------------
+def test_the_page_timeline_becomes_the_jobs_schedule():
+    from videostyle.config import ScheduleEntry
+    from videostyle.web.app import WhereAndWhen
+
+    a, b = (Path("a.png"), 1.0), (Path("b.png"), 0.5)
+    fields = WhereAndWhen(starts="0, 2", transition=0.5, ramp_from=0.1, ramp_over=3).request_fields(2, 0.6)
+    schedule = JobRequest(input=Path("x.mp4"), styles=(a, b), **fields).schedule()
+    assert schedule is not None
+    assert schedule.entries == (ScheduleEntry(0.0, (1.0, 0.0)), ScheduleEntry(2.0, (0.0, 0.5)))
+    assert schedule.transition == 0.5 and schedule.strengths == ((0.0, 0.1), (3.0, 0.6))
+    both = JobRequest(input=Path("x.mp4"), styles=(a, b), **WhereAndWhen(starts="0, 0").request_fields(2, 0.5))
+    assert both.schedule() is None  # one blend throughout: the job runs exactly as without a timeline
+    shots = JobRequest(input=Path("x.mp4"), styles=(a, b), per_shot=True).schedule()
+    assert shots is not None and shots.per_shot and [e.weights for e in shots.entries] == [(1.0, 0.0), (0.0, 0.5)]
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ({"starts": "0"}, "1 given for 2 chosen styles"),
+    ({"starts": "0, soon"}, "give seconds"),
+    ({"starts": "1, 2"}, "must start at 0"),
+])
+def test_a_bad_timeline_is_one_line(fields, expected):
+    from videostyle.web.app import WhereAndWhen
+    from videostyle.web.words import page_message
+
+    styles = ((Path("a.png"), 1.0), (Path("b.png"), 1.0))
+    with pytest.raises(BadOption) as raised:
+        JobRequest(input=Path("x.mp4"), styles=styles, **WhereAndWhen(**fields).request_fields(2, 0.5))
+    assert expected in str(raised.value) and "\n" not in page_message(raised.value)
+
+
+def test_a_scheduled_masked_clip_runs_and_each_setting_is_its_own_job(queue, tmp_path, style):
+    import numpy as np
+
+    from videostyle.io import read_image
+    from videostyle.web.app import WhereAndWhen
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=6, size="64x48", fps=10)
+    other = Path(write_rgb(tmp_path / "other.png", scene(64, 48, seed=3)))
+    two = ((style, 1.0), (other, 1.0))
+    timed = queue.submit(JobRequest(input=clip, styles=two, size=48, iterations=1, first_iterations=2,
+                                    quality="preview", output="gif",
+                                    **WhereAndWhen(starts="0, 0.3", transition=0.2).request_fields(2, 0.5)))
+    wait_done(queue, timed)
+    assert timed.state == DONE, timed.message
+    half = np.zeros((48, 64, 3), np.uint8)
+    half[:, :32] = 255
+    mask = Path(write_rgb(tmp_path / "half.png", half))
+    masked = queue.submit(JobRequest(input=clip, styles=two, size=48, iterations=1, first_iterations=2,
+                                     quality="preview", output="gif", mask=mask))
+    wait_done(queue, masked)
+    assert masked.state == DONE, masked.message
+    assert masked.id != timed.id and masked.mask is not None and masked.mask.parent == masked.input.parent
+    mask.unlink()  # the job keeps its own copy: the upload may be gone when it resumes
+    assert masked.mask.is_file()
+    photo = queue.submit(JobRequest(input=Path(write_rgb(tmp_path / "p.png", scene(64, 48))), styles=two,
+                                    size=48, iterations=2, quality="preview", mask=masked.mask))
+    wait_done(queue, photo)
+    assert photo.state == DONE, photo.message
+    assert read_image(queue.download(photo)).shape == (36, 48, 3)

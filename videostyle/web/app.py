@@ -18,6 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,23 @@ class _Page:
         with gr.Accordion("Iterations (optional: they override the quality preset)", open=False), gr.Row():
             iterations = gr.Number(None, label="per frame", minimum=1, precision=0, elem_id="iterations")
             first = gr.Number(None, label="first frame", minimum=1, precision=0, elem_id="first-iterations")
+        with gr.Accordion("Where and when (optional): a timeline of styles, a strength ramp, a mask, a loop",
+                          open=False):
+            with gr.Row():
+                starts = gr.Textbox(label="Timeline: start time of each chosen style (s)", elem_id="style-starts",
+                                    placeholder="e.g. 0, 4 in the order above (empty: blended throughout)")
+                transition = gr.Slider(0, 5, value=1.0, step=0.25, label="Transition (s)", elem_id="transition",
+                                       info="how long each new style takes to blend in")
+            with gr.Row():
+                ramp_from = gr.Slider(0, 1, value=0, step=0.05, label="Strength ramp: strength at 0 s",
+                                      elem_id="ramp-from")
+                ramp_over = gr.Number(0, label="Strength ramp: reaches the style strength at (s)", minimum=0,
+                                      info="0: no ramp", elem_id="ramp-over")
+            with gr.Row():
+                per_shot = gr.Checkbox(label="A new style at each scene cut", elem_id="per-shot")
+                loop = gr.Checkbox(label="Seamless loop (the end hands over to the start)", elem_id="loop")
+                mask = gr.File(label="Region mask: a picture or clip, white takes the first style, black the second",
+                               file_types=UPLOAD_TYPES, elem_id="mask")
         with gr.Row():
             go = gr.Button("Stylize", variant="primary", elem_id="start-button")
             stop = gr.Button("Cancel", variant="stop", elem_id="cancel-button")
@@ -203,14 +221,17 @@ class _Page:
 
         upload.change(self.inspect, inputs=upload, outputs=status)
         settings = [upload, style["chosen"], style["weights"], style["strength"], style["colors"], style["quality"],
-                    start, duration, size, temporal, output, side, iterations, first, *self._owner_input()]
+                    start, duration, size, temporal, output, side, iterations, first,
+                    starts, transition, ramp_from, ramp_over, per_shot, loop, mask, *self._owner_input()]
         outputs = {"job": job_id, "status": status, "preview": preview, "video": video, "gif": gif,
                    "download": download}
         def run(upload, chosen, weights, strength, colors, quality, start, duration, size, temporal, output, side,
-                iterations, first, owner=None, request: gr.Request | None = None) -> Iterator[dict]:
+                iterations, first, starts, transition, ramp_from, ramp_over, per_shot, loop, mask, owner=None,
+                request: gr.Request | None = None) -> Iterator[dict]:
             # a plain function, not a partial: Gradio passes the request only to what it can inspect
+            when = WhereAndWhen(starts, transition, ramp_from, ramp_over, per_shot, loop, mask)
             yield from self.run_video(outputs, upload, chosen, weights, strength, colors, quality, start, duration,
-                                      size, temporal, output, side, iterations, first, owner, request)
+                                      size, temporal, output, side, iterations, first, owner, request, when)
 
         go.click(run, inputs=settings, outputs=list(outputs.values()), api_name="stylize_video",
                  concurrency_limit=None, show_progress="hidden")
@@ -241,16 +262,18 @@ class _Page:
 
     def run_video(self, out: dict[str, Any], upload, chosen, weights, strength, colors, quality, start, duration,
                   size, temporal, output, side, iterations, first, owner=None,
-                  request: gr.Request | None = None) -> Iterator[dict]:
+                  request: gr.Request | None = None, when: WhereAndWhen | None = None) -> Iterator[dict]:
         try:
             if not upload:
                 raise BadOption("upload a clip, a GIF or a picture first")
+            styles = self._styles(chosen, weights)
             job_request = JobRequest(
-                input=Path(upload), styles=self._styles(chosen, weights), strength=float(strength),
+                input=Path(upload), styles=styles, strength=float(strength),
                 preserve_colors=bool(colors), quality=quality, size=int(size), start=float(start or 0),
                 duration=float(duration) if duration else None, temporal=temporal, output=output,
                 side_by_side=bool(side), iterations=int(iterations) if iterations else None,
-                first_iterations=int(first) if first else None, owner=_owner(owner, request))
+                first_iterations=int(first) if first else None, owner=_owner(owner, request),
+                **(when or WhereAndWhen()).request_fields(len(styles), float(strength)))
             job = self.queue.submit(job_request)
         except VideostyleError as exc:
             yield {out["status"]: f"Error: {page_message(exc)}"}
@@ -416,6 +439,35 @@ class _Page:
                              precision=self.queue.precision)
         return Stylizer([Style(read_image(path), weight) for path, weight in styles], config,
                         cancel=self.stopping)
+
+
+@dataclass(frozen=True)
+class WhereAndWhen:
+    """The page's "Where and when" fields as they arrive from the browser."""
+
+    starts: str | None = None  # "0, 4": each chosen style's start time, in the gallery's order
+    transition: float | None = 1.0
+    ramp_from: float | None = 0.0
+    ramp_over: float | None = 0.0  # seconds; 0: no ramp
+    per_shot: bool | None = False
+    loop: bool | None = False
+    mask: str | None = None  # the uploaded mask's path
+
+    def request_fields(self, styles: int, strength: float) -> dict[str, Any]:
+        """JobRequest's schedule fields (see ``JobRequest.schedule``) for ``styles`` chosen styles."""
+        values = [v for v in (self.starts or "").replace(";", ",").split(",") if v.strip()]
+        try:
+            starts = tuple(float(v) for v in values)
+        except ValueError:
+            raise BadOption(f"style start times {self.starts!r}: give seconds, e.g. 0, 4") from None
+        if starts and len(starts) != styles:
+            raise BadOption(f"style start times: {len(starts)} given for {styles} chosen styles; give one each "
+                            "(in the order above) or none")
+        over = float(self.ramp_over or 0)
+        ramp = ((0.0, float(self.ramp_from or 0)), (over, strength)) if over > 0 else ()
+        return {"style_starts": starts, "transition": float(1.0 if self.transition is None else self.transition),
+                "strength_ramp": ramp, "per_shot": bool(self.per_shot), "seamless_loop": bool(self.loop),
+                "mask": Path(self.mask) if self.mask else None}
 
 
 def enlarged(frame: np.ndarray, longest: int = DISPLAY_SIZE) -> np.ndarray:

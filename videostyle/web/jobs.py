@@ -44,7 +44,9 @@ from ..config import (
     ClipConfig,
     EncodeConfig,
     Preset,
+    ScheduleEntry,
     ServeConfig,
+    StyleSchedule,
     check_choice,
     check_number,
     check_whole,
@@ -81,6 +83,15 @@ class JobRequest:
     side_by_side: bool = False
     iterations: int | None = None  # per frame (or for a picture); None: the quality preset's
     first_iterations: int | None = None  # first frame of a clip; None: the preset's
+    # where and when (clips only; see StyleSchedule): each style's start time in seconds (in
+    # the order of ``styles``; (): all of them blended throughout), the transition between
+    # them, (seconds, strength) keyframes of a strength ramp, a new style per shot, a loop
+    style_starts: tuple[float, ...] = ()
+    transition: float = 1.0
+    strength_ramp: tuple[tuple[float, float], ...] = ()
+    per_shot: bool = False
+    seamless_loop: bool = False
+    mask: Path | None = None  # a region mask picture or clip: white takes the first style, black the second
     owner: str = field(default="", repr=False)  # who asks (the page: a token kept in the browser); part of the keys
 
 
@@ -100,6 +111,28 @@ class JobRequest:
         for option, count in (("--iterations", self.iterations), ("--first-iterations", self.first_iterations)):
             if count is not None:
                 check_whole(option, count, at_least=1)
+        if self.style_starts and len(self.style_starts) != len(self.styles):
+            raise BadOption(f"style start times: {len(self.style_starts)} given for {len(self.styles)} styles; "
+                            "give one each (or none)")
+        self.schedule()  # checks the times, the transition and the ramp
+
+    def schedule(self) -> StyleSchedule | None:
+        """The styles' timeline, the strength ramp and per-shot styles as the video job's
+        schedule; None for one blend throughout (as the CLI without ``@T``)."""
+        if not (any(self.style_starts) or self.strength_ramp or self.per_shot):
+            return None
+        weights = [w for _, w in self.styles]
+        if self.per_shot:
+            if any(self.style_starts):
+                raise BadOption("a new style per shot: each shot takes the next style; leave the start times empty")
+            entries = tuple(ScheduleEntry(0.0, tuple(w if i == k else 0.0 for i, w in enumerate(weights)))
+                            for k in range(len(weights)))
+        else:
+            starts = self.style_starts or (0.0,) * len(weights)
+            entries = tuple(ScheduleEntry(t, tuple(w if s == t else 0.0 for w, s in zip(weights, starts, strict=True)))
+                            for t in sorted(set(starts)))
+        return StyleSchedule(entries=entries, transition=self.transition, strengths=self.strength_ramp,
+                             per_shot=self.per_shot)
 
     def quality_settings(self) -> Preset:
         """The preset's iterations, with the request's own counts where it gives them."""
@@ -143,6 +176,7 @@ class Job:
     message: str = ""  # why it failed
     seconds: float | None = None  # wall time of a finished run
     cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # checked at every loss evaluation
+    mask: Path | None = None  # the request's mask, copied beside the input
 
     @property
     def active(self) -> bool:
@@ -359,7 +393,11 @@ class JobQueue:
         kind = "image" if upload.suffix.lower() in STILL_SUFFIXES else "video"
         styles = [(self._style_digest(path), weight) for path, weight in request.styles]
         shaping = {k: v for k, v in asdict(request).items()
-                   if k not in ("input", "name", "styles", "side_by_side", "owner")}
+                   if k not in ("input", "name", "styles", "side_by_side", "owner", "mask")}
+        if request.mask is not None:
+            if not request.mask.is_file():
+                raise BadInput(f"{request.mask.name}: no such mask file (was the upload finished?)")
+            shaping["mask"] = file_digest(request.mask)
         if kind == "image":
             shaping.update(start=0.0, duration=None, temporal=None, output="png")
         # the owner keeps one user's frames, name and result from another who uploads the same bytes;
@@ -371,6 +409,10 @@ class JobQueue:
         folder.mkdir(parents=True, exist_ok=True)
         copy = folder / f"input{upload.suffix.lower() or '.bin'}"
         _copy_once(upload, copy)
+        mask = None
+        if request.mask is not None:  # kept beside the input: a resumed job reads the same one
+            mask = folder / f"mask{request.mask.suffix.lower() or '.bin'}"
+            _copy_once(request.mask, mask)
         try:
             longest, frames, duration = self._check_input(kind, copy, name, request)
         except VideostyleError:
@@ -381,7 +423,7 @@ class JobQueue:
         output = inside(self.root / "results", job_id, f"{Path(safe_name(name)).stem}-videostyle.{suffix}")
         output.parent.mkdir(parents=True, exist_ok=True)
         return Job(id=job_id, kind=kind, request=request, input=copy, work=folder / "work", output=output,
-                   size=min(request.size, longest), duration=duration, frames=frames)
+                   size=min(request.size, longest), duration=duration, frames=frames, mask=mask)
 
     def _check_input(self, kind: str, copy: Path, name: str,
                      request: JobRequest) -> tuple[int, int | None, float | None]:
@@ -466,12 +508,14 @@ class JobQueue:
 
         r, quality = job.request, job.request.quality_settings()
         temporal = TemporalConfig(mode=r.temporal, iterations=quality.iterations,
-                                  max_iterations=quality.max_iterations, first_iterations=quality.first_iterations)
+                                  max_iterations=quality.max_iterations, first_iterations=quality.first_iterations,
+                                  seamless_loop=r.seamless_loop)
         clip = ClipConfig(size=job.size, start=r.start, duration=job.duration)
         encode = EncodeConfig(side_by_side=r.side_by_side)
         stylize_video(job.input, job.output, self._styles(job), style=self._style_config(job, quality.image_iterations),
                       temporal=temporal, clip=clip, encode=encode, force=True, work_dir=job.work, keep_work=True,
-                      callback=lambda p: _video_progress(job, p), cancel=job.cancel)
+                      callback=lambda p: _video_progress(job, p), cancel=job.cancel, schedule=r.schedule(),
+                      mask=job.mask)
 
     def _run_image(self, job: Job) -> None:
         from .. import stylize_image
@@ -482,9 +526,18 @@ class JobQueue:
         def progress(p) -> None:
             job.iteration, job.iterations, job.step_seconds = p.iteration, p.iterations, p.elapsed
 
-        result = stylize_image(read_image(job.input), self._styles(job),
-                               config=self._style_config(job, iterations), size=job.size, callback=progress,
-                               cancel=job.cancel)
+        content, styles, mask = read_image(job.input), self._styles(job), None
+        if job.mask is not None:  # as `videostyle image --mask`
+            from ..engine.tensors import fit_size
+            from ..video.masks import read_mask
+
+            if len(styles) > 2:
+                raise BadOption(f"mask: give one or two styles with a mask (white the first, black the second), "
+                                f"not {len(styles)}")
+            mask = read_mask(job.mask, *fit_size(content.shape[1], content.shape[0], job.size),
+                             styles=len(styles)).at(0)
+        result = stylize_image(content, styles, config=self._style_config(job, iterations), size=job.size,
+                               callback=progress, cancel=job.cancel, mask=mask)
         write_image(job.output, result, force=True)
         job.finished, job.preview, job.previews = 1, result, job.previews + 1
 
