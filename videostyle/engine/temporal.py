@@ -45,9 +45,10 @@ AUTO_MIN_ITERATIONS = 3
 # Image-sized float32 tensors a flow-mode frame holds beside the network's pass, whole: the
 # previous result and its warp (OpenCV's maps and output), the reliability mask, the blend,
 # the temporal loss's autograd temporaries and gradient. Measured at 3840x2160
-# (scripts/bench_video_memory.py): the second frame raised the peak RSS by 1.5-1.7 GiB, 16-18
-# of them, which the tile plan did not count until these were reserved (then 5.9 GiB under
-# --max-memory 6GB with 16); 20 leaves a margin. Each long-term offset adds its warp.
+# (scripts/bench_video_memory.py): the second frame raised the peak RSS by 1.4-1.7 GiB, 16-18
+# of them, which the tile plan did not count until these were reserved: 5.7 GiB under
+# --max-memory 4GB before, 5.9 GiB under 6GB with them (16 or 20) and 4GB refused up front.
+# Each long-term offset adds its warp.
 TEMPORAL_BUFFERS = 20
 LONG_TERM_BUFFERS = 4
 
