@@ -131,7 +131,7 @@ def settings(upload: Path, *, size: int, iterations: int = 1, first: int = 2) ->
 
     return {"upload": handle_file(str(upload)), "chosen": ["sample-swirls.jpg"], "weights": "", "strength": 0.5,
             "colors": False, "quality": "preview", "start": 0, "duration": 0, "size": size, "temporal": "flow",
-            "output": "mp4", "side": False, "iterations": iterations, "first": first}
+            "output": "mp4", "side": False, "iterations": iterations, "first": first, "mask": None}
 
 
 def run_user(url: str, user: User, *, size: int, joined: threading.Event, deadline: float) -> None:

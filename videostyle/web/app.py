@@ -193,7 +193,7 @@ class _Page:
         with gr.Accordion("Where and when (optional): a timeline of styles, a strength ramp, a mask, a loop",
                           open=False):
             with gr.Row():
-                starts = gr.Textbox(label="Timeline: start time of each chosen style (s)", elem_id="style-starts",
+                starts = gr.Textbox("", label="Timeline: start time of each chosen style (s)", elem_id="style-starts",
                                     placeholder="e.g. 0, 4 in the order above (empty: blended throughout)")
                 transition = gr.Slider(0, 5, value=1.0, step=0.25, label="Transition (s)", elem_id="transition",
                                        info="how long each new style takes to blend in")
