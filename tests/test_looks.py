@@ -243,3 +243,24 @@ def test_per_shot_styles_switch_at_the_cut_found_before_any_work(tmp_path, monke
     assert main(["video", "frames", "-o", "out/", "--style", "a.png", "--style", "b.png", "--style-per-shot",
                  *FAST]) == 0
     assert [look.weights for look in seen] == [(1.0, 0.0)] * 3 + [(0.0, 1.0)] * 3
+
+
+def test_the_loop_end_blends_the_last_frame_towards_the_first_even_where_the_flow_is_unsure(monkeypatch):
+    """Where the flow calls the warp unreliable, a bridge frame keeps its own draft; the last
+    frame of a loop must not, or the wrap pair shows the chain's paint beside frame 1's."""
+    from videostyle.engine.flow import FlowResult
+    from videostyle.video import chain
+
+    h, w = 32, 48
+    still = np.zeros((h, w, 2), np.float32)
+    monkeypatch.setattr(chain, "flow_between", lambda a, b, estimator=None: FlowResult(
+        backward=still, forward=still, mask=np.zeros((h, w), np.float32)))  # nothing vouched for
+    stylizer = Stylizer([stripes(32, 32)], StyleConfig(device="cpu", precision="fp32"))
+    first = np.full((h, w, 3), 0.8, np.float32)
+    drafts = [np.full((h, w, 3), 0, np.uint8), np.full((h, w, 3), 40, np.uint8)]
+    frames = [scene(w, h, seed=k) for k in range(3)]
+    done = list(chain.stylize_loop_end(stylizer, frames, drafts, first, iterations=0, indices=[9, 8]))
+    share = 1 / (len(drafts) + 1)
+    expected = (1 - share) * 0.8 + share * 0.0  # the last frame: frame 1's warp, a third of its draft
+    assert np.allclose(done[0].state, expected, atol=1e-4)
+    assert np.allclose(done[1].state[..., 0], 40 / 255, atol=1e-4)  # further in: the bridge's usual rule
