@@ -153,20 +153,8 @@ def stylize_bridge(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Seq
     blending two paintings softens. ``looks`` gives each frame's targets by its index, as in
     :func:`stylize_segment`. Yields the L final frames.
     """
-    cfg = dataclasses.replace(config or TemporalConfig(), mode="flow", long_term=(), detect_cuts=False)
-    temporal = TemporalStylizer(stylizer, cfg)
-    temporal.restore([previous], 2)  # any count > 0: the chain continues
-    estimator = FlowEstimator()
-    steps = len(drafts)
-    for j, draft in enumerate(drafts):
-        index = first + j
-        flow = flow_between(frames[j], frames[j + 1], estimator)
-        started = time.perf_counter()
-        callback = None if progress is None else (lambda p, i=index: progress(i, p))
-        result = temporal.next(frames[j + 1], flow, callback=callback, toward=(draft, _share(j, steps)),
-                               iterations=iterations, look=None if looks is None else looks(index))
-        yield SegmentFrame(index=index, image=float_to_frame(result), state=result, since_restart=0, cut=False,
-                           seconds=time.perf_counter() - started)
+    yield from _hand_over(stylizer, frames, drafts, previous, config=config, iterations=iterations,
+                          indices=range(first, first + len(drafts)), looks=looks, progress=progress)
 
 
 def _share(j: int, steps: int) -> float:
@@ -195,20 +183,32 @@ def stylize_loop_end(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: S
     chain, and the gap closes in L + 1 equal steps towards frame ``indices[-1] - 1``, the
     chain's own. ``indices`` label the L frames (the last frame's first). Yields them.
     """
+    # The last frame is blended towards the first frame's warped result everywhere, not only
+    # where the flow vouches for the warp: elsewhere it would be its own chain's result
+    # alone, unrelated to frame 1's paint. On newtonscradle.gif (160 px) 62% of the wrap
+    # pair's error under an independent flow sat in the 5% of pixels the flow called
+    # unreliable; blending them took the wrap pair from 3.3x the median pair to 1.6x (the
+    # pair before it from 2.2x to 2.6x).
+    yield from _hand_over(stylizer, frames, drafts, first, config=config, iterations=iterations, indices=indices,
+                          looks=looks, progress=progress, blend_first_everywhere=True)
+
+
+def _hand_over(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequence[np.ndarray],
+               start: np.ndarray, *, config: TemporalConfig | None, iterations: int, indices: Sequence[int],
+               looks: LookFunction | None, progress: SegmentCallback | None,
+               blend_first_everywhere: bool = False) -> Iterator[SegmentFrame]:
+    """The chain from ``start`` (a float or uint8 result of ``frames[0]``) through
+    ``frames[1:]``, frame j blended towards ``drafts[j]`` at :func:`_share` (see
+    :func:`stylize_bridge`); ``blend_first_everywhere`` blends the first of them also where
+    the flow is unreliable (see :func:`stylize_loop_end`)."""
     cfg = dataclasses.replace(config or TemporalConfig(), mode="flow", long_term=(), detect_cuts=False)
     temporal = TemporalStylizer(stylizer, cfg)
-    temporal.restore([first], 2)  # any count > 0: the chain continues
+    temporal.restore([start], 2)  # any count > 0: the chain continues
     estimator = FlowEstimator()
     steps = len(drafts)
     for j, (draft, index) in enumerate(zip(drafts, indices, strict=True)):
         flow = flow_between(frames[j], frames[j + 1], estimator)
-        if j == 0:
-            # The last frame is blended towards the first frame's warped result everywhere,
-            # not only where this flow vouches for the warp: elsewhere it would be its own
-            # chain's result alone, unrelated to frame 1's paint. On newtonscradle.gif (160 px)
-            # 62% of the wrap pair's error under an independent flow sat in the 5% of pixels
-            # this flow called unreliable; blending them took the wrap pair from 3.3x the median
-            # pair to 1.6x (the pair before it from 2.2x to 2.6x).
+        if j == 0 and blend_first_everywhere:
             flow = dataclasses.replace(flow, mask=np.ones_like(flow.mask))
         started = time.perf_counter()
         callback = None if progress is None else (lambda p, i=index: progress(i, p))
