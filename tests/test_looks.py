@@ -26,6 +26,19 @@ def two(start: float = 2.0, **kw) -> StyleSchedule:
     return StyleSchedule(entries=(ScheduleEntry(0.0, (1.0, 0.0)), ScheduleEntry(start, (0.0, 1.0))), **kw)
 
 
+def record_looks(monkeypatch) -> list[Look | None]:
+    """Every Stylizer.stylize call's ``look``, in call order, while the calls still run."""
+    seen: list[Look | None] = []
+    stylize = Stylizer.stylize
+
+    def recording(self, content, **kw):
+        seen.append(kw.get("look"))
+        return stylize(self, content, **kw)
+
+    monkeypatch.setattr(Stylizer, "stylize", recording)
+    return seen
+
+
 def test_a_transition_blends_in_equal_steps_and_holds_on_either_side():
     schedule = two(2.0, transition=1.0)
     assert schedule.weights_at(0.0) == (1.0, 0.0) and schedule.weights_at(1.99) == (1.0, 0.0)
@@ -126,14 +139,7 @@ def test_a_scheduled_clip_gives_each_frame_its_look_and_resume_sees_a_changed_sc
     write_rgb(tmp_path / "a.png", stripes(32, 32))
     write_rgb(tmp_path / "b.png", blobs(32, 32))
     monkeypatch.chdir(tmp_path)
-    seen: list[Look | None] = []
-    stylize = Stylizer.stylize
-
-    def recording(self, content, **kw):
-        seen.append(kw.get("look"))
-        return stylize(self, content, **kw)
-
-    monkeypatch.setattr(Stylizer, "stylize", recording)
+    seen = record_looks(monkeypatch)
     argv = ["video", "in.mp4", "-o", "out.mp4", "--style", "a.png", "--style", "b.png@0.1",
             "--transition", "0.3", "--strength", "0.2@0", "--strength", "0.6@0.5", "--keep-work", *FAST]
     assert main(argv) == 0
@@ -232,14 +238,7 @@ def test_per_shot_styles_switch_at_the_cut_found_before_any_work(tmp_path, monke
     write_rgb(tmp_path / "a.png", stripes(32, 32))
     write_rgb(tmp_path / "b.png", blobs(32, 32))
     monkeypatch.chdir(tmp_path)
-    seen: list[Look | None] = []
-    stylize = Stylizer.stylize
-
-    def recording(self, content, **kw):
-        seen.append(kw.get("look"))
-        return stylize(self, content, **kw)
-
-    monkeypatch.setattr(Stylizer, "stylize", recording)
+    seen = record_looks(monkeypatch)
     assert main(["video", "frames", "-o", "out/", "--style", "a.png", "--style", "b.png", "--style-per-shot",
                  *FAST]) == 0
     assert [look.weights for look in seen] == [(1.0, 0.0)] * 3 + [(0.0, 1.0)] * 3
