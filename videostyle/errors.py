@@ -5,39 +5,93 @@ message on one line and exits with code 2. Messages name the file and the proble
 where it helps, what to do next. Warnings (the work goes on, but the user should know)
 are issued with :func:`warnings.warn` as :class:`VideostyleWarning`; the CLI prints each
 as one line ``videostyle: warning: ...``.
+
+A message names the settings it is about by reference, never in one front-end's spelling:
+it is built from parts, text and :class:`SettingRef` (written ``S.size``)::
+
+    raise BadOption(S.size, f" {size}: must be at least 16")
+    raise BadOption(S.mask, ": masks do not work in tiles yet; use a smaller ", S.size)
+
+so the error knows which settings it is about (:attr:`VideostyleError.settings`), and each
+front-end words them itself (:meth:`VideostyleError.render`): the command line as its flags
+(``--size``), the web page as its labels ("Output size"). ``str()`` gives the settings'
+own names, as the Python API spells them (``size``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
-# How a message names a setting: its command-line spelling (config.option_name), the one
-# spelling every front-end knows how to rewrite. The CLI shows it as is; the web page
-# replaces each with its own words (VideostyleError.phrase), so it never asks for a flag.
+# Transitional: messages not yet built from parts still spell settings as flags; ``phrase``
+# rewrites those for the web page. Both go once no message spells a flag (issue 24).
 SETTING = re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
+
+
+@dataclass(frozen=True)
+class SettingRef:
+    """A reference to a setting (its declared name, see ``config.SETTINGS``) inside a message."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class _SettingRefs:
+    """``S.size`` -> ``SettingRef("size")``: short to write inside a message."""
+
+    def __getattr__(self, name: str) -> SettingRef:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return SettingRef(name)
+
+
+S = _SettingRefs()
+
+Part = str | SettingRef
+Words = Callable[[str], str]
+"""Maps a setting's name to what a front-end calls it (``size`` -> ``--size``)."""
 
 
 class VideostyleError(Exception):
     """Base class: a problem the user can fix (bad file, bad option, busy output).
 
-    The message names the settings it is about as ``--name`` (see :data:`SETTING`) and the
-    file it is about by path; :attr:`settings` lists the former, :meth:`phrase` rewrites
-    them for a front-end that has no flags.
+    Built from parts (text and :class:`SettingRef`); :attr:`settings` lists the settings
+    the message refers to, :attr:`setting` the first (the one it is about), and
+    :meth:`render` words them for a front-end.
     """
 
     # bad usage, input, option or output (2); a failure at run time that is not the input's
     # fault, with the finished work kept (1): a full disk mid-job, workers lost
     exit_code: int = 2
 
+    def __init__(self, *parts: Part) -> None:
+        super().__init__(*parts)
+        self.parts: tuple[Part, ...] = parts
+
     @property
     def settings(self) -> list[str]:
-        """The settings the message names, e.g. ``["size", "restart"]``."""
-        return SETTING.findall(str(self))
+        """The settings the message refers to, in order, each once, e.g. ``["mask", "size"]``."""
+        return list(dict.fromkeys(p.name for p in self.parts if isinstance(p, SettingRef)))
 
-    def phrase(self, spell: Callable[[str], str]) -> str:
-        """The message with each ``--name`` replaced by ``spell(name)``."""
-        return SETTING.sub(lambda m: spell(m.group(1)), str(self))
+    @property
+    def setting(self) -> str | None:
+        """The setting this error is about (the first one it refers to), or None."""
+        names = self.settings
+        return names[0] if names else None
+
+    def render(self, words: Words = str) -> str:
+        """The message with each setting referred to spelled as ``words(name)``."""
+        return "".join(words(p.name) if isinstance(p, SettingRef) else str(p) for p in self.parts)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def phrase(self, spell: Words) -> str:
+        """Transitional: :meth:`render`, then each ``--name`` still spelled in the text replaced."""
+        return SETTING.sub(lambda m: spell(m.group(1)), self.render(lambda name: spell(name.replace("_", "-"))))
 
 
 class BadInput(VideostyleError):
@@ -49,7 +103,7 @@ class BadSource(BadInput):
 
 
 class BadOutput(VideostyleError):
-    """An output cannot be written: exists without --force, unwritable folder, bad format."""
+    """An output cannot be written: exists without ``force``, unwritable folder, bad format."""
 
 
 class BadOption(VideostyleError):
