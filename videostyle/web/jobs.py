@@ -87,7 +87,8 @@ class JobRequest:
             raise BadOption("choose at least one style")
         check_choice("output", self.output, OUTPUTS)
         for name in ("iterations", "first_iterations"):  # the page's fields start at 1 (empty: the preset's)
-            SETTINGS[name].check(getattr(self, name), at_least=1)
+            if getattr(self, name) is not None:
+                SETTINGS[name].check(getattr(self, name), at_least=1)
         if self.style_starts and len(self.style_starts) != len(self.styles):
             raise BadOption(f"style start times: {len(self.style_starts)} given for {len(self.styles)} styles; "
                             "give one each (or none)")
