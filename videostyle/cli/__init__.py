@@ -7,8 +7,18 @@ bars or exits.
 summaries; ``main`` the entry point (errors -> one line, exit codes).
 """
 
-from ..jobs.specs import parse_style_spec
+from typing import Any
+
 from .main import main
 from .parser import build_parser
 
 __all__ = ["build_parser", "main", "parse_style_spec"]
+
+
+def __getattr__(name: str) -> Any:
+    # loaded on first use: the requests (videostyle.jobs) are not needed to parse, nor for --help
+    if name == "parse_style_spec":
+        from ..jobs.specs import parse_style_spec
+
+        return parse_style_spec
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,6 +15,7 @@ from .exits import EXIT_INTERRUPTED, EXIT_OK, Terminated
 from .options import demo_request, eval_request, image_request, live_request, parse_auth, video_request
 from .parser import WEB_EXTRA
 from .progress import FrameBar, FramePreview, IterationBar, JsonFrames, both, print_video_result, video_summary
+from .words import cli_flag
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -156,13 +157,13 @@ def run_serve(args: argparse.Namespace) -> int:
     url = f"http://{shown}:{port}{limits.root_path}"
     if host in LOOPBACK:
         note = "Served on this machine only."
-        print(f"videostyle: serving on {url} (this machine only; --host 0.0.0.0 shares it with the network)",
-              file=sys.stderr)
+        print(f"videostyle: serving on {url} (this machine only; {cli_flag('host')} 0.0.0.0 shares it with the "
+              "network)", file=sys.stderr)
     else:
         note = ""
         print(f"videostyle: warning: serving on {url}: anyone who can reach this machine can upload files and "
               f"use its {'CPU' if args.device == 'cpu' else 'GPU or CPU'}"
-              + ("" if auth else "; pass --auth USER:PASSWORD to require a password"), file=sys.stderr)
+              + ("" if auth else f"; pass {cli_flag('auth')} USER:PASSWORD to require a password"), file=sys.stderr)
     serve(host=host, port=port, data_dir=args.data_dir, auth=auth, limits=limits, device=args.device,
           precision=args.precision, note=note)
     return EXIT_OK

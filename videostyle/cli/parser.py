@@ -48,10 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- one flag from its declaration ------------------------------------------------------------
 def add(p: argparse.ArgumentParser | argparse._ArgumentGroup, name: str, command: str, *,
-        default: Any = _DECLARED, **overrides: Any) -> None:
+        default: Any = _DECLARED, aliases: bool = True, **overrides: Any) -> None:
     """Add setting ``name``'s flag to ``p`` for ``command``, from its declaration: the flag
-    (and its aliases), the destination (the setting's name), the default, the type or
-    choices, the metavar and the help; ``overrides`` replace any of them."""
+    (and its short or old names, unless ``aliases`` is False), the destination (the
+    setting's name), the default, the type or choices, the metavar and the help;
+    ``overrides`` replace any of them."""
     setting = SETTINGS[name]
     value = setting.default_for(command) if default is _DECLARED else default
     options: dict[str, Any] = {"dest": name, "help": help_text(name, command)}
@@ -66,7 +67,7 @@ def add(p: argparse.ArgumentParser | argparse._ArgumentGroup, name: str, command
         if setting.metavar:
             options["metavar"] = setting.metavar
     options.update(overrides)
-    p.add_argument(cli_flag(name, command), *ALIASES.get(name, ()), **options)
+    p.add_argument(cli_flag(name, command), *(ALIASES.get(name, ()) if aliases else ()), **options)
 
 
 def frame_iterations(text: str) -> int | str:
@@ -171,7 +172,7 @@ def _add_demo_command(commands: argparse._SubParsersAction) -> None:
                                         "on 2 CPU cores) and write demo.mp4 and demo.gif.")
     add(p, "output_dir", "demo")
     add(p, "samples", "demo")
-    add(p, "iterations", "demo", type=frame_iterations)
+    add(p, "iterations", "demo", type=frame_iterations, aliases=False)
     for name in ("max_iterations", "first_iterations", "device", "force"):
         add(p, name, "demo")
     p.add_argument("--quiet", "-q", action="store_true")

@@ -4,10 +4,8 @@ and the few flags spelled otherwise. Errors and help text are rendered with thes
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from ..config import FLAG, SETTINGS
-from ..errors import Part, Words, render
+from ..errors import Words, render
 
 # flags that are not spelled --NAME (or --no-NAME for a setting on by default)
 FLAGS = {"detect_cuts": "--no-cut-detection", "loop_file": "--no-loop"}
@@ -36,11 +34,3 @@ def help_text(name: str, command: str | None = None) -> str:
     setting = SETTINGS[name]
     text = render(setting.help_for(command), cli_words(command)).replace("%", "%%")
     return text.replace(DEFAULT, setting.shown_default(command))
-
-
-def parts_text(parts: tuple[Part, ...], command: str | None = None) -> str:
-    """Parts (text and setting references) in the command line's words."""
-    return render(parts, cli_words(command))
-
-
-Render = Callable[[str], str]

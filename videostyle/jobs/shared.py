@@ -65,8 +65,9 @@ class StyleRequest:
 
     def style_config(self) -> StyleConfig:
         """The optimization settings (``iterations``: a still's budget)."""
+        strength = plain_strength(self.strength or (), timed=self.COMMAND == "video")
         return StyleConfig(
-            content_weight=self.content_weight, strength=plain_strength(self.strength, timed=self.COMMAND == "video"),
+            content_weight=self.content_weight, strength=strength,
             style_weight=self.style_weight, tv_weight=self.tv_weight, content_layers=names(self.content_layers),
             style_layers=names(self.style_layers), optimizer=self.optimizer, iterations=self.budgets().image_iterations,
             learning_rate=self.learning_rate, scales=self.scales, style_scale=self.style_scale,

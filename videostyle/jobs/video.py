@@ -105,7 +105,7 @@ class VideoRequest(StyleRequest):
 
     def schedule(self) -> tuple[list[StyleSpec], StyleSchedule | None]:
         """The styles to load and the schedule over them (None: one blend throughout)."""
-        return style_schedule(self.style, transition=self.transition, strengths=self.strength,
+        return style_schedule(self.style, transition=self.transition, strengths=self.strength or (),
                               per_shot=self.style_per_shot)
 
 

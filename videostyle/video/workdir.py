@@ -93,7 +93,7 @@ def check_work_dir(path: Path, output: Path) -> None:
 
 def changed_options(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[Part]:
     """The settings (``S.style_weight``, ``S.size``, ...) whose recorded value differs, each
-    once, in order of their names; entries that are no setting are named in words."""
+    once, in order of their names, then the entries that are no setting, named in words."""
     names: set[Part] = set()
     for key in sorted(set(saved) | set(current)):
         before, now = saved.get(key), current.get(key)
@@ -105,7 +105,7 @@ def changed_options(saved: dict[str, Any], current: dict[str, Any], prefix: str 
                                          now if isinstance(now, dict) else {}, f"{field}."))
         else:
             names.add(_record_name(field))
-    return sorted(names, key=str)
+    return sorted(names, key=lambda name: (isinstance(name, str), str(name)))  # settings first, then words
 
 
 def _record_name(field: str) -> Part:

@@ -112,7 +112,8 @@ class JobRequest:
         differs from the request's)."""
         return VideoRequest(
             input=input, output=output, style=self.style_specs(), strength=self.strength_specs(), preset=self.preset,
-            iterations=self.iterations, first_iterations=self.first_iterations,
+            # the page's per-frame count is also the cap of a frame, as it always was (the work folder's record)
+            iterations=self.iterations, max_iterations=self.iterations, first_iterations=self.first_iterations,
             preserve_colors=self.preserve_colors, size=self.size if size is None else size, start=self.start,
             duration=self.duration if duration is None else duration, temporal=self.temporal,
             side_by_side=self.side_by_side, transition=self.transition, style_per_shot=self.per_shot,
