@@ -78,10 +78,10 @@ def parse_timed_style(spec: str) -> tuple[str, float, float | None]:
 
 def parse_style(spec: StyleText) -> StyleSpec:
     """A style spec as a value: ``IMAGE[:W][@T]`` text parsed, a :class:`StyleSpec` checked."""
-    if isinstance(spec, StyleSpec):
-        check_number((S.style, f" {spec.path}: the blend weight"), spec.weight, above=0)
+    if isinstance(spec, StyleSpec):  # named by its file's name: the path may be a server's
+        check_number((S.style, f" {Path(spec.path).name}: the blend weight"), spec.weight, above=0)
         if spec.at is not None:
-            check_number((S.style, f" {spec.path}: the time"), spec.at, at_least=0)
+            check_number((S.style, f" {Path(spec.path).name}: the time"), spec.at, at_least=0)
         return spec
     return StyleSpec(*parse_timed_style(str(spec)))
 

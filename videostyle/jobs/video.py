@@ -73,7 +73,8 @@ class VideoRequest(StyleRequest):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.refuse_init_image()
-        self.temporal_config(), self.clip_config(), self.encode_config(), self.segment_config()
+        for settings in (self.temporal_config, self.clip_config, self.encode_config, self.segment_config):
+            settings()  # each checks its fields
         styles, _ = self.schedule()
         if self.mask is not None:
             from ..video.masks import check_mask_styles

@@ -123,9 +123,8 @@ class _Page:
         added = gr.Textbox(label="Style uploads", visible=False, interactive=False, elem_id="style-note")
         declared_strength = SETTINGS["strength"]
         strength = gr.Slider(lowest(declared_strength), float(declared_strength.at_most or 1),
-                             value=declared_strength.default,
-                             step=0.05, label=declared_strength.label, elem_id="strength",
-                             info="0 keeps the photo, 1 is the strongest look")
+                             value=declared_strength.default, step=0.05, label=declared_strength.label,
+                             info="0 keeps the photo, 1 is the strongest look", elem_id="strength")
         colors = gr.Checkbox(label=SETTINGS["preserve_colors"].label, elem_id="colors")
         quality = gr.Radio(list(PRESETS), value=declared("preset", "page"), label=SETTINGS["preset"].label,
                            elem_id="quality",
