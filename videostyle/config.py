@@ -4,8 +4,8 @@ A :class:`Setting` declares one setting: its name, its default (one per command 
 commands differ: ``size`` is 512 for a picture, 320 for a video, 160 for the webcam), its
 kind, range and choices, a line of help, and what the web page calls it. The name is how
 every front-end refers to it: the Python API's keyword, the ``S.name`` an error refers to
-(see ``errors.py``), and, spelled ``--name`` with dashes, the command line's flag.
-:data:`SETTINGS` holds them all; the command line's flags and ``--help``, the web page's
+(see ``errors.py``), and, with dashes for underscores, the command line's flag.
+:data:`SETTINGS` holds them all; the command line's flags and help, the web page's
 controls and the work folder's record read them, so a default or a range is written here
 and nowhere else.
 
@@ -110,15 +110,15 @@ class Setting:
     """One setting, declared once.
 
     ``kind`` is ``whole`` (an int), ``number`` (a finite float), ``choice`` (one of
-    ``choices``), ``flag`` (a bool), ``text`` or ``list`` (a tuple; its dataclass checks the
-    items). ``optional``: None is a value too ("not set": automatic, the source's own, ...).
-    ``defaults`` and ``helps`` hold what differs per command (``image``, ``video``,
-    ``webcam``, ``demo``, ``eval``, ``serve``; ``page`` for the web page where it differs
-    from the command line). ``help`` is parts, text and ``S.name`` references that each
-    front-end words itself; ``{default}`` in it stands for the command's default. For a
-    flag that is on by default, ``help`` says what turning it off does (the command line's
-    ``--no-`` form). ``label`` is what the web page calls the setting, in its controls and
-    its messages.
+    ``choices``), ``flag`` (a bool), ``text`` or ``list`` (a tuple: each item of kind
+    ``items`` in the range; without ``items`` its dataclass checks them). ``optional``: None
+    is a value too ("not set": automatic, the source's own, ...). ``defaults`` and ``helps``
+    hold what differs per command (``image``, ``video``, ``webcam``, ``demo``, ``eval``,
+    ``serve``; ``page`` for the web page where it differs from the command line). ``help`` is
+    parts, text and ``S.name`` references that each front-end words itself; ``{default}`` in
+    it stands for the command's default. For a flag that is on by default, ``help`` says what
+    turning it off does (the command line spells such a flag as its negative). ``label`` is
+    what the web page calls the setting, in its controls and its messages.
     """
 
     name: str
@@ -449,8 +449,8 @@ class StyleConfig:
     style_layers: tuple[str, ...] = declared("style_layers")
     style_layer_weights: tuple[float, ...] | None = declared("style_layer_weights")  # None: equal weights
     optimizer: str = declared("optimizer")
-    # None: STILL_ITERATIONS. A video command hands its per-frame option here too ("auto" is
-    # None), where frames never read it: they use TemporalConfig's budget.
+    # None: STILL_ITERATIONS. Video and live frames never read it: they use TemporalConfig's and
+    # WebcamConfig's budgets.
     iterations: int = declared("iterations", "image")
     learning_rate: float = declared("learning_rate")  # Adam step in [0, 1] pixel units; L-BFGS uses a line search
     scales: int = declared("scales")  # coarse-to-fine passes, each twice the size of the last; 0: auto_scales
