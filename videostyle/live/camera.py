@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import BadSource
+from ..errors import BadSource, S
 from ..io.ffmpeg import ffmpeg_reason
 from ..io.images import fit_size, resize_frame
 
@@ -138,7 +138,7 @@ class _CvReader(_Reader):
                 what = f"cannot open that {'stream' if '://' in source else 'device'} ({ffmpeg_reason(ffmpeg_lines)})"
             else:
                 what = "cannot open that device or stream (or no permission)"
-            raise BadSource(f"camera {source}: {what}; check --camera, e.g. 0 for the first camera, "
+            raise BadSource(f"camera {source}: {what}; check ", S.camera, ", e.g. 0 for the first camera, "
                             "a stream URL, or a video file")
 
     def read(self) -> np.ndarray | None:

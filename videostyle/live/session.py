@@ -18,16 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import StyleConfig, WebcamConfig
+from ..config import StyleConfig, WebcamConfig, declared
 from ..engine.cancel import Cancelled, CancelToken
 from ..engine.optimize import Look, Progress, Style, Stylizer
+from ..errors import S
 from ..io.preview import PreviewWindow, draw_caption, require_display
 from .camera import Camera, CapturedFrame
 from .policy import LiveStylizer, warming_up_caption
 
-STRENGTH_STEP = 0.1  # +/- raise or lower --strength by this
-STYLE_WEIGHT_STEP = 1.5  # ... or, when a raw --style-weight was given, multiply or divide it by this
-SWITCH_SECONDS = 1.0  # n/p: the next style's share of the targets grows from 0 to 1 over this, as --transition
+STRENGTH_STEP = 0.1  # +/- raise or lower the strength by this
+STYLE_WEIGHT_STEP = 1.5  # ... or, when a raw style weight was given, multiply or divide it by this
+# n/p: the next style's share of the targets grows from 0 to 1 over this, as a schedule's transition
+SWITCH_SECONDS = declared("transition")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def run_session(styles: Sequence[np.ndarray | Style], *, style: StyleConfig | No
     config = config or WebcamConfig()
     style = style or StyleConfig()
     if config.preview:
-        require_display("run with --no-preview, and --record out.mp4 to keep the result")
+        require_display("run with ", S.preview, ", and ", S.record, " out.mp4 to keep the result")
     session = _Session(list(styles), style, config)
     # checked before the camera opens: a square of the working size bounds any camera's frame
     session.live.stylizer.check_memory(config.size, config.size)
@@ -101,7 +103,7 @@ class _Session:
         self.styles, self.style, self.config = styles, style, config
         self.style_index = 0
         self.switch: tuple[int, float] | None = None  # (the style switched from, when) while n/p blends
-        # ends the session, mid-frame too: q (reason "quit") or --duration (its deadline)
+        # ends the session, mid-frame too: q (reason "quit") or the duration (its deadline)
         self.over = CancelToken()
         self.live = LiveStylizer(self._stylizer(), fps=config.fps, iterations=config.iterations,
                                  max_iterations=config.max_iterations, first_iterations=config.first_iterations)
@@ -188,7 +190,7 @@ class _Session:
                 continue
             try:
                 self._stylize(captured)
-            except Cancelled:  # --duration or q during a frame: the frame is dropped
+            except Cancelled:  # the duration or q during a frame: the frame is dropped
                 return self._ended_by() or "quit"
             previous = captured
             latencies = self.live.latencies
@@ -202,7 +204,7 @@ class _Session:
         warming_up = self._warming_up(captured) if self.live.warming_up else None
 
         # the stylizer checks self.over at every loss evaluation, so a long frame cannot overrun
-        # --duration or q
+        # the duration or q
         result = self.live.step(captured.image, captured_at=captured.time, callback=warming_up,
                                 look=self._look(time.monotonic()))
         self._show(result)
@@ -253,8 +255,8 @@ class _Session:
 
 
 def _stronger(style: StyleConfig, *, up: bool) -> StyleConfig:
-    """The style settings one +/- key press away: a step of --strength, or a factor on a raw
-    --style-weight when the user gave one."""
+    """The style settings one +/- key press away: a step of the strength, or a factor on a raw
+    style weight when the user gave one."""
     if style.style_weight is not None:
         factor = STYLE_WEIGHT_STEP if up else 1 / STYLE_WEIGHT_STEP
         return dataclasses.replace(style, style_weight=style.style_weight * factor)

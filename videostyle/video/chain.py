@@ -170,7 +170,7 @@ def stylize_loop_end(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: S
                      first: np.ndarray, *, config: TemporalConfig | None = None, iterations: int = 3,
                      indices: Sequence[int], looks: LookFunction | None = None,
                      progress: SegmentCallback | None = None) -> Iterator[SegmentFrame]:
-    """Hand the end of a looping clip over to its start (``--seamless-loop``): the bridge of
+    """Hand the end of a looping clip over to its start (``seamless_loop``): the bridge of
     :func:`stylize_bridge` run backwards in time from the first frame.
 
     ``frames`` are the originals of the clip's first frame, then its last, second last, ...
