@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     t = TemporalConfig()
     print(f"{args.input}: {count} frames at {originals[0].shape[1]}x{originals[0].shape[0]}, "
           f"{t.iterations} iterations/frame ({t.first_iterations} first)", flush=True)
-    print(describe(judge), flush=True)
+    print(describe(Stylizer([style_image], StyleConfig())), flush=True)  # as the runs are set up; the judge is fp32
     load_before = load()
     print(f"load before: {load_before}", flush=True)
     rows: dict[str, dict] = {"load_before": {"uptime": load_before}}
