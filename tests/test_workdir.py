@@ -217,7 +217,9 @@ def test_a_second_job_on_the_same_output_or_work_folder_is_refused(files, capsys
             assert first.poll() is None, first.stderr.read() if first.stderr else ""
             time.sleep(0.1)
         assert lock.exists()
-        time.sleep(0.2)  # the pid is written just after the lock is taken
+        while lock.read_text().strip() != str(first.pid):  # the pid is written just after the lock is taken
+            assert first.poll() is None and time.time() < deadline
+            time.sleep(0.05)
         code, err = run(capsys, files, *video("-o", "out.mp4", "--force"))
         assert code == 2 and f"another videostyle job (pid {first.pid})" in err, err
         code, err = run(capsys, files, *video("-o", "other.mp4", "--work-dir", ".out.mp4.videostyle"))

@@ -252,7 +252,7 @@ _declare(
     Setting("device", "auto", TEXT, metavar=DEVICE_METAVAR, label="the server's device",
             help="(default {default}: CUDA if present)"),
     Setting("precision", "auto", CHOICE, choices=PRECISION_CHOICES, label="the server's precision",
-            help="network precision; auto uses bf16 where the hardware is fast at it (default {default})"),
+            help="network precision; auto uses bf16 where a timing finds it faster here (default {default})"),
     Setting("tile", kind=WHOLE, at_least=2 * TILE_ALIGN, optional=True, metavar="PX",
             help=f"evaluate the network in tiles of PX px (a multiple of {TILE_ALIGN}), exact up to float error; "
                  "by default tiles are used only when the picture does not fit in memory"),

@@ -94,7 +94,8 @@ class TemporalStylizer:
     def next(self, frame: np.ndarray, flow: FlowResult | None = None, *, cut: bool = False,
              iterations: int | None = None, callback: ProgressCallback | None = None,
              long_flows: Mapping[int, FlowResult] | None = None,
-             toward: tuple[np.ndarray, float] | None = None, look: Look | None = None) -> np.ndarray:
+             toward: tuple[np.ndarray, float] | None = None, look: Look | None = None,
+             stop: EarlyStop | None = None) -> np.ndarray:
         """Stylize ``frame`` given the flow from the previous frame to it; returns the
         result as (H, W, 3) float32 in [0, 1].
 
@@ -108,11 +109,13 @@ class TemporalStylizer:
         its share a in [0, 1]) blends the start and the temporal target towards it: flow mode
         only, used to hand one segment over to the next (see ``video.chain.stylize_bridge``).
         ``look``: this frame's targets when a schedule or a mask sets them (``engine/looks.py``).
+        ``stop`` ends each L-BFGS pass early by the caller's rule (e.g. a live warm-up's time
+        limit), in place of the "auto" early stop.
         """
         cfg = self.config
         restart = self.previous is None or (cut and cfg.detect_cuts)
         content = frame_to_tensor(frame, self.stylizer.device)
-        init, extra_loss, scales, layer_scale, stop = None, None, None, None, None
+        init, extra_loss, scales, layer_scale = None, None, None, None
         if iterations is not None:
             budget = iterations
         elif restart:
@@ -120,7 +123,8 @@ class TemporalStylizer:
         elif cfg.iterations is not None:
             budget = cfg.iterations
         else:
-            budget, stop = cfg.max_iterations, EarlyStop(AUTO_STOP_DECREASE, AUTO_MIN_ITERATIONS)
+            budget = cfg.max_iterations
+            stop = stop or EarlyStop(AUTO_STOP_DECREASE, AUTO_MIN_ITERATIONS)
         if not restart:
             scales = 1  # coarse-to-fine only helps a frame that starts from scratch
             if cfg.mode == "warm":

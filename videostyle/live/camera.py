@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -34,7 +35,16 @@ class CapturedFrame:
 
     image: np.ndarray
     number: int  # 1-based count of frames captured so far
-    time: float  # time.monotonic() when it was captured
+    time: float  # time.monotonic() when it was captured (a session's own clock, when it has one)
+
+
+class FrameFeed(Protocol):
+    """What a live session reads frames from: a :class:`Camera`, or a test's fake one."""
+
+    captured: int  # frames captured so far
+    ended: bool  # the source has ended (or failed): no newer frame will come
+
+    def newest(self, after: int | None, *, timeout: float | None = None) -> CapturedFrame | None: ...
 
 
 class Camera:
