@@ -102,6 +102,7 @@ AUTO_SCALE_COARSEST = 256
 
 # -- a setting's declaration ----------------------------------------------------------------
 WHOLE, NUMBER, CHOICE, FLAG, TEXT, LIST = "whole", "number", "choice", "flag", "text", "list"
+BYTES = "bytes"  # a whole number of bytes, given as text such as 4GB (parse_bytes), shown as human_bytes
 Help = Part | tuple[Part, ...]
 
 
@@ -110,7 +111,8 @@ class Setting:
     """One setting, declared once.
 
     ``kind`` is ``whole`` (an int), ``number`` (a finite float), ``choice`` (one of
-    ``choices``), ``flag`` (a bool), ``text`` or ``list`` (a tuple: each item of kind
+    ``choices``), ``flag`` (a bool), ``bytes`` (an int, shown in human units), ``text`` or
+    ``list`` (a tuple: each item of kind
     ``items`` in the range; without ``items`` its dataclass checks them). ``optional``: None
     is a value too ("not set": automatic, the source's own, ...). ``defaults`` and ``helps``
     hold what differs per command (``image``, ``video``, ``webcam``, ``demo``, ``eval``,
@@ -169,6 +171,8 @@ class Setting:
             check_whole(ref, value, at_least=_whole(limits["at_least"]), at_most=_whole(limits["at_most"]))
         elif self.kind == NUMBER:
             check_number(ref, value, **limits)
+        elif self.kind == BYTES:
+            check_bytes(ref, value, at_least=_whole(limits["at_least"]), at_most=_whole(limits["at_most"]))
         elif self.kind == CHOICE:
             check_choice(ref, value, self.choices)
 
@@ -256,7 +260,7 @@ _declare(
     Setting("tile", kind=WHOLE, at_least=2 * TILE_ALIGN, optional=True, metavar="PX",
             help=f"evaluate the network in tiles of PX px (a multiple of {TILE_ALIGN}), exact up to float error; "
                  "by default tiles are used only when the picture does not fit in memory"),
-    Setting("max_memory", kind=WHOLE, at_least=MIN_MEMORY, optional=True, metavar="SIZE",
+    Setting("max_memory", kind=BYTES, at_least=MIN_MEMORY, optional=True, metavar="SIZE",
             help="memory the job may use, e.g. 4GB (K/M/G are powers of 1024): larger pictures run in tiles "
                  "(default: what the device has free)"),
     Setting("force", False, FLAG, label="a new job", help="overwrite an existing output",
@@ -915,6 +919,17 @@ def check_whole(what: What, value: int, *, at_least: int | None = None, at_most:
         raise BadOption(*_what(what), f" {value}: must be at most {at_most}")
 
 
+def check_bytes(what: What, value: int, *, at_least: int | None = None, at_most: int | None = None) -> None:
+    """Raise BadOption unless ``value`` is a whole number of bytes within the bounds given;
+    the message gives sizes in human units (``1 KB: must be at least 256 MB``)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadOption(*_what(what), f" {value!r}: give a size such as 4GB, 512MB or 2G")
+    if at_least is not None and value < at_least:
+        raise BadOption(*_what(what), f" {human_bytes(value)}: must be at least {human_bytes(at_least)}")
+    if at_most is not None and value > at_most:
+        raise BadOption(*_what(what), f" {human_bytes(value)}: must be at most {human_bytes(at_most)}")
+
+
 def check_choice(what: What, value: str, choices: tuple[str, ...], *, alternative: str = "") -> None:
     """Raise BadOption unless ``value`` is one of ``choices``."""
     if value not in choices:
@@ -929,6 +944,26 @@ def parse_bytes(what: What, text: str) -> int:
         raise BadOption(*_what(what), f" {text}: give a size such as 4GB, 512MB or 2G")
     power = " kmgt".index(match.group(2).lower() or " ")
     return int(float(match.group(1)) * 1024**power)
+
+
+BYTE_UNITS = ("bytes", "KB", "MB", "GB", "TB", "PB")
+
+
+def human_bytes(count: float) -> str:
+    """A count of bytes as a person reads it: ``512 MB``, ``2.3 GB``, ``25 GB``, ``700 bytes``.
+
+    Powers of 1024 under the names :func:`parse_bytes` reads (so ``--max-memory 2GB`` is
+    echoed as ``2 GB``); the unit is the largest that keeps the figure at 1 or more, so a
+    size is never "0.0 GB"; one decimal below 10, none above.
+    """
+    value, unit = float(count), 0
+    while abs(value) >= 1023.5 and unit < len(BYTE_UNITS) - 1:  # 1023.6 MB reads as 1 GB, not 1024 MB
+        value /= 1024
+        unit += 1
+    if unit == 0:
+        return f"{round(value)} byte{'' if round(value) == 1 else 's'}"
+    text = f"{value:.1f}" if abs(value) < 9.95 else f"{value:.0f}"
+    return f"{text.removesuffix('.0')} {BYTE_UNITS[unit]}"
 
 
 def check_device_name(name: str) -> None:
