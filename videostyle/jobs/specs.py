@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import SETTINGS, ScheduleEntry, StyleSchedule, check_number, parse_bytes
+from ..config import SETTINGS, ScheduleEntry, StyleSchedule, What, check_number, parse_bytes
 from ..errors import BadOption, S, VideostyleError
 
 
@@ -76,8 +76,18 @@ def parse_timed_style(spec: str) -> tuple[str, float, float | None]:
     return (*parse_style_spec(head), seconds)
 
 
+def check_name(what: What, name: object, *, give: str) -> None:
+    """Refuse an empty file name (``''`` or spaces) as such: the file system reads ``''`` as
+    the current folder, so it would be taken for a folder (or, for a start image, ignored)
+    and a later message would blame another file. ``give`` says what to give instead."""
+    if isinstance(name, str) and not name.strip():
+        parts = what if isinstance(what, tuple) else (what,)
+        raise BadOption(*parts, f" {name!r}: the name is empty; give {give}")
+
+
 def parse_style(spec: StyleText) -> StyleSpec:
     """A style spec as a value: ``IMAGE[:W][@T]`` text parsed, a :class:`StyleSpec` checked."""
+    check_name(S.style, spec.path if isinstance(spec, StyleSpec) else spec, give="a style image, e.g. painting.jpg")
     if isinstance(spec, StyleSpec):  # named by its file's name: the path may be a server's
         check_number((S.style, f" {Path(spec.path).name}: the blend weight"), spec.weight, above=0)
         if spec.at is not None:
