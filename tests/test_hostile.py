@@ -321,6 +321,8 @@ CASES = [
     ("video-style-time-past-end", video("--style", "style.png@99"), "clip's end"),
     ("video-style-times-out-of-order", video("--style", "content.png@0.2", "--style", "style.png@0.1"),
      "out of order"),
+    ("video-style-time-back-to-an-earlier-group", video("--style", "content.png@0.1", "--style", "photo.jpg@0"),
+     "--style photo.jpg@0: the times are out of order (0 s after 0.1 s)"),
     ("video-style-time-word", video("--style", "content.png@soon"), "not a number"),
     ("video-style-time-negative", video("--style", "content.png@-1"), ">= 0"),
     ("video-style-time-nan", video("--style", "content.png@nan"), "finite"),
@@ -363,6 +365,9 @@ CASES = [
     ("webcam-camera-empty", webcam("--camera", ""), "--camera '': the name is empty"),
     ("webcam-record-empty", webcam("--record", ""), "--record '': the name is empty"),
     ("eval-original-empty", ["eval", "", "clip.mp4"], "the original '': the name is empty"),
+    ("image-style-name-too-long", image(style="x" * 10_000), "the name is too long"),
+    ("image-output-name-too-long", image(out="x" * 10_000 + ".png"), "the name is too long"),
+    ("video-mask-path-too-long", video("--mask", "x/" * 3000), "the name is too long"),
     # -- no command
     ("no-command", [], "COMMAND"),
     ("unknown-command", ["paint"], "paint"),

@@ -5,8 +5,11 @@ one-line, before-any-work, nothing-changed pattern; the web page's are in test_w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cli_text import cli_text
+from synthetic import stripes, write_rgb
 
 from videostyle.config import MIN_MEMORY, StyleConfig, human_bytes, parse_bytes
 from videostyle.errors import BadOption
@@ -38,3 +41,52 @@ def test_a_memory_limit_below_the_least_is_refused_in_human_units_not_bytes():
     with pytest.raises(BadOption) as refused:
         StyleConfig(max_memory=1024)
     assert cli_text(refused.value) == "--max-memory 1 KB: must be at least 256 MB"
+
+
+# -- timelines: one ordering rule, no silent merge (1) ---------------------------------------
+def _video(*argv: str):
+    from videostyle.cli.options import video_request
+    from videostyle.cli.parser import build_parser
+
+    return video_request(build_parser().parse_args(["video", "in.mp4", "-o", "out.mp4", *argv]))
+
+
+def test_a_style_back_at_an_earlier_time_is_refused_not_merged_into_that_time(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.png", "b.png", "c.png"):
+        write_rgb(tmp_path / name, stripes(16, 16))
+    with pytest.raises(BadOption) as refused:
+        _video("-s", "a.png", "-s", "b.png@0.1", "-s", "c.png@0")
+    assert cli_text(refused.value) == ("--style c.png@0: the times are out of order (0 s after 0.1 s); give the "
+                                       "styles in time order, blends of one time together")
+    # one time's styles given together are the documented blend, and stay so
+    styles, schedule = _video("-s", "a.png", "-s", "c.png@0", "-s", "b.png@0.1").schedule()
+    assert schedule is not None and [e.start for e in schedule.entries] == [0, 0.1]
+    assert schedule.entries[0].weights == (1.0, 1.0, 0.0) and schedule.entries[1].weights == (0.0, 0.0, 1.0)
+
+
+def test_the_page_reads_its_timeline_by_the_command_lines_rule(tmp_path):
+    from videostyle.web.jobs import JobRequest
+    from videostyle.web.words import page_message
+
+    a, b = (Path(write_rgb(tmp_path / name, stripes(16, 16))) for name in ("a.png", "b.png"))
+    with pytest.raises(BadOption) as refused:  # the page sorted this; the command line refuses it
+        JobRequest(input=Path("in.mp4"), styles=((a, 1.0), (b, 1.0)), style_starts=(4.0, 0.0))
+    assert page_message(refused.value).startswith("the style b.png@0: the times are out of order (0 s after 4 s)")
+    assert str(tmp_path) not in page_message(refused.value)
+    page = JobRequest(input=Path("in.mp4"), styles=((a, 1.0), (b, 1.0)), style_starts=(0.0, 4.0)).schedule()
+    cli = _video("-s", str(a), "-s", f"{b}@4").schedule()[1]
+    assert page == cli
+    assert JobRequest(input=Path("in.mp4"), styles=((a, 1.0), (b, 1.0)), style_starts=(0.0, 0.0)).schedule() is None
+
+
+# -- what a message repeats of a user's text is bounded -----------------------------------------
+def test_a_long_value_is_not_echoed_back_whole(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_rgb(tmp_path / "a.png", stripes(16, 16))
+    for argv in (["-s", "a.png@" + "x" * 10_000], ["-s", "a.png", "--strength", "y" * 10_000],
+                 ["-s", "a.png", "--long-term", "z" * 10_000], ["-s", "a.png", "--max-memory", "9" * 5000 + "XB"]):
+        with pytest.raises(BadOption) as refused:
+            _video(*argv)
+        message = cli_text(refused.value)
+        assert len(message) < 300 and "characters)" in message, message[:400]

@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .errors import BadOption, Part, S, SettingRef
+from .errors import BadOption, Part, S, SettingRef, echo
 
 # VGG19's convolutions per block; every conv is 3x3 and followed by a ReLU, every block by a
 # pool. The layer names are the choices of the content and style layers.
@@ -420,7 +420,7 @@ def parse_frame_iterations(text: str | int | None) -> int | str | None:
     try:
         return int(text)
     except ValueError:
-        raise BadOption(S.iterations, f": {text!r} is neither a whole number nor auto") from None
+        raise BadOption(S.iterations, f": {echo(text)!r} is neither a whole number nor auto") from None
 
 
 def auto_scales(longest_side: int) -> int:
@@ -941,7 +941,7 @@ def parse_bytes(what: What, text: str) -> int:
     """``4GB``, ``512M``, ``1.5g``, ``2000000`` -> bytes (K/M/G/T are powers of 1024)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*", str(text), re.IGNORECASE)
     if not match:
-        raise BadOption(*_what(what), f" {text}: give a size such as 4GB, 512MB or 2G")
+        raise BadOption(*_what(what), f" {echo(text)}: give a size such as 4GB, 512MB or 2G")
     power = " kmgt".index(match.group(2).lower() or " ")
     return int(float(match.group(1)) * 1024**power)
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..config import PRESETS, SETTINGS, ServeConfig, Setting, declared
 from ..engine.cancel import Cancelled, CancelToken
-from ..errors import BadOption, S, VideostyleError
+from ..errors import BadOption, S, VideostyleError, echo
 from ..io.images import STILL_SUFFIXES
 from ..io.outputs import GIF_SUFFIXES, VIDEO_SUFFIXES
 from ..jobs import LiveRequest, StyleSpec, live_policy, live_stylizer
@@ -164,7 +164,7 @@ class _Page:
         try:
             numbers = [float(w) for w in values]
         except ValueError:
-            raise BadOption(f"blend weights {weights!r}: give numbers, e.g. 0.7, 0.3") from None
+            raise BadOption(f"blend weights {echo(weights)!r}: give numbers, e.g. 0.7, 0.3") from None
         return tuple((self.queue.gallery.path(name), w) for name, w in zip(chosen, numbers, strict=True))
 
     # -- video / GIF ----------------------------------------------------------------------------
@@ -191,7 +191,7 @@ class _Page:
                           open=False):
             with gr.Row():
                 starts = gr.Textbox("", label="Timeline: start time of each chosen style (s)", elem_id="style-starts",
-                                    placeholder="e.g. 0, 4 in the order above (empty: blended throughout)")
+                                    placeholder="e.g. 0, 4 in the order above, in time order (empty: blended)")
                 declared_transition = SETTINGS["transition"]
                 transition = gr.Slider(lowest(declared_transition), TRANSITION_SHOWN_S,
                                        value=declared_transition.default, step=0.25,
@@ -443,7 +443,7 @@ class WhereAndWhen:
         try:
             starts = tuple(float(v) for v in values)
         except ValueError:
-            raise BadOption(f"style start times {self.starts!r}: give seconds, e.g. 0, 4") from None
+            raise BadOption(f"style start times {echo(self.starts or '')!r}: give seconds, e.g. 0, 4") from None
         if starts and len(starts) != styles:
             raise BadOption(f"style start times: {len(starts)} given for {styles} chosen styles; give one each "
                             "(in the order above) or none")

@@ -95,11 +95,13 @@ class JobRequest:
         self.video_request(input=self.input, output=Path(f"result.{self.output}"))  # checks every setting
 
     def style_specs(self, *, timed: bool = True) -> tuple[StyleSpec, ...]:
-        """The styles as specs, in time order (a start of 0 holds from the first frame)."""
-        starts = self.style_starts if timed and self.style_starts else (0.0,) * len(self.styles)
-        specs = [StyleSpec(str(path), weight, start or None) for (path, weight), start in zip(self.styles, starts,
-                                                                                            strict=True)]
-        return tuple(sorted(specs, key=lambda spec: spec.at or 0.0))
+        """The styles as specs, in the order chosen, each at its start time: a timeline read by
+        the command line's rule (``jobs.specs.timeline``), so times out of order are refused,
+        never sorted. Without times, or all at 0, the styles are blended throughout."""
+        starts: tuple[float | None, ...] = (self.style_starts if timed and any(self.style_starts)
+                                            else (None,) * len(self.styles))
+        return tuple(StyleSpec(str(path), weight, start) for (path, weight), start in zip(self.styles, starts,
+                                                                                          strict=True))
 
     def strength_specs(self) -> tuple[Strength, ...]:
         """The strength ramp's keyframes, or the one strength."""
