@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_text import cli_text
 from synthetic import stripes, write_rgb
@@ -90,3 +91,70 @@ def test_a_long_value_is_not_echoed_back_whole(tmp_path, monkeypatch):
             _video(*argv)
         message = cli_text(refused.value)
         assert len(message) < 300 and "characters)" in message, message[:400]
+
+
+# -- masks: alpha, another shape, a still GIF (2, 4) ------------------------------------------
+def _rgba_half(width: int = 48, height: int = 36, *, mark: int = 0) -> np.ndarray:
+    """White everywhere, opaque on the left half and transparent on the right: a cut-out."""
+    rgba = np.full((height, width, 4), 255, np.uint8)
+    rgba[:, width // 2:, 3] = 0
+    rgba[0, mark, :3] = 0  # frames of a GIF must differ, or Pillow stores one
+    return rgba
+
+
+def _left_right(mask) -> tuple[float, float]:
+    frame = mask.at(0)
+    width = frame.shape[1]
+    return float(frame[:, : width // 2 - 2].mean()), float(frame[:, width // 2 + 2:].mean())
+
+
+def test_a_transparent_pixel_of_a_mask_is_black_in_a_picture_a_folder_and_a_gif(tmp_path):
+    from PIL import Image
+
+    from videostyle.video.masks import read_mask
+
+    Image.fromarray(_rgba_half(), "RGBA").save(tmp_path / "cutout.png")
+    left, right = _left_right(read_mask(tmp_path / "cutout.png", 48, 36, styles=2))
+    assert left > 0.99 and right < 0.01
+    (tmp_path / "frames").mkdir()
+    for i in range(3):
+        Image.fromarray(_rgba_half(mark=i), "RGBA").save(tmp_path / "frames" / f"m{i}.png")
+    left, right = _left_right(read_mask(tmp_path / "frames", 48, 36, frames=3, styles=2))
+    assert left > 0.99 and right < 0.01
+    gif = [Image.fromarray(_rgba_half(mark=i), "RGBA") for i in range(3)]
+    gif[0].save(tmp_path / "cutout.gif", save_all=True, append_images=gif[1:], duration=100, loop=0, disposal=2)
+    masks = read_mask(tmp_path / "cutout.gif", 48, 36, frames=3, styles=2)
+    assert len(masks.frames) == 3
+    left, right = _left_right(masks)
+    assert left > 0.99 and right < 0.01
+
+
+def test_a_mask_of_another_shape_is_fitted_without_stretching_and_said(tmp_path):
+    from videostyle.errors import VideostyleWarning
+    from videostyle.video.masks import read_mask
+
+    square = np.zeros((64, 64, 3), np.uint8)
+    square[16:48, 16:48] = 255  # a white square in the middle
+    write_rgb(tmp_path / "square.png", square)
+    with pytest.warns(VideostyleWarning, match=r"square.png is 64x64 and the output 96x48, another shape.*no stretch"):
+        frame = read_mask(tmp_path / "square.png", 96, 48, styles=2).at(0)
+    rows, cols = np.nonzero(frame > 0.5)
+    assert np.ptp(rows) == np.ptp(cols)  # still a square: stretched it would be twice as wide as tall
+    write_rgb(tmp_path / "same.png", np.repeat(square, 2, axis=1))  # 128x64: the output's shape
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VideostyleWarning)
+        read_mask(tmp_path / "same.png", 96, 48, styles=2)
+
+
+def test_a_gif_of_one_frame_is_a_mask_picture_for_every_frame(tmp_path):
+    from PIL import Image
+
+    from videostyle.video.masks import read_mask
+
+    half = np.zeros((36, 48), np.uint8)
+    half[:, :24] = 255
+    Image.fromarray(half).save(tmp_path / "still.gif")
+    masks = read_mask(tmp_path / "still.gif", 48, 36, frames=5, styles=2)
+    assert len(masks.frames) == 1 and masks.at(4)[:, :20].min() == 1.0 and masks.at(4)[:, 28:].max() == 0.0

@@ -289,10 +289,11 @@ _declare(
             help="GIF loop count, 0 = forever (default {default})"),  # -1 plays once
     Setting("side_by_side", False, FLAG, label="Side by side", help="write original | stylized"),
     Setting("mask", kind=TEXT, optional=True, metavar="MASK", label="Region mask",
-            help="region mask: a picture, or a video or folder of frames following the frames one to one; white "
-                 "takes the first style, black the second (with one style black keeps the photo)",
-            helps={"image": "region mask picture (resized to the output): white takes the first style, black "
-                            "the second (with one style black keeps the photo)"}),
+            help="region mask: a picture (a GIF of one frame too), or a video or folder of frames following the "
+                 "frames one to one, fitted to the output; white takes the first style, black or transparent the "
+                 "second (with one style black keeps the photo)",
+            helps={"image": "region mask picture (fitted to the output): white takes the first style, black or "
+                            "transparent the second (with one style black keeps the photo)"}),
 )
 # how frames are tied together (TemporalConfig)
 _declare(
