@@ -335,6 +335,8 @@ CASES = [
     ("video-strength-keyframe-above-one", video("--strength", "2@0.1"), "--strength"),
     ("video-strength-keyframes-and-style-weight", video("--strength", "0@0", "--strength", "1@0.1",
                                                         "--style-weight", "3"), "--style-weight"),
+    ("video-seamless-loop-without-overlap", video("--seamless-loop", "--overlap", "0", out="out.gif"),
+     "--overlap 0 leaves none"),
     ("video-per-shot-with-times", video("--style", "content.png@0.1", "--style-per-shot"), "--style-per-shot"),
     ("video-per-shot-without-cuts", video("--style-per-shot", "--no-cut-detection"), "--no-cut-detection"),
     ("video-mask-missing", video("--mask", "missing.png"), "missing.png"),

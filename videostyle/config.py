@@ -313,8 +313,8 @@ _declare(
                  "offset)"),
     Setting("carry_curvature", False, FLAG, help="a later frame starts from the last one's L-BFGS curvature pairs"),
     Setting("seamless_loop", False, FLAG, label="Seamless loop",
-            help="for clips and GIFs that loop: hand the last frames over to the first, so that the wrap from the "
-                 "last frame to the first is as steady as any other pair"),
+            help=("for clips and GIFs that loop: restylize the last ", S.overlap, " frames to lead into the first, "
+                  "so that the wrap from the last frame to the first is as steady as any other pair")),
 )
 # where and when each style applies (StyleSchedule)
 _declare(
