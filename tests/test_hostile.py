@@ -256,6 +256,8 @@ CASES = [
     ("video-output-exists", video(out="existing.mp4"), "--force"),
     ("video-output-no-folder", video(out="nodir/out.mp4"), "nodir"),
     ("video-output-unknown-format", video(out="out.xyz"), "out.xyz"),
+    ("video-output-folder-holding-other-files", video("--force", out="mine/"),
+     "mine: folder holds files other than frame_*.png (holiday.jpg)"),
     ("video-work-dir-file", video("--work-dir", "notes.txt"), "is a file"),
     ("video-work-dir-users-folder", video("--work-dir", "mine"), "not a videostyle work folder"),
     ("video-work-dir-users-folder-restart", video("--work-dir", "mine", "--restart"), "nothing was touched"),
