@@ -5,12 +5,15 @@ one-line, before-any-work, nothing-changed pattern; the web page's are in test_w
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from cli_text import cli_text
-from synthetic import stripes, write_rgb
+from synthetic import scene, stripes, write_rgb
 
 from videostyle.config import MIN_MEMORY, StyleConfig, human_bytes, parse_bytes
 from videostyle.errors import BadOption
@@ -158,3 +161,29 @@ def test_a_gif_of_one_frame_is_a_mask_picture_for_every_frame(tmp_path):
     Image.fromarray(half).save(tmp_path / "still.gif")
     masks = read_mask(tmp_path / "still.gif", 48, 36, frames=5, styles=2)
     assert len(masks.frames) == 1 and masks.at(4)[:, :20].min() == 1.0 and masks.at(4)[:, 28:].max() == 0.0
+
+
+# -- a stopped picture says what is true (9) ----------------------------------------------------
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_picture_says_no_picture_was_written_not_that_frames_are_kept(tmp_path, monkeypatch, capsys,
+                                                                               signum):
+    import videostyle
+    from videostyle.cli import main
+
+    def stopped(*args, **kwargs):
+        os.kill(os.getpid(), signum)  # as `kill` or Ctrl-C would, in the middle of the work
+        time.sleep(30)
+        raise AssertionError("the signal did not stop the job")
+
+    monkeypatch.setattr(videostyle, "stylize_image", stopped)
+    monkeypatch.chdir(tmp_path)
+    write_rgb(tmp_path / "photo.png", scene(32, 24))
+    write_rgb(tmp_path / "style.png", stripes(16, 16))
+    code = main(["image", "photo.png", "-s", "style.png", "-o", "out.png", "--size", "32", "-q"])
+    err = capsys.readouterr().err.strip()
+    name = signal.Signals(signum).name
+    assert code == (128 + signum if signum != signal.SIGINT else 130), err
+    assert err in (f"videostyle: stopped by {name}; no picture was written (a picture is written only once it "
+                   "is finished)",
+                   "videostyle: interrupted; no picture was written (a picture is written only once it is finished)")
+    assert "frames" not in err and "resume" not in err and not (tmp_path / "out.png").exists()
