@@ -6,6 +6,8 @@ one-line, before-any-work, nothing-changed pattern; the web page's are in test_w
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -187,3 +189,49 @@ def test_a_stopped_picture_says_no_picture_was_written_not_that_frames_are_kept(
                    "is finished)",
                    "videostyle: interrupted; no picture was written (a picture is written only once it is finished)")
     assert "frames" not in err and "resume" not in err and not (tmp_path / "out.png").exists()
+
+
+# -- each command's help shows what it takes, and one example (10) -----------------------------
+def _help(command: str) -> tuple[str, set[str]]:
+    """``videostyle COMMAND --help`` as printed, and the command's own flags."""
+    import contextlib
+    import io
+
+    from videostyle.cli.parser import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text), pytest.raises(SystemExit):
+        parser.parse_args([command, "--help"])
+    return text.getvalue(), {s for a in sub._actions for s in a.option_strings}
+
+
+COMMANDS = ("image", "video", "eval", "demo", "webcam", "serve", "doctor")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_commands_help_names_only_its_own_flags_and_ends_with_one_example(command):
+    text, flags = _help(command)
+    unwrapped = " ".join(re.sub(r"-\n\s+", "-", text).split())  # argparse wraps lines, also at a hyphen
+    unwrapped = unwrapped.replace("ray start --head", "")  # a command line shown, not a flag of this one
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", unwrapped))
+    assert named <= flags, f"{command} --help names flags it does not take: {sorted(named - flags)}"
+    examples = [line for line in text.splitlines() if line.startswith("example: ")]
+    assert len(examples) == 1 and examples[0].startswith(f"example: videostyle {command}")
+    argv = shlex.split(examples[0].removeprefix("example: videostyle "))
+    from videostyle.cli.parser import build_parser
+
+    build_parser().parse_args(argv)  # the example is a command line the parser takes
+
+
+@pytest.mark.parametrize("command", ["image", "webcam"])
+def test_the_help_of_a_command_without_times_advertises_none(command):
+    text, _ = _help(command)
+    assert "@T" not in text and "S@T" not in text and "video:" not in text, text
+    assert "a frame" not in text or command == "webcam"  # a picture's help speaks of the picture only
+
+
+def test_the_video_help_shows_the_times_it_takes():
+    text, _ = _help("video")
+    assert "IMAGE[:WEIGHT][@T]" in text and "S[@T]" in text and "content|noise|IMAGE" not in text

@@ -116,7 +116,8 @@ class Setting:
     ``items`` in the range; without ``items`` its dataclass checks them). ``optional``: None
     is a value too ("not set": automatic, the source's own, ...). ``defaults`` and ``helps``
     hold what differs per command (``image``, ``video``, ``webcam``, ``demo``, ``eval``,
-    ``serve``; ``page`` for the web page where it differs from the command line). ``help`` is
+    ``serve``; ``page`` for the web page where it differs from the command line), and so do
+    ``metavars``, so that each command's help shows only what it takes. ``help`` is
     parts, text and ``S.name`` references that each front-end words itself; ``{default}`` in
     it stands for the command's default. For a flag that is on by default, ``help`` says what
     turning it off does (the command line spells such a flag as its negative). ``label`` is
@@ -137,6 +138,7 @@ class Setting:
     optional: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)
     helps: Mapping[str, Help] = field(default_factory=dict)
+    metavars: Mapping[str, str] = field(default_factory=dict)
 
     def default_for(self, command: str | None = None) -> Any:
         """The default of this setting in ``command`` (None: the Python API's)."""
@@ -146,6 +148,10 @@ class Setting:
         """The default as a person reads it: ``relu4_2``, ``320``, ``auto``."""
         value = self.default_for(command)
         return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+    def metavar_for(self, command: str | None = None) -> str | None:
+        """How the command line shows this setting's value in ``command`` (what it takes there)."""
+        return self.metavars.get(command, self.metavar) if command else self.metavar
 
     def help_for(self, command: str | None = None) -> tuple[Part, ...]:
         """The help of this setting in ``command``, as parts (``{default}`` not yet filled in)."""
@@ -199,9 +205,14 @@ def declared(name: str, command: str | None = None) -> Any:
 # -- the declarations -----------------------------------------------------------------------
 # what every command optimizes with (StyleConfig)
 _declare(
-    Setting("style", kind=TEXT, metavar="IMAGE[:WEIGHT][@T]", label="the style",
-            help="style image, optionally with a blend weight; repeat to blend styles. video: @T is the time in "
-                 "seconds from which it holds (default 0; blends of one time together)"),
+    Setting("style", kind=TEXT, metavar="IMAGE[:WEIGHT]", label="the style",
+            metavars={"video": "IMAGE[:WEIGHT][@T]"},
+            help="style image, optionally with a blend weight; repeat to blend styles",
+            helps={"video": "style image, optionally with a blend weight; repeat to blend styles. @T is the time in "
+                            "seconds from which it holds (default: with the one before, 0 for the first; styles "
+                            "of one time are blended; give them in time order)",
+                   "webcam": "style image, optionally with a blend weight; repeat for styles to switch between (n/p) "
+                             "or blend"}),
     Setting("iterations", kind=WHOLE, at_least=0, optional=True, label="Quality",
             defaults={"image": 300, "webcam": 10, "demo": AUTO},  # video: None, "auto"
             help="optimizer steps (default {default})",
@@ -232,13 +243,16 @@ _declare(
             help="coarse-to-fine passes, each twice the size of the last; 0 picks them by size so strokes look "
                  "alike at every size (default {default})"),
     Setting("min_scale_size", 64, WHOLE, at_least=1, help="smallest long side a coarse pass is run at"),
-    Setting("init", "content", TEXT, metavar="|".join((*INITS, "IMAGE")),
-            help="starting image; IMAGE with `videostyle image` only (default {default})"),
+    Setting("init", "content", TEXT, metavar="|".join(INITS), metavars={"image": "|".join((*INITS, "IMAGE"))},
+            help="what the first frame starts from (default {default})",
+            helps={"image": "starting image: the content, noise, or a picture of your own (default {default})"}),
     Setting("seed", 0, WHOLE, optional=True, help="random seed (default {default})"),
-    Setting("strength", 0.5, at_least=0, at_most=1, metavar="S[@T]", label="Style strength",
-            help=("how much style, 0 (the photo) to 1 (the strongest look); the same meaning at every size "
-                  "(default {default}). video: repeat S@T for a ramp between those times, e.g. ", S.strength,
-                  " 0@0 ", S.strength, " 0.5@3")),
+    Setting("strength", 0.5, at_least=0, at_most=1, metavar="S", metavars={"video": "S[@T]"}, label="Style strength",
+            help="how much style, 0 (the photo) to 1 (the strongest look); the same meaning at every size "
+                 "(default {default})",
+            helps={"video": ("how much style, 0 (the photo) to 1 (the strongest look); the same meaning at every "
+                             "size (default {default}). Repeat S@T for a ramp between those times, e.g. ",
+                             S.strength, " 0@0 ", S.strength, " 0.5@3")}),
     Setting("style_weight", at_least=0, optional=True, label="Style strength",
             help=("raw weight of the style loss; overrides ", S.strength)),
     Setting("content_weight", 1.0, at_least=0, help="(default {default})"),
@@ -797,8 +811,12 @@ class Preset:
 
     def describe(self) -> str:
         """How the preset spends iterations, in words for the help and the page."""
+        return f"{self.describe_frames()}, {self.image_iterations} a picture"
+
+    def describe_frames(self) -> str:
+        """How the preset spends iterations on a clip's frames."""
         frame = f"{self.iterations}" if self.iterations is not None else f"auto (at most {self.max_iterations})"
-        return f"{frame} a frame, {self.first_iterations} the first, {self.image_iterations} a picture"
+        return f"{frame} a frame, {self.first_iterations} the first"
 
 
 # standard is what `videostyle demo` and `videostyle video` run (a frame stops when its loss
@@ -817,7 +835,14 @@ _declare(
             help=("iterations, as the web page's Quality: "
                   + "; ".join(f"{name} {preset.describe()}" for name, preset in PRESETS.items())
                   + f". Without it a video runs as {DEFAULT_PRESET} and a picture gets {STILL_ITERATIONS} (best); ",
-                  S.iterations, " and ", S.first_iterations, " override it")),
+                  S.iterations, " and ", S.first_iterations, " override it"),
+            helps={"image": ("iterations, as the web page's Quality: "
+                             + ", ".join(f"{name} {preset.image_iterations}" for name, preset in PRESETS.items())
+                             + f" (default {STILL_ITERATIONS}, as best); ", S.iterations, " overrides it"),
+                   "video": ("iterations, as the web page's Quality: "
+                             + "; ".join(f"{name} {preset.describe_frames()}" for name, preset in PRESETS.items())
+                             + f" (default {DEFAULT_PRESET}); ", S.iterations, ", ", S.first_iterations, " and ",
+                             S.max_iterations, " override it")}),
 )
 
 
