@@ -261,6 +261,19 @@ def _first_frame(path: Path, start: float) -> np.ndarray | None:
         return next(iter(source), None)
 
 
+def _check_mask(path: Path, shown: str) -> None:
+    """Refuse a mask upload that is neither a picture nor a clip, before the job is queued,
+    naming it as uploaded (its fit to the clip is checked when the job starts)."""
+    from ..io import probe, read_image
+    from ..io.images import is_picture
+
+    try:
+        read_image(path) if is_picture(path) else probe(path)
+    except VideostyleError as exc:
+        reason = exc.replace(str(path), shown)
+        raise BadInput(S.mask, f" {shown}: not a picture or a video videostyle can read ({reason})") from None
+
+
 def _readable(check, path: Path, shown: str):
     """Run ``check()``; a VideostyleError's message names the upload as the user knows it."""
     try:
@@ -408,6 +421,8 @@ class JobQueue:
             mask = folder / f"mask{request.mask.suffix.lower() or '.bin'}"
             _copy_once(request.mask, mask)
         try:
+            if mask is not None and request.mask is not None:
+                _check_mask(mask, request.mask.name)
             longest, frames, duration = self._check_input(kind, copy, name, request)
         except VideostyleError:
             if not (folder / "work").exists():  # a refused upload leaves nothing behind
@@ -479,6 +494,8 @@ class JobQueue:
         except Cancelled:
             return CANCELLED, ""
         except VideostyleError as exc:
+            if job.mask is not None and job.request.mask is not None:  # the name the user uploaded it as
+                exc = exc.replace(str(job.mask), job.request.mask.name)
             return FAILED, page_message(exc, (str(job.input), job.request.display_name))
         except Exception as exc:  # a bug must not take the server down: log it, tell the page
             log.exception("job %s failed", job.id)
