@@ -206,13 +206,13 @@ def declared(name: str, command: str | None = None) -> Any:
 # what every command optimizes with (StyleConfig)
 _declare(
     Setting("style", kind=TEXT, metavar="IMAGE[:WEIGHT]", label="the style",
-            metavars={"video": "IMAGE[:WEIGHT][@T]"},
+            metavars={"video": "IMAGE[:WEIGHT][@T]", "webcam": "IMAGE"},
             help="style image, optionally with a blend weight; repeat to blend styles",
             helps={"video": "style image, optionally with a blend weight; repeat to blend styles. @T is the time in "
                             "seconds from which it holds (default: with the one before, 0 for the first; styles "
                             "of one time are blended; give them in time order)",
-                   "webcam": "style image, optionally with a blend weight; repeat for styles to switch between (n/p) "
-                             "or blend"}),
+                   "webcam": "style image; repeat for styles to switch between with n and p in the preview (the "
+                             "first is used without one)"}),
     Setting("iterations", kind=WHOLE, at_least=0, optional=True, label="Quality",
             defaults={"image": 300, "webcam": 10, "demo": AUTO},  # video: None, "auto"
             help="optimizer steps (default {default})",
