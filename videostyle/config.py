@@ -350,7 +350,7 @@ _declare(
     Setting("max_segment_length", 240, WHOLE, at_least=2,
             help="split shots into segments of at most this many frames (default {default})"),
     # The hand-over at a split inside a shot (video.chain.stylize_bridge), measured on cockatoo.mp4
-    # at 160 px (scripts/bench_distributed.py, README "Distributed"): over 8 frames the largest
+    # at 160 px (scripts/bench_distributed.py, docs/benchmarks.md, "Distributed"): over 8 frames the largest
     # boundary pair's E_warp was 1.9x the median pair inside segments (4 frames: 4.0x; no bridge:
     # 92x), and 3 iterations per bridge frame keep its style (0.340 vs 0.382 without, 0.333 at 20).
     Setting("overlap", 8, WHOLE, at_least=0,

@@ -36,7 +36,7 @@ from .warp import backward_warp
 
 # ``iterations="auto"``: a later frame ends once an iteration lowers its loss by less than
 # AUTO_STOP_DECREASE of it, after at least AUTO_MIN_ITERATIONS, and at most ``max_iterations``.
-# Chosen on scripts/bench_speed.py (see the README's "Evaluations per frame"): 0.002 ran
+# Chosen on scripts/bench_speed.py (docs/benchmarks.md, "Evaluations per frame"): 0.002 ran
 # nearly to the ceiling everywhere; 0.004 saved little more and softened the strokes; a
 # minimum that grows with the share of occluded pixels changed nothing measurable, because
 # frames with much new content keep lowering their loss and run on by themselves.

@@ -10,7 +10,7 @@ segment k+1 starting from segment k's last result, each frame a blend (Ruder et 
 multi-pass blend, weighted by the flow's reliability) that closes the gap between segment
 k's look and segment k+1's own frames in equal steps (see :func:`_share`). Measured
 against the alternative of a low-resolution guide pass in ``scripts/bench_distributed.py``
-(README, "Distributed").
+(docs/benchmarks.md, "Distributed").
 """
 
 from __future__ import annotations
