@@ -146,11 +146,26 @@ def test_a_mask_of_another_shape_is_fitted_without_stretching_and_said(tmp_path)
     rows, cols = np.nonzero(frame > 0.5)
     assert np.ptp(rows) == np.ptp(cols)  # still a square: stretched it would be twice as wide as tall
     write_rgb(tmp_path / "same.png", np.repeat(square, 2, axis=1))  # 128x64: the output's shape
+    write_rgb(tmp_path / "source.png", np.repeat(square, 3, axis=1)[:, :96][:64])  # 96x64, the source's 3:2
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", VideostyleWarning)
         read_mask(tmp_path / "same.png", 96, 48, styles=2)
+        read_mask(tmp_path / "source.png", 32, 20, styles=2)  # the source's shape, at 32 px rounded to even sides
+
+
+def test_a_refused_mask_is_refused_without_a_warning_about_its_shape(tmp_path):
+    import warnings
+
+    from videostyle.errors import BadInput, VideostyleWarning
+    from videostyle.video.masks import read_mask
+
+    write_rgb(tmp_path / "white.png", np.full((64, 64, 3), 255, np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VideostyleWarning)
+        with pytest.raises(BadInput, match="all one value"):
+            read_mask(tmp_path / "white.png", 96, 48, styles=2)
 
 
 def test_a_gif_of_one_frame_is_a_mask_picture_for_every_frame(tmp_path):

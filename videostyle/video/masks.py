@@ -28,7 +28,8 @@ from ..io import open_source, read_image
 from ..io.images import cover_frame, is_picture
 
 TRANSPARENT = 0  # the grey a mask's transparent pixel reads as: not the first style's region
-SAME_SHAPE = 0.01  # aspect ratios closer than this (the rounding of an output's size) are the same shape
+SAME_SHAPE_PX = 2  # a mask that fits the output's width within this many px of its height has its shape:
+# an output's sides are rounded (to even numbers for H.264), so a mask made for the source is off by a pixel or two
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,27 +93,28 @@ def read_mask(path: str | Path, width: int, height: int, *, frames: int = 1, sty
     if styles == 2 and int(stack.min()) == int(stack.max()):
         raise BadInput(S.mask, f" {path}: is all one value ({int(stack.min())}), so one of the two styles would "
                        "have no region; white takes the first style, black the second")
+    if grey.covered is not None:  # said once the mask is accepted: a refused one needs no warning
+        w, h = grey.covered
+        warnings.warn(f"the mask {Path(path).name} is {w}x{h} and the output {width}x{height}, another shape: the "
+                      "mask is scaled to cover the output and its centre is used (no stretching); give a mask of "
+                      "the output's shape to place it exactly", VideostyleWarning, stacklevel=2)
     return MaskFrames(path=str(path), frames=stack)
 
 
 class _Fitter:
     """A mask's frames as (H, W) uint8 grey at the output's ``width`` x ``height``: resized
     when of the output's shape, else scaled to cover it with the centre kept (never
-    stretched), with one warning that says so."""
+    stretched); ``covered`` holds the size of the first frame so fitted."""
 
     def __init__(self, path: str | Path, width: int, height: int) -> None:
         self.path, self.width, self.height = path, width, height
-        self.warned = False
+        self.covered: tuple[int, int] | None = None
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
-        if abs((w / h) / (self.width / self.height) - 1) > SAME_SHAPE:
-            if not self.warned:
-                self.warned = True
-                warnings.warn(f"the mask {Path(self.path).name} is {w}x{h} and the output {self.width}x{self.height}, "
-                              "another shape: the mask is scaled to cover the output and its centre is used (no "
-                              "stretching); give a mask of the output's shape to place it exactly",
-                              VideostyleWarning, stacklevel=3)
+        fitted_height, fitted_width = h * self.width / w, w * self.height / h
+        if min(abs(fitted_height - self.height), abs(fitted_width - self.width)) > SAME_SHAPE_PX:
+            self.covered = self.covered or (w, h)
             frame = cover_frame(frame, self.width, self.height)
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         if grey.shape != (self.height, self.width):
