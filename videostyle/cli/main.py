@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return int(RUNNERS[args.command](args))
         except VideostyleError as exc:
-            print(f"videostyle: error: {exc}", file=sys.stderr)
+            print(f"videostyle: error: {exc.phrase(lambda setting: f'--{setting}')}", file=sys.stderr)
             return EXIT_FAILURE if exc.exit_code == EXIT_FAILURE else EXIT_BAD_INPUT
         except Terminated as stop:
             print(f"videostyle: stopped by {signal.Signals(stop.signum).name}; finished frames are kept: run the "
