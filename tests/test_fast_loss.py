@@ -51,7 +51,7 @@ def test_loss_and_gradient_match_the_float32_textbook(precision):
         loss.backward()
         return float(loss.detach()), x.grad.flatten()
 
-    fast = stylizer._loss_fn(content, None, {})
+    fast = stylizer.objective(content)
     ours, our_grad = loss_and_grad(lambda x: fast(x)[0])
     reference, ref_grad = loss_and_grad(lambda x: _textbook_loss(stylizer, x, content))
     cosine = float(torch.nn.functional.cosine_similarity(our_grad, ref_grad, dim=0))
@@ -87,10 +87,10 @@ def test_the_hand_written_backward_is_autograds_for_any_layers(content_layers, s
     stylizer = Stylizer([stripes(64, 64)], config)
     content = frame_to_tensor(scene(64, 48))
     x0 = (content + 0.05 * torch.randn(content.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
-    targets = stylizer.style_targets(48, 64)
+    targets = stylizer.targets.fixed(48, 64)
     with torch.no_grad():
         content_features = stylizer.vgg(content, content_layers)
-    fast = stylizer._loss_fn(content, None, {})
+    fast = stylizer.objective(content)
     x = x0.clone().requires_grad_(True)
     ours = fast(x)[0]
     ours.backward()
@@ -109,14 +109,16 @@ def test_the_hand_written_backward_is_autograds_for_any_layers(content_layers, s
 def test_float16_keeps_its_gram_matrices_in_float32():
     """CUDA without bf16 runs float16: the network's loss must not overflow to inf there."""
     from videostyle.engine.gatys import NetworkLoss
+    from videostyle.engine.terms import network_terms
 
     stylizer = Stylizer([stripes(64, 64)], StyleConfig(device="cpu", precision="fp32"))
     content = frame_to_tensor(scene(64, 48))
     with torch.no_grad():
         features = stylizer.vgg(content, ("relu4_2",), dtype=torch.float16)
-    targets = stylizer.style_targets(48, 64)
-    network = NetworkLoss(stylizer.vgg, torch.float16, content_features=features, content_weights={"relu4_2": 1.0},
-                          targets=targets, style_weights=dict.fromkeys(targets, 1.0))
+    targets = stylizer.targets.fixed(48, 64)
+    terms = network_terms(size=(48, 64), dtype=torch.float16, content=features,
+                          content_weights={"relu4_2": 1.0}, targets=targets, style_weights=dict.fromkeys(targets, 1.0))
+    network = NetworkLoss(stylizer.vgg, torch.float16, terms)
     x = content.clone().requires_grad_(True)
     content_term, style_term = network(x)
     (content_term + style_term).backward()
@@ -130,7 +132,7 @@ def test_the_masked_backward_is_autograds(styles, soft):
     the textbook masked loss, a soft two-style mask and a hard one-style one (black: no style)."""
     from synthetic import blobs
 
-    from videostyle.engine.optimize import Look, mask_tensor
+    from videostyle.engine.targets import FrameTargets, mask_tensor
 
     config = StyleConfig(device="cpu", precision="fp32", style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1"))
     stylizer = Stylizer([stripes(64, 64), blobs(64, 64)][:styles], config)
@@ -138,7 +140,7 @@ def test_the_masked_backward_is_autograds(styles, soft):
     x0 = (content + 0.05 * torch.randn(content.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
     xx = torch.linspace(-3, 3, 64)[None, :].expand(48, 64)
     mask = (torch.sigmoid(xx) if soft else (xx > 0.5).float()).numpy()
-    fast = stylizer._loss_fn(content, None, {}, Look(mask=mask))
+    fast = stylizer.objective(content, targets=FrameTargets(mask=mask))
     x = x0.clone().requires_grad_(True)
     ours = fast(x)[0]
     ours.backward()
@@ -151,7 +153,7 @@ def test_the_masked_backward_is_autograds(styles, soft):
     features = stylizer.vgg(x, config.content_layers + config.style_layers)
     reference = sum(losses.content_loss(features[n], content_features[n]) for n in config.content_layers)
     for region, index in regions:
-        grams = stylizer.style_grams(48, 64)[index]
+        grams = stylizer.targets.per_style(48, 64)[index]
         for name, weight in config.layer_weights().items():
             f = features[name]
             m = torch.nn.functional.adaptive_avg_pool2d(region, f.shape[-2:])
@@ -164,5 +166,5 @@ def test_the_masked_backward_is_autograds(styles, soft):
     assert float(ours.detach()) == pytest.approx(float(reference.detach()), rel=1e-4)
     assert float(torch.nn.functional.cosine_similarity(our_grad.flatten(), x.grad.flatten(), dim=0)) > 0.9999
     assert float(our_grad.norm() / x.grad.norm()) == pytest.approx(1, abs=1e-3)
-    unmasked = stylizer._loss_fn(content, None, {})(x0)[1]["style"]
+    unmasked = stylizer.objective(content)(x0)[1]["style"]
     assert abs(float(fast(x0)[1]["style"]) - float(unmasked)) > 1e-3  # the mask changes the loss

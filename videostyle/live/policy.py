@@ -17,7 +17,8 @@ import numpy as np
 
 from ..config import TemporalConfig
 from ..engine.flow import FlowEstimator, flow_and_cut
-from ..engine.optimize import Look, Progress, ProgressCallback, Stylizer
+from ..engine.optimize import Progress, ProgressCallback, Stylizer
+from ..engine.targets import FrameTargets
 from ..engine.temporal import TemporalStylizer
 from ..engine.tensors import float_to_frame
 
@@ -62,13 +63,13 @@ class LiveStylizer:
         return self.temporal.previous is None
 
     def step(self, frame: np.ndarray, *, captured_at: float | None = None,
-             callback: ProgressCallback | None = None, look: Look | None = None) -> np.ndarray:
+             callback: ProgressCallback | None = None, targets: FrameTargets | None = None) -> np.ndarray:
         """Stylize the newest ``frame`` and return it as (H, W, 3) uint8 RGB.
 
         ``captured_at`` (``time.monotonic()`` when the frame was taken) feeds the latency
         figures; ``callback`` gets the optimizer's progress and may raise to abandon the
-        frame (the stream then continues from the previous result); ``look`` picks the
-        stylizer's styles or blend for this frame (see :class:`engine.optimize.Look`).
+        frame (the stream then continues from the previous result); ``targets`` picks the
+        stylizer's styles or blend for this frame (see :class:`engine.targets.FrameTargets`).
         """
         begin = time.monotonic()
         if self.original is not None and self.original.shape != frame.shape:
@@ -79,7 +80,7 @@ class LiveStylizer:
             step = flow_and_cut([self.original], frame, estimator=self.estimator)
             flow, cut = step.flow, step.cut
         iterations = self._iterations(first=first, cut=cut)
-        result = self.temporal.next(frame, flow, cut=cut, iterations=iterations, callback=callback, look=look)
+        result = self.temporal.next(frame, flow, cut=cut, iterations=iterations, callback=callback, targets=targets)
         self.original = frame
         now = time.monotonic()
         if not (first or cut):  # restarts are not typical of the per-frame cost
