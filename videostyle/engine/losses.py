@@ -102,16 +102,6 @@ def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (value.float() - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12)
 
 
-def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Relative squared error between feature maps (B, C, h, w) of one layer."""
-    return relative_error(features, target)
-
-
-def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
-    """Relative squared error between the Gram matrix of ``features`` and ``target_gram``."""
-    return relative_error(gram_matrix(features), target_gram)
-
-
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of neighbouring pixels of (B, C, H, W); 0 for a flat image."""
     dx = image[..., :, 1:] - image[..., :, :-1]
