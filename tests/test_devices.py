@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from cli_text import cli_text, raises_cli
 
 from videostyle.engine import devices
 from videostyle.errors import BadOption
@@ -26,9 +27,9 @@ def test_asking_for_a_missing_accelerator_says_what_to_use_instead(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(devices, "_mps_available", lambda: False)
     for name in ("cuda", "cuda:1", "mps"):
-        with pytest.raises(BadOption, match="device cpu or auto") as caught:
+        with raises_cli(BadOption, "--device cpu or auto") as caught:
             devices.resolve_device(name)
-        assert caught.value.settings == ["device"]  # each front-end words it: --device on the command line
+        assert caught.value.settings == ["device"]  # a reference, which each front-end words
     with pytest.raises(BadOption, match="unknown device"):
         devices.resolve_device("tpu")
 
@@ -43,7 +44,7 @@ def test_precision_choices(monkeypatch):
     assert devices.resolve_precision(cuda, "auto") is torch.float16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert devices.resolve_precision(cuda, "auto") is torch.bfloat16
-    monkeypatch.setattr(devices, "_cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(devices, "cpu_has_bf16_kernels", lambda: False)
     assert devices.resolve_precision(cpu, "auto") is None
 
 
@@ -68,7 +69,7 @@ def test_cuda_n_is_checked_against_the_gpus_torch_sees(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert devices.resolve_device("cuda:1") == torch.device("cuda:1")
-    with pytest.raises(BadOption, match=r"^device cuda:2: torch sees 2 CUDA GPUs \(cuda:0 to cuda:1\)"):
+    with raises_cli(BadOption, r"--device cuda:2: torch sees 2 CUDA GPUs \(cuda:0 to cuda:1\)"):
         devices.resolve_device("cuda:2")
 
 
@@ -103,9 +104,9 @@ def test_a_size_that_does_not_fit_is_tiled_and_one_that_cannot_is_refused(monkey
     free = least * 9 // 10  # not even the smallest tiles fit: refused, naming a size that does
     # a new job (a Stylizer plans each size once, so the same one keeps its first plan)
     stylizer = optimize.Stylizer([style_image], StyleConfig(device="cpu", precision="fp32"))
-    with pytest.raises(BadOption, match=r"^size 1024: .* the largest size that fits is about size") as caught:
+    with raises_cli(BadOption, r"--size 1024: .* the largest size that fits is about --size") as caught:
         stylizer.check_memory(768, 1024)
     assert caught.value.settings == ["size"]
-    fit = int(re.search(r"size (\d+)$", str(caught.value)).group(1))
+    fit = int(re.search(r"--size (\d+)$", cli_text(caught.value)).group(1))
     assert 32 <= fit < 1024 and fit % 16 == 0
     assert stylizer.memory.needed(fit * 3 // 4, fit) <= free

@@ -1,5 +1,5 @@
 """Each frame's targets in a video job: the schedule's blend and strength at the frame's time,
-its shot (for ``--style-per-shot``) and its region mask (see ``engine/targets.py``)."""
+its shot (for ``style_per_shot``) and its region mask (see ``engine/targets.py``)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class ClipTargets:
         self.cuts, self.mask = sorted(cuts), mask
         self.starts = None if not times else [0.0, *itertools.accumulate(times)]
         if schedule is not None:
-            targets_at(schedule, style, 0.0)  # --strength S@T with --style-weight is refused here
+            targets_at(schedule, style, 0.0)  # strength keyframes with a raw style weight are refused here
 
     def shot(self, index: int) -> int:
         return bisect.bisect_right(self.cuts, index)
