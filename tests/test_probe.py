@@ -250,3 +250,18 @@ def test_the_help_of_a_command_without_times_advertises_none(command):
 def test_the_video_help_shows_the_times_it_takes():
     text, _ = _help("video")
     assert "IMAGE[:WEIGHT][@T]" in text and "S[@T]" in text and "content|noise|IMAGE" not in text
+
+
+def test_a_picture_too_large_for_the_memory_limit_is_refused_in_human_units(tmp_path, monkeypatch, capsys):
+    from videostyle.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    write_rgb(tmp_path / "photo.png", scene(48, 36))
+    write_rgb(tmp_path / "style.png", stripes(32, 32))
+    code = main(["image", "photo.png", "-s", "style.png", "-o", "out.png", "--size", "20000", "--max-memory", "300MB",
+                 "--device", "cpu", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err, err
+    assert re.search(r"needs about \d+(\.\d)? [KMGTP]B on cpu .* and --max-memory 300 MB leaves (nothing|\d+(\.\d)? "
+                     r"[KMG]B) beside the \d+(\.\d)? [MG]B this process holds", err), err
+    assert "0.0 GB" not in err and not re.search(r"\d{7,}", err), err
