@@ -184,7 +184,7 @@ def test_video_masks_follow_the_frames_and_bad_ones_are_refused(tmp_path):
     assert masks.frames.shape == (4, 16, 24) and masks.at(3).min() >= 0 and masks.at(3).max() <= 1
     with pytest.raises(BadInput, match="4 frame"):
         read_mask(tmp_path / "mask.mp4", 24, 16, frames=6, styles=1)
-    write_rgb(tmp_path / "white.png", np.full((8, 8, 3), 255, np.uint8))
+    write_rgb(tmp_path / "white.png", np.full((8, 12, 3), 255, np.uint8))  # the output's shape
     assert read_mask(tmp_path / "white.png", 24, 16, frames=6, styles=1).at(5).min() == 1.0
     with pytest.raises(BadInput, match="all one value"):
         read_mask(tmp_path / "white.png", 24, 16, styles=2)

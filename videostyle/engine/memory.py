@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from ..config import StyleConfig, TemporalConfig
+from ..config import StyleConfig, TemporalConfig, human_bytes
 from ..errors import BadOption, S
 from .devices import free_memory
 from .tiling import HALO, MIN_CORE, Tile, TilePlan, area, cheapest, extent, grid, kept_layers, splittable
@@ -315,10 +315,12 @@ class MemoryModel:
         fit -= fit % 16
         advice = (("the largest size that fits is about ", S.size, f" {fit}") if fit >= 32
                   else ("free some memory or use another ", S.device))
-        room = (S.max_memory, " leaves") if self.config.max_memory is not None else ("are free",)
-        raise BadOption(S.size, f" {longest}: stylizing a {width}x{height} picture needs about {need / 1e9:.1f} GB "
-                        f"on {self.device.type} whole (and no tiling of it fits either), and {free / 1e9:.1f} GB ",
-                        *room, "; ", *advice)
+        limit = self.config.max_memory
+        room: tuple = ((S.max_memory, f" {human_bytes(limit)} leaves {human_bytes(free) if free else 'nothing'} "
+                        f"beside the {human_bytes(self.held)} this process holds") if limit is not None
+                       else (f"{human_bytes(free)} are free",))
+        raise BadOption(S.size, f" {longest}: stylizing a {width}x{height} picture needs about {human_bytes(need)} "
+                        f"on {self.device.type} whole (and no tiling of it fits either), and ", *room, "; ", *advice)
 
     def _check_styles(self, height: int, width: int, styles: Sequence[tuple[int, int]], free: int | None) -> None:
         """The style images pass through the network once, at their own sizes: a large style
@@ -329,7 +331,7 @@ class MemoryModel:
             if free is not None and need > free and self.plan(h, w) is None:
                 which = f"style {number} " if len(styles) > 1 else "the style image "
                 raise BadOption(S.style_scale, f" {self.config.style_scale:g}: {which}is seen at {w}x{h} for a "
-                                f"{width}x{height} output, which needs about {need / 1e9:.1f} GB on "
-                                f"{self.device.type}, and {free / 1e9:.1f} GB are free; use a smaller ",
+                                f"{width}x{height} output, which needs about {human_bytes(need)} on "
+                                f"{self.device.type}, and {human_bytes(free)} are free; use a smaller ",
                                 S.style_scale)
 

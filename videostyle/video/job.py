@@ -146,6 +146,10 @@ def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, st
     if segments.distributed and temporal.seamless_loop:
         raise BadOption(S.workers, "/", S.ray_address, ": ", S.seamless_loop, " runs on one worker for now; drop ",
                         S.workers)
+    if temporal.seamless_loop and segments.overlap == 0:  # it would end as it ends without a loop
+        raise BadOption(S.seamless_loop, " restylizes the last ", S.overlap, " frames to lead into the first, and ",
+                        S.overlap, " 0 leaves none to do it: give ", S.overlap,
+                        f" 1 or more (default {SegmentConfig().overlap}), or drop ", S.seamless_loop)
     if schedule is None and mask is None:
         return None, None
     if schedule is not None and schedule.per_shot and not temporal.detect_cuts:
