@@ -20,6 +20,7 @@ from ..config import StyleConfig, StyleSchedule, check_number, style_weight_for_
 from ..errors import BadOption, S
 from . import losses
 from .color import match_color
+from .memory import allocation_failures
 from .tensors import frame_to_tensor, resize_frame
 from .tiles import tiled_grams
 from .tiling import TilePlan
@@ -154,10 +155,13 @@ class StyleTargets:
             grams_per_style = []
             for style in self.styles:
                 w, h = self.style_size(style, height, width)
-                image = frame_to_tensor(resize_frame(style.image, w, h), self.device)
-                if self.config.preserve_colors and self.color_reference is not None:
-                    image = match_color(image, frame_to_tensor(self.color_reference, self.device))
-                grams_per_style.append(self._grams(image))
+                with allocation_failures(f"taking the Gram matrices of a style image seen at {w}x{h}",
+                                         "use a smaller ", S.style_scale, " or ", S.size):
+                    image = frame_to_tensor(resize_frame(style.image, w, h), self.device)
+                    if self.config.preserve_colors and self.color_reference is not None:
+                        image = match_color(image, frame_to_tensor(self.color_reference, self.device))
+                    grams_per_style.append(self._grams(image))
+                    del image
             self._per_style[key] = grams_per_style
         return self._per_style[key]
 
