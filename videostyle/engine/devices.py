@@ -99,12 +99,13 @@ def prepare(compute: Compute, *, bounded: bool = False) -> None:
     """Process-wide settings that make the loss network fast on ``compute.device``; cheap
     to call again. A job's pictures keep one size, so the fastest kernels are found once:
     cuDNN's autotuner on CUDA, and on the CPU memory that stays mapped between evaluations
-    (see :func:`keep_freed_memory`), unless the job is ``bounded`` (it has a memory limit):
-    then freed memory goes back to the system (see :func:`return_freed_memory`)."""
+    (see :func:`keep_freed_memory`), unless the job is ``bounded`` (it has a memory limit)
+    or the process is (``ulimit -v``, where kept blocks hold address space): then freed
+    memory goes back to the system (see :func:`return_freed_memory`)."""
     if compute.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     elif compute.device.type == "cpu":
-        if bounded:
+        if bounded or address_space_left() is not None:
             return_freed_memory()
         else:
             keep_freed_memory()

@@ -461,13 +461,16 @@ class MemoryModel:
         they do not fit whole): a large style scale (or a long thin style) is refused here,
         not by a failed allocation. The content's image and result are held meanwhile."""
         for number, (w, h) in enumerate(styles, start=1):
-            need = self.style_needed(h, w) + 2 * 4 * 3 * height * width
-            if free is not None and need > free:
-                which = f"style {number} " if len(styles) > 1 else "the style image "
-                raise BadOption(S.style_scale, f" {self.config.style_scale:g}: {which}is seen at {w}x{h} for a "
-                                f"{width}x{height} output, which needs about {human_bytes(need)} on "
-                                f"{self.device.type} even in tiles, and {human_bytes(free)} are free; use a smaller ",
-                                S.style_scale)
+            held = 2 * 4 * 3 * height * width
+            if free is None or self.style_needed(h, w) + held <= free:
+                continue
+            # no tiling fits: the least it needs is the style image itself beside the smallest tiles
+            need = self._style_bytes(h, w, (MIN_CORE + 2 * HALO,) * 2) + held
+            which = f"style {number} " if len(styles) > 1 else "the style image "
+            raise BadOption(S.style_scale, f" {self.config.style_scale:g}: {which}is seen at {w}x{h} for a "
+                            f"{width}x{height} output, which needs more than {human_bytes(need)} on "
+                            f"{self.device.type} even in tiles, and {human_bytes(free)} are free; use a smaller ",
+                            S.style_scale)
 
 
 @contextlib.contextmanager

@@ -229,7 +229,5 @@ class StyleTargets:
 
     @torch.no_grad()
     def _grams(self, image: torch.Tensor) -> Grams:
-        if plan := self.plan(*image.shape[-2:]):  # a style picture too large to run whole
-            return tiled_grams(self.vgg, self.dtype, image, self.config.style_layers, plan)
-        features = self.vgg(image, self.config.style_layers, dtype=self.dtype)
-        return {layer: losses.gram_matrix(f) for layer, f in features.items()}
+        # whole, or in tiles when a style picture is too large to run whole
+        return tiled_grams(self.vgg, self.dtype, image, self.config.style_layers, self.plan(*image.shape[-2:]))
