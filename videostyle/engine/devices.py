@@ -115,11 +115,11 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -3, -4, -8
 _INT_MAX = 2**31 - 1
 _DEFAULT_TRIM, _DEFAULT_MMAP_MAX = 128 * 1024, 65536  # glibc's own defaults
 # Under a limit, a tensor this large or larger is a mapping of its own, unmapped when freed.
-# Measured (2048x1536, --max-memory 2GB, 15 tiles, fp32 image buffers and bf16 activations;
+# Measured (2048x1536, --max-memory 2GB, 12-15 tiles, fp32 image buffers and bf16 activations;
 # /proc/self/status VmHWM and mallinfo2): with freed blocks kept the heap grew to 2.26 GiB
 # while at most 1.23 GiB of it was in use at once (tiles and Gram-pass tiles of several shapes
 # leave holes the next shape does not fit), peak RSS 2.46 GiB over a 2 GiB limit; with this
-# threshold the peak was 1.45 GiB, the heap 0.13 GiB, and the evaluations no slower.
+# threshold the peak was 1.45 GiB, the heap 0.13 GiB (its speed not timed: a shared machine).
 RETURN_THRESHOLD = 2**20
 _allocator_lock = threading.Lock()
 _allocator_mode: str | None = None  # "keep" or "return", once set
