@@ -55,9 +55,15 @@ class StyleRequest:
     def __post_init__(self) -> None:
         object.__setattr__(self, "style", tuple(self.style))
         object.__setattr__(self, "strength", tuple(self.strength or ()))
-        if not self.style:
+        if not self.style and not self.style_optional():
+            if self.COMMAND == "video":
+                raise BadOption(S.style, ": give at least one style, or keyframes (", S.keyframe, ")")
             raise BadOption(S.style, ": give at least one style")
         self.style_config()  # every setting checked now, before any work
+
+    def style_optional(self) -> bool:
+        """Whether this request may go without a style (a clip with keyframes)."""
+        return False
 
     def budgets(self) -> Preset:
         """The iterations: the ones given, else the preset's, else the command's defaults."""
