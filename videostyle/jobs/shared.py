@@ -22,7 +22,7 @@ class StyleRequest:
 
     COMMAND: ClassVar[str] = "image"  # whose declared defaults apply
 
-    style: Sequence[StyleText]
+    style: Sequence[StyleText] | None  # None or (): none (a clip may go with keyframes alone)
     strength: Sequence[StrengthText] | None = ()  # () or None: the declared default
     preset: str | None = None  # None: the command's declared budgets
     iterations: int | str | None = None  # None: the preset's
@@ -53,7 +53,7 @@ class StyleRequest:
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "style", tuple(self.style))
+        object.__setattr__(self, "style", tuple(self.style or ()))
         object.__setattr__(self, "strength", tuple(self.strength or ()))
         if not self.style and not self.style_optional():
             if self.COMMAND == "video":

@@ -236,14 +236,14 @@ def _check_likeness(key: KeyframeImage, index: int, layout: np.ndarray, layouts:
     best = int(np.argmax(matches))
     where = f"frame #{index + 1} ({seconds_of(index, info):.2f} s)"
     compared = f"correlation of the edges' layout (luminance gradients at {EDGE_SIDE} px, colours ignored)"
-    if own < EDGE_FLOOR:
-        raise BadInput(S.keyframe, f" {key.name}: does not look like {where} ({compared}: {own:.2f}, at least "
-                       f"{EDGE_FLOOR:g} expected; the best frame of the clip scores {matches[best]:.2f}); is it a "
-                       "frame of another shot or another clip?")
-    if matches[best] - own > EDGE_MARGIN:
+    if matches[best] >= EDGE_FLOOR and matches[best] - own > EDGE_MARGIN:
         raise BadInput(S.keyframe, f" {key.name}: looks like frame #{best + 1} ({seconds_of(best, info):.2f} s) "
                        f"rather than {where} ({compared}: {matches[best]:.2f} against {own:.2f}); give the time "
                        "of the frame it was painted from")
+    if own < EDGE_FLOOR:
+        raise BadInput(S.keyframe, f" {key.name}: does not look like {where} ({compared}: {own:.2f}, at least "
+                       f"{EDGE_FLOOR:g} expected; no frame of the clip scores more than {matches[best]:.2f}); is it "
+                       "a frame of another shot or another clip?")
 
 
 # -- the targets -------------------------------------------------------------------------------

@@ -256,7 +256,8 @@ class WorkDir:
         ``since_restart`` is 1 for a frame stylized from scratch, 2 for the next, and so on;
         the states of the chain's last ``keep_states`` frames are kept: the one
         ``keep_states`` back is deleted unless it lies before ``keep_from`` (another
-        segment's chain, whose last states a resume or a bridge needs).
+        segment's chain, whose last states a resume or a bridge needs); 0 deletes none (a
+        chain that goes backwards, or skips, deletes its own with :meth:`discard_state`).
         """
         if state is not None:
             buffer = io.BytesIO()
@@ -268,7 +269,7 @@ class WorkDir:
             if not ok:
                 raise BadOutput(f"{path}: could not encode the frame")
             write_atomic(path, png.tobytes())
-        if state is not None and index - keep_states >= max(0, keep_from):
+        if state is not None and keep_states > 0 and index - keep_states >= max(0, keep_from):
             self.state_path(index - keep_states).unlink(missing_ok=True)
 
     def load_draft(self, index: int) -> np.ndarray | None:
