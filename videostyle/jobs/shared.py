@@ -22,7 +22,7 @@ class StyleRequest:
 
     COMMAND: ClassVar[str] = "image"  # whose declared defaults apply
 
-    style: Sequence[StyleText] | None  # None or (): none (a clip may go with keyframes alone)
+    style: Sequence[StyleText]  # may be empty (or None, read as empty) for a clip with keyframes
     strength: Sequence[StrengthText] | None = ()  # () or None: the declared default
     preset: str | None = None  # None: the command's declared budgets
     iterations: int | str | None = None  # None: the preset's
