@@ -154,7 +154,7 @@ def edge_layout(frame: np.ndarray) -> np.ndarray:
 
 def edge_match(a: np.ndarray, b: np.ndarray) -> float:
     """The correlation of two :func:`edge_layout` s (1: the same edges)."""
-    return float(a @ b) if a.shape == b.shape else 0.0
+    return float(a.astype(np.float32) @ b.astype(np.float32)) if a.shape == b.shape else 0.0
 
 
 def frame_at(seconds: float, info: VideoInfo) -> int:
@@ -197,7 +197,7 @@ def prepare_keyframes(given: Sequence[KeyframeImage], info: VideoInfo, frames: I
     previous = None
     estimator = FlowEstimator()
     for index, frame in enumerate(frames):
-        layouts.append(edge_layout(frame))
+        layouts.append(edge_layout(frame).astype(np.float16))  # 1.2 KB a frame at EDGE_SIDE 32
         if index in wanted:
             originals[index] = frame
         if detect_cuts and previous is not None and is_scene_cut(previous, frame, estimator=estimator):
@@ -500,30 +500,36 @@ class KeyframeRunner:
         share = np.zeros((height, width), np.float32)  # the draft's share in the previous output
         result = self.keys[a].state
         t_a, t_b = seconds_of(a, self.info), seconds_of(b, self.info)
-        temporal: TemporalStylizer | None = None
+        temporal = TemporalStylizer(self.stylizer, cfg)
         self.originals.step = 1
+        resumed = False
         for index, flow in _flows_ahead(self.originals, range(a + 1, b)):
-            warped_share = np.where(flow.mask > 0, warp(share, flow.backward), 1.0).astype(np.float32)
+            # the draft's share carries along reliable pixels; elsewhere (revealed, at a motion
+            # boundary) nothing is carried and the pixel gets the share of its time
+            warped_share = (flow.mask * warp(share, flow.backward)).astype(np.float32)
             time_share = (seconds_of(index, self.info) - t_a) / (t_b - t_a)
             share_now = meeting_share(warped_share, time_share, _full(confidence[index], height, width))
             if index in finished:  # made before: follow its share, continue from its state
                 share = share_now
                 continue
-            if temporal is None:
-                temporal = TemporalStylizer(self.stylizer, cfg)
-                if index - 1 != a:
-                    saved = self.work.load_state(index - 1)
-                    result = saved[0] if saved is not None else self.work.load_frame(index - 1) / np.float32(255)
-                temporal.restore([result], 2)
+            if not resumed and index - 1 != a:
+                saved = self.work.load_state(index - 1)
+                result = saved[0] if saved is not None else self.work.load_frame(index - 1) / np.float32(255)
+            resumed = True
             draft = self.work.load_draft(index)
             if draft is None:
                 raise BadInput(f"{self.work.draft_path(index)}: a draft of an unfinished frame is missing or "
                                "damaged; rerun with ", S.restart, " to stylize the clip again")
             w = step_share(warped_share, share_now)[..., None]
             guide = (1 - w) * warp_result(result, flow, cfg.warp_kernel) + w * (draft.astype(np.float32) / 255)
+            # the guide is the start, and the temporal target where the flow is reliable (the
+            # rest is free, as in a chain): a still "flow" over the guide says exactly that
+            temporal.restore([guide.astype(np.float32)], 2)
+            still = FlowResult(backward=np.zeros_like(flow.backward), forward=np.zeros_like(flow.forward),
+                               mask=flow.mask)
             started = time.perf_counter()
-            result = temporal.next(self.originals[index], flow, toward=(guide.astype(np.float32), 1.0),
-                                   callback=functools.partial(self.report.step, index), look=self.looks(index))
+            result = temporal.next(self.originals[index], still, callback=functools.partial(self.report.step, index),
+                                   look=self.looks(index))
             image = float_to_frame(result)
             self.work.save(index, image, result, since_restart=index - a + 1)
             self.report.frame_done(index, time.perf_counter() - started, image)
@@ -531,7 +537,6 @@ class KeyframeRunner:
                 self.work.discard_state(index - 2)
             share = share_now
             self.report.check()
-
 
 def _flows_ahead(originals: ClipFrames, indices: Iterable[int]) -> Iterator[tuple[int, FlowResult]]:
     """(index, flow from the frame before) for ``indices`` in order, each computed a few

@@ -72,15 +72,18 @@ def pass_order(p: int, count: int, fixed: set[int]) -> list[int]:
     return [i for i in order if i not in fixed]
 
 
-def blend_guide(own: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+def blend_guide(own: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray]], *,
+                own_weight: float = 1.0) -> np.ndarray:
     """The start and temporal target of a frame in a later pass: its own result from the pass
-    before (weight 1) and each warped neighbour (H, W, 3) with its reliability (H, W) as weight."""
-    total = own.astype(np.float32).copy()
-    weight = np.ones(own.shape[:2], np.float32)
+    before (weight ``own_weight``) and each warped neighbour (H, W, 3) with its reliability (H, W)
+    as weight; where no weight is left, its own result."""
+    total = own_weight * own.astype(np.float32)
+    weight = np.full(own.shape[:2], own_weight, np.float32)
     for warped, mask in neighbours:
         total += mask[..., None] * warped
         weight += mask
-    return total / weight[..., None]
+    blended = total / np.maximum(weight, 1e-6)[..., None]
+    return np.where(weight[..., None] > 1e-6, blended, own).astype(np.float32)
 
 
 class _Flows:
@@ -163,7 +166,6 @@ def _one_pass(stylizer: Stylizer, cfg: TemporalConfig, p: int, count: int, made:
         report.check()
         own = work.load_frame(index).astype(np.float32) / 255  # the pass before's
         neighbours: list[tuple[np.ndarray, np.ndarray]] = []
-        start: tuple[np.ndarray, FlowResult] | None = None
         for side, this_pass in ((index - step, True), (index + step, False)):
             if not 0 <= side < count:
                 continue
@@ -172,18 +174,18 @@ def _one_pass(stylizer: Stylizer, cfg: TemporalConfig, p: int, count: int, made:
             cut = is_scene_cut(originals[side], originals[index], flow=flow)
             mask = np.zeros_like(flow.mask) if cut else flow.mask
             neighbours.append((warp_result(result, flow, cfg.warp_kernel), mask))
-            if start is None:
-                start = (result, flow)
-        assert start is not None  # count >= 2: every frame has a neighbour
-        guide = blend_guide(own, neighbours)
-        temporal.restore([start[0]], 2)
+        # the guide is the start and, everywhere, the temporal target (its own result is valid
+        # everywhere): a still "flow" over it says exactly that
+        temporal.restore([blend_guide(own, neighbours)], 2)
+        height, width = own.shape[:2]
+        still = FlowResult(backward=np.zeros((height, width, 2), np.float32),
+                           forward=np.zeros((height, width, 2), np.float32), mask=np.ones((height, width), np.float32))
         started = time.perf_counter()
 
-        def progress(step: Progress, index: int = index, made: int = n) -> None:
-            report.pass_progress(p, index, made, len(order), step=step)
+        def progress(evaluation: Progress, index: int = index, made: int = n) -> None:
+            report.pass_progress(p, index, made, len(order), step=evaluation)
 
-        result = temporal.next(originals[index], start[1], toward=(guide, 1.0), callback=progress,
-                               look=None if looks is None else looks(index))
+        result = temporal.next(originals[index], still, callback=progress, look=None if looks is None else looks(index))
         work.save(index, float_to_frame(result), result, draft=True)  # its state: where a resume continues
         work.write_passes({"pass": p, "done": n + 1})
         current = {index: result}
