@@ -20,6 +20,12 @@ The passes reuse the frames already made: pass p reads pass p-1's finished frame
 writes its own as drafts; when it ends they replace the finished ones (renames), and a
 record in the work folder (``passes.json``) says how far the passes got, so an interrupted
 pass resumes where it stopped, and a rerun with more passes starts from the last one done.
+
+Measured (scripts/bench_keyframes.py, cockatoo.mp4, 48 frames at 160 px): a second pass
+lowered E_warp under the independent flow by 2.1% at the same style distance, for 38% more
+evaluations. The first frame's result merely warped along the optimizer's flow scores only
+4.5% below one pass there: the judge's error is where the two flows disagree, which no blend
+along the optimizer's flow removes (docs/keyframes.md).
 """
 
 from __future__ import annotations
