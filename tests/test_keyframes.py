@@ -21,7 +21,7 @@ from videostyle.video.keyframes import (
     ClipKeyframes,
     Keyframe,
     KeyframeImage,
-    KeyframeLooks,
+    KeyframeTargets,
     Piece,
     edge_layout,
     edge_match,
@@ -84,7 +84,8 @@ def test_keyframe_specs_parse_seconds_and_frame_numbers():
     assert parse_keyframe("#10:dir/b:c.png") == KeyframeSpec("dir/b:c.png", frame=10)
     assert parse_keyframe(KeyframeSpec("x.png", frame=1)).frame == 1
     for bad, words in (("a.png", "give T:IMAGE"), ("two:a.png", "neither seconds nor #N"),
-                       ("#0:a.png", "numbered from #1"), ("-1:a.png", "must be >= 0"), (":a.png", "give T:IMAGE")):
+                       ("#0:a.png", "numbered from #1"), ("-1:a.png", "must be >= 0"), (":a.png", "give T:IMAGE"),
+                       ("2: ", "the name is empty")):
         with raises_cli(BadOption, f"--keyframe .*{words}"):
             parse_keyframe(bad)
 
@@ -132,10 +133,10 @@ def test_targets_blend_the_keyframes_by_time_and_the_nearest_holds_outside():
     from videostyle.io import VideoInfo
 
     info = VideoInfo(path="x", width=4, height=4, fps=10.0, frame_count=30, duration=3.0, has_audio=False)
-    looks = KeyframeLooks(keys_at(30, 10, 20), info)
+    looks = KeyframeTargets(keys_at(30, 10, 20), info)
     assert looks(0).weights == (1.0, 0.0) and looks(29).weights == (0.0, 1.0)
     assert np.allclose(looks(15).weights, (0.5, 0.5)) and np.allclose(looks(12).weights, (0.8, 0.2))
-    with_style = KeyframeLooks(keys_at(30, 10, 20), info, styles=[2.0, 2.0])
+    with_style = KeyframeTargets(keys_at(30, 10, 20), info, styles=[2.0, 2.0])
     assert np.allclose(with_style(15).weights, (0.25, 0.25, 0.25, 0.25))
 
 

@@ -26,36 +26,24 @@ import numpy as np
 import torch
 
 from ..config import TemporalConfig
-from . import losses
 from .flow import FlowResult
 from .lbfgs import Curvature
-from .optimize import EarlyStop, Look, ProgressCallback, Stylizer
+from .memory import reserved_buffers
+from .optimize import EarlyStop, ProgressCallback, Stylizer
+from .targets import FrameTargets
 from .tensors import frame_to_tensor
+from .terms import TemporalTerm
 from .vgg import LAYER_NAMES
 from .warp import backward_warp
 
 # ``iterations="auto"``: a later frame ends once an iteration lowers its loss by less than
 # AUTO_STOP_DECREASE of it, after at least AUTO_MIN_ITERATIONS, and at most ``max_iterations``.
-# Chosen on scripts/bench_speed.py (see the README's "Evaluations per frame"): 0.002 ran
+# Chosen on scripts/bench_speed.py (docs/benchmarks.md, "Evaluations per frame"): 0.002 ran
 # nearly to the ceiling everywhere; 0.004 saved little more and softened the strokes; a
 # minimum that grows with the share of occluded pixels changed nothing measurable, because
 # frames with much new content keep lowering their loss and run on by themselves.
 AUTO_STOP_DECREASE = 0.003
 AUTO_MIN_ITERATIONS = 3
-# Image-sized float32 tensors a flow-mode frame holds beside the network's pass, whole: the
-# previous result and its warp (OpenCV's maps and output), the reliability mask, the blend,
-# the temporal loss's autograd temporaries and gradient. Measured at 3840x2160
-# (scripts/bench_video_memory.py): the second frame raised the peak RSS by 1.4-1.7 GiB, 16-18
-# of them, which the tile plan did not count until these were reserved: 5.7 GiB under
-# --max-memory 4GB before, 5.9 GiB under 6GB with them (16 or 20) and 4GB refused up front.
-# Each long-term offset adds its warp.
-TEMPORAL_BUFFERS = 20
-LONG_TERM_BUFFERS = 4
-
-def reserved_buffers(config: TemporalConfig) -> int:
-    """Image-sized tensors a frame of this mode holds beside the network's pass (see
-    ``Stylizer.reserve_image_buffers``): none in warm or independent mode."""
-    return TEMPORAL_BUFFERS + LONG_TERM_BUFFERS * len(config.long_term) if config.mode == "flow" else 0
 
 
 class TemporalStylizer:
@@ -94,7 +82,7 @@ class TemporalStylizer:
     def next(self, frame: np.ndarray, flow: FlowResult | None = None, *, cut: bool = False,
              iterations: int | None = None, callback: ProgressCallback | None = None,
              long_flows: Mapping[int, FlowResult] | None = None,
-             toward: tuple[np.ndarray, float] | None = None, look: Look | None = None,
+             toward: tuple[np.ndarray, float] | None = None, targets: FrameTargets | None = None,
              stop: EarlyStop | None = None) -> np.ndarray:
         """Stylize ``frame`` given the flow from the previous frame to it; returns the
         result as (H, W, 3) float32 in [0, 1].
@@ -108,7 +96,7 @@ class TemporalStylizer:
         ``toward`` = (another stylization of this frame, (H, W, 3) uint8 or float in [0, 1];
         its share a in [0, 1]) blends the start and the temporal target towards it: flow mode
         only, used to hand one segment over to the next (see ``video.chain.stylize_bridge``).
-        ``look``: this frame's targets when a schedule or a mask sets them (``engine/looks.py``).
+        ``targets``: this frame's when a schedule or a mask sets them (``engine/targets.py``).
         ``stop`` ends each L-BFGS pass early by the caller's rule (e.g. a live warm-up's time
         limit), in place of the "auto" early stop.
         """
@@ -137,7 +125,7 @@ class TemporalStylizer:
         carried = None if restart or not cfg.carry_curvature else self.curvature
         result = self.stylizer.stylize(content, init=init, iterations=budget, extra_loss=extra_loss,
                                        callback=callback, scales=scales, style_layer_scale=layer_scale,
-                                       stop=stop, curvature=carried, look=look)
+                                       stop=stop, curvature=carried, targets=targets)
         if restart:
             self.history.clear()
             self.since_restart = 0
@@ -188,10 +176,7 @@ class TemporalStylizer:
             warped = mask * ((1 - share) * target + share * own) + (1 - mask) * own
             target, mask = warped, torch.ones_like(mask)
 
-        def temporal_term(x: torch.Tensor) -> torch.Tensor:
-            return weight * losses.temporal_loss(x, target, mask)
-
-        return warped, (temporal_term if weight > 0 else None)
+        return warped, (TemporalTerm(weight, target, mask) if weight > 0 else None)
 
 
 def _mask_tensor(mask: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -19,8 +19,18 @@ from ..config import (
     declared,
     iteration_budgets,
 )
+from ..errors import S
 from .shared import StyleRequest, read_styles
-from .specs import KeyframeSpec, KeyframeText, StyleSpec, keyframe_specs, offsets, style_files, style_schedule
+from .specs import (
+    KeyframeSpec,
+    KeyframeText,
+    StyleSpec,
+    check_name,
+    keyframe_specs,
+    offsets,
+    style_files,
+    style_schedule,
+)
 
 if TYPE_CHECKING:
     from ..engine.cancel import CancelToken
@@ -76,6 +86,10 @@ class VideoRequest(StyleRequest):
     def __post_init__(self) -> None:
         object.__setattr__(self, "keyframe", tuple(self.keyframe or ()))
         super().__post_init__()
+        check_name("the input", self.input, give="a video file, a GIF or a folder of frames")
+        check_name("the output", self.output, give="a file or folder to write, e.g. painted.mp4")
+        check_name(S.mask, self.mask, give="a mask picture, clip or folder, or leave it out")
+        check_name(S.work_dir, self.work_dir, give="a folder, or leave it out for one beside the output")
         self.refuse_init_image()
         SETTINGS["passes"].check(self.passes)
         self.keyframes()  # each spec checked now

@@ -10,7 +10,7 @@ segment k+1 starting from segment k's last result, each frame a blend (Ruder et 
 multi-pass blend, weighted by the flow's reliability) that closes the gap between segment
 k's look and segment k+1's own frames in equal steps (see :func:`_share`). Measured
 against the alternative of a low-resolution guide pass in ``scripts/bench_distributed.py``
-(README, "Distributed").
+(docs/benchmarks.md, "Distributed").
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import numpy as np
 from ..config import TemporalConfig
 from ..engine.devices import spare_cores
 from ..engine.flow import FlowEstimator, FlowStep, flow_and_cut, flow_between
-from ..engine.looks import LookFunction
 from ..engine.optimize import Progress, Stylizer
+from ..engine.targets import TargetsFunction
 from ..engine.temporal import TemporalStylizer
 from ..engine.tensors import float_to_frame
 
@@ -69,7 +69,7 @@ class SegmentFrame:
 def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config: TemporalConfig | None = None,
                     first: int = 0, begin: int | None = None, stop: int | None = None,
                     state: SegmentState | None = None, start_iterations: int | None = None,
-                    progress: SegmentCallback | None = None, looks: LookFunction | None = None
+                    progress: SegmentCallback | None = None, looks: TargetsFunction | None = None
                     ) -> Iterator[SegmentFrame]:
     """Stylize frames in order and yield each as it is finished.
 
@@ -119,7 +119,7 @@ def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config:
 
 def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, job: Future[FlowStep] | None,
                    progress: SegmentCallback | None, start_iterations: int | None, begin: int,
-                   looks: LookFunction | None = None) -> SegmentFrame:
+                   looks: TargetsFunction | None = None) -> SegmentFrame:
     waited = time.perf_counter()
     step = job.result() if job is not None else None
     waited = time.perf_counter() - waited
@@ -130,7 +130,7 @@ def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, jo
     fresh = index == begin and temporal.previous is None
     result = temporal.next(frame, flow, cut=cut, callback=callback, long_flows=long_flows,
                            iterations=start_iterations if fresh else None,
-                           look=None if looks is None else looks(index))
+                           targets=None if looks is None else looks(index))
     return SegmentFrame(index=index, image=float_to_frame(result), state=result,
                         since_restart=temporal.since_restart, cut=cut, seconds=time.perf_counter() - started,
                         flow_wait=waited)
@@ -139,7 +139,7 @@ def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, jo
 def stylize_bridge(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequence[np.ndarray],
                    previous: np.ndarray, *, config: TemporalConfig | None = None, first: int = 0,
                    iterations: int = 3, progress: SegmentCallback | None = None,
-                   looks: LookFunction | None = None) -> Iterator[SegmentFrame]:
+                   looks: TargetsFunction | None = None) -> Iterator[SegmentFrame]:
     """Hand segment k over to segment k+1: restylize k+1's first frames from k's last result.
 
     ``frames`` are the originals of frames ``first - 1`` (segment k's last) to
@@ -168,7 +168,7 @@ def _share(j: int, steps: int) -> float:
 
 def stylize_loop_end(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequence[np.ndarray],
                      first: np.ndarray, *, config: TemporalConfig | None = None, iterations: int = 3,
-                     indices: Sequence[int], looks: LookFunction | None = None,
+                     indices: Sequence[int], looks: TargetsFunction | None = None,
                      progress: SegmentCallback | None = None) -> Iterator[SegmentFrame]:
     """Hand the end of a looping clip over to its start (``seamless_loop``): the bridge of
     :func:`stylize_bridge` run backwards in time from the first frame.
@@ -195,7 +195,7 @@ def stylize_loop_end(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: S
 
 def _hand_over(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequence[np.ndarray],
                start: np.ndarray, *, config: TemporalConfig | None, iterations: int, indices: Sequence[int],
-               looks: LookFunction | None, progress: SegmentCallback | None,
+               looks: TargetsFunction | None, progress: SegmentCallback | None,
                blend_first_everywhere: bool = False) -> Iterator[SegmentFrame]:
     """The chain from ``start`` (a float or uint8 result of ``frames[0]``) through
     ``frames[1:]``, frame j blended towards ``drafts[j]`` at :func:`_share` (see
@@ -213,6 +213,6 @@ def _hand_over(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequenc
         started = time.perf_counter()
         callback = None if progress is None else (lambda p, i=index: progress(i, p))
         result = temporal.next(frames[j + 1], flow, callback=callback, toward=(draft, _share(j, steps)),
-                               iterations=iterations, look=None if looks is None else looks(index))
+                               iterations=iterations, targets=None if looks is None else looks(index))
         yield SegmentFrame(index=index, image=float_to_frame(result), state=result, since_restart=0, cut=False,
                            seconds=time.perf_counter() - started)

@@ -11,7 +11,7 @@ The run (:class:`KeyframeRunner`), shot by shot (a scene cut ends every propagat
 * at a keyframe's frame the output is the keyframe, resized to the output;
 * the style targets are Gram matrices of the keyframes (they join the Stylizer's styles):
   between two keyframes they blend by the distance in time, before the first and after the
-  last the nearest holds (:class:`KeyframeLooks`); with styles given as well, the styles
+  last the nearest holds (:class:`KeyframeTargets`); with styles given as well, the styles
   and the keyframes weigh half each;
 * before a shot's first keyframe, a chain runs backwards from it to the shot's start, and
   after its last, forwards to the shot's end: each frame starts from its neighbour's result
@@ -53,8 +53,8 @@ import torch
 
 from ..config import TemporalConfig
 from ..engine.flow import FlowEstimator, FlowResult, flow_between, is_scene_cut, warp
-from ..engine.looks import LookFunction
-from ..engine.optimize import Look, Stylizer
+from ..engine.optimize import Stylizer
+from ..engine.targets import FrameTargets, TargetsFunction
 from ..engine.temporal import TemporalStylizer
 from ..engine.tensors import float_to_frame, resize_frame
 from ..engine.warp import backward_warp
@@ -251,14 +251,14 @@ def _check_likeness(key: KeyframeImage, index: int, layout: np.ndarray, layouts:
 
 
 # -- the targets -------------------------------------------------------------------------------
-class KeyframeLooks:
-    """Frame index -> its :class:`Look` over the Stylizer's styles: the job's ``styles`` first
+class KeyframeTargets:
+    """Frame index -> its the :class:`FrameTargets` over the Stylizer's styles: the job's ``styles`` first
     (their weights, or ``base``'s schedule), then one per keyframe. The keyframes' weights
     blend by time between the two around the frame (of its shot, when the shot has any),
     the nearest holding before the first and after the last."""
 
     def __init__(self, clip: ClipKeyframes, info: VideoInfo, *, styles: Sequence[float] = (),
-                 base: LookFunction | None = None) -> None:
+                 base: TargetsFunction | None = None) -> None:
         self.clip, self.info, self.base = clip, info, base
         total = float(sum(styles))
         self.style_weights = tuple(w / total for w in styles) if styles else ()
@@ -286,15 +286,15 @@ class KeyframeLooks:
                     break
         return tuple(weights)
 
-    def __call__(self, index: int) -> Look:
+    def __call__(self, index: int) -> FrameTargets:
         keys = self.keyframe_weights(index)
         if not self.style_weights:
-            return Look(weights=keys)
+            return FrameTargets(weights=keys)
         base = self.base(index) if self.base is not None else None
         styles = base.weights if base is not None and base.weights is not None else self.style_weights
         total = float(sum(styles))
         weights = (*(STYLE_SHARE * w / total for w in styles), *((1 - STYLE_SHARE) * w for w in keys))
-        return Look(weights=weights, style_weight=base.style_weight if base is not None else None)
+        return FrameTargets(weights=weights, style_weight=base.style_weight if base is not None else None)
 
 
 # -- the pieces of a run ---------------------------------------------------------------------
@@ -385,7 +385,7 @@ class KeyframeRunner:
     docstring); ``opener`` opens the clip again (a backward chain reads it out of order)."""
 
     def __init__(self, stylizer: Stylizer, config: TemporalConfig, info: VideoInfo, clip: ClipKeyframes, *,
-                 looks: KeyframeLooks, opener: Callable[[], object]) -> None:
+                 looks: KeyframeTargets, opener: Callable[[], object]) -> None:
         self.stylizer, self.config, self.info, self.clip, self.looks = stylizer, config, info, clip, looks
         self.opener = opener
         self.keys = {k.index: k for k in clip.keyframes}
@@ -533,7 +533,7 @@ class KeyframeRunner:
                                mask=flow.mask)
             started = time.perf_counter()
             result = temporal.next(self.originals[index], still, callback=functools.partial(self.report.step, index),
-                                   look=self.looks(index))
+                                   targets=self.looks(index))
             image = float_to_frame(result)
             self.work.save(index, image, result, since_restart=index - a + 1)
             self.report.frame_done(index, time.perf_counter() - started, image)

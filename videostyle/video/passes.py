@@ -39,8 +39,8 @@ import numpy as np
 
 from ..config import TemporalConfig
 from ..engine.flow import FlowEstimator, FlowResult, is_scene_cut, reliability_mask
-from ..engine.looks import LookFunction
 from ..engine.optimize import Progress, Stylizer
+from ..engine.targets import TargetsFunction
 from ..engine.temporal import TemporalStylizer
 from ..engine.tensors import float_to_frame
 from ..errors import BadOption, S
@@ -119,7 +119,7 @@ class _Flows:
 
 def run_passes(stylizer: Stylizer, config: TemporalConfig, info: VideoInfo, *, count: int, passes: int,
                work: WorkDir, report: RunReport, opener: Callable[[], object],
-               looks: LookFunction | None = None, fixed: set[int] | None = None) -> None:
+               looks: TargetsFunction | None = None, fixed: set[int] | None = None) -> None:
     """Passes 2..``passes`` over the ``count`` finished frames of the work folder (see the
     module's docstring); ``fixed`` frames (keyframes) are never made again."""
     done, made = passes_done(work)
@@ -143,7 +143,7 @@ def run_passes(stylizer: Stylizer, config: TemporalConfig, info: VideoInfo, *, c
 
 
 def _one_pass(stylizer: Stylizer, cfg: TemporalConfig, p: int, count: int, made: int, originals: ClipFrames,
-              flows: _Flows, work: WorkDir, report: RunReport, looks: LookFunction | None,
+              flows: _Flows, work: WorkDir, report: RunReport, looks: TargetsFunction | None,
               fixed: set[int]) -> None:
     order = pass_order(p, count, fixed)
     step = -1 if p % 2 == 0 else 1
@@ -191,7 +191,8 @@ def _one_pass(stylizer: Stylizer, cfg: TemporalConfig, p: int, count: int, made:
         def progress(evaluation: Progress, index: int = index, made: int = n) -> None:
             report.pass_progress(p, index, made, len(order), step=evaluation)
 
-        result = temporal.next(originals[index], still, callback=progress, look=None if looks is None else looks(index))
+        result = temporal.next(originals[index], still, callback=progress,
+                               targets=None if looks is None else looks(index))
         work.save(index, float_to_frame(result), result, draft=True)  # its state: where a resume continues
         work.write_passes({"pass": p, "done": n + 1})
         current = {index: result}
