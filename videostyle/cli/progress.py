@@ -166,9 +166,9 @@ class FrameBar:
         if self.bar is None or p.stage != self.stage:
             self.close()
             self.stage = p.stage
-            desc = "stylizing" if p.stage == "stylize" else "writing"
+            desc = {"stylize": "stylizing", "encode": "writing"}.get(p.stage, p.stage)  # or "pass 2", ...
             self.bar = tqdm(total=p.frames, desc=desc, unit="frame", dynamic_ncols=True, initial=p.resumed)
-        self.bar.n = p.finished if p.stage == "stylize" else p.frame + 1
+        self.bar.n = p.frame + 1 if p.stage == "encode" else p.finished
         parts = []
         if p.step is not None:
             parts.append(f"frame {p.frame + 1} it {p.step.iteration}/{p.step.iterations}")
@@ -184,10 +184,12 @@ class FrameBar:
                 print(f"resuming after {p.resumed} finished frames", file=sys.stderr, flush=True)
             elif p.stage == "encode":
                 print(f"writing {p.frames} frames", file=sys.stderr, flush=True)
-        if p.stage != "stylize" or p.step is not None:
+            elif p.stage != "stylize":
+                print(f"{p.stage}: {p.frames} frames", file=sys.stderr, flush=True)
+        if p.stage == "encode" or p.step is not None:
             return
         total = f"/{p.frames}" if p.frames else ""
-        line = f"frame {p.finished}{total}"
+        line = f"frame {p.finished}{total}" if p.stage == "stylize" else f"{p.stage}: frame {p.finished}{total}"
         if p.seconds_per_frame:
             line += f", {p.seconds_per_frame:.1f} s/frame"
             if p.frames:
@@ -213,7 +215,7 @@ class JsonFrames:
     def __call__(self, p: VideoProgress) -> None:
         import time
 
-        if p.stage != "stylize":
+        if p.stage == "encode":
             return
         if p.step is not None:
             if not p.step.partial:
@@ -226,6 +228,8 @@ class JsonFrames:
                   "evaluations": self.evaluations,
                   "seconds": round(now - self.started, 3) if self.started is not None else None,
                   "seconds_per_frame": p.seconds_per_frame, "eta": p.eta}
+        if p.stage != "stylize":
+            record["stage"] = p.stage  # a later pass (multi-pass)
         print(json.dumps(record), flush=True)
         self.evaluations, self.started = 0, now
 

@@ -35,13 +35,13 @@ class VideoProgress:
     resumed: int  # frames found already done when the job started
     seconds_per_frame: float | None  # wall seconds per frame finished in this run
     step: Progress | None  # optimizer progress within the frame; None when a frame finished
-    stage: str = "stylize"  # "stylize" or "encode"
+    stage: str = "stylize"  # "stylize", "pass 2", "pass 3", ... (multi-pass) or "encode"
     image: np.ndarray | None = None  # the finished frame, (H, W, 3) uint8 RGB, when one finished
 
     @property
     def eta(self) -> float | None:
         """Seconds until the last frame is stylized, when the total and a rate are known."""
-        if self.stage != "stylize" or not self.seconds_per_frame or self.frames is None:
+        if self.stage == "encode" or not self.seconds_per_frame or self.frames is None:
             return None
         return self.seconds_per_frame * max(0, self.frames - self.finished)
 
@@ -70,6 +70,7 @@ class RunReport:
     resumed: int = 0  # frames found finished when the job started
     cuts: list[int] = field(default_factory=list)  # indices of the frames that start a new shot
     times: list[float] = field(default_factory=list)  # compute seconds of each frame stylized in this run
+    pass_times: list[float] = field(default_factory=list)  # ... and of each frame of a later pass (multi-pass)
     callback: VideoCallback | None = None
     cancel: CancelToken | None = None  # the job's token: runners check it between frames
     started: float = field(default_factory=time.perf_counter)
@@ -105,6 +106,18 @@ class RunReport:
         self.times.append(seconds)
         if self.callback is not None:
             self.callback(self._progress(index, None, image))
+
+    def pass_progress(self, number: int, index: int, made: int, frames: int, *, step: Progress | None = None,
+                      image: np.ndarray | None = None, seconds: float | None = None) -> None:
+        """Report pass ``number`` (2, 3, ...): frame ``index``'s optimizer ``step``, or (with
+        ``image``) that it is done, ``made`` of the pass's ``frames`` (``passes.py``)."""
+        if seconds is not None:
+            self.pass_times.append(seconds)
+        if self.callback is not None:
+            rate = ((time.perf_counter() - self.started) / len(self.times + self.pass_times)
+                    if self.times or self.pass_times else None)
+            self.callback(VideoProgress(frame=index, frames=frames, finished=made, resumed=0, seconds_per_frame=rate,
+                                        step=step, stage=f"pass {number}", image=image))
 
     def end(self, total: int) -> None:
         self.total, self.ended = total, time.perf_counter()
