@@ -105,8 +105,9 @@ def run(argv: list[str]) -> tuple[int, int, int, str, float]:
     return process.returncode, usage.ru_maxrss * 1024, tree[0], text, time.perf_counter() - started
 
 
-def history_of(case: Case, width: int, height: int) -> int:
-    """The L-BFGS pairs the final scale's plan keeps here (the full history when it runs whole)."""
+def plan_of(case: Case, width: int, height: int) -> tuple[int, int]:
+    """(the L-BFGS pairs the final scale's plan keeps here (the full history when it runs
+    whole), its tiles (0: whole)), as the package plans them on this machine now."""
     from videostyle.config import StyleConfig, parse_bytes
     from videostyle.engine.optimize import LBFGS_HISTORY, Stylizer
     from videostyle.io import read_image
@@ -115,7 +116,7 @@ def history_of(case: Case, width: int, height: int) -> int:
                         StyleConfig(max_memory=parse_bytes("--max-memory", case.limit)))
     stylizer.memory.reserve(_reserved(case))
     plan = stylizer.memory.plan(height, width)
-    return plan.history if plan else LBFGS_HISTORY
+    return (plan.history, len(plan.tiles)) if plan else (LBFGS_HISTORY, 0)
 
 
 def _reserved(case: Case) -> int:
@@ -154,15 +155,17 @@ def arguments(case: Case, inputs: dict[str, Path], work: Path, iterations: int) 
             "--iterations", str(iterations), "--first-iterations", str(iterations), "--restart"]
 
 
-def final_scale_figures(stderr: str) -> tuple[str, str]:
-    """(tiles, seconds per iteration) of the last scale, from the CLI's progress lines."""
-    tiles = re.findall(r"tiled \((\d+) tiles\)", stderr)
+def final_scale_figures(stderr: str) -> tuple[str | None, str]:
+    """(tiles, seconds per iteration) of the last scale, from the CLI's progress lines (a
+    video's say neither: None and -)."""
+    if "iteration" not in stderr:
+        return None, "-"
     scales = re.findall(r"scale (\d+)/(\d+)", stderr)
     last = f"scale {scales[-1][0]}/{scales[-1][1]}" if scales else None
     lines = [line for line in stderr.splitlines() if last is None or last in line]
     per = [m.group(1) for line in lines if (m := re.search(r"([\d.]+) s/iteration", line))]
     tiled = [m.group(1) for line in lines if (m := re.search(r"tiled \((\d+) tiles\)", line))]
-    return (tiled[-1] if tiled else ("0" if tiles or lines else "?")), (per[-1] if per else "-")
+    return (tiled[-1] if tiled else "0"), (per[-1] if per else "-")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,11 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         case = CASES[name]
         height = case.size * 9 // 16 if case.command == "video" else case.size * 3 // 4
-        iterations = args.iterations or history_of(case, case.size, height) + 2
+        history, planned = plan_of(case, case.size, height)
+        iterations = args.iterations or history + 2
         argv_ = arguments(case, inputs, work, iterations)
         print(f"{name}: videostyle {' '.join(argv_)}", flush=True)
         code, peak, tree, stderr, seconds = run(argv_)
         tiles, per_iteration = final_scale_figures(stderr)
+        tiles = tiles if tiles is not None else f"{planned} (planned)"
         limit = int(re.match(r"(\d+)", case.limit).group(1)) * GiB  # type: ignore[union-attr]
         row = (name, f"{case.size}x{height}", case.limit, f"{peak / GiB:.2f} GiB", f"{tree / GiB:.2f} GiB",
                "yes" if peak <= limit and tree <= limit else "NO", tiles, per_iteration, iterations,
