@@ -980,7 +980,10 @@ def parse_bytes(what: What, text: str) -> int:
     if not match:
         raise BadOption(*_what(what), f" {echo(text)}: give a size such as 4GB, 512MB or 2G")
     power = " kmgt".index(match.group(2).lower() or " ")
-    return int(float(match.group(1)) * 1024**power)
+    count = float(match.group(1)) * 1024**power
+    if not math.isfinite(count):  # hundreds of digits: float() gives inf, and int(inf) raises
+        raise BadOption(*_what(what), f" {echo(text)}: too large; give a size such as 4GB, 512MB or 2G")
+    return int(count)
 
 
 BYTE_UNITS = ("bytes", "KB", "MB", "GB", "TB", "PB")
