@@ -108,15 +108,23 @@ def run(argv: list[str]) -> tuple[int, int, int, str, float]:
 def plan_of(case: Case, width: int, height: int) -> tuple[int, int]:
     """(the L-BFGS pairs the final scale's plan keeps here (the full history when it runs
     whole), its tiles (0: whole)), as the package plans them on this machine now."""
-    from videostyle.config import StyleConfig, parse_bytes
+    from videostyle.config import StyleConfig
     from videostyle.engine.optimize import LBFGS_HISTORY, Stylizer
     from videostyle.io import read_image
 
     stylizer = Stylizer([read_image(media("styles/starry_night.jpg"))],
-                        StyleConfig(max_memory=parse_bytes("--max-memory", case.limit)))
+                        StyleConfig(max_memory=limit_bytes(case)))
     stylizer.memory.reserve(_reserved(case))
     plan = stylizer.memory.plan(height, width)
     return (plan.history, len(plan.tiles)) if plan else (LBFGS_HISTORY, 0)
+
+
+def limit_bytes(case: Case) -> int:
+    """The case's ``--max-memory`` in bytes, read as the package reads it."""
+    from videostyle.config import parse_bytes
+    from videostyle.errors import S
+
+    return parse_bytes(S.max_memory, case.limit)
 
 
 def _reserved(case: Case) -> int:
@@ -195,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         code, peak, tree, stderr, seconds = run(argv_)
         tiles, per_iteration = final_scale_figures(stderr)
         tiles = tiles if tiles is not None else f"{planned} (planned)"
-        limit = int(re.match(r"(\d+)", case.limit).group(1)) * GiB  # type: ignore[union-attr]
+        limit = limit_bytes(case)
         row = (name, f"{case.size}x{height}", case.limit, f"{peak / GiB:.2f} GiB", f"{tree / GiB:.2f} GiB",
                "yes" if peak <= limit and tree <= limit else "NO", tiles, per_iteration, iterations,
                f"{seconds:.0f}", code)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -946,14 +946,16 @@ def check_number(what: What, value: float, *, at_least: float | None = None, abo
         raise BadOption(*_what(what), f" {value}: must be at most {at_most:g}")
 
 
-def check_whole(what: What, value: int, *, at_least: int | None = None, at_most: int | None = None) -> None:
-    """Raise BadOption unless ``value`` is a whole number within the bounds given."""
+def check_whole(what: What, value: int, *, at_least: int | None = None, at_most: int | None = None,
+                show: Callable[[int], str] = str) -> None:
+    """Raise BadOption unless ``value`` is a whole number within the bounds given; ``show``
+    writes the value and bounds in the message (:func:`check_bytes` gives ``human_bytes``)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadOption(*_what(what), f" {value!r}: must be a whole number")
     if at_least is not None and value < at_least:
-        raise BadOption(*_what(what), f" {value}: must be at least {at_least}")
+        raise BadOption(*_what(what), f" {show(value)}: must be at least {show(at_least)}")
     if at_most is not None and value > at_most:
-        raise BadOption(*_what(what), f" {value}: must be at most {at_most}")
+        raise BadOption(*_what(what), f" {show(value)}: must be at most {show(at_most)}")
 
 
 def check_bytes(what: What, value: int, *, at_least: int | None = None, at_most: int | None = None) -> None:
@@ -961,10 +963,7 @@ def check_bytes(what: What, value: int, *, at_least: int | None = None, at_most:
     the message gives sizes in human units (``1 KB: must be at least 256 MB``)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadOption(*_what(what), f" {value!r}: give a size such as 4GB, 512MB or 2G")
-    if at_least is not None and value < at_least:
-        raise BadOption(*_what(what), f" {human_bytes(value)}: must be at least {human_bytes(at_least)}")
-    if at_most is not None and value > at_most:
-        raise BadOption(*_what(what), f" {human_bytes(value)}: must be at most {human_bytes(at_most)}")
+    check_whole(what, value, at_least=at_least, at_most=at_most, show=human_bytes)
 
 
 def check_choice(what: What, value: str, choices: tuple[str, ...], *, alternative: str = "") -> None:
@@ -980,7 +979,10 @@ def parse_bytes(what: What, text: str) -> int:
     if not match:
         raise BadOption(*_what(what), f" {echo(text)}: give a size such as 4GB, 512MB or 2G")
     power = " kmgt".index(match.group(2).lower() or " ")
-    return int(float(match.group(1)) * 1024**power)
+    count = float(match.group(1)) * 1024**power
+    if not math.isfinite(count):  # hundreds of digits: float() gives inf, and int(inf) raises
+        raise BadOption(*_what(what), f" {echo(text)}: too large; give a size such as 4GB, 512MB or 2G")
+    return int(count)
 
 
 BYTE_UNITS = ("bytes", "KB", "MB", "GB", "TB", "PB")

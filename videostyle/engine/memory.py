@@ -414,8 +414,7 @@ class MemoryModel:
             return True
         if self.needed(height, width) > free:
             return False
-        return all(self.style_needed(h, w) + 2 * 4 * 3 * height * width <= free
-                   for w, h in (styles(height, width) if styles else ()))
+        return all(self._style_fits(height, width, style, free) for style in (styles(height, width) if styles else ()))
 
     def largest(self, height: int, width: int,
                 styles: Callable[[int, int], Sequence[tuple[int, int]]] | None = None) -> int | None:
@@ -443,6 +442,11 @@ class MemoryModel:
                 high = middle - 1
         return low
 
+    def _style_fits(self, height: int, width: int, style: tuple[int, int], free: int) -> bool:
+        """Whether a style image seen at ``style`` (width, height) fits ``free`` beside an H x W content."""
+        w, h = style
+        return self.style_needed(h, w) + _content_held(height, width) <= free
+
     def _say_cost(self, height: int, width: int) -> None:
         """Warn, before any work, when the tiles an H x W picture needs overlap so much that
         most of the network's work is their halos: what the limit costs."""
@@ -461,16 +465,20 @@ class MemoryModel:
         they do not fit whole): a large style scale (or a long thin style) is refused here,
         not by a failed allocation. The content's image and result are held meanwhile."""
         for number, (w, h) in enumerate(styles, start=1):
-            held = 2 * 4 * 3 * height * width
-            if free is None or self.style_needed(h, w) + held <= free:
+            if free is None or self._style_fits(height, width, (w, h), free):
                 continue
             # no tiling fits: the least it needs is the style image itself beside the smallest tiles
-            need = self._style_bytes(h, w, (MIN_CORE + 2 * HALO,) * 2) + held
+            need = self._style_bytes(h, w, (MIN_CORE + 2 * HALO,) * 2) + _content_held(height, width)
             which = f"style {number} " if len(styles) > 1 else "the style image "
             raise BadOption(S.style_scale, f" {self.config.style_scale:g}: {which}is seen at {w}x{h} for a "
                             f"{width}x{height} output, which needs more than {human_bytes(need)} on "
                             f"{self.device.type} even in tiles, and {human_bytes(free)} are free; use a smaller ",
                             S.style_scale)
+
+
+def _content_held(height: int, width: int) -> int:
+    """Bytes an H x W content's image and result hold while its style images' Grams are taken."""
+    return 2 * 4 * 3 * height * width
 
 
 @contextlib.contextmanager
