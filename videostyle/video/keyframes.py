@@ -97,7 +97,8 @@ class KeyframeImage:
 
     @property
     def when(self) -> str:
-        return f"#{self.frame}" if self.frame is not None else f"{self.seconds:g} s"
+        """Its time as the user wrote it: ``2.5`` or ``#10`` (as ``jobs.specs.KeyframeSpec.when``)."""
+        return f"#{self.frame}" if self.frame is not None else f"{self.seconds:g}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,7 +193,7 @@ def prepare_keyframes(given: Sequence[KeyframeImage], info: VideoInfo, frames: I
     placed.sort(key=lambda item: item[0])
     for (a, first), (b, second) in itertools.pairwise(placed):
         if a == b:
-            raise BadOption(S.keyframe, f" {first.name} ({first.when}) and {second.name} ({second.when}): both fall "
+            raise BadOption(S.keyframe, f" {first.when}:{first.name} and {second.when}:{second.name}: both fall "
                             f"on frame #{a + 1}; give one keyframe per frame")
     wanted = {index for index, _ in placed}
     layouts: list[np.ndarray] = []
