@@ -105,14 +105,15 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
         if keyframes:
             check_keyframe_options(temporal=temporal, distributed=segments.distributed,
                                    preserve_colors=style.preserve_colors, mask=mask)
-            with _open(source, clip, even) as frames:
-                keys = prepare_keyframes(keyframes, info, frames, detect_cuts=temporal.detect_cuts)
+            # the check reads the clip the job opened: the keyframe runner reads through its opener
+            keys = prepare_keyframes(keyframes, info, frames_in, detect_cuts=temporal.detect_cuts)
         painted = [Style(image) for image in keyframe_styles(keys)] if keys is not None else []
         # checks the styles, the weights and the memory here
         stylizer = Stylizer([*styles, *painted], style, cancel=cancel)
         stylizer.reserve_image_buffers(reserved_buffers(temporal))  # what each frame's temporal terms hold
         stylizer.check_memory(info.height, info.width)
-        looks, masks = _looks(source, clip, even, info, styles, style, temporal, segments, schedule, mask)
+        looks, masks = _looks(source, clip, even, info, styles, style, temporal, segments, schedule, mask,
+                              cuts=keys.cuts if keys is not None and temporal.detect_cuts else None)
         runtime = None
         if segments.distributed:
             from .ray import RayRuntime
@@ -186,8 +187,10 @@ class _Counted:
 
 def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, styles: Sequence[np.ndarray | Style],
            style: StyleConfig, temporal: TemporalConfig, segments: SegmentConfig, schedule: StyleSchedule | None,
-           mask: str | Path | None) -> tuple[ClipTargets | None, MaskFrames | None]:
-    """Check a schedule and a mask against the clip (before any work) and give each frame's look."""
+           mask: str | Path | None, *, cuts: Sequence[int] | None = None
+           ) -> tuple[ClipTargets | None, MaskFrames | None]:
+    """Check a schedule and a mask against the clip (before any work) and give each frame's look;
+    ``cuts``: the scene cuts when already found (the keyframes' check finds them)."""
     if segments.distributed and temporal.seamless_loop:
         raise BadOption(S.workers, "/", S.ray_address, ": ", S.seamless_loop, " runs on one worker for now; drop ",
                         S.workers)
@@ -213,11 +216,13 @@ def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, st
                             "schedule (@T times or ", S.style_per_shot, ") yet; ", S.strength, " S@T works")
         masks = read_mask(mask, info.width, info.height, frames=info.frame_count or 10**9, styles=len(styles),
                           clip=clip)
-    cuts: list[int] = []
+    shots: Sequence[int] = ()
     if schedule is not None and schedule.per_shot and temporal.detect_cuts:
-        with _open(source, clip, even) as frames:  # the shots, before any work (as the Ray driver does)
-            cuts = scene_cuts(frames)
-    return ClipTargets(schedule, style, info.fps, cuts=cuts, mask=masks, times=info.frame_durations), masks
+        if cuts is None:
+            with _open(source, clip, even) as frames:  # the shots, before any work (as the Ray driver does)
+                cuts = scene_cuts(frames)
+        shots = cuts
+    return ClipTargets(schedule, style, info.fps, cuts=shots, mask=masks, times=info.frame_durations), masks
 
 
 class LocalRunner:

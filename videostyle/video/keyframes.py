@@ -38,6 +38,7 @@ the work folder; a rerun continues each piece where it stopped and makes the sam
 from __future__ import annotations
 
 import bisect
+import collections
 import dataclasses
 import functools
 import itertools
@@ -52,7 +53,7 @@ import numpy as np
 import torch
 
 from ..config import TemporalConfig
-from ..engine.flow import FlowEstimator, FlowResult, flow_between, is_scene_cut, warp
+from ..engine.flow import FlowEstimator, FlowResult, flow_between, warp
 from ..engine.optimize import Stylizer
 from ..engine.targets import FrameTargets, TargetsFunction
 from ..engine.temporal import TemporalStylizer
@@ -63,6 +64,7 @@ from ..io import VideoInfo
 from .chain import SegmentFrame, SegmentState, stylize_segment
 from .originals import ClipFrames
 from .report import NoFrames, RunReport
+from .targets import scene_cuts
 from .workdir import WorkDir
 
 # The keyframe check (measured on cockatoo.mp4, realshort.mp4 and newtonscradle.gif at
@@ -97,7 +99,8 @@ class KeyframeImage:
 
     @property
     def when(self) -> str:
-        return f"#{self.frame}" if self.frame is not None else f"{self.seconds:g} s"
+        """Its time as the user wrote it: ``2.5`` or ``#10`` (as ``jobs.specs.KeyframeSpec.when``)."""
+        return f"#{self.frame}" if self.frame is not None else f"{self.seconds:g}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,21 +195,18 @@ def prepare_keyframes(given: Sequence[KeyframeImage], info: VideoInfo, frames: I
     placed.sort(key=lambda item: item[0])
     for (a, first), (b, second) in itertools.pairwise(placed):
         if a == b:
-            raise BadOption(S.keyframe, f" {first.name} ({first.when}) and {second.name} ({second.when}): both fall "
+            raise BadOption(S.keyframe, f" {first.when}:{first.name} and {second.when}:{second.name}: both fall "
                             f"on frame #{a + 1}; give one keyframe per frame")
-    wanted = {index for index, _ in placed}
     layouts: list[np.ndarray] = []
-    originals: dict[int, np.ndarray] = {}
-    cuts: list[int] = []
-    previous = None
-    estimator = FlowEstimator()
-    for index, frame in enumerate(frames):
-        layouts.append(edge_layout(frame).astype(np.float16))  # 1.2 KB a frame at EDGE_SIDE 32
-        if index in wanted:
-            originals[index] = frame
-        if detect_cuts and previous is not None and is_scene_cut(previous, frame, estimator=estimator):
-            cuts.append(index)
-        previous = frame
+
+    def laid_out(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for frame in frames:
+            layouts.append(edge_layout(frame).astype(np.float16))  # 1.2 KB a frame at EDGE_SIDE 32
+            yield frame
+
+    walk = laid_out(frames)  # one decode for the layouts and the cuts
+    cuts = scene_cuts(walk) if detect_cuts else []
+    collections.deque(walk, maxlen=0)  # the rest, when the cuts did not read it
     count = len(layouts)
     if count == 0:
         raise NoFrames(info.path)
