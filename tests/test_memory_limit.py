@@ -154,7 +154,7 @@ def test_an_allocation_failure_anywhere_is_one_line(tmp_path, capsys, monkeypatc
     err = capsys.readouterr().err
     said = [line for line in err.splitlines() if line.startswith("videostyle:")]  # progress lines aside
     assert code == 1 and "Traceback" not in err and len(said) == 1
-    assert re.fullmatch(r"videostyle: error: ran out of memory \(an allocation of 2 GB failed\): use a smaller "
+    assert re.fullmatch(r"videostyle: error: ran out of memory \(an allocation of 2 GB failed\); use a smaller "
                         r"--size, or a --max-memory below what this machine has free; no picture was written.*",
                         said[0])
 

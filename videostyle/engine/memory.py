@@ -490,9 +490,15 @@ def allocation_failures(what: str, *advice: Part) -> Iterator[None]:
     except (MemoryError, RuntimeError) as exc:
         if not is_allocation_failure(exc):
             raise
-        asked = allocation_bytes(exc)
-        size = f" (an allocation of {human_bytes(asked)} failed)" if asked else ""
-        raise OutOfMemory(f"ran out of memory {what}{size}; ", *advice) from None
+        raise out_of_memory(exc, *advice, what=what) from None
+
+
+def out_of_memory(exc: BaseException, *advice: Part, what: str = "") -> OutOfMemory:
+    """The failed allocation ``exc`` as one line: ``ran out of memory {what} (an allocation of
+    N failed); {advice}`` (the size when its message says it)."""
+    asked = allocation_bytes(exc)
+    size = f" (an allocation of {human_bytes(asked)} failed)" if asked else ""
+    return OutOfMemory(f"ran out of memory{' ' if what else ''}{what}{size}; ", *advice)
 
 
 def work_ratio(plan: TilePlan) -> float:
