@@ -94,22 +94,12 @@ def content_features(vgg: VGG19Features, dtype: torch.dtype | None, content: tor
 
 class TiledLoss:
     """The network's terms (:class:`terms.NetworkTerms`, no region masks yet) on an image the
-    plan's size, evaluated tile by tile: :meth:`evaluate` gives their values and gradient.
+    plan's size, evaluated tile by tile: :meth:`evaluate` gives their values and gradient."""
 
-    ``fixed`` {layer: (1, C, C)}: Gram statistics of the rest of the picture, computed before
-    and held, added to those the Gram pass sums over the plan's tiles: the plan's tiles are
-    the ones optimized, the rest contributes fixed sums (the halos' pixels outside the tiles
-    are read, their gradient is not the point). A split needs the Gram pass to cover every
-    tile's extent, so ``fixed`` takes none.
-    """
-
-    def __init__(self, vgg: VGG19Features, dtype: torch.dtype | None, plan: TilePlan, terms: NetworkTerms, *,
-                 fixed: Mapping[str, torch.Tensor] | None = None) -> None:
+    def __init__(self, vgg: VGG19Features, dtype: torch.dtype | None, plan: TilePlan, terms: NetworkTerms) -> None:
         if terms.masked:
             raise ValueError("region masks are not tiled yet")
-        if fixed is not None and plan.split is not None:
-            raise ValueError("fixed Gram sums need a plan without a split")
-        self.vgg, self.plan, self.terms, self.fixed = vgg, plan, terms, fixed
+        self.vgg, self.plan, self.terms = vgg, plan, terms
         self.network = NetworkLoss(vgg, dtype, terms)
         self.kept: dict[str, torch.Tensor] = {  # layer -> the whole picture's map, from the Gram pass
             n: torch.empty(1, LAYER[n].channels, *LAYER[n].size(plan.height, plan.width), dtype=self.network.dtype,
@@ -141,9 +131,8 @@ class TiledLoss:
         one = x.new_ones(())
         slopes: dict[GramTerm, torch.Tensor] = {}
         for name, grams in self.terms.style.items():
-            statistic = sums[name] if self.fixed is None else sums[name].add_(self.fixed[name])
             for gram in grams:
-                value, diff = gram.value(statistic.clone() if len(grams) > 1 else statistic)
+                value, diff = gram.value(sums[name].clone() if len(grams) > 1 else sums[name])
                 style = style + value
                 slopes[gram] = gram.slope(diff, one)
         grad = torch.zeros_like(x)
