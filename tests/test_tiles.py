@@ -231,6 +231,9 @@ def test_a_log_shows_a_slow_scale_at_least_every_heartbeat(capsys):
             for a, b in zip(lines, lines[1:], strict=False)]
     assert len(lines) >= 195 // HEARTBEAT and all(gap <= HEARTBEAT for gap in gaps), lines
     assert "tile pass 7/40" in lines[1] and "250.0 s/iteration" in lines[1]
+    bar(Progress(iteration=0, iterations=100, scale=1, scales=1, elapsed=1.0, loss_tensor=zero, term_tensors={},
+                 tile=3, tile_passes=24, stage="style"))  # a huge style's Gram pass, before the first evaluation
+    assert capsys.readouterr().err.strip() == "stylizing: iteration 0/100, style Grams, tile pass 3/24, 1 s"
 
 
 def test_json_progress_counts_evaluations_not_tile_passes():

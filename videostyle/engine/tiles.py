@@ -63,15 +63,25 @@ def gram_sums(vgg: VGG19Features, dtype: torch.dtype | None, image: torch.Tensor
 
 
 def tiled_grams(vgg: VGG19Features, dtype: torch.dtype | None, image: torch.Tensor, layers: tuple[str, ...],
-                plan: TilePlan | None) -> dict[str, torch.Tensor]:
+                plan: TilePlan | None, on_tile: Callable[[int, int], None] | None = None) -> dict[str, torch.Tensor]:
     """{layer: (1, C, C)} Gram matrices of a (1, 3, H, W) image, as losses.gram_matrix gives
     them, from one Gram-pass tile of ``plan`` at a time (None: the whole image as one tile).
     Each layer's Gram is taken as the pass reaches it, so only one layer's map is held at a
     time: a whole 5120x3200 style image keeping its five style layers' maps until the end
-    needed 2 GB more than this (an allocation failed under an 8 GB ``ulimit -v``)."""
+    needed 2 GB more than this (an allocation failed under an 8 GB ``ulimit -v``).
+    ``on_tile(done, tiles)`` is called after each tile of a plan (a huge style image's pass
+    takes minutes before the first evaluation)."""
     height, width = image.shape[-2:]
     tiles = plan.first_pass if plan is not None else (Tile(0, height, 0, width, 0, height, 0, width),)
-    sums = gram_sums(vgg, dtype, image, layers, tiles)
+    done = 0
+
+    def tile_done() -> None:
+        nonlocal done
+        done += 1
+        if on_tile is not None:
+            on_tile(done, len(tiles))
+
+    sums = gram_sums(vgg, dtype, image, layers, tiles, on_tile=tile_done if plan is not None else None)
     return {layer: g / LAYER[layer].positions(height, width) for layer, g in sums.items()}
 
 
