@@ -24,6 +24,7 @@ is the memory model's decision (``memory.plan_tiles``).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 
 import torch
@@ -36,6 +37,16 @@ from .vgg import LAYER, VGG19Features, layers_to
 
 
 # -- the two passes ---------------------------------------------------------------------------
+def counted(on_tile: Callable[[int, int], None] | None, passes: int) -> Callable[[], None]:
+    """A callback for after each of ``passes`` tile passes: ``on_tile(done, passes)``, if given."""
+    done = itertools.count(1)
+
+    def tile_done() -> None:
+        if on_tile is not None:
+            on_tile(next(done), passes)
+    return tile_done
+
+
 @torch.no_grad()
 def gram_sums(vgg: VGG19Features, dtype: torch.dtype | None, image: torch.Tensor, layers: tuple[str, ...],
               tiles: tuple[Tile, ...], keep: Mapping[str, torch.Tensor] | None = None,
@@ -73,15 +84,8 @@ def tiled_grams(vgg: VGG19Features, dtype: torch.dtype | None, image: torch.Tens
     takes minutes before the first evaluation)."""
     height, width = image.shape[-2:]
     tiles = plan.first_pass if plan is not None else (Tile(0, height, 0, width, 0, height, 0, width),)
-    done = 0
-
-    def tile_done() -> None:
-        nonlocal done
-        done += 1
-        if on_tile is not None:
-            on_tile(done, len(tiles))
-
-    sums = gram_sums(vgg, dtype, image, layers, tiles, on_tile=tile_done if plan is not None else None)
+    each = counted(on_tile, len(tiles)) if plan is not None else None  # a whole image: one pass, nothing to report
+    sums = gram_sums(vgg, dtype, image, layers, tiles, on_tile=each)
     return {layer: g / LAYER[layer].positions(height, width) for layer, g in sums.items()}
 
 
@@ -127,14 +131,7 @@ class TiledLoss:
         ``on_tile(done, passes)`` is called after each tile pass (see :attr:`passes`): an
         evaluation of a large picture takes minutes, and its progress shows per tile."""
         x = x.detach()
-        done = 0
-
-        def tile_done() -> None:
-            nonlocal done
-            done += 1
-            if on_tile is not None:
-                on_tile(done, self.passes)
-
+        tile_done = counted(on_tile, self.passes)
         sums = gram_sums(self.vgg, self.network.dtype, x, tuple(self.terms.style), self.plan.first_pass,
                          self.kept, tile_done)  # pass 1
         style = x.new_zeros(())
