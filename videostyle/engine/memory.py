@@ -352,8 +352,14 @@ class MemoryModel:
             if budget is not None and self._style_bytes(height, width, (height, width)) > budget:
                 left = int(budget * ALLOCATOR_SLACK) - self._style_bytes(height, width, (0, 0))
                 layers = self.config.style_layers
-                tiles = cheapest(height, width, HALO, lambda h, w: forward_bytes(h, w, layers, self.itemsize) <= left,
-                                 several=True)
+
+                def fits(h: int, w: int) -> bool:
+                    return forward_bytes(h, w, layers, self.itemsize) <= left
+
+                # a tile reaches at least a halo past its core: when that does not fit, no grid does, and
+                # the search over grids is skipped (it took minutes for a style seen at 320000x320000)
+                least = fits(min(height, HALO), min(width, HALO))
+                tiles = cheapest(height, width, HALO, fits, several=True) if least else None
                 if tiles is not None:
                     core = max(max(t.y1 - t.y0, t.x1 - t.x0) for t in tiles)
                     found = TilePlan(height, width, core, HALO, 0, tiles)
