@@ -250,7 +250,7 @@ def test_a_scale_frees_its_kept_maps_before_the_next_without_the_cycle_collector
         kept.extend(weakref.ref(t) for t in self.kept.values())
 
     monkeypatch.setattr(TiledLoss, "__init__", init)
-    stylizer = Stylizer([stripes()], StyleConfig(device="cpu", precision="fp32", iterations=2, scales=2, tile=64))
+    stylizer = Stylizer([stripes()], StyleConfig(device="cpu", precision="fp32", iterations=1, scales=2, tile=64))
     gc.disable()
     try:
         stylizer.stylize(scene(256, 128))
