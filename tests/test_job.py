@@ -117,7 +117,7 @@ def test_folder_output_and_side_by_side(tmp_path, style_file):
 
 # -- temporal coherence ---------------------------------------------------------------------
 def test_flow_mode_is_steadier_than_independent(tmp_path, style_file):
-    frames = panning_texture(frames=6, step=2)
+    frames = panning_texture(frames=4, step=2)  # flow's E_warp is 0.07x independent's here (0.06x with 6 frames)
     folder = tmp_path / "src"
     folder.mkdir()
     for i, f in enumerate(frames):
@@ -126,7 +126,7 @@ def test_flow_mode_is_steadier_than_independent(tmp_path, style_file):
     errors = {}
     for mode in ("flow", "independent"):
         out = tmp_path / mode
-        temporal = TemporalConfig(mode=mode, iterations=8, first_iterations=30)
+        temporal = TemporalConfig(mode=mode, iterations=8, first_iterations=20)
         stylize_video(folder, f"{out}/", styles, style=FAST, temporal=temporal, clip=ClipConfig(size=None))
         stylized = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(out.glob("*.png"))]
         errors[mode] = warping_error(frames, stylized).e_warp
