@@ -102,9 +102,10 @@ def child(args: argparse.Namespace) -> None:
     from videostyle.config import StyleConfig, parse_bytes
     from videostyle.engine.optimize import Stylizer
     from videostyle.engine.tensors import tensor_to_frame
+    from videostyle.errors import S
     width, height = args.size, args.size * 3 // 4
     content, style = _pictures(args, width, height)
-    memory = None if args.max_memory in (None, "none") else parse_bytes("--max-memory", args.max_memory)
+    memory = None if args.max_memory in (None, "none") else parse_bytes(S.max_memory, args.max_memory)
     config = StyleConfig(iterations=args.iterations, scales=1, max_memory=memory, tile=args.tile,
                          precision=args.precision)
     stylizer = Stylizer([style], config)

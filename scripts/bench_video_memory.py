@@ -22,6 +22,7 @@ from videostyle.config import StyleConfig, TemporalConfig, parse_bytes
 from videostyle.engine.flow import flow_between
 from videostyle.engine.optimize import Stylizer
 from videostyle.engine.temporal import TemporalStylizer
+from videostyle.errors import S
 from videostyle.io import read_image
 
 
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                        interpolation=cv2.INTER_CUBIC)
     frames = [np.ascontiguousarray(photo[:, 16:]), np.ascontiguousarray(photo[:, :-16])]
     style = read_image(args.style)
-    stylizer = Stylizer([style], StyleConfig(max_memory=parse_bytes("--max-memory", args.max_memory), scales=1))
+    stylizer = Stylizer([style], StyleConfig(max_memory=parse_bytes(S.max_memory, args.max_memory), scales=1))
     temporal = TemporalStylizer(stylizer, TemporalConfig())
     print(describe(stylizer))
     plan = stylizer.memory.plan(height, width)

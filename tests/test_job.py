@@ -83,8 +83,8 @@ def test_gif_in_gif_out_keeps_frame_count_and_durations(tmp_path, style_file):
     durations = [100, 200, 100, 300, 100]
     gif = write_gif(tmp_path / "in.gif", frames, durations)
     out = tmp_path / "out.gif"
-    assert run_cli("video", gif, "--style", style_file, "-o", out, "--iterations", 1,
-                   "--first-iterations", 3, "--device", "cpu", "--quiet") == 0
+    assert run_cli("video", gif, "--style", style_file, "-o", out, "--iterations", 1, "--size", 32,
+                   "--first-iterations", 1, "--device", "cpu", "--quiet") == 0
     with Image.open(out) as image:
         assert image.n_frames == 5
         got = []
@@ -117,7 +117,7 @@ def test_folder_output_and_side_by_side(tmp_path, style_file):
 
 # -- temporal coherence ---------------------------------------------------------------------
 def test_flow_mode_is_steadier_than_independent(tmp_path, style_file):
-    frames = panning_texture(frames=6, step=2)
+    frames = panning_texture(frames=4, step=2)  # flow's E_warp is 0.07x independent's here (0.06x with 6 frames)
     folder = tmp_path / "src"
     folder.mkdir()
     for i, f in enumerate(frames):
@@ -126,7 +126,7 @@ def test_flow_mode_is_steadier_than_independent(tmp_path, style_file):
     errors = {}
     for mode in ("flow", "independent"):
         out = tmp_path / mode
-        temporal = TemporalConfig(mode=mode, iterations=8, first_iterations=30)
+        temporal = TemporalConfig(mode=mode, iterations=8, first_iterations=20)
         stylize_video(folder, f"{out}/", styles, style=FAST, temporal=temporal, clip=ClipConfig(size=None))
         stylized = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(out.glob("*.png"))]
         errors[mode] = warping_error(frames, stylized).e_warp
@@ -178,9 +178,9 @@ def test_killed_job_resumes_and_equals_an_uninterrupted_run(tmp_path, style_file
     assert 3 <= done_before < 8, "the kill must land mid-job"
     assert not out.exists(), "no output from a killed job"
 
-    subprocess.run(_cli_cmd(clip, style_file, Path(f"{out}/")), check=True)
-    fresh = tmp_path / "fresh"
-    subprocess.run(_cli_cmd(clip, style_file, Path(f"{fresh}/")), check=True)
+    assert run_cli(*_cli_cmd(clip, style_file, Path(f"{out}/"))[3:]) == 0  # the rerun and the fresh run: in
+    fresh = tmp_path / "fresh"  # this process (only the killed job needs its own)
+    assert run_cli(*_cli_cmd(clip, style_file, Path(f"{fresh}/"))[3:]) == 0
     resumed_frames = sorted(out.glob("*.png"))
     fresh_frames = sorted(fresh.glob("*.png"))
     assert len(resumed_frames) == len(fresh_frames) == 8

@@ -104,14 +104,21 @@ def test_a_style_too_large_for_memory_is_refused_naming_the_style_scale(small_ma
 
 
 def test_a_style_larger_than_memory_has_its_grams_summed_over_tiles(small_machine):
-    """A style image too large to run whole is checked against its own Gram pass in tiles, and
-    its Grams (tiled) match the whole ones."""
+    """A style image too large to run whole is checked against its own Gram pass in tiles, its
+    tiles reported as they are done (the pass takes minutes for a huge style), and its Grams
+    (tiled) match the whole ones."""
     small_machine[0] = 60_000 * KiB
     stylizer = Stylizer([stripes(96, 96)], StyleConfig(device="cpu", precision="fp32", style_scale=6, scales=1))
     (w, h), = stylizer.targets.sizes(48, 64)
     plan = stylizer.memory.style_plan(h, w)
     assert plan is not None and len(plan.tiles) > 1 and stylizer.memory.style_needed(h, w) <= small_machine[0]
-    stylizer.check_memory(48, 64)
+    seen = []
+    stylizer.stylize(scene(), iterations=1, callback=seen.append)  # checks the memory first
+    style_passes = [(p.tile, p.tile_passes) for p in seen if p.stage == "style"]
+    count = len(plan.first_pass)
+    assert style_passes == [(done, count) for done in range(1, count + 1)]
+    assert seen[:count] == [p for p in seen if p.stage == "style"]  # all before the first evaluation
+    assert all(p.partial and p.seconds_per_iteration is None for p in seen[:count])
     tiled = stylizer.targets.per_style(48, 64)[0]
     small_machine[0] = 10**12
     whole = Stylizer([stripes(96, 96)], StyleConfig(device="cpu", precision="fp32", style_scale=6, scales=1))
@@ -154,7 +161,7 @@ def test_an_allocation_failure_anywhere_is_one_line(tmp_path, capsys, monkeypatc
     err = capsys.readouterr().err
     said = [line for line in err.splitlines() if line.startswith("videostyle:")]  # progress lines aside
     assert code == 1 and "Traceback" not in err and len(said) == 1
-    assert re.fullmatch(r"videostyle: error: ran out of memory \(an allocation of 2 GB failed\): use a smaller "
+    assert re.fullmatch(r"videostyle: error: ran out of memory \(an allocation of 2 GB failed\); use a smaller "
                         r"--size, or a --max-memory below what this machine has free; no picture was written.*",
                         said[0])
 
@@ -243,7 +250,7 @@ def test_a_scale_frees_its_kept_maps_before_the_next_without_the_cycle_collector
         kept.extend(weakref.ref(t) for t in self.kept.values())
 
     monkeypatch.setattr(TiledLoss, "__init__", init)
-    stylizer = Stylizer([stripes()], StyleConfig(device="cpu", precision="fp32", iterations=2, scales=2, tile=64))
+    stylizer = Stylizer([stripes()], StyleConfig(device="cpu", precision="fp32", iterations=1, scales=2, tile=64))
     gc.disable()
     try:
         stylizer.stylize(scene(256, 128))

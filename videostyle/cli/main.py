@@ -8,7 +8,7 @@ import threading
 import warnings
 from collections.abc import Callable, Sequence
 
-from ..errors import OutOfMemory, S, VideostyleError, VideostyleWarning, allocation_bytes, is_allocation_failure
+from ..errors import OutOfMemory, S, VideostyleError, VideostyleWarning, is_allocation_failure
 from .exits import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, Terminated, left_behind
 from .parser import build_parser
 from .words import cli_words
@@ -77,12 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _out_of_memory(exc: BaseException) -> OutOfMemory:
     """A failed allocation anywhere, as one line that says what to do."""
-    from ..config import human_bytes
+    from ..engine.memory import out_of_memory
 
-    asked = allocation_bytes(exc)
-    size = f" (an allocation of {human_bytes(asked)} failed)" if asked else ""
-    return OutOfMemory(f"ran out of memory{size}: use a smaller ", S.size, ", or a ", S.max_memory,
-                       " below what this machine has free")
+    return out_of_memory(exc, "use a smaller ", S.size, ", or a ", S.max_memory, " below what this machine has free")
 
 
 def _quiet_opencv() -> None:

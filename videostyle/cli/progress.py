@@ -92,7 +92,8 @@ def _status(p: Progress) -> str:
     """What a line or the bar shows besides the iteration: the loss terms after an evaluation
     (reading them waits for the device), the tile under way inside one, and the time per
     iteration once known."""
-    parts = [f"tile pass {p.tile}/{p.tile_passes}" if p.partial else terms(p)]
+    of = "style Grams, " if p.stage == "style" else ""
+    parts = [f"{of}tile pass {p.tile}/{p.tile_passes}" if p.partial else terms(p)]
     if p.seconds_per_iteration is not None:
         parts.append(f"{p.seconds_per_iteration:.1f} s/iteration")
     return ", ".join(part for part in parts if part)

@@ -352,8 +352,14 @@ class MemoryModel:
             if budget is not None and self._style_bytes(height, width, (height, width)) > budget:
                 left = int(budget * ALLOCATOR_SLACK) - self._style_bytes(height, width, (0, 0))
                 layers = self.config.style_layers
-                tiles = cheapest(height, width, HALO, lambda h, w: forward_bytes(h, w, layers, self.itemsize) <= left,
-                                 several=True)
+
+                def fits(h: int, w: int) -> bool:
+                    return forward_bytes(h, w, layers, self.itemsize) <= left
+
+                # a tile reaches at least a halo past its core: when that does not fit, no grid does, and
+                # the search over grids is skipped (it took minutes for a style seen at 320000x320000)
+                least = fits(min(height, HALO), min(width, HALO))
+                tiles = cheapest(height, width, HALO, fits, several=True) if least else None
                 if tiles is not None:
                     core = max(max(t.y1 - t.y0, t.x1 - t.x0) for t in tiles)
                     found = TilePlan(height, width, core, HALO, 0, tiles)
@@ -490,9 +496,15 @@ def allocation_failures(what: str, *advice: Part) -> Iterator[None]:
     except (MemoryError, RuntimeError) as exc:
         if not is_allocation_failure(exc):
             raise
-        asked = allocation_bytes(exc)
-        size = f" (an allocation of {human_bytes(asked)} failed)" if asked else ""
-        raise OutOfMemory(f"ran out of memory {what}{size}; ", *advice) from None
+        raise out_of_memory(exc, *advice, what=what) from None
+
+
+def out_of_memory(exc: BaseException, *advice: Part, what: str = "") -> OutOfMemory:
+    """The failed allocation ``exc`` as one line: ``ran out of memory {what} (an allocation of
+    N failed); {advice}`` (the size when its message says it)."""
+    asked = allocation_bytes(exc)
+    size = f" (an allocation of {human_bytes(asked)} failed)" if asked else ""
+    return OutOfMemory(f"ran out of memory{' ' if what else ''}{what}{size}; ", *advice)
 
 
 def work_ratio(plan: TilePlan) -> float:

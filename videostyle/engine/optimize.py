@@ -59,6 +59,10 @@ class Progress:
     # pass's tiles and the gradient pass's); 0 in a report after an evaluation
     tile: int = 0
     tile_passes: int = 0
+    # what those tile passes are of: "loss" (an evaluation's, as above) or "style" (a style
+    # image too large to run whole having its Gram matrices taken, before the first evaluation:
+    # tile_passes is then that image's tiles)
+    stage: str = "loss"
     # seconds per iteration at this scale so far (evaluations times EVALUATIONS_PER_ITERATION),
     # from the tiles done while the first evaluation runs; None before anything is timed
     seconds_per_iteration: float | None = None
@@ -204,6 +208,7 @@ class Stylizer:
             report = _Reporter(callback, index, len(sizes), steps, start, tiles=len(plan.tiles) if plan else 0)
             if steps == 0:
                 continue
+            self.targets.per_style(h, w, on_tile=report.style_tile)  # taken now (once) for the progress it shows
             assert content_t is not None
             loss_of = self.objective(resize_tensor(content_t, h, w), extra_loss=extra_loss if final else None,
                                      layer_scale=style_layer_scale, targets=targets, on_tile=report.tile)
@@ -351,13 +356,19 @@ class _Reporter:
         if done < passes:  # the evaluation's own report follows the last
             self._send(done, passes)
 
-    def _send(self, tile: int = 0, passes: int = 0) -> None:
+    def style_tile(self, done: int, tiles: int) -> None:
+        """After a tile of a style image's Gram pass (``tiles.tiled_grams``): a huge style in
+        tens of tiles takes minutes before the first evaluation."""
+        self._send(done, tiles, stage="style")
+
+    def _send(self, tile: int = 0, passes: int = 0, stage: str = "loss") -> None:
         if self.callback is None:
             return
         now = time.perf_counter()
-        evaluations = self.evaluations + (tile / passes if passes else 0)
+        evaluations = self.evaluations + (tile / passes if passes and stage == "loss" else 0)
         per_iteration = ((now - self.began) / evaluations * EVALUATIONS_PER_ITERATION) if evaluations else None
         self.callback(Progress(
             iteration=min(self.step, self.iterations), iterations=self.iterations, scale=self.scale,
             scales=self.scales, elapsed=now - self.start, loss_tensor=self.loss, term_tensors=self.terms,
-            tiles=self.tiles, tile=tile, tile_passes=passes if tile else 0, seconds_per_iteration=per_iteration))
+            tiles=self.tiles, tile=tile, tile_passes=passes if tile else 0, stage=stage,
+            seconds_per_iteration=per_iteration))

@@ -148,8 +148,9 @@ class StyleTargets:
             self._fixed[key] = grams[0] if len(self.styles) == 1 else self._blend(grams, weights)
         return self._fixed[key]
 
-    def per_style(self, height: int, width: int) -> list[Grams]:
-        """Each style's own Grams for an output of this size (cached)."""
+    def per_style(self, height: int, width: int, *, on_tile: Callable[[int, int], None] | None = None) -> list[Grams]:
+        """Each style's own Grams for an output of this size (cached). ``on_tile(done, tiles)``
+        after each tile of a style image taken in tiles."""
         key = (height, width)
         if key not in self._per_style:
             grams_per_style = []
@@ -160,7 +161,7 @@ class StyleTargets:
                     image = frame_to_tensor(resize_frame(style.image, w, h), self.device)
                     if self.config.preserve_colors and self.color_reference is not None:
                         image = match_color(image, frame_to_tensor(self.color_reference, self.device))
-                    grams_per_style.append(self._grams(image))
+                    grams_per_style.append(self._grams(image, on_tile))
                     del image
             self._per_style[key] = grams_per_style
         return self._per_style[key]
@@ -228,6 +229,7 @@ class StyleTargets:
                 for layer in self.config.style_layers}
 
     @torch.no_grad()
-    def _grams(self, image: torch.Tensor) -> Grams:
+    def _grams(self, image: torch.Tensor, on_tile: Callable[[int, int], None] | None = None) -> Grams:
         # whole, or in tiles when a style picture is too large to run whole
-        return tiled_grams(self.vgg, self.dtype, image, self.config.style_layers, self.plan(*image.shape[-2:]))
+        return tiled_grams(self.vgg, self.dtype, image, self.config.style_layers, self.plan(*image.shape[-2:]),
+                           on_tile)

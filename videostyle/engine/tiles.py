@@ -24,6 +24,7 @@ is the memory model's decision (``memory.plan_tiles``).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 
 import torch
@@ -36,6 +37,16 @@ from .vgg import LAYER, VGG19Features, layers_to
 
 
 # -- the two passes ---------------------------------------------------------------------------
+def counted(on_tile: Callable[[int, int], None] | None, passes: int) -> Callable[[], None]:
+    """A callback for after each of ``passes`` tile passes: ``on_tile(done, passes)``, if given."""
+    done = itertools.count(1)
+
+    def tile_done() -> None:
+        if on_tile is not None:
+            on_tile(next(done), passes)
+    return tile_done
+
+
 @torch.no_grad()
 def gram_sums(vgg: VGG19Features, dtype: torch.dtype | None, image: torch.Tensor, layers: tuple[str, ...],
               tiles: tuple[Tile, ...], keep: Mapping[str, torch.Tensor] | None = None,
@@ -63,15 +74,18 @@ def gram_sums(vgg: VGG19Features, dtype: torch.dtype | None, image: torch.Tensor
 
 
 def tiled_grams(vgg: VGG19Features, dtype: torch.dtype | None, image: torch.Tensor, layers: tuple[str, ...],
-                plan: TilePlan | None) -> dict[str, torch.Tensor]:
+                plan: TilePlan | None, on_tile: Callable[[int, int], None] | None = None) -> dict[str, torch.Tensor]:
     """{layer: (1, C, C)} Gram matrices of a (1, 3, H, W) image, as losses.gram_matrix gives
     them, from one Gram-pass tile of ``plan`` at a time (None: the whole image as one tile).
     Each layer's Gram is taken as the pass reaches it, so only one layer's map is held at a
     time: a whole 5120x3200 style image keeping its five style layers' maps until the end
-    needed 2 GB more than this (an allocation failed under an 8 GB ``ulimit -v``)."""
+    needed 2 GB more than this (an allocation failed under an 8 GB ``ulimit -v``).
+    ``on_tile(done, tiles)`` is called after each tile of a plan (a huge style image's pass
+    takes minutes before the first evaluation)."""
     height, width = image.shape[-2:]
     tiles = plan.first_pass if plan is not None else (Tile(0, height, 0, width, 0, height, 0, width),)
-    sums = gram_sums(vgg, dtype, image, layers, tiles)
+    each = counted(on_tile, len(tiles)) if plan is not None else None  # a whole image: one pass, nothing to report
+    sums = gram_sums(vgg, dtype, image, layers, tiles, on_tile=each)
     return {layer: g / LAYER[layer].positions(height, width) for layer, g in sums.items()}
 
 
@@ -94,22 +108,12 @@ def content_features(vgg: VGG19Features, dtype: torch.dtype | None, content: tor
 
 class TiledLoss:
     """The network's terms (:class:`terms.NetworkTerms`, no region masks yet) on an image the
-    plan's size, evaluated tile by tile: :meth:`evaluate` gives their values and gradient.
+    plan's size, evaluated tile by tile: :meth:`evaluate` gives their values and gradient."""
 
-    ``fixed`` {layer: (1, C, C)}: Gram statistics of the rest of the picture, computed before
-    and held, added to those the Gram pass sums over the plan's tiles: the plan's tiles are
-    the ones optimized, the rest contributes fixed sums (the halos' pixels outside the tiles
-    are read, their gradient is not the point). A split needs the Gram pass to cover every
-    tile's extent, so ``fixed`` takes none.
-    """
-
-    def __init__(self, vgg: VGG19Features, dtype: torch.dtype | None, plan: TilePlan, terms: NetworkTerms, *,
-                 fixed: Mapping[str, torch.Tensor] | None = None) -> None:
+    def __init__(self, vgg: VGG19Features, dtype: torch.dtype | None, plan: TilePlan, terms: NetworkTerms) -> None:
         if terms.masked:
             raise ValueError("region masks are not tiled yet")
-        if fixed is not None and plan.split is not None:
-            raise ValueError("fixed Gram sums need a plan without a split")
-        self.vgg, self.plan, self.terms, self.fixed = vgg, plan, terms, fixed
+        self.vgg, self.plan, self.terms = vgg, plan, terms
         self.network = NetworkLoss(vgg, dtype, terms)
         self.kept: dict[str, torch.Tensor] = {  # layer -> the whole picture's map, from the Gram pass
             n: torch.empty(1, LAYER[n].channels, *LAYER[n].size(plan.height, plan.width), dtype=self.network.dtype,
@@ -127,23 +131,15 @@ class TiledLoss:
         ``on_tile(done, passes)`` is called after each tile pass (see :attr:`passes`): an
         evaluation of a large picture takes minutes, and its progress shows per tile."""
         x = x.detach()
-        done = 0
-
-        def tile_done() -> None:
-            nonlocal done
-            done += 1
-            if on_tile is not None:
-                on_tile(done, self.passes)
-
+        tile_done = counted(on_tile, self.passes)
         sums = gram_sums(self.vgg, self.network.dtype, x, tuple(self.terms.style), self.plan.first_pass,
                          self.kept, tile_done)  # pass 1
         style = x.new_zeros(())
         one = x.new_ones(())
         slopes: dict[GramTerm, torch.Tensor] = {}
         for name, grams in self.terms.style.items():
-            statistic = sums[name] if self.fixed is None else sums[name].add_(self.fixed[name])
             for gram in grams:
-                value, diff = gram.value(statistic.clone() if len(grams) > 1 else statistic)
+                value, diff = gram.value(sums[name].clone() if len(grams) > 1 else sums[name])
                 style = style + value
                 slopes[gram] = gram.slope(diff, one)
         grad = torch.zeros_like(x)

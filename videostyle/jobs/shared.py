@@ -31,6 +31,8 @@ class StyleRequest:
     when made: a bad value is a :class:`BadOption` about its setting, before any work."""
 
     COMMAND: ClassVar[str] = "image"  # whose declared defaults apply
+    TIMED: ClassVar[bool] = False  # whether the strength may change over time (S@T keyframes): a clip's
+    KEYFRAMED: ClassVar[bool] = False  # whether keyframes may stand in for the styles: a clip's
 
     style: Sequence[StyleText]  # may be empty (or None, read as empty) for a clip with keyframes
     strength: Sequence[StrengthText] | None = ()  # () or None: the declared default
@@ -66,7 +68,7 @@ class StyleRequest:
         object.__setattr__(self, "style", tuple(self.style or ()))
         object.__setattr__(self, "strength", tuple(self.strength or ()))
         if not self.style and not self.style_optional():
-            if self.COMMAND == "video":
+            if self.KEYFRAMED:
                 raise BadOption(S.style, ": give at least one style, or keyframes (", S.keyframe, ")")
             raise BadOption(S.style, ": give at least one style")
         for spec in self.style:
@@ -85,7 +87,7 @@ class StyleRequest:
 
     def style_config(self) -> StyleConfig:
         """The optimization settings (``iterations``: a still's budget)."""
-        strength = plain_strength(self.strength or (), timed=self.COMMAND == "video")
+        strength = plain_strength(self.strength or (), timed=self.TIMED)
         return StyleConfig(
             content_weight=self.content_weight, strength=strength,
             style_weight=self.style_weight, tv_weight=self.tv_weight, content_layers=names(self.content_layers),

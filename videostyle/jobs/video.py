@@ -44,6 +44,8 @@ class VideoRequest(StyleRequest):
     Every field is a setting of the same name (see ``config.SETTINGS``)."""
 
     COMMAND: ClassVar[str] = "video"
+    TIMED: ClassVar[bool] = True
+    KEYFRAMED: ClassVar[bool] = True
 
     input: str | Path
     output: str | Path

@@ -231,15 +231,17 @@ class WorkDir:
 
     def finished(self) -> set[int]:
         """0-based indices of the finished frames (those whose PNG is here), in any order."""
-        if not self.path.is_dir():
-            return set()
-        return {int(m.group(1)) - 1 for item in self.path.iterdir() if (m := FRAME_FILE.fullmatch(item.name))}
+        return self._numbered(FRAME_FILE)
 
     def drafts(self) -> set[int]:
         """0-based indices of the segments' draft frames (see the module docstring)."""
+        return self._numbered(DRAFT_FILE)
+
+    def _numbered(self, name: re.Pattern[str]) -> set[int]:
+        """0-based indices of the files here whose names ``name`` numbers (from 1)."""
         if not self.path.is_dir():
             return set()
-        return {int(m.group(1)) - 1 for item in self.path.iterdir() if (m := DRAFT_FILE.fullmatch(item.name))}
+        return {int(m.group(1)) - 1 for item in self.path.iterdir() if (m := name.fullmatch(item.name))}
 
     def finished_frames(self) -> int:
         """How many frames are finished in a row from the first: where an in-order job resumes."""
