@@ -239,8 +239,8 @@ def test_hostile_keyframes_are_refused_in_one_line_before_any_work(tmp_path, key
         (["--keyframe", f"#5:{f['good']}", "--workers", "2"], "one worker"),
         (["--keyframe", f"#5:{f['good']}", "--temporal", "warm"], "drop --temporal warm"),
         (["--keyframe", f"#5:{f['good']}", "--seamless-loop"], "--seamless-loop do not work together"),
-        (["--keyframe", f"#5:{f['good']}", "--preserve-colors"], "--preserve-colors cannot apply"),
-        (["--keyframe", f"#5:{f['good']}", "--mask", f['good']], "--mask do not work together"),
+        (["--keyframe", f"#5:{f['good']}", "--style", f["style"], "--style", f["style"], "--mask", f["good"]],
+         "--mask: with keyframes .* one style at most, not 2"),
         (["--style", f["style"], "--passes", "2", "--seamless-loop"], "--passes"),
     ]
     for args, words in cases:
@@ -249,7 +249,7 @@ def test_hostile_keyframes_are_refused_in_one_line_before_any_work(tmp_path, key
         err = capsys.readouterr().err.strip()
         assert code == 2 and err.count("\n") == 0, (args, err)
         assert err.startswith("videostyle: error: ") and __import__("re").search(words, err), (args, err)
-        assert "--keyframe" in err or "--passes" in err or "--workers" in err, err
+        assert "--keyframe" in err or "--passes" in err or "--workers" in err or "--mask" in err, err
         assert not out.exists() and not (tmp_path / ".o.mp4.videostyle").exists(), args
 
 
@@ -304,3 +304,35 @@ def test_passes_keep_the_keyframes(tmp_path, pan):
     key = painted(frames[4], (200, 40, 40))
     out = run(folder, tmp_path / "o", [KeyframeImage(key, "k.png", frame=5)], passes=3)
     assert np.array_equal(out[4], key)
+
+
+# -- with a mask, kept colours, a seamless loop ----------------------------------------------------
+def half_white(tmp_path: Path) -> str:
+    mask = np.zeros((48, 64, 3), np.uint8)
+    mask[:, :32] = 255
+    return write_rgb(tmp_path / "mask.png", mask)
+
+
+def test_a_mask_keeps_the_original_where_it_is_black_at_keyframes_and_between_them_in_every_pass(tmp_path, pan):
+    folder, frames = pan
+    early = painted(frames[2], (40, 40, 200), mark=(16, 24))  # frame #3, its mark in the white half
+    late = painted(frames[7], (200, 40, 40))  # frame #8
+    keys = [KeyframeImage(early, "early.png", frame=3), KeyframeImage(late, "late.png", frame=8)]
+    mask = half_white(tmp_path)
+    one = run(folder, tmp_path / "o", keys, mask=mask, keep_work=True)
+    two = run(folder, tmp_path / "o", keys, mask=mask, passes=2, force=True)
+
+    def gap(out: np.ndarray, t: int, half: slice) -> float:
+        return float(np.abs(out[:, half].astype(int) - frames[t][:, half].astype(int)).mean())
+
+    for out in (one, two):
+        # at a keyframe: the keyframe where the mask is white, the original frame where it is black
+        for t, key in ((2, early), (7, late)):
+            assert np.array_equal(out[t][:, :32], key[:, :32]) and np.array_equal(out[t][:, 32:], frames[t][:, 32:])
+        # elsewhere the black half stays near the photo (no style there, from either keyframe)
+        # while the white half takes the keyframes' look
+        for t in (0, 4, 5, 9):
+            assert gap(out[t], t, slice(40, 64)) < 0.5 * gap(out[t], t, slice(0, 24)), t
+        x = green_x(out[1][:, :32])  # the mark is carried backwards in the white half
+        assert x is not None and abs(x - (15.5 + STEP)) <= 2, x
+    assert any(not np.array_equal(a, b) for a, b in zip(one, two, strict=True))  # the second pass made frames

@@ -46,6 +46,7 @@ from .keyframes import (
     check_keyframe_options,
     keyframe_styles,
     prepare_keyframes,
+    shown_keyframes,
 )
 from .masks import MaskFrames, check_mask_styles, read_mask
 from .passes import check_passes, run_passes
@@ -103,8 +104,8 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
         info = frames_in.info
         keys = None
         if keyframes:
-            check_keyframe_options(temporal=temporal, distributed=segments.distributed,
-                                   preserve_colors=style.preserve_colors, mask=mask)
+            check_keyframe_options(temporal=temporal, distributed=segments.distributed, styles=len(styles),
+                                   mask=mask)
             # the check reads the clip the job opened: the keyframe runner reads through its opener
             keys = prepare_keyframes(keyframes, info, frames_in, detect_cuts=temporal.detect_cuts)
         painted = [Style(image) for image in keyframe_styles(keys)] if keys is not None else []
@@ -114,6 +115,8 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
         stylizer.check_memory(info.height, info.width)
         looks, masks = _looks(source, clip, even, info, styles, style, temporal, segments, schedule, mask,
                               cuts=keys.cuts if keys is not None and temporal.detect_cuts else None)
+        if keys is not None:  # what the output shows at the keyframes, under the mask and the colours kept
+            keys = shown_keyframes(keys, mask=masks, preserve_colors=style.preserve_colors)
         runtime = None
         if segments.distributed:
             from .ray import RayRuntime

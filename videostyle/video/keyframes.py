@@ -53,15 +53,17 @@ import numpy as np
 import torch
 
 from ..config import TemporalConfig
+from ..engine.color import keep_luminance
 from ..engine.flow import FlowEstimator, FlowResult, flow_between, warp
 from ..engine.optimize import Stylizer
 from ..engine.targets import FrameTargets, TargetsFunction
 from ..engine.temporal import TemporalStylizer
-from ..engine.tensors import float_to_frame, resize_frame
+from ..engine.tensors import float_to_frame, frame_to_tensor, resize_frame, tensor_to_frame
 from ..engine.warp import backward_warp
 from ..errors import BadInput, BadOption, S
 from ..io import VideoInfo
 from .chain import SegmentFrame, SegmentState, stylize_segment
+from .masks import MaskFrames
 from .originals import ClipFrames
 from .report import NoFrames, RunReport
 from .targets import scene_cuts
@@ -106,11 +108,20 @@ class KeyframeImage:
 @dataclass(frozen=True, eq=False)
 class Keyframe:
     """A keyframe on its frame: ``index`` (0-based), ``image`` (H, W, 3) uint8 RGB at the
-    output's size, ``name`` its file."""
+    output's size (what the output shows there), ``name`` its file; ``original``: the clip's
+    frame there; ``painted``: the keyframe as given (resized) when ``image`` is not it (under a
+    mask or ``preserve_colors``, see :func:`shown_keyframes`)."""
 
     index: int
     image: np.ndarray
     name: str
+    original: np.ndarray | None = None
+    painted: np.ndarray | None = None
+
+    @property
+    def look(self) -> np.ndarray:
+        """The picture whose style statistics are the keyframe's target: the keyframe as given."""
+        return self.image if self.painted is None else self.painted
 
     @property
     def state(self) -> np.ndarray:
@@ -198,9 +209,13 @@ def prepare_keyframes(given: Sequence[KeyframeImage], info: VideoInfo, frames: I
             raise BadOption(S.keyframe, f" {first.when}:{first.name} and {second.when}:{second.name}: both fall "
                             f"on frame #{a + 1}; give one keyframe per frame")
     layouts: list[np.ndarray] = []
+    wanted = {index for index, _ in placed}
+    originals: dict[int, np.ndarray] = {}
 
     def laid_out(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         for frame in frames:
+            if len(layouts) in wanted:
+                originals[len(layouts)] = frame
             layouts.append(edge_layout(frame).astype(np.float16))  # 1.2 KB a frame at EDGE_SIDE 32
             yield frame
 
@@ -217,7 +232,8 @@ def prepare_keyframes(given: Sequence[KeyframeImage], info: VideoInfo, frames: I
                             f"{seconds_of(count, info):.2f} s); give a time inside the clip")
         image = resize_frame(key.image, width, height)
         _check_likeness(key, index, edge_layout(image), layouts, info)
-        keyframes.append(Keyframe(index=index, image=np.ascontiguousarray(image), name=key.name))
+        keyframes.append(Keyframe(index=index, image=np.ascontiguousarray(image), name=key.name,
+                                  original=originals.get(index)))
     return ClipKeyframes(keyframes=tuple(keyframes), count=count, cuts=tuple(cuts))
 
 
@@ -248,6 +264,32 @@ def _check_likeness(key: KeyframeImage, index: int, layout: np.ndarray, layouts:
         raise BadInput(S.keyframe, f" {key.name}: does not look like {where} ({compared}: {own:.2f}, at least "
                        f"{EDGE_FLOOR:g} expected; no frame of the clip scores more than {matches[best]:.2f}); is it "
                        "a frame of another shot or another clip?")
+
+
+def shown_keyframes(clip: ClipKeyframes, *, mask: MaskFrames | None = None,
+                    preserve_colors: bool = False) -> ClipKeyframes:
+    """The pictures the output shows at the keyframes, by the rules every frame follows:
+    under a region ``mask`` the keyframe where the mask is white and the original frame where
+    it is black (blended where it is grey); with ``preserve_colors`` the keyframe's luminance
+    in the original frame's colours (YIQ, as ``engine.color.keep_luminance``), so that the
+    keyframe does not flash its own colours for one frame in a clip that keeps the original's.
+    The keyframes' style targets stay the keyframes as given (:attr:`Keyframe.look`)."""
+    if mask is None and not preserve_colors:
+        return clip
+    keyframes = []
+    for key in clip.keyframes:
+        if key.original is None:
+            raise ValueError(f"keyframe {key.name} has no original frame to be shown with")
+        shown = key.image.astype(np.float32)
+        original = key.original.astype(np.float32)
+        if mask is not None:
+            white = mask.at(key.index)[..., None]
+            shown = white * shown + (1 - white) * original
+        image = np.clip(shown + 0.5, 0, 255).astype(np.uint8)
+        if preserve_colors:
+            image = tensor_to_frame(keep_luminance(frame_to_tensor(image), frame_to_tensor(key.original)))
+        keyframes.append(dataclasses.replace(key, image=np.ascontiguousarray(image), painted=key.look))
+    return dataclasses.replace(clip, keyframes=tuple(keyframes))
 
 
 # -- the targets -------------------------------------------------------------------------------
@@ -288,13 +330,15 @@ class KeyframeTargets:
 
     def __call__(self, index: int) -> FrameTargets:
         keys = self.keyframe_weights(index)
-        if not self.style_weights:
-            return FrameTargets(weights=keys)
         base = self.base(index) if self.base is not None else None
+        mask = base.mask if base is not None else None  # white: the blend below; black: the original
+        if not self.style_weights:
+            return FrameTargets(weights=keys, mask=mask, blend_in_mask=mask is not None)
         styles = base.weights if base is not None and base.weights is not None else self.style_weights
         total = float(sum(styles))
         weights = (*(STYLE_SHARE * w / total for w in styles), *((1 - STYLE_SHARE) * w for w in keys))
-        return FrameTargets(weights=weights, style_weight=base.style_weight if base is not None else None)
+        return FrameTargets(weights=weights, style_weight=base.style_weight if base is not None else None,
+                            mask=mask, blend_in_mask=mask is not None)
 
 
 # -- the pieces of a run ---------------------------------------------------------------------
@@ -560,12 +604,11 @@ def _flows_ahead(originals: ClipFrames, indices: Iterable[int]) -> Iterator[tupl
 
 def keyframe_styles(clip: ClipKeyframes) -> list[np.ndarray]:
     """The keyframes as style pictures (their Gram matrices become the targets)."""
-    return [k.image for k in clip.keyframes]
+    return [k.look for k in clip.keyframes]
 
 
-def check_keyframe_options(*, temporal: TemporalConfig, distributed: bool, preserve_colors: bool,
-                           mask: object) -> None:
-    """Refuse, before any work, what keyframes do not work with yet."""
+def check_keyframe_options(*, temporal: TemporalConfig, distributed: bool, styles: int, mask: object) -> None:
+    """Refuse, before any work, what keyframes do not work with (yet)."""
     if temporal.mode != "flow":
         raise BadOption(S.keyframe, ": keyframes are carried along the optical flow; drop ", S.temporal, " ",
                         temporal.mode)
@@ -573,9 +616,7 @@ def check_keyframe_options(*, temporal: TemporalConfig, distributed: bool, prese
         raise BadOption(S.keyframe, ": keyframes run on one worker for now; drop ", S.workers, "/", S.ray_address)
     if temporal.seamless_loop:
         raise BadOption(S.keyframe, ": keyframes and ", S.seamless_loop, " do not work together yet; drop one")
-    if preserve_colors:
-        raise BadOption(S.keyframe, ": a keyframe sets the colours, so ", S.preserve_colors, " cannot apply; "
-                        "drop it")
-    if mask is not None:
-        raise BadOption(S.keyframe, ": keyframes and a region ", S.mask, " do not work together yet; drop one")
+    if mask is not None and styles > 1:
+        raise BadOption(S.mask, f": with keyframes a mask splits each frame between their look (white) and the "
+                        f"original (black), so give one style at most, not {styles}")
 
