@@ -67,7 +67,7 @@ def read_folder(folder: Path) -> list[np.ndarray]:
 def run(clip: Path, out: Path, keys: list[KeyframeImage], **options) -> list[np.ndarray]:
     options.setdefault("styles", [])
     styles = options.pop("styles")
-    stylize_video(clip, f"{out}/", styles, style=FAST, temporal=options.pop("temporal", FEW),
+    stylize_video(clip, f"{out}/", styles, style=options.pop("style", FAST), temporal=options.pop("temporal", FEW),
                   clip=ClipConfig(size=None), keyframes=keys, **options)
     return read_folder(out)
 
@@ -336,3 +336,24 @@ def test_a_mask_keeps_the_original_where_it_is_black_at_keyframes_and_between_th
         x = green_x(out[1][:, :32])  # the mark is carried backwards in the white half
         assert x is not None and abs(x - (15.5 + STEP)) <= 2, x
     assert any(not np.array_equal(a, b) for a, b in zip(one, two, strict=True))  # the second pass made frames
+
+
+def yiq(frame: np.ndarray) -> np.ndarray:
+    rgb_to_yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+    return frame.astype(np.float64) @ rgb_to_yiq.T
+
+
+def test_kept_colours_are_the_originals_at_keyframes_too_and_their_strokes_the_keyframes(tmp_path, pan):
+    folder, frames = pan
+    key = painted(frames[4], (40, 40, 200), mark=(24, 24))  # blue, with a (bright) green mark
+    out = run(folder, tmp_path / "o", [KeyframeImage(key, "k.png", frame=5)],
+              style=StyleConfig(device="cpu", precision="fp32", preserve_colors=True))
+    shown, painted_, original = yiq(out[4]), yiq(key), yiq(frames[4])
+    assert np.abs(shown[..., 0] - painted_[..., 0]).max() <= 2  # the keyframe's luminance: its strokes
+    assert np.abs(shown[..., 1:] - original[..., 1:]).mean() < 2  # in the original's colours
+    assert np.abs(painted_[..., 1:] - original[..., 1:]).mean() > 8  # which the painting did not have
+    for t in (0, 3, 5, 9):  # every other frame keeps the original's colours as well: no flash at #5
+        assert np.abs(yiq(out[t])[..., 1:] - yiq(frames[t])[..., 1:]).mean() < 2, t
+    # the keyframe's luminance is still carried: the mark's brightness follows the motion backwards
+    brightest = [int(np.argmax(yiq(out[t])[20:28, :, 0].mean(axis=0))) for t in (4, 3)]
+    assert abs(brightest[0] - brightest[1] - STEP) <= 3, brightest

@@ -284,7 +284,7 @@ def shown_keyframes(clip: ClipKeyframes, *, mask: MaskFrames | None = None,
         original = key.original.astype(np.float32)
         if mask is not None:
             white = mask.at(key.index)[..., None]
-            shown = white * shown + (1 - white) * original
+            shown = (white * shown + (1 - white) * original).astype(np.float32)
         image = np.clip(shown + 0.5, 0, 255).astype(np.uint8)
         if preserve_colors:
             image = tensor_to_frame(keep_luminance(frame_to_tensor(image), frame_to_tensor(key.original)))
