@@ -38,7 +38,7 @@ from ..io.identity import FileIdentity, check_unchanged
 from ..io.lock import JobLock, output_lock_path
 from ..io.outputs import VIDEO_SUFFIXES, check_not_input, output_kind
 from ..io.sources import source_files
-from .chain import stylize_loop_end, stylize_segment
+from .chain import stylize_segment
 from .keyframes import (
     KeyframeImage,
     KeyframeRunner,
@@ -48,6 +48,7 @@ from .keyframes import (
     prepare_keyframes,
     shown_keyframes,
 )
+from .loop import close_loop
 from .masks import MaskFrames, check_mask_styles, read_mask
 from .passes import check_passes, run_passes
 from .report import NoFrames, Runner, RunReport, VideoCallback, VideoResult, encode_progress
@@ -95,9 +96,8 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     started = time.perf_counter()
     identity = FileIdentity.of(source)  # before the probe: a file replaced after it is caught at the end
     SETTINGS["passes"].check(passes)
-    if passes > 1 and (segments.distributed or temporal.seamless_loop):
-        raise BadOption(S.passes, ": later passes run on one worker and not with ", S.seamless_loop, " yet; drop ",
-                        S.passes if not segments.distributed else S.workers)
+    if passes > 1 and segments.distributed:
+        raise BadOption(S.passes, ": later passes run on one worker; drop ", S.workers, " (or ", S.passes, ")")
     if not styles and not keyframes:
         raise BadOption(S.style, ": give at least one style, or keyframes (", S.keyframe, ")")
     with _open(source, clip, even) as frames_in, contextlib.ExitStack() as stack:
@@ -142,7 +142,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                     weights = [s.weight if isinstance(s, Style) else 1.0 for s in styles]
                     frame_looks = KeyframeTargets(keys, info, styles=weights, base=looks)
                     runner = KeyframeRunner(stylizer, temporal, info, keys, looks=frame_looks,
-                                            opener=lambda: _open(source, clip, even))
+                                            opener=lambda: _open(source, clip, even), loop=segments)
                 elif runtime is not None:
                     runner = runtime
                 else:
@@ -153,7 +153,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                     run_passes(stylizer, temporal, info, count=run.frames, passes=passes, work=work, report=run,
                                opener=lambda: _open(source, clip, even),
                                looks=frame_looks,
-                               fixed=set(keys.indices) if keys is not None else None)
+                               fixed=set(keys.indices) if keys is not None else None, loop=temporal.seamless_loop)
                 _encode(source, out, work, run, info, clip, encode, force, even, folder, identity)
             except DiskFull as full:
                 raise DiskFull(full.path, "the finished frames are kept, free space and rerun to resume",
@@ -254,28 +254,12 @@ class LocalRunner:
         if counted.count == 0:
             raise NoFrames(self.info.path)
         if self.config.seamless_loop and counted.count >= 2:
-            self._close_loop(counted, work, report)
+            count = counted.count
+            assert counted.first is not None
+            first = counted.first
+            close_loop(self.stylizer, self.config, self.loop, work, report, count=count, looks=self.looks,
+                       original=lambda i: first if i == 0 else counted.last[count - 1 - i])
         report.end(counted.count)
-
-    def _close_loop(self, counted: _Counted, work: WorkDir, report: RunReport) -> None:
-        """Restylize the last frames so that the end leads into the start. The chain's own
-        results are kept as drafts first, so a rerun (after a crash here) starts from them."""
-        count = counted.count
-        indices = list(range(count - 1, max(0, count - 1 - self.loop.overlap), -1))  # the last frame first
-        drafts = []
-        for index in indices:
-            draft = work.load_draft(index)
-            if draft is None:
-                draft = work.load_frame(index)
-                work.save(index, draft, None, draft=True)
-            drafts.append(draft)
-        assert counted.first is not None
-        originals = [counted.first, *(counted.last[count - 1 - i] for i in indices)]
-        for done in stylize_loop_end(self.stylizer, originals, drafts, work.load_frame(0), config=self.config,
-                                     iterations=self.loop.bridge_iterations, indices=indices, looks=self.looks,
-                                     progress=report.step):
-            report.check()
-            work.save(done.index, done.image, None)
 
 
 def _encode(source: str | Path, out: Path, work: WorkDir, run: RunReport, info: VideoInfo, clip: ClipConfig,

@@ -31,8 +31,12 @@ The run (:class:`KeyframeRunner`), shot by shot (a scene cut ends every propagat
   painting there.
 
 A shot without a keyframe is one forward chain from its first frame, its targets the time
-blend of the keyframes. Resume: every finished frame, draft and its float state is kept in
-the work folder; a rerun continues each piece where it stopped and makes the same frames.
+blend of the keyframes. Under a region mask, with ``preserve_colors``, the keyframes are shown
+by the rule every frame follows (:func:`shown_keyframes`); with ``seamless_loop`` the loop's
+closing (``loop.py``) restylizes only frames after the last keyframe.
+
+Resume: every finished frame, draft and its float state is kept in the work folder; a rerun
+continues each piece where it stopped and makes the same frames.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..config import TemporalConfig
+from ..config import SegmentConfig, TemporalConfig
 from ..engine.color import keep_luminance
 from ..engine.flow import FlowEstimator, FlowResult, flow_between, warp
 from ..engine.optimize import Stylizer
@@ -63,6 +67,7 @@ from ..engine.warp import backward_warp
 from ..errors import BadInput, BadOption, S
 from ..io import VideoInfo
 from .chain import SegmentFrame, SegmentState, stylize_segment
+from .loop import close_loop
 from .masks import MaskFrames
 from .originals import ClipFrames
 from .report import NoFrames, RunReport
@@ -429,9 +434,10 @@ class KeyframeRunner:
     docstring); ``opener`` opens the clip again (a backward chain reads it out of order)."""
 
     def __init__(self, stylizer: Stylizer, config: TemporalConfig, info: VideoInfo, clip: ClipKeyframes, *,
-                 looks: KeyframeTargets, opener: Callable[[], object]) -> None:
+                 looks: KeyframeTargets, opener: Callable[[], object], loop: SegmentConfig | None = None) -> None:
         self.stylizer, self.config, self.info, self.clip, self.looks = stylizer, config, info, clip, looks
         self.opener = opener
+        self.loop = loop or SegmentConfig()  # with config.seamless_loop: the closing's overlap and iterations
         self.keys = {k.index: k for k in clip.keyframes}
 
     def run(self, frames: Iterable[np.ndarray], work: WorkDir, report: RunReport) -> None:
@@ -449,6 +455,10 @@ class KeyframeRunner:
                     self._between(piece)
                 else:
                     self._chain(piece.frames, anchor=None if piece.kind == "fresh" else piece.start)
+            if self.config.seamless_loop:
+                self.originals.step = -1  # the closing reads the last frames backwards
+                close_loop(self.stylizer, self.config, self.loop, work, report, count=self.clip.count,
+                           original=originals.__getitem__, looks=self.looks, fixed=self.keys)
         report.end(self.clip.count)
 
     # -- chains --------------------------------------------------------------------------------
@@ -614,8 +624,6 @@ def check_keyframe_options(*, temporal: TemporalConfig, distributed: bool, style
                         temporal.mode)
     if distributed:
         raise BadOption(S.keyframe, ": keyframes run on one worker for now; drop ", S.workers, "/", S.ray_address)
-    if temporal.seamless_loop:
-        raise BadOption(S.keyframe, ": keyframes and ", S.seamless_loop, " do not work together yet; drop one")
     if mask is not None and styles > 1:
         raise BadOption(S.mask, f": with keyframes a mask splits each frame between their look (white) and the "
                         f"original (black), so give one style at most, not {styles}")
