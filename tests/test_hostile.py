@@ -368,7 +368,6 @@ CASES = [
      "both fall on frame #1"),
     ("video-keyframe-independent", video("--keyframe", "0:painted.png", "--temporal", "independent"),
      "--temporal independent"),
-    ("video-keyframe-with-workers", video("--keyframe", "0:painted.png", "--workers", "2"), "--workers"),
     ("video-keyframe-mask-two-styles", video("--style", "content.png", "--keyframe", "0:painted.png", "--mask",
                                              "white.png"), "one style at most"),
     ("video-mask-missing", video("--mask", "missing.png"), "missing.png"),

@@ -236,7 +236,6 @@ def test_hostile_keyframes_are_refused_in_one_line_before_any_work(tmp_path, key
         (["--keyframe", f"#5:{tmp_path / 'missing.png'}"], "no such file"),
         (["--keyframe", f"#5:{f['other']}"], "does not look like frame #5 .*edges"),
         (["--keyframe", f"#9:{f['early']}"], "looks like frame #1 .* rather than frame #9"),
-        (["--keyframe", f"#5:{f['good']}", "--workers", "2"], "one worker"),
         (["--keyframe", f"#5:{f['good']}", "--temporal", "warm"], "drop --temporal warm"),
         (["--keyframe", f"#5:{f['good']}", "--style", f["style"], "--style", f["style"], "--mask", f["good"]],
          "--mask: with keyframes .* one style at most, not 2"),

@@ -104,8 +104,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
         info = frames_in.info
         keys = None
         if keyframes:
-            check_keyframe_options(temporal=temporal, distributed=segments.distributed, styles=len(styles),
-                                   mask=mask)
+            check_keyframe_options(temporal=temporal, styles=len(styles), mask=mask)
             # the check reads the clip the job opened: the keyframe runner reads through its opener
             keys = prepare_keyframes(keyframes, info, frames_in, detect_cuts=temporal.detect_cuts)
         painted = [Style(image) for image in keyframe_styles(keys)] if keys is not None else []
@@ -121,7 +120,8 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
         if segments.distributed:
             from .ray import RayRuntime
 
-            runtime = stack.enter_context(RayRuntime(segments, styles, style, temporal, info, looks=looks))
+            runtime = stack.enter_context(RayRuntime(segments, [*styles, *painted], style, temporal, info,
+                                                     looks=looks))
             segments = dataclasses.replace(segments, workers=runtime.workers)
         settings = _settings(source, info, styles, style, temporal, clip, segments)
         if schedule is not None:
@@ -141,8 +141,11 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                 if keys is not None:
                     weights = [s.weight if isinstance(s, Style) else 1.0 for s in styles]
                     frame_looks = KeyframeTargets(keys, info, styles=weights, base=looks)
-                    runner = KeyframeRunner(stylizer, temporal, info, keys, looks=frame_looks,
-                                            opener=lambda: _open(source, clip, even), loop=segments)
+                    if runtime is not None:  # its pieces on the workers
+                        runner = runtime.keyframes(keys, frame_looks)
+                    else:
+                        runner = KeyframeRunner(stylizer, temporal, info, keys, looks=frame_looks,
+                                                opener=lambda: _open(source, clip, even), loop=segments)
                 elif runtime is not None:
                     runner = runtime
                 else:

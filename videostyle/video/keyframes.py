@@ -51,6 +51,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -429,6 +431,48 @@ def warp_result(result: np.ndarray, flow: FlowResult, kernel: str) -> np.ndarray
 
 
 # -- the run -----------------------------------------------------------------------------------
+class Originals(Protocol):
+    """The clip's frames by index (``originals.ClipFrames``); ``step`` hints at the walk's direction."""
+
+    step: int
+
+    def __getitem__(self, index: int) -> np.ndarray: ...
+
+
+class FrameStore(Protocol):
+    """What a piece reads and writes of the work folder (``WorkDir``; a Ray worker's copy)."""
+
+    def finished(self) -> set[int]: ...
+    def drafts(self) -> set[int]: ...
+    def save(self, index: int, frame: np.ndarray | None, state: np.ndarray | None, *, since_restart: int = 0,
+             draft: bool = False) -> None: ...
+    def load_state(self, index: int) -> tuple[np.ndarray, int] | None: ...
+    def load_draft(self, index: int) -> np.ndarray | None: ...
+    def load_frame(self, index: int) -> np.ndarray: ...
+    def discard_state(self, index: int) -> None: ...
+    def discard_draft(self, index: int) -> None: ...
+    def draft_path(self, index: int) -> Path: ...
+
+
+def save_keyframes(clip: ClipKeyframes, work: WorkDir, report: RunReport) -> None:
+    """Write the keyframes not yet in the work folder as finished frames (they are the output there)."""
+    for key in clip.keyframes:
+        if key.index not in work.finished():
+            work.save(key.index, key.image, None)
+            report.frame_done(key.index, 0.0, key.image)
+
+
+def piece_span(piece: Piece) -> range:
+    """The frames a piece reads, of the clip and of the work folder: its own and its keyframes."""
+    if piece.kind == "fresh":
+        return range(piece.start, piece.stop)
+    if piece.kind == "between":
+        return range(piece.start, piece.stop + 1)
+    if piece.stop > piece.start:
+        return range(piece.start, piece.stop)
+    return range(piece.stop + 1, piece.start + 1)
+
+
 class KeyframeRunner:
     """Makes every unfinished frame of a keyframe run into the work folder (see the module's
     docstring); ``opener`` opens the clip again (a backward chain reads it out of order)."""
@@ -444,22 +488,25 @@ class KeyframeRunner:
         report.total = self.clip.count
         report.resumed = len(work.finished() & set(range(self.clip.count)))
         with ClipFrames(self.opener, frame_bytes=self.info.width * self.info.height * 3) as originals:
-            self.originals, self.work, self.report = originals, work, report
-            for key in self.clip.keyframes:
-                if key.index not in work.finished():
-                    work.save(key.index, key.image, None)
-                    report.frame_done(key.index, 0.0, key.image)
+            save_keyframes(self.clip, work, report)
             for piece in plan_pieces(self.clip):
-                report.check()
-                if piece.kind == "between":
-                    self._between(piece)
-                else:
-                    self._chain(piece.frames, anchor=None if piece.kind == "fresh" else piece.start)
+                self.run_piece(piece, originals=originals, work=work, report=report)
             if self.config.seamless_loop:
-                self.originals.step = -1  # the closing reads the last frames backwards
+                originals.step = -1  # the closing reads the last frames backwards
                 close_loop(self.stylizer, self.config, self.loop, work, report, count=self.clip.count,
                            original=originals.__getitem__, looks=self.looks, fixed=self.keys)
         report.end(self.clip.count)
+
+    def run_piece(self, piece: Piece, *, originals: Originals, work: FrameStore, report: RunReport) -> None:
+        """Make the unfinished frames of one piece (the keyframes are saved already), reading
+        the clip's frames from ``originals`` and the pieces' progress from ``work``, where its
+        frames go: a piece needs nothing of another (a Ray worker runs one on its own)."""
+        self.originals, self.work, self.report = originals, work, report
+        report.check()
+        if piece.kind == "between":
+            self._between(piece)
+        else:
+            self._chain(piece.frames, anchor=None if piece.kind == "fresh" else piece.start)
 
     # -- chains --------------------------------------------------------------------------------
     def _chain(self, order: list[int], *, anchor: int | None, draft: bool = False) -> None:
@@ -596,7 +643,7 @@ class KeyframeRunner:
             share = share_now
             self.report.check()
 
-def _flows_ahead(originals: ClipFrames, indices: Iterable[int]) -> Iterator[tuple[int, FlowResult]]:
+def _flows_ahead(originals: Originals, indices: Iterable[int]) -> Iterator[tuple[int, FlowResult]]:
     """(index, flow from the frame before) for ``indices`` in order, each computed a few
     frames ahead in a worker thread."""
     estimator = FlowEstimator()
@@ -617,13 +664,11 @@ def keyframe_styles(clip: ClipKeyframes) -> list[np.ndarray]:
     return [k.look for k in clip.keyframes]
 
 
-def check_keyframe_options(*, temporal: TemporalConfig, distributed: bool, styles: int, mask: object) -> None:
+def check_keyframe_options(*, temporal: TemporalConfig, styles: int, mask: object) -> None:
     """Refuse, before any work, what keyframes do not work with (yet)."""
     if temporal.mode != "flow":
         raise BadOption(S.keyframe, ": keyframes are carried along the optical flow; drop ", S.temporal, " ",
                         temporal.mode)
-    if distributed:
-        raise BadOption(S.keyframe, ": keyframes run on one worker for now; drop ", S.workers, "/", S.ray_address)
     if mask is not None and styles > 1:
         raise BadOption(S.mask, f": with keyframes a mask splits each frame between their look (white) and the "
                         f"original (black), so give one style at most, not {styles}")
