@@ -343,8 +343,21 @@ def yiq(frame: np.ndarray) -> np.ndarray:
 def test_kept_colours_are_the_originals_at_keyframes_too_and_their_strokes_the_keyframes(tmp_path, pan):
     folder, frames = pan
     key = painted(frames[4], (40, 40, 200), mark=(24, 24))  # blue, with a (bright) green mark
-    out = run(folder, tmp_path / "o", [KeyframeImage(key, "k.png", frame=5)],
-              style=StyleConfig(device="cpu", precision="fp32", preserve_colors=True))
+    keys, kept = [KeyframeImage(key, "k.png", frame=5)], StyleConfig(device="cpu", precision="fp32",
+                                                                     preserve_colors=True)
+    out = run(folder, tmp_path / "o", keys, style=kept)
+    made = []
+
+    def stop_midway(p):
+        if p.step is None:
+            made.append(p.frame)
+            if len(made) == 4:  # the keyframe and 3 frames before it
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(folder, tmp_path / "again", keys, style=kept, callback=stop_midway)
+    again = run(folder, tmp_path / "again", keys, style=kept)  # the colours are matched to the same frame
+    assert all(np.array_equal(a, b) for a, b in zip(out, again, strict=True))
     shown, painted_, original = yiq(out[4]), yiq(key), yiq(frames[4])
     assert np.abs(shown[..., 0] - painted_[..., 0]).max() <= 2  # the keyframe's luminance: its strokes
     assert np.abs(shown[..., 1:] - original[..., 1:]).mean() < 2  # in the original's colours

@@ -40,6 +40,7 @@ from ..io.outputs import VIDEO_SUFFIXES, check_not_input, output_kind
 from ..io.sources import source_files
 from .chain import stylize_segment
 from .keyframes import (
+    ClipKeyframes,
     KeyframeImage,
     KeyframeRunner,
     KeyframeTargets,
@@ -109,7 +110,9 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
             keys = prepare_keyframes(keyframes, info, frames_in, detect_cuts=temporal.detect_cuts)
         painted = [Style(image) for image in keyframe_styles(keys)] if keys is not None else []
         # checks the styles, the weights and the memory here
-        stylizer = Stylizer([*styles, *painted], style, cancel=cancel)
+        # with keyframes, preserve_colors matches the styles' colours to the first keyframe's frame, whatever
+        # frame a (resumed, distributed) run stylizes first: the same targets in every run
+        stylizer = Stylizer([*styles, *painted], style, cancel=cancel, color_reference=_colour_reference(keys))
         stylizer.reserve_image_buffers(reserved_buffers(temporal))  # what each frame's temporal terms hold
         stylizer.check_memory(info.height, info.width)
         looks, masks = _looks(source, clip, even, info, styles, style, temporal, segments, schedule, mask,
@@ -166,6 +169,12 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     elapsed = time.perf_counter() - started
     return VideoResult(output=out, frames=run.frames, resumed=run.resumed, seconds=elapsed,
                        seconds_per_frame=run.seconds_per_frame(), scene_cuts=run.cuts, info=info)
+
+
+def _colour_reference(keys: ClipKeyframes | None) -> np.ndarray | None:
+    """The frame whose colours preserve_colors keeps in the style pictures: with keyframes the
+    first keyframe's original frame; without, the first frame stylized (the Stylizer's default)."""
+    return keys.keyframes[0].original if keys is not None else None
 
 
 def _open(source: str | Path, clip: ClipConfig, even: bool):

@@ -195,8 +195,10 @@ class SegmentWorker:
         runner's (clip keyframes, info, looks), held by the driver."""
         import ray
 
-        stylizer = self.stylizer(styles)
         clip, info, looks = ray.get(runner[0])
+        stylizer = self.stylizer(styles)
+        if stylizer.targets.color_reference is None:  # preserve_colors' reference, as the driver's (job.py)
+            stylizer.targets.color_reference = clip.keyframes[0].original
         span = piece_span(piece)
         originals = _Window(dict(zip(span, _frames(chunks, span.start, span.stop), strict=True)))
         keyframes = KeyframeRunner(stylizer, self.temporal, info, clip, looks=looks, opener=lambda: None)
