@@ -187,11 +187,11 @@ class StyleTargets:
         style weight or regions."""
         frame = frame or FrameTargets()
         weight = self.config.effective_style_weight if frame.style_weight is None else frame.style_weight
-        grams = self.fixed(height, width) if frame.weights is None else self.blended(height, width, frame.weights)
-        if frame.mask is not None and frame.blend_in_mask:
-            return GramTargets(weight, regions=[(mask_tensor(frame.mask, height, width, self.device), grams)])
-        if frame.mask is not None:
+        if frame.mask is not None and not frame.blend_in_mask:
             return GramTargets(weight, regions=self.regions(frame.mask, height, width))
+        grams = self.fixed(height, width) if frame.weights is None else self.blended(height, width, frame.weights)
+        if frame.mask is not None:  # blend_in_mask: one region
+            return GramTargets(weight, regions=[(mask_tensor(frame.mask, height, width, self.device), grams)])
         return GramTargets(weight, grams=grams)
 
     def regions(self, mask: np.ndarray, height: int, width: int) -> list[tuple[torch.Tensor, Grams]]:
