@@ -67,7 +67,7 @@ def read_folder(folder: Path) -> list[np.ndarray]:
 def run(clip: Path, out: Path, keys: list[KeyframeImage], **options) -> list[np.ndarray]:
     options.setdefault("styles", [])
     styles = options.pop("styles")
-    stylize_video(clip, f"{out}/", styles, style=FAST, temporal=options.pop("temporal", FEW),
+    stylize_video(clip, f"{out}/", styles, style=options.pop("style", FAST), temporal=options.pop("temporal", FEW),
                   clip=ClipConfig(size=None), keyframes=keys, **options)
     return read_folder(out)
 
@@ -236,12 +236,9 @@ def test_hostile_keyframes_are_refused_in_one_line_before_any_work(tmp_path, key
         (["--keyframe", f"#5:{tmp_path / 'missing.png'}"], "no such file"),
         (["--keyframe", f"#5:{f['other']}"], "does not look like frame #5 .*edges"),
         (["--keyframe", f"#9:{f['early']}"], "looks like frame #1 .* rather than frame #9"),
-        (["--keyframe", f"#5:{f['good']}", "--workers", "2"], "one worker"),
         (["--keyframe", f"#5:{f['good']}", "--temporal", "warm"], "drop --temporal warm"),
-        (["--keyframe", f"#5:{f['good']}", "--seamless-loop"], "--seamless-loop do not work together"),
-        (["--keyframe", f"#5:{f['good']}", "--preserve-colors"], "--preserve-colors cannot apply"),
-        (["--keyframe", f"#5:{f['good']}", "--mask", f['good']], "--mask do not work together"),
-        (["--style", f["style"], "--passes", "2", "--seamless-loop"], "--passes"),
+        (["--keyframe", f"#5:{f['good']}", "--style", f["style"], "--style", f["style"], "--mask", f["good"]],
+         "--mask: with keyframes .* one style at most, not 2"),
     ]
     for args, words in cases:
         capsys.readouterr()
@@ -249,7 +246,7 @@ def test_hostile_keyframes_are_refused_in_one_line_before_any_work(tmp_path, key
         err = capsys.readouterr().err.strip()
         assert code == 2 and err.count("\n") == 0, (args, err)
         assert err.startswith("videostyle: error: ") and __import__("re").search(words, err), (args, err)
-        assert "--keyframe" in err or "--passes" in err or "--workers" in err, err
+        assert "--keyframe" in err or "--passes" in err or "--workers" in err or "--mask" in err, err
         assert not out.exists() and not (tmp_path / ".o.mp4.videostyle").exists(), args
 
 
@@ -303,3 +300,104 @@ def test_passes_keep_the_keyframes(tmp_path, pan):
     key = painted(frames[4], (200, 40, 40))
     out = run(folder, tmp_path / "o", [KeyframeImage(key, "k.png", frame=5)], passes=3)
     assert np.array_equal(out[4], key)
+
+
+# -- with a mask, kept colours, a seamless loop ----------------------------------------------------
+def half_white(tmp_path: Path) -> str:
+    mask = np.zeros((48, 64, 3), np.uint8)
+    mask[:, :32] = 255
+    return write_rgb(tmp_path / "mask.png", mask)
+
+
+def test_a_mask_keeps_the_original_where_it_is_black_at_keyframes_and_between_them_in_every_pass(tmp_path, pan):
+    folder, frames = pan
+    early = painted(frames[2], (40, 40, 200), mark=(16, 24))  # frame #3, its mark in the white half
+    late = painted(frames[7], (200, 40, 40))  # frame #8
+    keys = [KeyframeImage(early, "early.png", frame=3), KeyframeImage(late, "late.png", frame=8)]
+    mask = half_white(tmp_path)
+    one = run(folder, tmp_path / "o", keys, mask=mask, keep_work=True)
+    two = run(folder, tmp_path / "o", keys, mask=mask, passes=2, force=True)
+
+    def gap(out: np.ndarray, t: int, half: slice) -> float:
+        return float(np.abs(out[:, half].astype(int) - frames[t][:, half].astype(int)).mean())
+
+    for out in (one, two):
+        # at a keyframe: the keyframe where the mask is white, the original frame where it is black
+        for t, key in ((2, early), (7, late)):
+            assert np.array_equal(out[t][:, :32], key[:, :32]) and np.array_equal(out[t][:, 32:], frames[t][:, 32:])
+        # elsewhere the black half stays near the photo (no style there, from either keyframe)
+        # while the white half takes the keyframes' look
+        for t in (0, 4, 5, 9):
+            assert gap(out[t], t, slice(40, 64)) < 0.5 * gap(out[t], t, slice(0, 24)), t
+        x = green_x(out[1][:, :32])  # the mark is carried backwards in the white half
+        assert x is not None and abs(x - (15.5 + STEP)) <= 2, x
+    assert any(not np.array_equal(a, b) for a, b in zip(one, two, strict=True))  # the second pass made frames
+
+
+def yiq(frame: np.ndarray) -> np.ndarray:
+    rgb_to_yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+    return frame.astype(np.float64) @ rgb_to_yiq.T
+
+
+def test_kept_colours_are_the_originals_at_keyframes_too_and_their_strokes_the_keyframes(tmp_path, pan):
+    folder, frames = pan
+    key = painted(frames[4], (40, 40, 200), mark=(24, 24))  # blue, with a (bright) green mark
+    keys, kept = [KeyframeImage(key, "k.png", frame=5)], StyleConfig(device="cpu", precision="fp32",
+                                                                     preserve_colors=True)
+    out = run(folder, tmp_path / "o", keys, style=kept)
+    made = []
+
+    def stop_midway(p):
+        if p.step is None:
+            made.append(p.frame)
+            if len(made) == 4:  # the keyframe and 3 frames before it
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(folder, tmp_path / "again", keys, style=kept, callback=stop_midway)
+    again = run(folder, tmp_path / "again", keys, style=kept)  # the colours are matched to the same frame
+    assert all(np.array_equal(a, b) for a, b in zip(out, again, strict=True))
+    shown, painted_, original = yiq(out[4]), yiq(key), yiq(frames[4])
+    assert np.abs(shown[..., 0] - painted_[..., 0]).max() <= 2  # the keyframe's luminance: its strokes
+    assert np.abs(shown[..., 1:] - original[..., 1:]).mean() < 2  # in the original's colours
+    assert np.abs(painted_[..., 1:] - original[..., 1:]).mean() > 8  # which the painting did not have
+    for t in (0, 3, 5, 9):  # every other frame keeps the original's colours as well: no flash at #5
+        assert np.abs(yiq(out[t])[..., 1:] - yiq(frames[t])[..., 1:]).mean() < 2, t
+    # the keyframe's luminance is still carried: the mark's brightness follows the motion backwards
+    brightest = [int(np.argmax(yiq(out[t])[20:28, :, 0].mean(axis=0))) for t in (4, 3)]
+    assert abs(brightest[0] - brightest[1] - STEP) <= 3, brightest
+
+
+def test_the_loops_closing_keeps_the_keyframes_and_the_passes_wrap_around_the_loop(tmp_path, pan):
+    folder, frames = pan
+    key = painted(frames[4], (200, 40, 40))
+    looped = TemporalConfig(iterations=2, first_iterations=4, seamless_loop=True)
+    keys = [KeyframeImage(key, "k.png", frame=5)]
+    one = run(folder, tmp_path / "o", keys, temporal=looped, keep_work=True)
+    from videostyle.video.workdir import WorkDir
+
+    work = WorkDir(tmp_path / ".o.videostyle", {})
+    # the closing restylizes the last --overlap (8) frames, but only those after the keyframe
+    assert work.drafts() == {5, 6, 7, 8, 9}
+    assert np.array_equal(one[4], key)
+    assert not np.array_equal(one[9], work.load_draft(9))  # handed over to the start
+    two = run(folder, tmp_path / "o", keys, temporal=looped, passes=2, force=True)
+    assert np.array_equal(two[4], key)
+    from videostyle.video.metrics import warping_error
+
+    def wrap(out: list[np.ndarray]) -> float:  # the pair the loop shows: the last frame, then the first
+        return warping_error([frames[9], frames[0]], [out[9], out[0]]).e_warp
+
+    # measured: 0.00062 -> 0.00056; without the wrap in the passes, 0.00081 (the pass undid the loop)
+    assert wrap(two) < wrap(one)
+
+
+def test_in_a_seamless_loop_the_first_and_last_frames_are_neighbours_in_later_passes():
+    from videostyle.video.passes import sides
+
+    assert sides(0, 1, 10) == [(1, False)] and sides(9, -1, 10) == [(8, False)]
+    assert sides(0, 1, 10, loop=True) == [(9, False), (1, False)]  # the wrap: the pass before's
+    assert sides(9, 1, 10, loop=True) == [(8, True), (0, False)]
+    assert sides(9, -1, 10, loop=True) == [(0, False), (8, False)]
+    assert sides(5, -1, 10, loop=True) == [(6, True), (4, False)]
+    assert sides(1, 1, 2, loop=True) == [(0, True)]  # two frames: one neighbour, once

@@ -208,3 +208,44 @@ def test_kill_9_of_the_driver_and_a_rerun_resume(runtime, media, reference, tmp_
     frames = run(media, out, callback=lambda p: resumed.append(p.resumed))
     assert resumed and resumed[0] >= done_before
     assert same(frames, reference)
+
+
+def keyframe_run(media, out: Path, *, segments: SegmentConfig | None, callback=None) -> list[np.ndarray]:
+    """Two painted keyframes (#4 and #12) and no style, on the workers or (None) in this process."""
+    from videostyle.video.keyframes import KeyframeImage
+
+    clip, _ = media
+    with open_source(clip, size=SIZE) as source:
+        originals = list(source)
+    keys = [KeyframeImage((0.6 * originals[3] + 0.4 * np.array([40, 40, 200])).astype(np.uint8), "a.png", frame=4),
+            KeyframeImage((0.6 * originals[11] + 0.4 * np.array([200, 40, 40])).astype(np.uint8), "b.png", frame=12)]
+    stylize_video(clip, f"{out}/", [], style=STYLE, temporal=FEW, clip=ClipConfig(size=SIZE), segments=segments,
+                  keyframes=keys, callback=callback)
+    return frames_of(out)
+
+
+def test_keyframes_on_two_workers_make_each_piece_as_one_process_does_and_resume(runtime, media, tmp_path):
+    """The pieces of a keyframe run (each from a keyframe or a shot's start) are the segments: the
+    frames equal the run in this process (one thread, as each actor), and a run stopped midway
+    resumes every piece from the frames, drafts and states its folder holds, to the same frames."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        here = keyframe_run(media, tmp_path / "here", segments=None)
+    finally:
+        torch.set_num_threads(threads)
+    seen = []
+    there = keyframe_run(media, tmp_path / "there", segments=SEGMENTS, callback=lambda p: seen.append(p))
+    assert same(there, here)
+    finished = [p.finished for p in seen if p.stage == "stylize" and p.step is None]
+    assert finished == list(range(1, FRAMES + 1))  # each frame reported once, over both workers
+
+    def interrupt(p):
+        if p.stage == "stylize" and p.step is None and p.finished == 8:  # the keyframes, and 6 more
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        keyframe_run(media, tmp_path / "cut", segments=SEGMENTS, callback=interrupt)
+    kept = list((tmp_path / ".cut.videostyle").glob("frame_*.png"))
+    assert 8 <= len(kept) < FRAMES
+    assert same(keyframe_run(media, tmp_path / "cut", segments=SEGMENTS), here)

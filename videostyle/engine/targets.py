@@ -61,12 +61,14 @@ class FrameTargets:
     ``weights``: blend weights over the styles (None: their own weights); ``style_weight``:
     the style loss weight (None: the config's); ``mask``: (H, W) float32 in [0, 1], any size
     (resized to each scale): white takes style 0 and black style 1, or with one style black
-    has no style loss (Gatys et al. 2017's per-region Grams).
+    has no style loss (Gatys et al. 2017's per-region Grams); ``blend_in_mask``: white takes
+    the blend of ``weights`` instead and black has no style loss (keyframes under a mask).
     """
 
     weights: tuple[float, ...] | None = None
     style_weight: float | None = None
     mask: np.ndarray | None = None
+    blend_in_mask: bool = False
 
 
 TargetsFunction = Callable[[int], "FrameTargets | None"]
@@ -186,9 +188,11 @@ class StyleTargets:
         style weight or regions."""
         frame = frame or FrameTargets()
         weight = self.config.effective_style_weight if frame.style_weight is None else frame.style_weight
-        if frame.mask is not None:
+        if frame.mask is not None and not frame.blend_in_mask:
             return GramTargets(weight, regions=self.regions(frame.mask, height, width))
         grams = self.fixed(height, width) if frame.weights is None else self.blended(height, width, frame.weights)
+        if frame.mask is not None:  # blend_in_mask: one region
+            return GramTargets(weight, regions=[(mask_tensor(frame.mask, height, width, self.device), grams)])
         return GramTargets(weight, grams=grams)
 
     def regions(self, mask: np.ndarray, height: int, width: int) -> list[tuple[torch.Tensor, Grams]]:

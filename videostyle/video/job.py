@@ -38,15 +38,18 @@ from ..io.identity import FileIdentity, check_unchanged
 from ..io.lock import JobLock, output_lock_path
 from ..io.outputs import VIDEO_SUFFIXES, check_not_input, output_kind
 from ..io.sources import source_files
-from .chain import stylize_loop_end, stylize_segment
+from .chain import stylize_segment
 from .keyframes import (
+    ClipKeyframes,
     KeyframeImage,
     KeyframeRunner,
     KeyframeTargets,
     check_keyframe_options,
     keyframe_styles,
     prepare_keyframes,
+    shown_keyframes,
 )
+from .loop import close_loop
 from .masks import MaskFrames, check_mask_styles, read_mask
 from .passes import check_passes, run_passes
 from .report import NoFrames, Runner, RunReport, VideoCallback, VideoResult, encode_progress
@@ -94,31 +97,34 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     started = time.perf_counter()
     identity = FileIdentity.of(source)  # before the probe: a file replaced after it is caught at the end
     SETTINGS["passes"].check(passes)
-    if passes > 1 and (segments.distributed or temporal.seamless_loop):
-        raise BadOption(S.passes, ": later passes run on one worker and not with ", S.seamless_loop, " yet; drop ",
-                        S.passes if not segments.distributed else S.workers)
+    if passes > 1 and segments.distributed:
+        raise BadOption(S.passes, ": later passes run on one worker; drop ", S.workers, " (or ", S.passes, ")")
     if not styles and not keyframes:
         raise BadOption(S.style, ": give at least one style, or keyframes (", S.keyframe, ")")
     with _open(source, clip, even) as frames_in, contextlib.ExitStack() as stack:
         info = frames_in.info
         keys = None
         if keyframes:
-            check_keyframe_options(temporal=temporal, distributed=segments.distributed,
-                                   preserve_colors=style.preserve_colors, mask=mask)
+            check_keyframe_options(temporal=temporal, styles=len(styles), mask=mask)
             # the check reads the clip the job opened: the keyframe runner reads through its opener
             keys = prepare_keyframes(keyframes, info, frames_in, detect_cuts=temporal.detect_cuts)
         painted = [Style(image) for image in keyframe_styles(keys)] if keys is not None else []
         # checks the styles, the weights and the memory here
-        stylizer = Stylizer([*styles, *painted], style, cancel=cancel)
+        # with keyframes, preserve_colors matches the styles' colours to the first keyframe's frame, whatever
+        # frame a (resumed, distributed) run stylizes first: the same targets in every run
+        stylizer = Stylizer([*styles, *painted], style, cancel=cancel, color_reference=_colour_reference(keys))
         stylizer.reserve_image_buffers(reserved_buffers(temporal))  # what each frame's temporal terms hold
         stylizer.check_memory(info.height, info.width)
         looks, masks = _looks(source, clip, even, info, styles, style, temporal, segments, schedule, mask,
                               cuts=keys.cuts if keys is not None and temporal.detect_cuts else None)
+        if keys is not None:  # what the output shows at the keyframes, under the mask and the colours kept
+            keys = shown_keyframes(keys, mask=masks, preserve_colors=style.preserve_colors)
         runtime = None
         if segments.distributed:
             from .ray import RayRuntime
 
-            runtime = stack.enter_context(RayRuntime(segments, styles, style, temporal, info, looks=looks))
+            runtime = stack.enter_context(RayRuntime(segments, [*styles, *painted], style, temporal, info,
+                                                     looks=looks))
             segments = dataclasses.replace(segments, workers=runtime.workers)
         settings = _settings(source, info, styles, style, temporal, clip, segments)
         if schedule is not None:
@@ -138,8 +144,11 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                 if keys is not None:
                     weights = [s.weight if isinstance(s, Style) else 1.0 for s in styles]
                     frame_looks = KeyframeTargets(keys, info, styles=weights, base=looks)
-                    runner = KeyframeRunner(stylizer, temporal, info, keys, looks=frame_looks,
-                                            opener=lambda: _open(source, clip, even))
+                    if runtime is not None:  # its pieces on the workers
+                        runner = runtime.keyframes(keys, frame_looks)
+                    else:
+                        runner = KeyframeRunner(stylizer, temporal, info, keys, looks=frame_looks,
+                                                opener=lambda: _open(source, clip, even), loop=segments)
                 elif runtime is not None:
                     runner = runtime
                 else:
@@ -150,7 +159,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                     run_passes(stylizer, temporal, info, count=run.frames, passes=passes, work=work, report=run,
                                opener=lambda: _open(source, clip, even),
                                looks=frame_looks,
-                               fixed=set(keys.indices) if keys is not None else None)
+                               fixed=set(keys.indices) if keys is not None else None, loop=temporal.seamless_loop)
                 _encode(source, out, work, run, info, clip, encode, force, even, folder, identity)
             except DiskFull as full:
                 raise DiskFull(full.path, "the finished frames are kept, free space and rerun to resume",
@@ -160,6 +169,12 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     elapsed = time.perf_counter() - started
     return VideoResult(output=out, frames=run.frames, resumed=run.resumed, seconds=elapsed,
                        seconds_per_frame=run.seconds_per_frame(), scene_cuts=run.cuts, info=info)
+
+
+def _colour_reference(keys: ClipKeyframes | None) -> np.ndarray | None:
+    """The frame whose colours preserve_colors keeps in the style pictures: with keyframes the
+    first keyframe's original frame; without, the first frame stylized (the Stylizer's default)."""
+    return keys.keyframes[0].original if keys is not None else None
 
 
 def _open(source: str | Path, clip: ClipConfig, even: bool):
@@ -251,28 +266,12 @@ class LocalRunner:
         if counted.count == 0:
             raise NoFrames(self.info.path)
         if self.config.seamless_loop and counted.count >= 2:
-            self._close_loop(counted, work, report)
+            count = counted.count
+            assert counted.first is not None
+            first = counted.first
+            close_loop(self.stylizer, self.config, self.loop, work, report, count=count, looks=self.looks,
+                       original=lambda i: first if i == 0 else counted.last[count - 1 - i])
         report.end(counted.count)
-
-    def _close_loop(self, counted: _Counted, work: WorkDir, report: RunReport) -> None:
-        """Restylize the last frames so that the end leads into the start. The chain's own
-        results are kept as drafts first, so a rerun (after a crash here) starts from them."""
-        count = counted.count
-        indices = list(range(count - 1, max(0, count - 1 - self.loop.overlap), -1))  # the last frame first
-        drafts = []
-        for index in indices:
-            draft = work.load_draft(index)
-            if draft is None:
-                draft = work.load_frame(index)
-                work.save(index, draft, None, draft=True)
-            drafts.append(draft)
-        assert counted.first is not None
-        originals = [counted.first, *(counted.last[count - 1 - i] for i in indices)]
-        for done in stylize_loop_end(self.stylizer, originals, drafts, work.load_frame(0), config=self.config,
-                                     iterations=self.loop.bridge_iterations, indices=indices, looks=self.looks,
-                                     progress=report.step):
-            report.check()
-            work.save(done.index, done.image, None)
 
 
 def _encode(source: str | Path, out: Path, work: WorkDir, run: RunReport, info: VideoInfo, clip: ClipConfig,

@@ -31,8 +31,12 @@ The run (:class:`KeyframeRunner`), shot by shot (a scene cut ends every propagat
   painting there.
 
 A shot without a keyframe is one forward chain from its first frame, its targets the time
-blend of the keyframes. Resume: every finished frame, draft and its float state is kept in
-the work folder; a rerun continues each piece where it stopped and makes the same frames.
+blend of the keyframes. Under a region mask, with ``preserve_colors``, the keyframes are shown
+by the rule every frame follows (:func:`shown_keyframes`); with ``seamless_loop`` the loop's
+closing (``loop.py``) restylizes only frames after the last keyframe.
+
+Resume: every finished frame, draft and its float state is kept in the work folder; a rerun
+continues each piece where it stopped and makes the same frames.
 """
 
 from __future__ import annotations
@@ -47,21 +51,26 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 import torch
 
-from ..config import TemporalConfig
+from ..config import SegmentConfig, TemporalConfig
+from ..engine.color import keep_luminance
 from ..engine.flow import FlowEstimator, FlowResult, flow_between, warp
 from ..engine.optimize import Stylizer
 from ..engine.targets import FrameTargets, TargetsFunction
 from ..engine.temporal import TemporalStylizer
-from ..engine.tensors import float_to_frame, resize_frame
+from ..engine.tensors import float_to_frame, frame_to_tensor, resize_frame, tensor_to_frame
 from ..engine.warp import backward_warp
 from ..errors import BadInput, BadOption, S
 from ..io import VideoInfo
 from .chain import SegmentFrame, SegmentState, stylize_segment
+from .loop import close_loop
+from .masks import MaskFrames
 from .originals import ClipFrames
 from .report import NoFrames, RunReport
 from .targets import scene_cuts
@@ -106,11 +115,20 @@ class KeyframeImage:
 @dataclass(frozen=True, eq=False)
 class Keyframe:
     """A keyframe on its frame: ``index`` (0-based), ``image`` (H, W, 3) uint8 RGB at the
-    output's size, ``name`` its file."""
+    output's size (what the output shows there), ``name`` its file; ``original``: the clip's
+    frame there; ``painted``: the keyframe as given (resized) when ``image`` is not it (under a
+    mask or ``preserve_colors``, see :func:`shown_keyframes`)."""
 
     index: int
     image: np.ndarray
     name: str
+    original: np.ndarray | None = None
+    painted: np.ndarray | None = None
+
+    @property
+    def look(self) -> np.ndarray:
+        """The picture whose style statistics are the keyframe's target: the keyframe as given."""
+        return self.image if self.painted is None else self.painted
 
     @property
     def state(self) -> np.ndarray:
@@ -198,9 +216,13 @@ def prepare_keyframes(given: Sequence[KeyframeImage], info: VideoInfo, frames: I
             raise BadOption(S.keyframe, f" {first.when}:{first.name} and {second.when}:{second.name}: both fall "
                             f"on frame #{a + 1}; give one keyframe per frame")
     layouts: list[np.ndarray] = []
+    wanted = {index for index, _ in placed}
+    originals: dict[int, np.ndarray] = {}
 
     def laid_out(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         for frame in frames:
+            if len(layouts) in wanted:
+                originals[len(layouts)] = frame
             layouts.append(edge_layout(frame).astype(np.float16))  # 1.2 KB a frame at EDGE_SIDE 32
             yield frame
 
@@ -217,7 +239,8 @@ def prepare_keyframes(given: Sequence[KeyframeImage], info: VideoInfo, frames: I
                             f"{seconds_of(count, info):.2f} s); give a time inside the clip")
         image = resize_frame(key.image, width, height)
         _check_likeness(key, index, edge_layout(image), layouts, info)
-        keyframes.append(Keyframe(index=index, image=np.ascontiguousarray(image), name=key.name))
+        keyframes.append(Keyframe(index=index, image=np.ascontiguousarray(image), name=key.name,
+                                  original=originals.get(index)))
     return ClipKeyframes(keyframes=tuple(keyframes), count=count, cuts=tuple(cuts))
 
 
@@ -248,6 +271,32 @@ def _check_likeness(key: KeyframeImage, index: int, layout: np.ndarray, layouts:
         raise BadInput(S.keyframe, f" {key.name}: does not look like {where} ({compared}: {own:.2f}, at least "
                        f"{EDGE_FLOOR:g} expected; no frame of the clip scores more than {matches[best]:.2f}); is it "
                        "a frame of another shot or another clip?")
+
+
+def shown_keyframes(clip: ClipKeyframes, *, mask: MaskFrames | None = None,
+                    preserve_colors: bool = False) -> ClipKeyframes:
+    """The pictures the output shows at the keyframes, by the rules every frame follows:
+    under a region ``mask`` the keyframe where the mask is white and the original frame where
+    it is black (blended where it is grey); with ``preserve_colors`` the keyframe's luminance
+    in the original frame's colours (YIQ, as ``engine.color.keep_luminance``), so that the
+    keyframe does not flash its own colours for one frame in a clip that keeps the original's.
+    The keyframes' style targets stay the keyframes as given (:attr:`Keyframe.look`)."""
+    if mask is None and not preserve_colors:
+        return clip
+    keyframes = []
+    for key in clip.keyframes:
+        if key.original is None:
+            raise ValueError(f"keyframe {key.name} has no original frame to be shown with")
+        shown = key.image.astype(np.float32)
+        original = key.original.astype(np.float32)
+        if mask is not None:
+            white = mask.at(key.index)[..., None]
+            shown = (white * shown + (1 - white) * original).astype(np.float32)
+        image = np.clip(shown + 0.5, 0, 255).astype(np.uint8)
+        if preserve_colors:
+            image = tensor_to_frame(keep_luminance(frame_to_tensor(image), frame_to_tensor(key.original)))
+        keyframes.append(dataclasses.replace(key, image=np.ascontiguousarray(image), painted=key.look))
+    return dataclasses.replace(clip, keyframes=tuple(keyframes))
 
 
 # -- the targets -------------------------------------------------------------------------------
@@ -288,13 +337,15 @@ class KeyframeTargets:
 
     def __call__(self, index: int) -> FrameTargets:
         keys = self.keyframe_weights(index)
-        if not self.style_weights:
-            return FrameTargets(weights=keys)
         base = self.base(index) if self.base is not None else None
+        mask = base.mask if base is not None else None  # white: the blend below; black: the original
+        if not self.style_weights:
+            return FrameTargets(weights=keys, mask=mask, blend_in_mask=mask is not None)
         styles = base.weights if base is not None and base.weights is not None else self.style_weights
         total = float(sum(styles))
         weights = (*(STYLE_SHARE * w / total for w in styles), *((1 - STYLE_SHARE) * w for w in keys))
-        return FrameTargets(weights=weights, style_weight=base.style_weight if base is not None else None)
+        return FrameTargets(weights=weights, style_weight=base.style_weight if base is not None else None,
+                            mask=mask, blend_in_mask=mask is not None)
 
 
 # -- the pieces of a run ---------------------------------------------------------------------
@@ -380,32 +431,82 @@ def warp_result(result: np.ndarray, flow: FlowResult, kernel: str) -> np.ndarray
 
 
 # -- the run -----------------------------------------------------------------------------------
+class Originals(Protocol):
+    """The clip's frames by index (``originals.ClipFrames``); ``step`` hints at the walk's direction."""
+
+    step: int
+
+    def __getitem__(self, index: int) -> np.ndarray: ...
+
+
+class FrameStore(Protocol):
+    """What a piece reads and writes of the work folder (``WorkDir``; a Ray worker's copy)."""
+
+    def finished(self) -> set[int]: ...
+    def drafts(self) -> set[int]: ...
+    def save(self, index: int, frame: np.ndarray | None, state: np.ndarray | None, *, since_restart: int = 0,
+             draft: bool = False) -> None: ...
+    def load_state(self, index: int) -> tuple[np.ndarray, int] | None: ...
+    def load_draft(self, index: int) -> np.ndarray | None: ...
+    def load_frame(self, index: int) -> np.ndarray: ...
+    def discard_state(self, index: int) -> None: ...
+    def discard_draft(self, index: int) -> None: ...
+    def draft_path(self, index: int) -> Path: ...
+
+
+def save_keyframes(clip: ClipKeyframes, work: WorkDir, report: RunReport) -> None:
+    """Write the keyframes not yet in the work folder as finished frames (they are the output there)."""
+    for key in clip.keyframes:
+        if key.index not in work.finished():
+            work.save(key.index, key.image, None)
+            report.frame_done(key.index, 0.0, key.image)
+
+
+def piece_span(piece: Piece) -> range:
+    """The frames a piece reads, of the clip and of the work folder: its own and its keyframes."""
+    if piece.kind == "fresh":
+        return range(piece.start, piece.stop)
+    if piece.kind == "between":
+        return range(piece.start, piece.stop + 1)
+    if piece.stop > piece.start:
+        return range(piece.start, piece.stop)
+    return range(piece.stop + 1, piece.start + 1)
+
+
 class KeyframeRunner:
     """Makes every unfinished frame of a keyframe run into the work folder (see the module's
     docstring); ``opener`` opens the clip again (a backward chain reads it out of order)."""
 
     def __init__(self, stylizer: Stylizer, config: TemporalConfig, info: VideoInfo, clip: ClipKeyframes, *,
-                 looks: KeyframeTargets, opener: Callable[[], object]) -> None:
+                 looks: KeyframeTargets, opener: Callable[[], object], loop: SegmentConfig | None = None) -> None:
         self.stylizer, self.config, self.info, self.clip, self.looks = stylizer, config, info, clip, looks
         self.opener = opener
+        self.loop = loop or SegmentConfig()  # with config.seamless_loop: the closing's overlap and iterations
         self.keys = {k.index: k for k in clip.keyframes}
 
     def run(self, frames: Iterable[np.ndarray], work: WorkDir, report: RunReport) -> None:
         report.total = self.clip.count
         report.resumed = len(work.finished() & set(range(self.clip.count)))
         with ClipFrames(self.opener, frame_bytes=self.info.width * self.info.height * 3) as originals:
-            self.originals, self.work, self.report = originals, work, report
-            for key in self.clip.keyframes:
-                if key.index not in work.finished():
-                    work.save(key.index, key.image, None)
-                    report.frame_done(key.index, 0.0, key.image)
+            save_keyframes(self.clip, work, report)
             for piece in plan_pieces(self.clip):
-                report.check()
-                if piece.kind == "between":
-                    self._between(piece)
-                else:
-                    self._chain(piece.frames, anchor=None if piece.kind == "fresh" else piece.start)
+                self.run_piece(piece, originals=originals, work=work, report=report)
+            if self.config.seamless_loop:
+                originals.step = -1  # the closing reads the last frames backwards
+                close_loop(self.stylizer, self.config, self.loop, work, report, count=self.clip.count,
+                           original=originals.__getitem__, looks=self.looks, fixed=self.keys)
         report.end(self.clip.count)
+
+    def run_piece(self, piece: Piece, *, originals: Originals, work: FrameStore, report: RunReport) -> None:
+        """Make the unfinished frames of one piece (the keyframes are saved already), reading
+        the clip's frames from ``originals`` and the pieces' progress from ``work``, where its
+        frames go: a piece needs nothing of another (a Ray worker runs one on its own)."""
+        self.originals, self.work, self.report = originals, work, report
+        report.check()
+        if piece.kind == "between":
+            self._between(piece)
+        else:
+            self._chain(piece.frames, anchor=None if piece.kind == "fresh" else piece.start)
 
     # -- chains --------------------------------------------------------------------------------
     def _chain(self, order: list[int], *, anchor: int | None, draft: bool = False) -> None:
@@ -542,7 +643,7 @@ class KeyframeRunner:
             share = share_now
             self.report.check()
 
-def _flows_ahead(originals: ClipFrames, indices: Iterable[int]) -> Iterator[tuple[int, FlowResult]]:
+def _flows_ahead(originals: Originals, indices: Iterable[int]) -> Iterator[tuple[int, FlowResult]]:
     """(index, flow from the frame before) for ``indices`` in order, each computed a few
     frames ahead in a worker thread."""
     estimator = FlowEstimator()
@@ -560,22 +661,15 @@ def _flows_ahead(originals: ClipFrames, indices: Iterable[int]) -> Iterator[tupl
 
 def keyframe_styles(clip: ClipKeyframes) -> list[np.ndarray]:
     """The keyframes as style pictures (their Gram matrices become the targets)."""
-    return [k.image for k in clip.keyframes]
+    return [k.look for k in clip.keyframes]
 
 
-def check_keyframe_options(*, temporal: TemporalConfig, distributed: bool, preserve_colors: bool,
-                           mask: object) -> None:
-    """Refuse, before any work, what keyframes do not work with yet."""
+def check_keyframe_options(*, temporal: TemporalConfig, styles: int, mask: object) -> None:
+    """Refuse, before any work, what keyframes do not work with (yet)."""
     if temporal.mode != "flow":
         raise BadOption(S.keyframe, ": keyframes are carried along the optical flow; drop ", S.temporal, " ",
                         temporal.mode)
-    if distributed:
-        raise BadOption(S.keyframe, ": keyframes run on one worker for now; drop ", S.workers, "/", S.ray_address)
-    if temporal.seamless_loop:
-        raise BadOption(S.keyframe, ": keyframes and ", S.seamless_loop, " do not work together yet; drop one")
-    if preserve_colors:
-        raise BadOption(S.keyframe, ": a keyframe sets the colours, so ", S.preserve_colors, " cannot apply; "
-                        "drop it")
-    if mask is not None:
-        raise BadOption(S.keyframe, ": keyframes and a region ", S.mask, " do not work together yet; drop one")
+    if mask is not None and styles > 1:
+        raise BadOption(S.mask, f": with keyframes a mask splits each frame between their look (white) and the "
+                        f"original (black), so give one style at most, not {styles}")
 

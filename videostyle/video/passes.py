@@ -11,7 +11,8 @@ to) the blend of
 * its neighbour in this pass's direction, already made in this pass, warped onto it,
 * its neighbour on the other side, from the pass before, warped onto it,
 
-each neighbour weighted per pixel by the reliability of its warp (0 across a scene cut).
+each neighbour weighted per pixel by the reliability of its warp (0 across a scene cut); in a
+seamless loop the last frame and the first are neighbours too (:func:`sides`).
 Ruder et al. blend the previous pass's result and one neighbour half and half; here both
 neighbours join, a third each where both warps hold. Keyframes (``keyframes.py``) stay as
 they are and pull their neighbours towards them.
@@ -78,6 +79,20 @@ def pass_order(p: int, count: int, fixed: set[int]) -> list[int]:
     return [i for i in order if i not in fixed]
 
 
+def sides(index: int, step: int, count: int, *, loop: bool = False) -> list[tuple[int, bool]]:
+    """Frame ``index``'s neighbours in a pass walking by ``step`` over ``count`` frames, each with
+    whether it is made in this pass before it (the one behind) or is the pass before's (the
+    one ahead). In a seamless loop the first and the last frame are neighbours as well (the
+    wrap is taken from the pass before whichever side it is on)."""
+    found = []
+    for side, this_pass in ((index - step, True), (index + step, False)):
+        if 0 <= side < count:
+            found.append((side, this_pass))
+        elif loop and count > 2:
+            found.append((side % count, False))
+    return found
+
+
 def blend_guide(own: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray]], *,
                 own_weight: float = 1.0) -> np.ndarray:
     """The start and temporal target of a frame in a later pass: its own result from the pass
@@ -119,9 +134,10 @@ class _Flows:
 
 def run_passes(stylizer: Stylizer, config: TemporalConfig, info: VideoInfo, *, count: int, passes: int,
                work: WorkDir, report: RunReport, opener: Callable[[], object],
-               looks: TargetsFunction | None = None, fixed: set[int] | None = None) -> None:
+               looks: TargetsFunction | None = None, fixed: set[int] | None = None, loop: bool = False) -> None:
     """Passes 2..``passes`` over the ``count`` finished frames of the work folder (see the
-    module's docstring); ``fixed`` frames (keyframes) are never made again."""
+    module's docstring); ``fixed`` frames (keyframes) are never made again; ``loop``: the clip
+    is a seamless loop, its last frame and its first are neighbours (:func:`sides`)."""
     done, made = passes_done(work)
     if done >= passes or count < 2:
         return
@@ -134,7 +150,8 @@ def run_passes(stylizer: Stylizer, config: TemporalConfig, info: VideoInfo, *, c
                 for index in work.drafts():  # left by a chain that finished: never a pass's
                     work.discard_draft(index)
                 work.write_passes({"pass": p, "done": 0})
-            _one_pass(stylizer, cfg, p, count, made, originals, _Flows(originals, pool), work, report, looks, fixed)
+            _one_pass(stylizer, cfg, p, count, made, originals, _Flows(originals, pool), work, report, looks, fixed,
+                      loop)
             for index in pass_order(p, count, fixed):
                 if work.draft_path(index).exists():
                     work.promote_draft(index)
@@ -144,7 +161,7 @@ def run_passes(stylizer: Stylizer, config: TemporalConfig, info: VideoInfo, *, c
 
 def _one_pass(stylizer: Stylizer, cfg: TemporalConfig, p: int, count: int, made: int, originals: ClipFrames,
               flows: _Flows, work: WorkDir, report: RunReport, looks: TargetsFunction | None,
-              fixed: set[int]) -> None:
+              fixed: set[int], loop: bool) -> None:
     order = pass_order(p, count, fixed)
     step = -1 if p % 2 == 0 else 1
     originals.step = step
@@ -166,15 +183,12 @@ def _one_pass(stylizer: Stylizer, cfg: TemporalConfig, p: int, count: int, made:
         if n < made:
             continue
         for ahead in order[n: n + FLOW_AHEAD + 1]:
-            for side in (ahead - step, ahead + step):
-                if 0 <= side < count:
-                    flows.want(ahead, side)
+            for side, _ in sides(ahead, step, count, loop=loop):
+                flows.want(ahead, side)
         report.check()
         own = work.load_frame(index).astype(np.float32) / 255  # the pass before's
         neighbours: list[tuple[np.ndarray, np.ndarray]] = []
-        for side, this_pass in ((index - step, True), (index + step, False)):
-            if not 0 <= side < count:
-                continue
+        for side, this_pass in sides(index, step, count, loop=loop):
             flow = flows.pair(index, side)
             result = made_in_this_pass(side) if this_pass else work.load_frame(side).astype(np.float32) / 255
             cut = is_scene_cut(originals[side], originals[index], flow=flow)
@@ -200,5 +214,6 @@ def _one_pass(stylizer: Stylizer, cfg: TemporalConfig, p: int, count: int, made:
                              seconds=time.perf_counter() - started)
         if n >= 2:
             work.discard_state(order[n - 2])
-        flows.forget_before({x for o in order[n: n + FLOW_AHEAD + 2] for x in (o - step, o, o + step)})
+        flows.forget_before({x for o in order[n: n + FLOW_AHEAD + 2]
+                             for x in (o, *(side for side, _ in sides(o, step, count, loop=loop)))})
 

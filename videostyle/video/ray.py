@@ -14,6 +14,10 @@ This is the only module that imports Ray, and it does so when a job asks for wor
    the scheduler, writes them to the work folder it alone holds, and reports progress over
    all workers.
 
+A keyframe run (``keyframes.py``) is split by its keyframes instead: each piece from a
+keyframe or a shot's start is one task (:class:`RayKeyframes`), run by the keyframe runner's
+own code on the worker against a copy of what the work folder holds of it.
+
 Each actor loads VGG19 and the style targets once and stylizes segment after segment,
 computing the optical flow itself. An actor that dies (killed process, lost node) is
 restarted by Ray (``max_restarts``) and its running segment retried (``max_task_retries``):
@@ -26,11 +30,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import queue
 import socket
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,13 +50,14 @@ from ..engine.targets import TargetsFunction
 from ..errors import BadOption, S, VideostyleError
 from ..io import VideoInfo
 from .chain import SegmentFrame, SegmentState, stylize_bridge, stylize_segment
+from .keyframes import KeyframeRunner, Piece, piece_span, plan_pieces, save_keyframes
 from .plan import Segment, plan_segments
-from .report import NoFrames
+from .report import NoFrames, RunReport
 from .schedule import Scheduler, Task
 from .workdir import WorkDir
 
 if TYPE_CHECKING:
-    from .report import RunReport
+    from .keyframes import ClipKeyframes, KeyframeTargets
 
 RAY_INSTALL = 'pip install "videostyle[ray]"'
 CHUNK_FRAMES = 16  # frames per object in the object store
@@ -179,6 +187,128 @@ class SegmentWorker:
                                   iterations=iterations, looks=looks)
 
 
+    def keyframe_piece(self, styles: list[Any], chunks: list[tuple[int, Any]], piece: Piece, store: PieceStore,
+                       runner: list[Any]) -> Iterator[tuple]:
+        """One piece of a keyframe run (``keyframes.KeyframeRunner.run_piece``) against ``store``,
+        the work folder's frames of the piece as the driver sent them; yields what the piece
+        writes, as it writes it (see :class:`PieceStore`). ``runner``: ``[ref]`` of the
+        runner's (clip keyframes, info, looks), held by the driver."""
+        import ray
+
+        clip, info, looks = ray.get(runner[0])
+        stylizer = self.stylizer(styles)
+        if stylizer.targets.color_reference is None:  # preserve_colors' reference, as the driver's (job.py)
+            stylizer.targets.color_reference = clip.keyframes[0].original
+        span = piece_span(piece)
+        originals = _Window(dict(zip(span, _frames(chunks, span.start, span.stop), strict=True)))
+        keyframes = KeyframeRunner(stylizer, self.temporal, info, clip, looks=looks, opener=lambda: None)
+        writes: queue.Queue[tuple | BaseException | None] = queue.Queue()
+        store.sink = writes.put
+        report = _PieceReport(writes.put)
+
+        def work() -> None:
+            try:
+                keyframes.run_piece(piece, originals=originals, work=store, report=report)
+                writes.put(None)
+            except BaseException as exc:  # handed to the generator, raised there
+                writes.put(exc)
+
+        thread = threading.Thread(target=work, name="keyframe piece", daemon=True)
+        thread.start()
+        while (item := writes.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        thread.join()
+
+
+class _Window(dict):
+    """A piece's original frames by index (``keyframes.Originals``)."""
+
+    step = 1
+
+
+class _PieceReport(RunReport):
+    """A piece's report on a worker: the frames it finishes go back to the driver, which reports them."""
+
+    def __init__(self, sink: Callable[[tuple], None]) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def frame_done(self, index: int, seconds: float, image: np.ndarray | None) -> None:
+        self.sink(("done", index, seconds))
+
+
+@dataclass(eq=False)
+class PieceStore:
+    """The work folder as one piece of a keyframe run on a worker sees it (``keyframes.FrameStore``):
+    the piece's finished frames, drafts and float states that the driver sent, and what the
+    piece writes, kept here and handed to ``sink`` as ("save", index, frame, state,
+    since_restart, draft) or ("discard_state" | "discard_draft", index), for the driver to
+    write to the real folder. A piece is resumed from it exactly as from the folder."""
+
+    finished_frames: dict[int, np.ndarray | None]  # finished index -> its image, when a resume may read it
+    draft_images: dict[int, np.ndarray]
+    states: dict[int, tuple[np.ndarray, int]]
+    sink: Callable[[tuple], None] | None = None
+
+    @classmethod
+    def of(cls, work: WorkDir, span: range) -> PieceStore:
+        """What ``work`` holds of the frames ``span``: every state and draft, and the finished
+        frames beside an unfinished one (where a resumed chain may continue from the image)."""
+        finished = work.finished()
+        mine = [i for i in span if i in finished]
+        edge = {i for i in mine if any(j in span and j not in finished for j in (i - 1, i + 1))}
+        drafted = work.drafts()
+        drafts = {i: d for i in span if i in drafted and (d := work.load_draft(i)) is not None}
+        states = {i: s for i in span if (s := work.load_state(i)) is not None}
+        return cls({i: work.load_frame(i) if i in edge else None for i in mine}, drafts, states)
+
+    def finished(self) -> set[int]:
+        return set(self.finished_frames)
+
+    def drafts(self) -> set[int]:
+        return set(self.draft_images)
+
+    def save(self, index: int, frame: np.ndarray | None, state: np.ndarray | None, *, since_restart: int = 0,
+             draft: bool = False) -> None:
+        if state is not None:
+            self.states[index] = (state, since_restart)
+        if frame is not None:
+            if draft:
+                self.draft_images[index] = frame
+            else:
+                self.finished_frames[index] = frame
+        self._send(("save", index, frame, state, since_restart, draft))
+
+    def load_state(self, index: int) -> tuple[np.ndarray, int] | None:
+        return self.states.get(index)
+
+    def load_draft(self, index: int) -> np.ndarray | None:
+        return self.draft_images.get(index)
+
+    def load_frame(self, index: int) -> np.ndarray:
+        frame = self.finished_frames.get(index)
+        if frame is None:
+            raise KeyError(f"finished frame {index} was not sent to the worker")
+        return frame
+
+    def discard_state(self, index: int) -> None:
+        self.states.pop(index, None)
+        self._send(("discard_state", index))
+
+    def discard_draft(self, index: int) -> None:
+        self.draft_images.pop(index, None)
+        self._send(("discard_draft", index))
+
+    def draft_path(self, index: int) -> Path:
+        return Path(f"draft_{index + 1:05d}.png")  # in messages only: the driver's folder has it
+
+    def _send(self, item: tuple) -> None:
+        if self.sink is not None:
+            self.sink(item)
+
+
 def _frames(chunks: list[tuple[int, Any]], first: int, stop: int) -> Iterator[np.ndarray]:
     """Frames ``first``..``stop - 1`` from (chunk start, object ref) pairs, fetched one chunk at a time."""
     import ray
@@ -295,15 +425,21 @@ class RayRuntime:
         driver.run()
         report.end(count)
 
-    def _upload(self, frames: Iterable[np.ndarray]) -> tuple[list[tuple[int, Any]], int, list[int]]:
-        """Read the clip once: chunks of frames into the object store, and the scene cuts."""
+    def keyframes(self, clip: ClipKeyframes, looks: KeyframeTargets) -> RayKeyframes:
+        """A keyframe run on these actors (their styles must end with the keyframes')."""
+        return RayKeyframes(self, clip, looks)
+
+    def _upload(self, frames: Iterable[np.ndarray], *, detect: bool | None = None
+                ) -> tuple[list[tuple[int, Any]], int, list[int]]:
+        """Read the clip once: chunks of frames into the object store, and the scene cuts
+        (unless ``detect`` is False: known already)."""
         chunks: list[tuple[int, Any]] = []
         cuts: list[int] = []
         block: list[np.ndarray] = []
         previous: np.ndarray | None = None
         estimator = FlowEstimator()
         count = 0
-        detect = self.temporal.detect_cuts
+        detect = self.temporal.detect_cuts if detect is None else detect
         for frame in frames:
             if detect and previous is not None and is_scene_cut(previous, frame, estimator=estimator):
                 cuts.append(count)
@@ -315,6 +451,33 @@ class RayRuntime:
         if block:
             chunks.append((count - len(block), self.ray.put(np.stack(block))))
         return chunks, count, cuts
+
+
+class RayKeyframes:
+    """A keyframe run (``keyframes.py``) on the actors: its pieces are the segments. Each piece
+    starts at a keyframe or a shot's start and ends at a keyframe or a shot's end
+    (:func:`keyframes.plan_pieces`), so a piece carries the keyframes it holds and its
+    neighbours' frames it meets, and no propagation is cut: a worker makes a piece exactly as
+    the local runner does, from what the work folder holds of it (:class:`PieceStore`), and the
+    frames are the same. A shot without keyframes is one piece (one worker)."""
+
+    def __init__(self, runtime: RayRuntime, clip: ClipKeyframes, looks: KeyframeTargets) -> None:
+        self.runtime, self.clip, self.looks = runtime, clip, looks
+
+    def run(self, frames: Iterable[np.ndarray], work: WorkDir, report: RunReport) -> None:
+        """Make every unfinished frame on the actors, filling ``report``."""
+        chunks, count, _ = self.runtime._upload(frames, detect=False)
+        if count == 0:
+            raise NoFrames(self.runtime.info.path)
+        report.total = self.clip.count
+        report.resumed = len(work.finished() & set(range(self.clip.count)))
+        report.cuts = [c for c in self.clip.cuts if 0 < c < self.clip.count]
+        save_keyframes(self.clip, work, report)
+        finished = work.finished()
+        pieces = [p for p in plan_pieces(self.clip) if not set(p.frames) <= finished]
+        runner = self.runtime.ray.put((self.clip, self.runtime.info, self.looks))
+        _PieceDriver(self.runtime, pieces, chunks, work, report, runner).run()
+        report.end(self.clip.count)
 
 
 class _Driver:
@@ -335,10 +498,14 @@ class _Driver:
         report.resumed = len(self.schedule.finished)
         self.running: dict[Any, Task[Any, SegmentState]] = {}  # stream -> task
 
+    @property
+    def done(self) -> bool:
+        return self.schedule.done
+
     def run(self) -> None:
         ray = self.ray
         try:
-            while not self.schedule.done:
+            while not self.done:
                 self.report.check()
                 self._dispatch()
                 if not self.running:
@@ -422,6 +589,57 @@ class _Driver:
             with contextlib.suppress(Exception):  # already finished or gone
                 self.ray.cancel(stream)
         self.running.clear()
+
+
+class _PieceDriver(_Driver):
+    """The transport of a keyframe run: each piece on the next idle actor, with what the work
+    folder holds of it; what it writes comes back as it is written and goes into the folder."""
+
+    def __init__(self, runtime: RayRuntime, pieces: list[Piece], chunks: list[tuple[int, Any]], work: WorkDir,
+                 report: RunReport, runner: Any) -> None:
+        self.runtime, self.ray, self.chunks = runtime, runtime.ray, chunks
+        self.work, self.report, self.runner = work, report, runner
+        self.todo = list(pieces)
+        self.idle = list(runtime.actors)
+        self.pieces: dict[Any, tuple[Piece, Any]] = {}  # stream -> (piece, actor)
+        self.running: dict[Any, Any] = self.pieces  # what _Driver.run waits on and cancels
+        self.reported: set[int] = set(work.finished())  # a retried piece sends its frames again
+        self.images: dict[int, np.ndarray] = {}
+
+    @property
+    def done(self) -> bool:
+        return not self.todo and not self.pieces
+
+    def _dispatch(self) -> None:
+        while self.idle and self.todo:
+            piece, actor = self.todo.pop(0), self.idle.pop(0)
+            span = piece_span(piece)
+            stream = actor.keyframe_piece.options(num_returns="streaming").remote(
+                [self.runtime.styles_ref], self._chunks(span), piece, PieceStore.of(self.work, span), [self.runner])
+            self.pieces[stream] = (piece, actor)
+
+    def _receive(self, stream: Any) -> None:
+        try:
+            ref = next(stream)
+        except StopIteration:
+            _, actor = self.pieces.pop(stream)
+            self.idle.append(actor)
+            return
+        item = self.ray.get(ref)
+        if item[0] == "save":
+            _, index, frame, state, since_restart, draft = item
+            self.work.save(index, frame, state, since_restart=since_restart, draft=draft)
+            if frame is not None and not draft:
+                self.images[index] = frame
+        elif item[0] == "done":
+            index = item[1]
+            if index not in self.reported:
+                self.reported.add(index)
+                self.report.frame_done(index, item[2], self.images.pop(index, None))
+        elif item[0] == "discard_state":
+            self.work.discard_state(item[1])
+        elif item[0] == "discard_draft":
+            self.work.discard_draft(item[1])
 
 
 def _with_device(style: StyleConfig, device: str) -> StyleConfig:
