@@ -299,6 +299,32 @@ def test_a_second_pass_reuses_the_first_and_resumes_midway_to_the_same_frames(tm
         assert np.array_equal(a, b), t
 
 
+def test_a_later_pass_is_the_blend_itself_unless_given_iterations(tmp_path, pan):
+    from videostyle.video.metrics import warping_error
+
+    folder, _ = pan
+    styles = [stripes()]
+    evaluations: dict[str, dict[str, int]] = {"blend": {}, "optimized": {}}
+
+    def counter(name):
+        def count(p):
+            if p.step is not None:
+                evaluations[name][p.stage] = evaluations[name].get(p.stage, 0) + 1
+        return count
+
+    one = run(folder, tmp_path / "one", [], styles=styles)
+    blend = run(folder, tmp_path / "blend", [], styles=styles, passes=2, callback=counter("blend"))
+    optimized = run(folder, tmp_path / "optimized", [], styles=styles, passes=2, pass_iterations=2,
+                    callback=counter("optimized"))
+    assert "pass 2" not in evaluations["blend"] and evaluations["blend"]["stylize"] > 0
+    assert evaluations["optimized"]["pass 2"] >= 2 * 10
+    assert any(not np.array_equal(a, b) for a, b in zip(blend, optimized, strict=True))
+    originals = panning_texture(frames=10, step=STEP)
+    assert warping_error(originals, blend).e_warp < warping_error(originals, one).e_warp
+    with raises_cli(BadOption, "--pass-iterations -1: must be at least 0"):
+        VideoRequest(input="in.mp4", output="o.mp4", style=["s.png"], passes=2, pass_iterations=-1)
+
+
 def test_passes_keep_the_keyframes(tmp_path, pan):
     folder, frames = pan
     key = painted(frames[4], (200, 40, 40))
