@@ -57,7 +57,7 @@ from videostyle.io.images import resize_frame
 from videostyle.video.job import stylize_video
 from videostyle.video.keyframes import KeyframeImage, warp_result
 from videostyle.video.metrics import IndependentFlow, warping_error
-from videostyle.video.passes import blend_guide
+from videostyle.video.passes import blend_guide, followed
 
 CLIP = MEDIA / "cockatoo.mp4"
 STARRY, SHIPWRECK = MEDIA / "styles" / "starry_night.jpg", MEDIA / "styles" / "shipwreck.jpg"
@@ -289,7 +289,7 @@ def part_flows(args: argparse.Namespace, report: dict) -> None:
 
 def neighbour_blend(frames: list[np.ndarray], flow) -> list[np.ndarray]:
     """Each frame blended with its two neighbours warped onto it along ``flow(a, b)`` (a's
-    pixels' offsets into b), weighted by the warps' reliability, as a later pass blends."""
+    pixels' offsets into b), weighted where the warps are followed, as a later pass blends."""
     results = [f.astype(np.float32) / 255 for f in frames]
     out = []
     for t, own in enumerate(results):
@@ -298,7 +298,7 @@ def neighbour_blend(frames: list[np.ndarray], flow) -> list[np.ndarray]:
             if 0 <= side < len(results):
                 backward, forward = flow(t, side), flow(side, t)
                 step = FlowResult(backward=backward, forward=forward, mask=reliability_mask(forward, backward))
-                neighbours.append((warp_result(results[side], step, "lanczos"), step.mask))
+                neighbours.append((warp_result(results[side], step, "lanczos"), followed(step)))
         out.append(float_to_frame(blend_guide(own, neighbours)))
     return out
 
