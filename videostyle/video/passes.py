@@ -16,7 +16,8 @@ filter along the optimizer's flow. Ruder et al. blend the previous pass's result
 and one neighbour half and half and then optimize the frame from that blend, held to it by
 the temporal loss; here both neighbours join, a third each where both warps hold, and the
 blend is the frame unless ``pass_iterations`` asks for optimizer steps from it (which
-measured less steady: the strokes the optimizer restores are new in each frame). Keyframes
+hold the style of one pass exactly but keep less of the gain: the strokes the optimizer
+restores are new in each frame). Keyframes
 (``keyframes.py``) stay as they are and pull their neighbours towards them.
 
 The passes reuse the frames already made: pass p reads pass p-1's finished frames and
