@@ -246,6 +246,9 @@ def part_passes(args: argparse.Namespace, report: dict) -> None:
 def part_flows(args: argparse.Namespace, report: dict) -> None:
     """Why a pass cannot reach the judge's figure: how far each flow is from a known motion, and
     what the judge reads on a perfectly steady stylized pair (needs the passes part's 1-pass frames)."""
+    if not (args.out / "passes-1").is_dir():
+        raise SystemExit(f"{args.out / 'passes-1'}: the flows part reads the passes part's frames; "
+                         "run --parts passes,flows")
     frames = originals(args.size, args.frames)
     styl = read_frames(args.out / "passes-1")
     twice = originals(2 * args.size, args.frames)
