@@ -1,7 +1,8 @@
 """Measurements for issue 27: keyframes carried along a clip both ways, and multi-pass.
 
-    python scripts/bench_keyframes.py [--parts keyframes,passes] [--size 160] [--frames 48]
+    python scripts/bench_keyframes.py [--parts keyframes,passes,flows] [--size 160] [--frames 48]
                                       [--keys 10,38] [--out DIR] [--docs docs] [--threads N]
+                                      [--pass-iterations 4]
 
 * ``keyframes``: cockatoo.mp4, ``--frames`` frames at ``--size`` px. Keyframe 1 is frame
   ``keys[0]`` (0-based) stylized with ``videostyle image`` in The Starry Night at twice the
@@ -14,9 +15,16 @@
   measure (``harness.texture``, no network) of the frames near each keyframe to both
   keyframes; whole-clip E_warp under the independent flow against the references, and the
   mean pair E_warp before the first keyframe against after it.
-* ``passes``: the same clip in The Starry Night with ``passes`` 1, then 2 (the second pass
-  reusing the first's frames): E_warp, the Gram distance to the painting (a judge in float32)
-  and the texture distance, and the loss evaluations each pass cost.
+* ``passes``: the same clip in The Starry Night with ``passes`` 1, then 2 and 3 (each reusing
+  the frames before), and 2 with ``pass_iterations`` ``--pass-iterations`` (the style restored
+  by the optimizer from the blend): E_warp, the Gram distance to the painting (a judge in
+  float32) and the texture distance, and the loss evaluations each pass cost.
+* ``flows`` (after ``passes``): why no pass reaches the issue's 15%. Pairs made by moving a
+  frame along a known smooth motion (shake, a turn, a local bump): each flow's error to that
+  motion (the optimizer's, the optimizer's at twice the size, the judge's), and E_warp, under
+  the judge and under the optimizer's flow, of the one-pass frames moved alike (a perfectly
+  steady pair) against the one-pass clip's own; and E_warp of a second pass's blend (without
+  optimization) made along the optimizer's flow and along the more accurate one.
 
 E_warp is ``videostyle.video.metrics.warping_error``: the independent flow (DIS without
 refinement), not the optimizer's. Outputs are PNG folders (lossless); the figures go to
@@ -26,6 +34,7 @@ refinement), not the optimizer's. Outputs are PNG folders (lossless); the figure
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,12 +49,15 @@ from harness.serve import checkout_env, videostyle_command
 from harness.texture import texture_distance
 
 from videostyle.config import ClipConfig, ScheduleEntry, StyleConfig, StyleSchedule
+from videostyle.engine.flow import FlowEstimator, FlowResult, reliability_mask
 from videostyle.engine.optimize import Stylizer
+from videostyle.engine.tensors import float_to_frame
 from videostyle.io import read_image
 from videostyle.io.images import resize_frame
 from videostyle.video.job import stylize_video
-from videostyle.video.keyframes import KeyframeImage
+from videostyle.video.keyframes import KeyframeImage, warp_result
 from videostyle.video.metrics import IndependentFlow, warping_error
+from videostyle.video.passes import blend_guide, followed
 
 CLIP = MEDIA / "cockatoo.mp4"
 STARRY, SHIPWRECK = MEDIA / "styles" / "starry_night.jpg", MEDIA / "styles" / "shipwreck.jpg"
@@ -56,13 +68,15 @@ MARK_RGB = (255, 0, 200)  # magenta: in neither painting
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = benchmark_parser(__doc__)
-    parser.add_argument("--parts", default="keyframes,passes")
+    parser.add_argument("--parts", default="keyframes,passes,flows")
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--keys", default="10,38", help="the keyframes' frames, 0-based (default %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("bench-keyframes"))
     parser.add_argument("--docs", type=Path, default=None, help="write the strip of frames here")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--pass-iterations", type=int, default=4,
+                        help="the optimized second pass's iterations a frame (default %(default)s)")
     args = parser.parse_args(argv)
     args.parts = args.parts.split(",")
     args.keys = [int(k) for k in args.keys.split(",")]
@@ -207,19 +221,114 @@ def part_passes(args: argparse.Namespace, report: dict) -> None:
     frames = originals(args.size, args.frames)
     starry = read_image(STARRY)
     judge = Stylizer([starry], StyleConfig(precision="fp32"))
-    work = args.out / ".passes-work"
-    one, one_counts = run(args.out / "passes-1", [starry], args, work_dir=work, keep_work=True, restart=True)
-    two, two_counts = run(args.out / "passes-2", [starry], args, work_dir=work, keep_work=True, passes=2)
-    rows = {}
-    for name, out, counts in (("1 pass", one, one_counts), ("2 passes", two, two_counts)):
+    work, optimized = args.out / ".passes-work", args.out / ".passes-work-optimized"
+    runs = {"1 pass": run(args.out / "passes-1", [starry], args, work_dir=work, keep_work=True, restart=True)}
+    shutil.rmtree(optimized, ignore_errors=True)
+    shutil.copytree(work, optimized)  # pass 1's frames, for the optimized second pass
+    runs["2 passes"] = run(args.out / "passes-2", [starry], args, work_dir=work, keep_work=True, passes=2)
+    runs["3 passes"] = run(args.out / "passes-3", [starry], args, work_dir=work, keep_work=True, passes=3)
+    name = f"2 passes, {args.pass_iterations} iterations a frame"
+    runs[name] = run(args.out / "passes-2-optimized", [starry], args, work_dir=optimized, passes=2,
+                     pass_iterations=args.pass_iterations)
+    rows: dict = {}
+    for name, (out, counts) in runs.items():
         rows[name] = {"e_warp": warping_error(frames, out).e_warp,
                       "gram_distance": float(np.mean([judge.style_distance(f) for f in out])),
                       "texture_distance": float(np.mean([texture_distance(f, starry) for f in out])),
                       "evaluations": counts}
-    rows["e_warp_change"] = rows["2 passes"]["e_warp"] / rows["1 pass"]["e_warp"] - 1
-    rows["pass_2_evaluations_over_pass_1"] = two_counts.get("pass 2", 0) / max(1, one_counts.get("stylize", 0))
+    for name in runs:
+        rows[name]["e_warp_change"] = rows[name]["e_warp"] / rows["1 pass"]["e_warp"] - 1
+        rows[name]["gram_change"] = rows[name]["gram_distance"] / rows["1 pass"]["gram_distance"] - 1
     report["passes"] = rows
     progress({"passes": rows})
+
+
+def part_flows(args: argparse.Namespace, report: dict) -> None:
+    """Why a pass cannot reach the judge's figure: how far each flow is from a known motion, and
+    what the judge reads on a perfectly steady stylized pair (needs the passes part's 1-pass frames)."""
+    if not (args.out / "passes-1").is_dir():
+        raise SystemExit(f"{args.out / 'passes-1'}: the flows part reads the passes part's frames; "
+                         "run --parts passes,flows")
+    frames = originals(args.size, args.frames)
+    styl = read_frames(args.out / "passes-1")
+    twice = originals(2 * args.size, args.frames)
+    h, w = frames[0].shape[:2]
+    ours, judge = FlowEstimator(), IndependentFlow()
+
+    def halved(flow: np.ndarray) -> np.ndarray:
+        return cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA) * (w / flow.shape[1])
+
+    methods = {"ours (the optimizer's)": lambda a, b, big_a, big_b: ours(a, b),
+               "ours at twice the size": lambda a, b, big_a, big_b: halved(ours(big_a, big_b)),
+               "the judge's": lambda a, b, big_a, big_b: judge(a, b)}
+    rng = np.random.default_rng(0)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    epe: dict[str, list[float]] = {name: [] for name in methods}
+    steady: dict[str, list[float]] = {"the judge's": [], "ours (the optimizer's)": []}
+    for t in range(0, len(frames), 2):
+        move = known_motion(rng, xs, ys)
+        bigger = known_motion_scaled(move, 2)
+        a, b = frames[t], shift(frames[t], move)
+        big_a, big_b = twice[t], shift(twice[t], bigger)
+        inner = (slice(4, -4), slice(4, -4))
+        for name, method in methods.items():
+            epe[name].append(float(np.linalg.norm(method(a, b, big_a, big_b) - move, axis=2)[inner].mean()))
+        pair_original, pair_stylized = [a, b], [styl[t], shift(styl[t], move)]
+        steady["the judge's"].append(warping_error(pair_original, pair_stylized).e_warp)
+        steady["ours (the optimizer's)"].append(warping_error(pair_original, pair_stylized, flow="same").e_warp)
+    # the blend of a second pass (own result and both neighbours from pass 1) along the optimizer's
+    # flow and along the more accurate one at twice the size
+    blends = {"ours (the optimizer's)": lambda a, b: ours(frames[a], frames[b]),
+              "ours at twice the size": lambda a, b: halved(ours(twice[a], twice[b]))}
+    blended = {name: warping_error(frames, neighbour_blend(styl, flow)).e_warp for name, flow in blends.items()}
+    report["flows"] = {"epe_to_known_motion_px": {k: float(np.mean(v)) for k, v in epe.items()},
+                       "e_warp_of_a_blend_of_neighbours_along": blended,
+                       "e_warp_of_perfectly_steady_pairs": {k: float(np.mean(v)) for k, v in steady.items()},
+                       "e_warp_of_one_pass": {"the judge's": warping_error(frames, styl).e_warp,
+                                              "ours (the optimizer's)": warping_error(frames, styl,
+                                                                                      flow="same").e_warp}}
+    progress({"flows": report["flows"]})
+
+
+def neighbour_blend(frames: list[np.ndarray], flow) -> list[np.ndarray]:
+    """Each frame blended with its two neighbours warped onto it along ``flow(a, b)`` (a's
+    pixels' offsets into b), weighted where the warps are followed, as a later pass blends."""
+    results = [f.astype(np.float32) / 255 for f in frames]
+    out = []
+    for t, own in enumerate(results):
+        neighbours = []
+        for side in (t - 1, t + 1):
+            if 0 <= side < len(results):
+                backward, forward = flow(t, side), flow(side, t)
+                step = FlowResult(backward=backward, forward=forward, mask=reliability_mask(forward, backward))
+                neighbours.append((warp_result(results[side], step, "lanczos"), followed(step)))
+        out.append(float_to_frame(blend_guide(own, neighbours)))
+    return out
+
+
+def known_motion(rng: np.random.Generator, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """A smooth flow (H, W, 2) like camera shake: a shift of up to 1.5 px, a small turn, and a
+    local bump of up to 2 px where the subject moves on its own."""
+    h, w = xs.shape
+    tx, ty = rng.uniform(-1.5, 1.5, 2)
+    turn = rng.uniform(-0.01, 0.01)
+    bump = np.exp(-((xs - rng.uniform(0.3, 0.7) * w) ** 2 + (ys - rng.uniform(0.3, 0.7) * h) ** 2)
+                  / (2 * (0.12 * w) ** 2))
+    fx = tx - (ys - h / 2) * turn + 2 * bump * rng.uniform(-1, 1)
+    fy = ty + (xs - w / 2) * turn + 2 * bump * rng.uniform(-1, 1)
+    return np.dstack([fx, fy]).astype(np.float32)
+
+
+def known_motion_scaled(flow: np.ndarray, factor: int) -> np.ndarray:
+    h, w = flow.shape[:2]
+    return cv2.resize(flow, (w * factor, h * factor), interpolation=cv2.INTER_LINEAR) * factor
+
+
+def shift(frame: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """``frame`` moved along ``flow``: frame(p) = moved(p + flow(p)) (to first order, for a smooth flow)."""
+    h, w = flow.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    return cv2.remap(frame, xs - flow[..., 0], ys - flow[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,8 +353,17 @@ def main(argv: list[str] | None = None) -> int:
         part_passes(args, report)
         p = report["passes"]
         print_table(["run", "E_warp", "Gram distance", "texture distance", "evaluations"], [
-            (name, f"{p[name]['e_warp']:.5f}", f"{p[name]['gram_distance']:.3f}", f"{p[name]['texture_distance']:.3f}",
-             p[name]["evaluations"]) for name in ("1 pass", "2 passes")], title="passes")
+            (name, f"{row['e_warp']:.5f} ({row['e_warp_change']:+.1%})", f"{row['gram_distance']:.3f}",
+             f"{row['texture_distance']:.3f}", row["evaluations"]) for name, row in p.items()], title="passes")
+    if "flows" in args.parts:
+        part_flows(args, report)
+        f = report["flows"]
+        print_table(["flow", "error to a known motion (px)", "E_warp of perfectly steady pairs", "E_warp of 1 pass"], [
+            (name, f"{v:.3f}", f"{f['e_warp_of_perfectly_steady_pairs'].get(name, float('nan')):.5f}",
+             f"{f['e_warp_of_one_pass'].get(name, float('nan')):.5f}")
+            for name, v in f["epe_to_known_motion_px"].items()], title="flows")
+        print_table(["a second pass's blend along", "E_warp"],
+                    [(name, f"{v:.5f}") for name, v in f["e_warp_of_a_blend_of_neighbours_along"].items()])
     print(describe(), file=sys.stderr)
     write_json(args.out / "bench_keyframes.json", report)
     return 0

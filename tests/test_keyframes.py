@@ -295,6 +295,51 @@ def test_a_second_pass_reuses_the_first_and_resumes_midway_to_the_same_frames(tm
         assert np.array_equal(a, b), t
 
 
+def test_a_neighbour_joins_the_blend_where_its_warp_stays_inside_and_the_flows_agree():
+    from videostyle.engine.flow import FlowResult, reliability_mask
+    from videostyle.video.passes import blend_guide, followed
+
+    h, w = 12, 16
+    shift = np.zeros((h, w, 2), np.float32)
+    shift[..., 0] = 3.0  # each pixel's match lies 3 px to the right
+    gentle = np.zeros((h, w, 2), np.float32)
+    gentle[..., 0] = 0.3 + np.linspace(0, 1.5, w, dtype=np.float32)  # a flow gradient, no occlusion
+    weight = followed(FlowResult(backward=gentle, forward=-gentle, mask=reliability_mask(-gentle, gentle)))
+    assert np.all(weight[:, : w - 2] == 1) and np.all(weight[:, -2:] == 0)  # the last two leave the frame
+    assert reliability_mask(-gentle, gentle)[:, : w - 2].mean() < 0.75  # the loss's mask calls much a boundary
+    disagree = followed(FlowResult(backward=shift, forward=np.zeros_like(shift), mask=np.ones((h, w), np.float32)))
+    assert not disagree.any()
+    own, other = np.zeros((h, w, 3), np.float32), np.ones((h, w, 3), np.float32)
+    blended = blend_guide(own, [(other, weight), (other, disagree)])
+    assert np.allclose(blended[:, 0], 0.5) and np.allclose(blended[:, -1], 0)  # half where one joins, else its own
+
+
+def test_a_later_pass_is_the_blend_itself_unless_given_iterations(tmp_path, pan):
+    from videostyle.video.metrics import warping_error
+
+    folder, _ = pan
+    styles = [stripes()]
+    evaluations: dict[str, dict[str, int]] = {"blend": {}, "optimized": {}}
+
+    def counter(name):
+        def count(p):
+            if p.step is not None:
+                evaluations[name][p.stage] = evaluations[name].get(p.stage, 0) + 1
+        return count
+
+    one = run(folder, tmp_path / "one", [], styles=styles)
+    blend = run(folder, tmp_path / "blend", [], styles=styles, passes=2, callback=counter("blend"))
+    optimized = run(folder, tmp_path / "optimized", [], styles=styles, passes=2, pass_iterations=2,
+                    callback=counter("optimized"))
+    assert "pass 2" not in evaluations["blend"] and evaluations["blend"]["stylize"] > 0
+    assert evaluations["optimized"]["pass 2"] >= 2 * 10
+    assert any(not np.array_equal(a, b) for a, b in zip(blend, optimized, strict=True))
+    originals = panning_texture(frames=10, step=STEP)
+    assert warping_error(originals, blend).e_warp < warping_error(originals, one).e_warp
+    with raises_cli(BadOption, "--pass-iterations -1: must be at least 0"):
+        VideoRequest(input="in.mp4", output="o.mp4", style=["s.png"], passes=2, pass_iterations=-1)
+
+
 def test_passes_keep_the_keyframes(tmp_path, pan):
     folder, frames = pan
     key = painted(frames[4], (200, 40, 40))

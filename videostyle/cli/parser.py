@@ -162,6 +162,7 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
         add(sg, name, "video")
     add(sg, "keyframe", "video", action="append", default=None)
     add(sg, "passes", "video")
+    add(sg, "pass_iterations", "video")
     r = p.add_argument_group("resume")
     for name in ("work_dir", "restart", "keep_work"):
         add(r, name, "video")

@@ -80,6 +80,7 @@ class VideoRequest(StyleRequest):
     mask: str | Path | None = declared("mask")
     keyframe: Sequence[KeyframeText] | None = ()  # T:IMAGE texts or KeyframeSpec s
     passes: int = declared("passes")
+    pass_iterations: int = declared("pass_iterations")
     # the work folder
     work_dir: str | Path | None = declared("work_dir")
     restart: bool = declared("restart")
@@ -94,6 +95,7 @@ class VideoRequest(StyleRequest):
         check_name(S.work_dir, self.work_dir, give="a folder, or leave it out for one beside the output")
         self.refuse_init_image()
         SETTINGS["passes"].check(self.passes)
+        SETTINGS["pass_iterations"].check(self.pass_iterations)
         self.keyframes()  # each spec checked now
         for settings in (self.temporal_config, self.clip_config, self.encode_config, self.segment_config):
             settings()  # each checks its fields
@@ -163,7 +165,7 @@ def run_video(request: VideoRequest, *, callback: Any = None, cancel: CancelToke
                          clip=r.clip_config(), encode=r.encode_config(), force=r.force, work_dir=r.work_dir,
                          restart=r.restart, keep_work=r.keep_work, segments=segments, callback=callback,
                          cancel=cancel, schedule=schedule, mask=r.mask, keyframes=read_keyframes(keyframes),
-                         passes=r.passes)
+                         passes=r.passes, pass_iterations=r.pass_iterations)
 
 
 def read_keyframes(specs: Sequence[KeyframeSpec]) -> list:

@@ -64,7 +64,8 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                   restart: bool = False, keep_work: bool = False, segments: SegmentConfig | None = None,
                   callback: VideoCallback | None = None, cancel: CancelToken | None = None,
                   schedule: StyleSchedule | None = None, mask: str | Path | None = None,
-                  keyframes: Sequence[KeyframeImage] = (), passes: int = 1) -> VideoResult:
+                  keyframes: Sequence[KeyframeImage] = (), passes: int = 1,
+                  pass_iterations: int = 0) -> VideoResult:
     """Stylize a video file, GIF or image folder into ``output`` (.mp4/.gif/folder).
 
     Resumable: rerunning the same call after an interruption continues from the last
@@ -81,7 +82,9 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     ``temporal.seamless_loop`` hands the end over to the start. ``keyframes`` are painted
     frames the output shows, their look carried along the motion both ways
     (``video/keyframes.py``; ``styles`` may then be empty); ``passes`` more than 1 adds
-    Ruder et al.'s later passes (``video/passes.py``). Returns a :class:`VideoResult`.
+    Ruder et al.'s later passes (``video/passes.py``), each frame of those optimized
+    ``pass_iterations`` steps from its blend (0: the blend is the frame). Returns a
+    :class:`VideoResult`.
     """
     style = style or StyleConfig()
     temporal = temporal or TemporalConfig()
@@ -97,6 +100,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     started = time.perf_counter()
     identity = FileIdentity.of(source)  # before the probe: a file replaced after it is caught at the end
     SETTINGS["passes"].check(passes)
+    SETTINGS["pass_iterations"].check(pass_iterations)
     if passes > 1 and segments.distributed:
         raise BadOption(S.passes, ": later passes run on one worker; drop ", S.workers, " (or ", S.passes, ")")
     if not styles and not keyframes:
@@ -157,6 +161,7 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                 runner.run(frames_in, work, run)
                 if passes > 1:
                     run_passes(stylizer, temporal, info, count=run.frames, passes=passes, work=work, report=run,
+                               iterations=pass_iterations,
                                opener=lambda: _open(source, clip, even),
                                looks=frame_looks,
                                fixed=set(keys.indices) if keys is not None else None, loop=temporal.seamless_loop)
