@@ -51,6 +51,9 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 TEMPORAL_MODES = ("flow", "warm", "independent")
+# how a later frame of flow mode is optimized: "whole" (every pixel, every frame) or "changed"
+# (only where the picture is new or changed, engine/changed.py; issue 25)
+PAINT_MODES = ("whole", "changed")
 TILE_ALIGN = 16  # px: tiles start on multiples of relu5_1's stride, so every pool lines up
 MIN_MEMORY = 256 * 2**20  # bytes: the least --max-memory (the network's weights alone take ~80 MB)
 # `videostyle eval --flow`: which optical flow judges E_warp. "independent" (the default) is one
@@ -229,6 +232,7 @@ class TemporalConfig:
     long_term: tuple[int, ...] = ()  # further frames back (e.g. (2, 4)) the flow-mode loss also follows
     # a clip that loops (a GIF): its last frames are handed over to the first (video.chain.stylize_loop_end)
     seamless_loop: bool = False
+    paint: str = "whole"  # flow mode's later frames: "whole" or "changed" (see PAINT_MODES)
 
     def __post_init__(self) -> None:
         check_choice("--temporal", self.mode, TEMPORAL_MODES)
@@ -240,6 +244,7 @@ class TemporalConfig:
         check_whole("--first-iterations", self.first_iterations, at_least=0)
         check_number("--temporal-weight", self.temporal_weight, at_least=0)
         check_choice("--warp-kernel", self.warp_kernel, WARP_KERNELS)
+        check_choice("--paint", self.paint, PAINT_MODES)
         check_number("--detail-boost", self.detail_boost, at_least=1)  # 1 turns it off
         for offset in self.long_term:
             check_whole("--long-term", offset, at_most=MAX_LONG_TERM)
@@ -248,11 +253,13 @@ class TemporalConfig:
                             "offsets of 2 or more, e.g. 2,4")
 
     def settings(self) -> dict:
-        """The fields for a work folder's record (``seamless_loop`` only when on, so that older
-        records still match)."""
+        """The fields for a work folder's record (``seamless_loop`` only when on and ``paint``
+        only when not "whole", so that older records still match)."""
         settings = asdict(self)
         if not self.seamless_loop:
             del settings["seamless_loop"]
+        if self.paint == "whole":
+            del settings["paint"]
         return settings
 
     @property

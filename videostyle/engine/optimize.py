@@ -57,6 +57,12 @@ class Progress:
     loss_tensor: torch.Tensor = field(repr=False)  # () weighted total, on the device, detached
     term_tensors: dict[str, torch.Tensor] = field(repr=False)  # weighted terms: content, style, tv, extra
     tiles: int = 0  # tiles the network's terms are evaluated in at this scale; 0: the whole picture
+    # this evaluation's network work in full-frame evaluations (FLOP-weighted, engine/cost.py):
+    # 1 for the whole picture at full size, its area's share at a coarser scale or on a crop
+    cost: float = 1.0
+    # what the evaluation was for: "whole" (the picture), "forward" (a pass without gradient),
+    # "crop" (a crop around new or changed ground), "detail" (the first layers, for sharpness)
+    kind: str = "whole"
 
     @property
     def loss(self) -> float:
@@ -373,7 +379,8 @@ class Stylizer:
             x = resize_tensor(x, h, w).clamp(0, 1)
             scaled_content = resize_tensor(content_t, h, w)
             plan = self._tile_plan(h, w)
-            report = _Reporter(callback, index, len(sizes), steps, start, tiles=len(plan.tiles) if plan else 0)
+            report = _Reporter(callback, index, len(sizes), steps, start, tiles=len(plan.tiles) if plan else 0,
+                               cost=(h * w) / (sizes[-1][0] * sizes[-1][1]))
             x = self._optimize(x, scaled_content, steps, extra_loss if final else None, report,
                                style_layer_scale or {}, look, stop, curvature if final else None)
         if self.config.preserve_colors:
@@ -546,8 +553,8 @@ class _Reporter:
     tensors are passed on as they are (no ``float()`` here: see :class:`Progress`)."""
 
     def __init__(self, callback: ProgressCallback | None, scale: int, scales: int,
-                 iterations: int, start: float, *, tiles: int = 0) -> None:
-        self.callback, self.scale, self.scales, self.tiles = callback, scale, scales, tiles
+                 iterations: int, start: float, *, tiles: int = 0, cost: float = 1.0) -> None:
+        self.callback, self.scale, self.scales, self.tiles, self.cost = callback, scale, scales, tiles, cost
         self.iterations, self.start = iterations, start
 
     def __call__(self, step: int, loss: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:
@@ -556,7 +563,7 @@ class _Reporter:
         self.callback(Progress(
             iteration=min(step, self.iterations), iterations=self.iterations, scale=self.scale,
             scales=self.scales, elapsed=time.perf_counter() - self.start, loss_tensor=loss.detach(),
-            term_tensors={k: v.detach() for k, v in terms.items()}, tiles=self.tiles))
+            term_tensors={k: v.detach() for k, v in terms.items()}, tiles=self.tiles, cost=self.cost))
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:

@@ -28,6 +28,7 @@ import torch
 from ..config import TemporalConfig
 from . import losses
 from .flow import FlowResult
+from .changed import paint_frame
 from .lbfgs import Curvature
 from .optimize import EarlyStop, Look, ProgressCallback, Stylizer
 from .tensors import frame_to_tensor
@@ -51,6 +52,10 @@ AUTO_MIN_ITERATIONS = 3
 # Each long-term offset adds its warp.
 TEMPORAL_BUFFERS = 20
 LONG_TERM_BUFFERS = 4
+
+_REMEMBERED = object()  # next(previous_look=...) not given: the last call's look
+_UNKNOWN = object()  # no frame yet, or restored from saved results alone
+
 
 def reserved_buffers(config: TemporalConfig) -> int:
     """Image-sized tensors a frame of this mode holds beside the network's pass (see
@@ -76,6 +81,7 @@ class TemporalStylizer:
         self.history: deque[torch.Tensor] = deque(maxlen=self.config.history)  # newest first
         self.since_restart = 0
         self.curvature = Curvature()  # with carry_curvature: the last later frame's pairs
+        self.last_look: Look | None | object = _UNKNOWN  # the look of the last frame, when known
         stylizer.reserve_image_buffers(reserved_buffers(self.config))
 
     @property
@@ -90,11 +96,13 @@ class TemporalStylizer:
         self.history = deque((frame_to_tensor(r, device) for r in results[: self.config.history]),
                              maxlen=self.config.history)
         self.since_restart = since_restart if results else 0
+        self.last_look = _UNKNOWN
 
     def next(self, frame: np.ndarray, flow: FlowResult | None = None, *, cut: bool = False,
              iterations: int | None = None, callback: ProgressCallback | None = None,
              long_flows: Mapping[int, FlowResult] | None = None,
-             toward: tuple[np.ndarray, float] | None = None, look: Look | None = None) -> np.ndarray:
+             toward: tuple[np.ndarray, float] | None = None, look: Look | None = None,
+             previous_look: Look | None | object = _REMEMBERED) -> np.ndarray:
         """Stylize ``frame`` given the flow from the previous frame to it; returns the
         result as (H, W, 3) float32 in [0, 1].
 
@@ -108,10 +116,23 @@ class TemporalStylizer:
         its share a in [0, 1]) blends the start and the temporal target towards it: flow mode
         only, used to hand one segment over to the next (see ``video.chain.stylize_bridge``).
         ``look``: this frame's targets when a schedule or a mask sets them (``engine/looks.py``).
+        ``previous_look``: the previous frame's (default: the one its call was given): with
+        ``paint="changed"`` a frame whose look differs is painted whole. A resumed chain gives it,
+        so that its first frame decides as the uninterrupted one did.
         """
         cfg = self.config
         restart = self.previous is None or (cut and cfg.detect_cuts)
         content = frame_to_tensor(frame, self.stylizer.device)
+        before = self.last_look if previous_look is _REMEMBERED else previous_look
+        self.last_look = look
+        if not restart and self._paints_changed(flow, iterations, toward, look, before):
+            assert flow is not None and self.previous is not None
+            result = paint_frame(self.stylizer, content, self.previous, flow, temporal_weight=cfg.temporal_weight,
+                                 warp_kernel=cfg.warp_kernel, layer_scale=self._detail_scale(), look=look,
+                                 callback=callback, number=self.since_restart)
+            self.history.appendleft(result)
+            self.since_restart += 1
+            return result[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3) float32
         init, extra_loss, scales, layer_scale, stop = None, None, None, None, None
         if iterations is not None:
             budget = iterations
@@ -141,6 +162,19 @@ class TemporalStylizer:
         self.history.appendleft(result)
         self.since_restart += 1
         return result[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3) float32
+
+    def _paints_changed(self, flow: FlowResult | None, iterations: int | None, toward: object,
+                        look: Look | None, before: Look | None | object) -> bool:
+        """Whether this later frame is painted where it changed (``paint="changed"``) rather
+        than whole. Whole: with a budget given (a bridge, the live policy), a hand-over blend,
+        long-term consistency, a region mask (not in crops yet), or a look other than the
+        previous frame's (a style change moves every pixel's target)."""
+        cfg = self.config
+        if cfg.paint != "changed" or cfg.mode != "flow" or flow is None or iterations is not None:
+            return False
+        if toward is not None or cfg.long_term or (look is not None and look.mask is not None):
+            return False
+        return same_look(look, before)
 
     def _detail_scale(self) -> dict[str, float] | None:
         """Style layer factors for a warped start: every resampling blurs the finest strokes
@@ -188,6 +222,17 @@ class TemporalStylizer:
             return weight * losses.temporal_loss(x, target, mask)
 
         return warped, (temporal_term if weight > 0 else None)
+
+
+def same_look(look: Look | None, before: Look | None | object) -> bool:
+    """Whether two frames are optimized towards the same targets (an unknown one is not)."""
+    if before is _UNKNOWN or before is _REMEMBERED:
+        return False
+    if look is None or before is None:
+        return look is None and before is None
+    assert isinstance(before, Look)
+    return (look.weights == before.weights and look.style_weight == before.style_weight
+            and look.mask is None and before.mask is None)
 
 
 def _mask_tensor(mask: np.ndarray, device: torch.device) -> torch.Tensor:

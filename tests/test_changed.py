@@ -1,0 +1,228 @@
+"""Paint what changed (engine/changed.py, engine/partial.py): a later frame's work goes where
+its picture is new; tiny frames, real weights."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from synthetic import blobs, panning_texture, scene, stripes
+
+from videostyle.config import StyleConfig, TemporalConfig
+from videostyle.engine import changed
+from videostyle.engine.flow import FlowResult, colour_mismatch, flow_between
+from videostyle.engine.gatys import NetworkLoss
+from videostyle.engine.optimize import Look, Progress, Stylizer
+from videostyle.engine.partial import CropNetwork, CropTerms, content_core, evaluation_share, picture_sums
+from videostyle.engine.temporal import TemporalStylizer
+from videostyle.engine.tensors import frame_to_tensor
+from videostyle.engine.tiles import Tile
+from videostyle.errors import BadOption
+from videostyle.video.chain import SegmentState, stylize_segment
+
+FAST = StyleConfig(device="cpu", precision="fp32")
+PAINT = TemporalConfig(paint="changed", first_iterations=4)
+WHOLE = TemporalConfig(first_iterations=4)
+
+
+def still_clip(frames: int = 4, width: int = 64, height: int = 48) -> list[np.ndarray]:
+    """A fixed scene: every frame the same picture."""
+    return [scene(width, height)] * frames
+
+
+def moving_square(frames: int = 4, width: int = 64, height: int = 48, step: int = 4) -> list[np.ndarray]:
+    """The scene with a red square moving ``step`` px a frame across it."""
+    out = []
+    for t in range(frames):
+        frame = scene(width, height).copy()
+        frame[16:32, 8 + t * step: 24 + t * step] = (220, 30, 30)
+        out.append(frame)
+    return out
+
+
+def run(frames: list[np.ndarray], config: TemporalConfig, style: np.ndarray | None = None
+        ) -> tuple[list[np.ndarray], dict[int, float]]:
+    """Float results of a chain, and each frame's full-frame-equivalent evaluations."""
+    stylizer = Stylizer([stripes() if style is None else style], FAST)
+    cost: dict[int, float] = {}
+
+    def count(index: int, p: Progress) -> None:
+        cost[index] = cost.get(index, 0.0) + p.cost
+
+    results = [f.state for f in stylize_segment(stylizer, frames, config=config, progress=count)]
+    return results, cost
+
+
+# -- the cost model ------------------------------------------------------------------------------
+def test_a_whole_evaluation_costs_one_and_a_crop_its_share():
+    layers = ("relu4_2", "relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    assert evaluation_share(96, 160, frame=(96, 160), layers=layers, frame_layers=layers) == pytest.approx(1.0)
+    assert evaluation_share(48, 80, frame=(96, 160), layers=layers, frame_layers=layers) == pytest.approx(0.25, rel=0.02)
+    assert evaluation_share(96, 160, frame=(96, 160), layers=layers, frame_layers=layers,
+                            forward_only=True) == pytest.approx(0.5)
+    shallow = evaluation_share(96, 160, frame=(96, 160), layers=("relu2_1",), frame_layers=layers)
+    assert 0.1 < shallow < 0.2  # the first layers are a small part of the network's work
+
+
+def test_progress_reports_the_cost_of_a_coarse_scale_at_its_area(content_image, style_image):
+    stylizer = Stylizer([style_image], dataclasses.replace(FAST, scales=2, min_scale_size=32))
+    seen: list[tuple[int, float]] = []
+    stylizer.stylize(content_image, iterations=2, callback=lambda p: seen.append((p.scale, p.cost)))
+    coarse = [c for s, c in seen if s == 1]
+    assert coarse and all(c == pytest.approx(0.25) for c in coarse)
+    assert {c for s, c in seen if s == 2} == {1.0}
+
+
+# -- partial evaluation ----------------------------------------------------------------------------
+def _style_gradients(tile: Tile, height: int = 64, width: int = 96) -> tuple[float, torch.Tensor, float, torch.Tensor]:
+    """(whole picture's style term, its gradient, the crop's, its gradient) at the first layers
+    (relu1_1, relu2_1: a reach of a few pixels, so that a core can hold pixels beyond it)."""
+    config = dataclasses.replace(FAST, style_layers=("relu1_1", "relu2_1"), content_layers=("relu2_1",))
+    stylizer = Stylizer([stripes()], config)
+    x = frame_to_tensor(blobs(width, height))
+    content = frame_to_tensor(scene(width, height))
+    targets = stylizer.style_targets(height, width)
+    weights = {n: config.effective_style_weight * w for n, w in config.layer_weights().items()}
+    content_weights = {n: config.content_weight for n in config.content_layers}
+    whole_net = NetworkLoss(stylizer.vgg, None, content_features=stylizer.vgg(content, config.content_layers),
+                            content_weights=content_weights, targets=targets, style_weights=weights)
+    xw = x.clone().requires_grad_(True)
+    _, style = whole_net(xw)
+    style.backward()  # the style term alone: the content term is normalized by the core's own content
+    whole, cores = picture_sums(stylizer.vgg, None, x, config.style_layers, (tile,))
+    terms = CropTerms(rest={n: whole[n] - cores[0][n] for n in whole}, height=height, width=width,
+                      content=content_core(stylizer.vgg, None, content, tile, config.content_layers))
+    crop = CropNetwork(stylizer.vgg, None, tile, terms, content_weights=content_weights, targets=targets,
+                       style_weights=weights)
+    xc = x.clone().requires_grad_(True)
+    _, style_crop = crop(xc)
+    style_crop.backward()
+    assert xw.grad is not None and xc.grad is not None
+    return float(style), xw.grad, float(style_crop), xc.grad
+
+
+def test_a_crop_of_the_whole_picture_is_the_whole_loss():
+    style, grad, crop_style, crop_grad = _style_gradients(Tile(0, 64, 0, 96, 0, 64, 0, 96))
+    assert crop_style == pytest.approx(style, rel=1e-5)
+    assert torch.allclose(crop_grad, grad, rtol=1e-4, atol=1e-5 * float(grad.abs().max()))
+
+
+def test_a_crops_gradient_is_the_whole_losss_inside_its_core_with_the_rest_held():
+    """The rest of the picture's Gram sums fixed, the loss is the whole picture's, and so is
+    the gradient at pixels further inside the core than the layers reach; near the core's
+    edge it lacks what the features just outside it would add (they are held)."""
+    style, grad, crop_style, crop_grad = _style_gradients(Tile(16, 48, 16, 80, 0, 64, 0, 96))
+    assert crop_style == pytest.approx(style, rel=1e-5)
+    inside = (..., slice(28, 36), slice(28, 68))
+    scale = float(grad.abs().max())
+    assert torch.allclose(crop_grad[inside], grad[inside], rtol=1e-4, atol=1e-5 * scale)
+    assert float(crop_grad[..., :8, :].abs().max()) == 0.0  # beyond the layers' reach of the core: nothing
+    edge = (..., slice(16, 18), slice(16, 80))
+    assert not torch.allclose(crop_grad[edge], grad[edge], rtol=1e-3, atol=1e-4 * scale)
+
+
+def test_crops_cover_what_needs_painting_on_the_cell_grid():
+    paint = np.zeros((90, 160), bool)
+    paint[:, 150:] = True  # a strip entering at the right
+    paint[:4, :] = True  # and one at the top: an L, not the whole picture
+    crops = changed.plan_crops(paint, cell=16, halo=0)
+    covered = np.zeros_like(paint)
+    for t in crops:
+        covered[t.y0:t.y1, t.x0:t.x1] = True
+        assert t.y0 % 16 == 0 and t.x0 % 16 == 0
+        assert t.y1 - t.y0 >= 16 and t.x1 - t.x0 >= 16  # the network needs room
+    assert covered[paint].all()
+    assert covered.mean() < 0.4
+
+
+def test_colour_mismatch_ignores_noise_and_a_pixel_of_flow_error_but_sees_new_things():
+    rng = np.random.default_rng(0)
+    a = scene(64, 48)
+    noisy = np.clip(a + rng.normal(0, 2, a.shape), 0, 255).astype(np.uint8)
+    shifted = np.roll(a, 1, axis=1)  # the flow (zero) is a pixel off everywhere
+    zero = np.zeros((48, 64, 2), np.float32)
+    reliable = np.ones((48, 64), np.float32)
+    assert colour_mismatch(a, noisy, zero, reliable).max() < 0.05
+    assert (colour_mismatch(a, shifted, zero, reliable)[:, 2:-2] > 0.08).mean() < 0.01
+    changed_frame = a.copy()
+    changed_frame[10:20, 10:20] = (255, 0, 255)
+    assert (colour_mismatch(a, changed_frame, zero, reliable)[11:19, 11:19] > 0.3).all()
+
+
+# -- frames ------------------------------------------------------------------------------------------
+def test_a_still_scene_costs_nothing_after_its_first_frame():
+    results, cost = run(still_clip(), PAINT)
+    assert cost[0] > 1  # the first frame is stylized whole
+    assert all(cost.get(t, 0.0) == 0.0 for t in (1, 2, 3))
+    assert np.abs(results[3] - results[0]).max() < 1e-6  # served by the warp: nothing moved
+
+
+def test_a_moving_subject_costs_less_than_the_whole_frame_and_more_than_a_still_one():
+    _, moving = run(moving_square(), PAINT)
+    _, whole = run(moving_square(), WHOLE)
+    later = [moving[t] for t in (1, 2, 3)]
+    assert all(c > 0 for c in later)
+    assert sum(later) < 0.5 * sum(whole[t] for t in (1, 2, 3))
+
+
+def test_new_ground_gets_work_and_the_rest_is_served_by_the_warp():
+    frames = panning_texture(frames=3, step=6)
+    stylizer = Stylizer([stripes()], FAST)
+    temporal = TemporalStylizer(stylizer, PAINT)
+    first = temporal.next(frames[0])
+    flow = flow_between(frames[0], frames[1])
+    previous = frame_to_tensor(first)
+    plan = changed.plan_frame(flow)
+    assert plan.revealed[:, -3:].all()  # the strip that entered on the right
+    crop_pixels = np.zeros(plan.paint.shape, bool)
+    for t in plan.crops:
+        crop_pixels[t.y0:t.y1, t.x0:t.x1] = True
+    assert crop_pixels[plan.revealed].all()
+    result = temporal.next(frames[1], flow)
+    from videostyle.engine.warp import backward_warp
+
+    warped = backward_warp(previous, flow.backward)[0].permute(1, 2, 0).numpy()
+    moved = np.abs(result - warped).max(axis=2)
+    assert moved[plan.revealed].mean() > 5 * moved[~crop_pixels].mean()
+
+
+def test_paint_mode_is_deterministic_and_a_resumed_chain_equals_the_uninterrupted_one():
+    frames = moving_square(frames=5)
+    stylizer = Stylizer([stripes()], FAST)
+    whole = list(stylize_segment(stylizer, frames, config=PAINT))
+    again = list(stylize_segment(stylizer, frames, config=PAINT))
+    assert all(np.array_equal(a.state, b.state) for a, b in zip(whole, again, strict=True))
+    state = SegmentState(results=(whole[2].state,), since_restart=whole[2].since_restart)
+    rest = list(stylize_segment(stylizer, frames[1:], config=PAINT, first=1, begin=3, state=state))
+    assert all(np.array_equal(a.state, b.state) for a, b in zip(rest, whole[3:], strict=True))
+
+
+def test_a_style_change_paints_the_whole_frame():
+    frames = still_clip(frames=3)
+    stylizer = Stylizer([stripes(), blobs()], FAST)
+    temporal = TemporalStylizer(stylizer, PAINT)
+    temporal.next(frames[0], look=Look(weights=(1.0, 0.0)))
+    flow = flow_between(frames[0], frames[1])
+    costs: list[float] = []
+    temporal.next(frames[1], flow, look=Look(weights=(1.0, 0.0)), callback=lambda p: costs.append(p.cost))
+    assert sum(costs) == 0.0  # the same look, a still scene: nothing to paint
+    temporal.next(frames[2], flow, look=Look(weights=(0.5, 0.5)), callback=lambda p: costs.append(p.cost))
+    assert sum(costs) >= 1.0  # every pixel's target moved
+
+
+def test_an_unknown_paint_mode_is_refused():
+    with pytest.raises(BadOption, match="paint"):
+        TemporalConfig(paint="some")
+
+
+def test_a_flow_without_a_colour_check_still_works():
+    frames = moving_square(frames=2)
+    stylizer = Stylizer([stripes()], FAST)
+    temporal = TemporalStylizer(stylizer, PAINT)
+    temporal.next(frames[0])
+    flow = flow_between(frames[0], frames[1])
+    bare = FlowResult(backward=flow.backward, forward=flow.forward, mask=flow.mask)
+    out = temporal.next(frames[1], bare)
+    assert out.shape == (48, 64, 3) and np.isfinite(out).all()
