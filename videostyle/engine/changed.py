@@ -47,10 +47,14 @@ class PaintSettings:
     change_level: float = 0.08  # colour mismatch (0..1) above which a pixel's colour changed
     speck: int = 6  # px: a smaller patch of change is noise, not new picture
     grow: int = 3  # px: pixels to paint are grown by this much, so their edges blend
+    grow_hold: float = 1.0  # the ring's temporal weight (a share of the frame's)
+    margin: int = 0  # px of a crop's core kept fixed along its inner edges: features whose gradient it adds
     cell: int = 16  # px: the grid crops are made of (a multiple of TILE_ALIGN)
     halo: int = 0  # px of context around a crop's core (a multiple of TILE_ALIGN)
     coarse_iterations: int = 0  # L-BFGS iterations at half size of a crop holding new ground
-    revealed_iterations: int = 8  # ... at full size
+    revealed_iterations: int = 6  # ... at full size, at the least
+    new_work: float = 0.0  # full-frame evaluations per unit of area come into view (see crop_iterations)
+    most_iterations: int = 20  # the most a crop of new ground gets
     changed_iterations: int = 2  # ... of a crop holding changed colours only
     young_frames: int = 1  # ground that entered the picture up to this many frames ago is still painted
     young_hold: float = 0.1  # ... held to its last paint this much (a share of the temporal weight)
@@ -70,6 +74,7 @@ class PaintSettings:
 
 
 SETTINGS = PaintSettings()
+EVALUATIONS_PER_ITERATION = 1.3  # what an L-BFGS iteration of a crop took on average (its line search)
 SPLIT_FILL = 0.6  # a crop whose cells are this full of pixels to paint is not cut further
 SPLIT_GAIN = 0.8  # ... nor one whose best cut leaves more than this share of it to run
 
@@ -78,9 +83,10 @@ SPLIT_GAIN = 0.8  # ... nor one whose best cut leaves more than this share of it
 class FramePlan:
     """Which pixels of a later frame need painting, and the crops that hold them."""
 
-    paint: np.ndarray  # (H, W) bool: revealed or changed (grown)
+    paint: np.ndarray  # (H, W) bool: revealed or changed
     revealed: np.ndarray  # (H, W) bool: came into view: starts from a fill
     young: np.ndarray  # (H, W) bool: came into view over the last frames: still being painted
+    grown: np.ndarray  # (H, W) bool: a ring around ``paint``, painted along with it, held to the warp
     crops: tuple[Tile, ...]
     new_ground: tuple[bool, ...]  # per crop: it holds revealed pixels
 
@@ -121,12 +127,18 @@ def plan_frame(flow: FlowResult, settings: PaintSettings | None = None) -> Frame
     young = (outside_mask(flow.backward * settings.young_frames) & ~outside & moving if settings.young_frames > 1
              else np.zeros_like(outside))
     paint = revealed | changed
+    grown = paint
     if settings.grow:
         size = 2 * settings.grow + 1
-        paint = cv2.dilate(paint.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
-    crops = plan_crops(paint | young, cell=settings.cell, halo=settings.halo)
+        grown = cv2.dilate(paint.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
+    wanted = grown | young
+    if settings.margin:  # the crop's core holds a margin of features around what it frees
+        size = 2 * settings.margin + 1
+        wanted = cv2.dilate(wanted.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
+    crops = plan_crops(wanted, cell=settings.cell, halo=settings.halo)
     new_ground = tuple(bool((revealed | young)[t.y0:t.y1, t.x0:t.x1].any()) for t in crops)
-    return FramePlan(paint=paint, revealed=revealed, young=young & ~paint, crops=crops, new_ground=new_ground)
+    return FramePlan(paint=paint, revealed=revealed, young=young & ~paint, crops=crops, new_ground=new_ground,
+                     grown=grown & ~paint)
 
 
 def plan_crops(paint: np.ndarray, *, cell: int, halo: int) -> tuple[Tile, ...]:
@@ -245,7 +257,7 @@ def fill_revealed(warped: torch.Tensor, content: torch.Tensor, plan: FramePlan, 
     if how == "content":
         return torch.where(revealed, content, warped)
     out = warped.clone()
-    served = ~plan.paint
+    served = ~(plan.paint | plan.grown)
     for crop, new in zip(plan.crops, plan.new_ground, strict=True):
         if not new:
             continue
@@ -368,7 +380,7 @@ class _Painter:
 
     def crops(self, x: torch.Tensor, content: torch.Tensor, crops: tuple[Tile, ...], iterations: list[int],
               served: torch.Tensor, stop_decrease: float, paint: torch.Tensor | None = None,
-              holds: list[float] | None = None, new: list[bool] | None = None) -> torch.Tensor:
+              holds: list[float] | None = None, new: list[bool] | None = None, margin: int = 0) -> torch.Tensor:
         """Optimize each crop's core in turn (the rest of the picture fixed, its Gram sums from
         one forward pass); ``served`` (1, 1, H, W) holds those pixels near ``x`` as it is."""
         cfg = self.stylizer.config
@@ -411,7 +423,10 @@ class _Painter:
                 return sum(found.values()), found  # type: ignore[return-value]
 
             free = torch.zeros(1, 1, ys.stop - ys.start, xs.stop - xs.start, dtype=torch.bool, device=x.device)
-            free[..., crop.y0 - crop.ty0: crop.y1 - crop.ty0, crop.x0 - crop.tx0: crop.x1 - crop.tx0] = True
+            m = margin
+            top, left = crop.y0 + (m if crop.y0 > 0 else 0), crop.x0 + (m if crop.x0 > 0 else 0)
+            bottom, right = crop.y1 - (m if crop.y1 < height else 0), crop.x1 - (m if crop.x1 < width else 0)
+            free[..., top - crop.ty0: bottom - crop.ty0, left - crop.tx0: right - crop.tx0] = True
             if paint is not None:
                 free &= paint[..., ys, xs]
             cost = self.share(ys.stop - ys.start, xs.stop - xs.start)
@@ -489,18 +504,19 @@ def paint_frame(stylizer: Stylizer, content: torch.Tensor, previous: torch.Tenso
     painter = _Painter(stylizer, temporal_weight=temporal_weight, layer_scale=layer_scale or {},
                        look=look or Look(), callback=callback, frame=(height, width))
     reliable = torch.from_numpy(np.ascontiguousarray(flow.mask, dtype=np.float32)).to(x.device)[None, None]
-    hold = np.where(plan.paint, 0.0, np.where(plan.young, settings.young_hold, 1.0)).astype(np.float32)
+    hold = np.where(plan.paint, 0.0, np.where(plan.grown, settings.grow_hold,
+                                              np.where(plan.young, settings.young_hold, 1.0))).astype(np.float32)
     served = reliable * torch.from_numpy(hold).to(x.device)[None, None]
     if plan.crops:
         if settings.coarse_iterations and any(plan.new_ground) and min(height, width) >= 64:
             steps = [settings.coarse_iterations if new else 0 for new in plan.new_ground]
             x = painter.coarse(x, content, plan.crops, steps, served, settings)
-        steps = [settings.revealed_iterations if new else settings.changed_iterations for new in plan.new_ground]
+        steps = crop_iterations(plan, painter, settings)
         if any(steps):
             paint = torch.from_numpy(plan.paint).to(x.device)[None, None] if settings.free == "paint" else None
             holds = [settings.core_hold if new else 1.0 for new in plan.new_ground]
             x = painter.crops(x, content, plan.crops, steps, served, settings.stop_decrease, paint, holds,
-                              list(plan.new_ground))
+                              list(plan.new_ground), settings.margin)
     if settings.refresh_bands and settings.refresh_iterations:
         band = grid_of(height, width, 1, settings.refresh_bands, 0)[number % settings.refresh_bands]
         x = painter.crops(x, content, (band,), [settings.refresh_iterations], served, settings.stop_decrease)
@@ -508,6 +524,29 @@ def paint_frame(stylizer: Stylizer, content: torch.Tensor, previous: torch.Tenso
         x = painter.detail(x, tuple(settings.detail_layers), settings.detail_iterations,
                            weight=settings.detail_weight, hold=settings.detail_hold)
     return x.clamp(0, 1)
+
+
+def crop_iterations(plan: FramePlan, painter: _Painter, settings: PaintSettings) -> list[int]:
+    """L-BFGS iterations per crop. A crop of changed colours gets ``changed_iterations``; new
+    ground gets work in proportion to its area, as a first frame spends on the whole picture:
+    ``new_work`` full-frame evaluations per unit of the picture's area that came into view,
+    shared among the crops by the new pixels each holds, turned into iterations at the crop's
+    cost (about EVALUATIONS_PER_ITERATION each), within ``revealed_iterations`` and
+    ``most_iterations``."""
+    height, width = plan.paint.shape
+    new = plan.revealed | plan.young
+    counts = [int(new[t.y0:t.y1, t.x0:t.x1].sum()) for t in plan.crops]
+    budget = settings.new_work * new.mean()
+    steps = []
+    for tile, is_new, count in zip(plan.crops, plan.new_ground, counts, strict=True):
+        if not is_new:
+            steps.append(settings.changed_iterations)
+            continue
+        share = painter.share(tile.ty1 - tile.ty0, tile.tx1 - tile.tx0)
+        mine = budget * count / max(1, sum(counts))
+        wanted = round(mine / (share * EVALUATIONS_PER_ITERATION))
+        steps.append(max(settings.revealed_iterations, min(settings.most_iterations, wanted)))
+    return steps
 
 
 def with_settings(**changes: object) -> PaintSettings:

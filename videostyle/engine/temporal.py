@@ -225,9 +225,10 @@ class TemporalStylizer:
 
 
 def same_look(look: Look | None, before: Look | None | object) -> bool:
-    """Whether two frames are optimized towards the same targets (an unknown one is not)."""
+    """Whether two frames are optimized towards the same targets: an unknown previous look
+    (after :meth:`TemporalStylizer.restore`) is taken as the Stylizer's own, ``None``."""
     if before is _UNKNOWN or before is _REMEMBERED:
-        return False
+        before = None
     if look is None or before is None:
         return look is None and before is None
     assert isinstance(before, Look)
