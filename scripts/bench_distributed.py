@@ -24,40 +24,24 @@ Defaults: ../shared/media/cockatoo.mp4, 96 frames at 160 px, starry_night.jpg, d
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
+from harness.machine import Timer, describe, load, set_threads
+from harness.measures import mean_style_distance
+from harness.media import need, read_frames
+from harness.options import add_clip_options, benchmark_parser
+from harness.report import print_table, write_json
 
 from videostyle.config import ClipConfig, SegmentConfig, StyleConfig, TemporalConfig
 from videostyle.engine.optimize import Stylizer
 from videostyle.engine.tensors import frame_to_tensor, resize_frame, tensor_to_frame
-from videostyle.io import open_source, read_image
+from videostyle.io import read_image
 from videostyle.video.chain import SegmentState, stylize_segment
 from videostyle.video.job import stylize_video
 from videostyle.video.metrics import warping_error
 from videostyle.video.plan import plan_segments
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
-
-
-def load(args: argparse.Namespace) -> list[np.ndarray]:
-    with open_source(args.input, size=args.size, frames=args.frames) as source:
-        return list(source)
-
-
-def stylized(folder: Path) -> list[np.ndarray]:
-    return [read_image(p) for p in sorted(folder.glob("*.png"))]
-
-
-def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def pair_sets(count: int, cuts: list[int], segments, kind: str, overlap: int) -> tuple[list[int], list[int]]:
@@ -77,7 +61,7 @@ def measure(name: str, originals: list[np.ndarray], frames: list[np.ndarray], ju
     error = warping_error(originals, frames)
     assert len(error.per_pair) == len(frames) - 1, "a pair without reliable pixels: indices would shift"
     pairs = np.asarray(error.per_pair)
-    distance = float(np.mean([judge.style_distance(f) for f in frames]))
+    distance = mean_style_distance(judge, frames)
     row = {"e_warp": error.e_warp, "style_distance": distance,
            "boundary_pairs": {str(k): float(pairs[k]) for k in boundary},
            "boundary_max": float(pairs[boundary].max()) if boundary else None,
@@ -90,17 +74,17 @@ def measure(name: str, originals: list[np.ndarray], frames: list[np.ndarray], ju
 
 
 def run_video(args, style_image, out: Path, threads: int, segments: SegmentConfig | None = None) -> tuple[float, list]:
-    torch.set_num_threads(threads)
-    begin = time.perf_counter()
-    result = stylize_video(args.input, f"{out}/", [style_image], style=StyleConfig(), temporal=TemporalConfig(),
-                           clip=ClipConfig(size=args.size, frames=args.frames), force=True, restart=True,
-                           segments=segments)
-    return time.perf_counter() - begin, result.scene_cuts
+    set_threads(threads)
+    with Timer() as timer:
+        result = stylize_video(args.input, f"{out}/", [style_image], style=StyleConfig(), temporal=TemporalConfig(),
+                               clip=ClipConfig(size=args.size, frames=args.frames), force=True, restart=True,
+                               segments=segments)
+    return timer.wall, result.scene_cuts
 
 
 def guide_run(args, style_image, originals: list[np.ndarray], cuts: list[int], out: Path) -> dict:
     """The guide strategy, segment by segment in this process at 1 thread (see the module docstring)."""
-    torch.set_num_threads(1)
+    set_threads(1)
     stylizer = Stylizer([style_image], StyleConfig())
     config = TemporalConfig()
     count = len(originals)
@@ -116,25 +100,27 @@ def guide_run(args, style_image, originals: list[np.ndarray], cuts: list[int], o
             shot_start = seg.start
             start = None
         else:  # the guide pass over the shot up to this segment's first frame, at low resolution
-            begin = time.perf_counter()
             guide = None
-            for done in stylize_segment(stylizer, small[shot_start: seg.start + 1], config=config, first=shot_start):
-                guide = done.state
-            times[f"guide {shot_start}-{seg.start}"] = time.perf_counter() - begin
+            with Timer() as timer:
+                for done in stylize_segment(stylizer, small[shot_start: seg.start + 1], config=config,
+                                            first=shot_start):
+                    guide = done.state
+            times[f"guide {shot_start}-{seg.start}"] = timer.wall
             assert guide is not None
             start = (resize_frame((guide * 255 + 0.5).astype(np.uint8), w, h), args.guide_iterations)
-        begin = time.perf_counter()
-        state, first_frame = None, seg.start
-        if start is not None:  # the segment's first frame from the upsampled guide, then its chain
-            picture, budget = start
-            first = stylizer.stylize(originals[seg.start], init=frame_to_tensor(picture), iterations=budget, scales=1)
-            results[seg.start] = tensor_to_frame(first)
-            state = SegmentState(results=(first[0].permute(1, 2, 0).float().cpu().numpy(),), since_restart=1)
-            first_frame = seg.start + 1
-        for done in stylize_segment(stylizer, originals[seg.start: seg.stop], config=config, first=seg.start,
-                                    begin=first_frame, state=state):
-            results[done.index] = done.image
-        times[f"segment {seg.start}-{seg.stop}"] = time.perf_counter() - begin
+        with Timer() as timer:
+            state, first_frame = None, seg.start
+            if start is not None:  # the segment's first frame from the upsampled guide, then its chain
+                picture, budget = start
+                first = stylizer.stylize(originals[seg.start], init=frame_to_tensor(picture), iterations=budget,
+                                         scales=1)
+                results[seg.start] = tensor_to_frame(first)
+                state = SegmentState(results=(first[0].permute(1, 2, 0).float().cpu().numpy(),), since_restart=1)
+                first_frame = seg.start + 1
+            for done in stylize_segment(stylizer, originals[seg.start: seg.stop], config=config, first=seg.start,
+                                        begin=first_frame, state=state):
+                results[done.index] = done.image
+        times[f"segment {seg.start}-{seg.stop}"] = timer.wall
     out.mkdir(parents=True, exist_ok=True)
     for index, image in results.items():
         from videostyle.io import write_image
@@ -156,19 +142,15 @@ def ray_start_seconds(args, style_image, originals: list[np.ndarray]) -> float:
     h, w = originals[0].shape[:2]
     info = VideoInfo(path=args.input, width=w, height=h, fps=20.0, frame_count=len(originals), duration=None,
                      has_audio=False)
-    begin = time.perf_counter()
-    with RayRuntime(SegmentConfig(workers=args.workers), [style_image], StyleConfig(), TemporalConfig(),
-                    info) as runtime:
+    with Timer() as timer, RayRuntime(SegmentConfig(workers=args.workers), [style_image], StyleConfig(),
+                                      TemporalConfig(), info) as runtime:
         runtime.worker_pids()
-    return time.perf_counter() - begin
+    return timer.wall
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", default=str(SHARED / "cockatoo.mp4"))
-    parser.add_argument("--style", default=str(SHARED / "styles" / "starry_night.jpg"))
-    parser.add_argument("--size", type=int, default=160)
-    parser.add_argument("--frames", type=int, default=96)
+    parser = benchmark_parser(__doc__)
+    add_clip_options(parser, size=160, frames=96)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--overlap", type=int, default=SegmentConfig().overlap)
     parser.add_argument("--guide-factor", type=float, default=4.0, help="the guide pass's size divisor")
@@ -179,14 +161,16 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs.split(",")
     out = Path(args.out)
     out.mkdir(exist_ok=True)
+    need(args.input, args.style)
     style_image = read_image(args.style)
-    originals = load(args)
+    originals = read_frames(args.input, size=args.size, frames=args.frames)
     count = len(originals)
     judge = Stylizer([style_image], StyleConfig(precision="fp32"))
     t = TemporalConfig()
     print(f"{args.input}: {count} frames at {originals[0].shape[1]}x{originals[0].shape[0]}, "
-          f"{t.iterations} iterations/frame ({t.first_iterations} first), {os.cpu_count()} cores", flush=True)
-    load_before = uptime()
+          f"{t.iterations} iterations/frame ({t.first_iterations} first)", flush=True)
+    print(describe(Stylizer([style_image], StyleConfig())), flush=True)  # as the runs are set up; the judge is fp32
+    load_before = load()
     print(f"load before: {load_before}", flush=True)
     rows: dict[str, dict] = {"load_before": {"uptime": load_before}}
     cuts: list[int] = []
@@ -202,15 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dist ({args.workers} workers x 1 thread, bridge of {args.overlap} frames x "
               f"{segments.bridge_iterations} iterations, segment start "
               f"{segments.segment_start_iterations(TemporalConfig())} iterations): {wall:.1f} s, "
-              f"plan {[(s.start, s.stop) for s in plan]}, {uptime()}", flush=True)
-        rows["dist"] = {"wall": wall, **measure("dist", originals, stylized(out / "dist"), judge, boundary, inside)}
+              f"plan {[(s.start, s.stop) for s in plan]}, {load()}", flush=True)
+        rows["dist"] = {"wall": wall, **measure("dist", originals, read_frames(out / "dist"), judge, boundary, inside)}
     for name, threads in (("seq1", 1), ("seq2", 2)):
         if name in runs:
             wall, cuts = run_video(args, style_image, out / name, threads)
-            print(f"{name} (sequential, torch {threads} thread{'s' if threads > 1 else ''}): {wall:.1f} s, {uptime()}",
+            print(f"{name} (sequential, torch {threads} thread{'s' if threads > 1 else ''}): {wall:.1f} s, {load()}",
                   flush=True)
             boundary, inside = pair_sets(count, cuts, plan, "bridge", args.overlap)
-            rows[name] = {"wall": wall, **measure(name, originals, stylized(out / name), judge, boundary, inside)}
+            rows[name] = {"wall": wall, **measure(name, originals, read_frames(out / name), judge, boundary, inside)}
     if "guide" in runs:
         guide = guide_run(args, style_image, originals, cuts, out / "guide")
         overhead = ray_start_seconds(args, style_image, originals)  # what a Ray run adds: runtime and actors
@@ -218,23 +202,22 @@ def main(argv: list[str] | None = None) -> int:
         boundary, inside = pair_sets(count, cuts, g_plan, "guide", 0)
         print(f"guide (1/{args.guide_factor:g} size, {args.guide_iterations} iterations on it): times "
               f"{ {k: round(v, 1) for k, v in guide['times'].items()} }, critical path {guide['critical_path']:.1f} s, "
-              f"{uptime()}", flush=True)
+              f"{load()}", flush=True)
         rows["guide"] = {"wall": guide["critical_path"] + overhead, "critical_path": guide["critical_path"],
                          "times": guide["times"],
                          **measure("guide", originals, guide["frames"], judge, boundary, inside)}
         if "seq1" in rows:  # the sequential run at the guide's boundary pairs, for reference
             rows["seq1"]["at_guide_boundaries"] = {str(k): rows["seq1"]["boundary_pairs"].get(str(k)) for k in boundary}
-    rows["load_after"] = {"uptime": uptime()}
+    rows["load_after"] = {"uptime": load()}
     print(f"load after: {rows['load_after']['uptime']}")
     summarize(rows, count)
-    (out / "results.json").write_text(json.dumps(rows, indent=1, default=float))
+    write_json(out / "results.json", rows)
     return 0
 
 
 def summarize(rows: dict, count: int) -> None:
-    print("\n| run | wall s | frames/s | vs seq1 | E_warp | vs seq1 | boundary max / inside median | style distance |"
-          "\n| --- | --- | --- | --- | --- | --- | --- | --- |")
     base = rows.get("seq1")
+    table = []
     for name in ("seq2", "seq1", "dist", "guide"):
         row = rows.get(name)
         if row is None:
@@ -244,8 +227,10 @@ def summarize(rows: dict, count: int) -> None:
         ratio = f"{row['boundary_max'] / row['inside_median']:.2f}x" if row.get("boundary_max") else ""
         if name.startswith("seq") and row.get("boundary_max"):
             ratio += " (same pairs, no boundary)"
-        print(f"| {name} | {row['wall']:.1f} | {count / row['wall']:.3f} | {speed} | {row['e_warp']:.5f} | {quality} | "
-              f"{ratio} | {row['style_distance']:.4f} |")
+        table.append([name, f"{row['wall']:.1f}", f"{count / row['wall']:.3f}", speed, f"{row['e_warp']:.5f}",
+                      quality, ratio, f"{row['style_distance']:.4f}"])
+    print_table(("run", "wall s", "frames/s", "vs seq1", "E_warp", "vs seq1", "boundary max / inside median",
+                 "style distance"), table, title="Every run, one after the other on this machine:")
     if base and "dist" in rows:
         d = rows["dist"]
         print(f"\nthroughput 2x1 over 1x1: {base['wall'] / d['wall']:.2f}x (target >= 1.7x); E_warp ratio "

@@ -24,38 +24,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
-import cv2
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "media"
-
-
-def generated_pan(frames: int, width: int, height: int, step: int = 12) -> list[np.ndarray]:
-    """A textured scene panning ``step`` px a frame with a disc crossing the other way
-    (occlusions), (H, W, 3) uint8 RGB."""
-    rng = np.random.default_rng(0)
-    big_w = width + frames * step
-    noise = cv2.GaussianBlur(rng.random((height // 4, big_w // 4, 3)).astype(np.float32), (0, 0), 2)
-    scene = cv2.resize(noise, (big_w, height), interpolation=cv2.INTER_CUBIC)
-    scene = ((scene - scene.min()) / np.ptp(scene) * 255).astype(np.uint8)
-    out = []
-    for i in range(frames):
-        frame = np.ascontiguousarray(scene[:, i * step: i * step + width])
-        centre = (width - 100 - i * 3 * step, height // 2)
-        cv2.circle(frame, centre, height // 6, (230, 60, 40), -1)
-        out.append(frame)
-    return out
-
-
-def read_clip(path: str, frames: int, size: int) -> list[np.ndarray]:
-    from videostyle.io import open_source
-
-    with open_source(path, frames=frames, size=size) as source:
-        return list(source)
+from harness.machine import Timer, describe
+from harness.media import generated_pan, media, read_frames
+from harness.report import print_table
 
 
 def run(stylizer, frames: list[np.ndarray], iterations: int) -> tuple[list[float], float]:
@@ -64,10 +38,9 @@ def run(stylizer, frames: list[np.ndarray], iterations: int) -> tuple[list[float
     from videostyle.video.chain import stylize_segment
 
     config = TemporalConfig(iterations=iterations, first_iterations=iterations)
-    start = time.perf_counter()
-    done = list(stylize_segment(stylizer, frames, config=config))
-    wall = (time.perf_counter() - start) / len(done)
-    return [f.flow_wait for f in done[1:]], wall
+    with Timer() as timer:
+        done = list(stylize_segment(stylizer, frames, config=config))
+    return [f.flow_wait for f in done[1:]], timer.wall / len(done)
 
 
 class Scheduling:
@@ -98,17 +71,17 @@ def flow_times(frames: list[np.ndarray]) -> None:
     with ThreadPoolExecutor(2) as pool:
         for name, executor in (("one after the other", None), ("both at once", pool)):
             flow.flow_between(*pairs[0], estimator, executor=executor)  # solvers are built on first use
-            start = time.perf_counter()
-            for a, b in pairs:
-                flow.flow_between(a, b, estimator, executor=executor)
-            print(f"  flow of a pair, {name}: {(time.perf_counter() - start) / len(pairs):.3f} s")
+            with Timer() as timer:
+                for a, b in pairs:
+                    flow.flow_between(a, b, estimator, executor=executor)
+            print(f"  flow of a pair, {name}: {timer.wall / len(pairs):.3f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clip", default=str(SHARED / "cockatoo.mp4"))
+    parser.add_argument("--clip", default=str(media("cockatoo.mp4")))
     parser.add_argument("--generated", action="store_true", help="a generated 16:9 pan instead of --clip")
-    parser.add_argument("--style", default=str(SHARED / "styles" / "starry_night.jpg"))
+    parser.add_argument("--style", default=str(media("styles/starry_night.jpg")))
     parser.add_argument("--size", type=int, default=1280, help="longest side of the frames")
     parser.add_argument("--frames", type=int, default=10)
     parser.add_argument("--iterations", default="1,0", help="comma-separated budgets per frame")
@@ -119,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from videostyle.config import StyleConfig
-    from videostyle.engine.devices import spare_cores
     from videostyle.engine.optimize import Stylizer
     from videostyle.io import read_image
 
@@ -127,12 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         frames = generated_pan(args.frames, args.size, args.size * 9 // 16)
         clip = "generated pan"
     else:
-        frames, clip = read_clip(args.clip, args.frames, args.size), args.clip
+        frames, clip = read_frames(args.clip, frames=args.frames, size=args.size), args.clip
     style = read_image(args.style) if Path(args.style).exists() else generated_pan(1, 256, 256)[0]
     stylizer = Stylizer([style], StyleConfig(device=args.device))
     h, w = frames[0].shape[:2]
-    print(f"{clip}: {len(frames)} frames at {w}x{h}, {stylizer.compute.name}, "
-          f"{spare_cores(stylizer.compute)} spare core(s)")
+    print(describe(stylizer))
+    print(f"{clip}: {len(frames)} frames at {w}x{h}")
     flow_times(frames)
     budgets = [int(b) for b in args.iterations.split(",")]
     scheduling = Scheduling(args.workers)
@@ -146,13 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                 waits.setdefault((name, budget), []).extend(frame_waits)
                 walls.setdefault((name, budget), []).append(wall)
     scheduling.use("after")
-    print("| iterations | scheduling | flow wait / frame (mean) | max | s / frame |")
-    print("| --- | --- | --- | --- | --- |")
-    for budget in budgets:
-        for name in ("before", "after"):
-            w_ = waits[(name, budget)]
-            print(f"| {budget} | {name} | {statistics.mean(w_):.3f} s | {max(w_):.3f} s | "
-                  f"{statistics.median(walls[(name, budget)]):.3f} |")
+    print_table(("iterations", "scheduling", "flow wait / frame (mean)", "max", "s / frame"),
+                [(budget, name, f"{statistics.mean(waits[name, budget]):.3f} s", f"{max(waits[name, budget]):.3f} s",
+                  f"{statistics.median(walls[name, budget]):.3f}")
+                 for budget in budgets for name in ("before", "after")])
     return 0
 
 

@@ -31,50 +31,20 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_flow import generated_pan  # noqa: E402
-from bench_image import measure_peak, parse_sizes, time_evaluations  # noqa: E402
+from harness.machine import Timer, describe
+from harness.media import generated_pan, media, write_clip
+from harness.peak import evaluation_rounds, parse_sizes, print_evaluation_rounds
 
 DEFAULT_SIZES = "512x512,1280x720,1920x1080"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 
 
 def bench_evaluations(stylizer, sizes: list[tuple[int, int]], rounds: int, iterations: int) -> None:
-    from videostyle.engine.vgg import evaluation_flops
-
-    config = stylizer.config
-    layers = config.content_layers + config.style_layers
-    dtype = stylizer.compute.dtype or torch.float32
-    cuda = stylizer.device.type == "cuda"
-    peak_shapes = {"matmul": 8192, "conv_hw": (256, 256)} if cuda else {}
     images = {size: generated_pan(1, *size)[0] for size in sizes}
-    for image in images.values():  # style targets, kernels (cudnn.benchmark) and memory, once
-        stylizer.stylize(image, iterations=2, scales=1)
-    peaks, seconds = [], {size: [] for size in sizes}
-    shares: dict[tuple[int, int], list[float]] = {size: [] for size in sizes}
-    for _ in range(rounds):
-        peak = measure_peak(stylizer.device, dtype, **peak_shapes)
-        peaks.append(peak["peak"])
-        for size, image in images.items():
-            s = time_evaluations(stylizer, image, iterations)
-            seconds[size].append(s)
-            shares[size].append(evaluation_flops(size[1], size[0], layers) / s / 1e9 / peak["peak"])
-    print(f"peak, median of {rounds}: {statistics.median(peaks):.0f} GFLOP/s")
-    print("| size | GFLOP / evaluation | s / evaluation | GFLOP/s | share of the peak |")
-    print("| --- | --- | --- | --- | --- |")
-    for size in sizes:
-        flops = evaluation_flops(size[1], size[0], layers) / 1e9
-        s = statistics.median(seconds[size])
-        print(f"| {size[0]}x{size[1]} | {flops:.0f} | {s:.4f} | {flops / s:.0f} | "
-              f"{statistics.median(shares[size]):.0%} |")
+    print_evaluation_rounds(stylizer, evaluation_rounds(stylizer, images, rounds=rounds, iterations=iterations))
 
 
 def bench_clip(stylizer, size: int, frames: int, iterations: int | None, first_iterations: int | None) -> None:
     from videostyle.config import TemporalConfig
-    from videostyle.engine.devices import synchronize
     from videostyle.video.chain import stylize_segment
 
     clip = generated_pan(frames, size, size * 9 // 16)
@@ -82,16 +52,14 @@ def bench_clip(stylizer, size: int, frames: int, iterations: int | None, first_i
     config = TemporalConfig(iterations=defaults.iterations if iterations is None else iterations,
                             first_iterations=defaults.first_iterations if first_iterations is None
                             else first_iterations)
-    synchronize(stylizer.device)
-    start = time.perf_counter()
-    done = list(stylize_segment(stylizer, clip, config=config))
-    total = time.perf_counter() - start
+    with Timer(stylizer.device) as timer:
+        done = list(stylize_segment(stylizer, clip, config=config))
     later = [f.seconds + f.flow_wait for f in done[1:]]
     waits = [f.flow_wait for f in done[1:]]
     print(f"clip: {len(done)} frames of a generated pan at {size}x{size * 9 // 16}, "
           f"{config.iterations} iterations a frame ({config.first_iterations} for the first): "
           f"first frame {done[0].seconds:.2f} s, then {statistics.median(later):.3f} s/frame (median), "
-          f"flow wait {statistics.mean(waits):.3f} s/frame (mean); {total:.1f} s in all")
+          f"flow wait {statistics.mean(waits):.3f} s/frame (mean); {timer.wall:.1f} s in all")
 
 
 def bench_webcam(stylizer, seconds: float, iterations: int, first_iterations: int) -> None:
@@ -99,11 +67,7 @@ def bench_webcam(stylizer, seconds: float, iterations: int, first_iterations: in
     from videostyle.live.policy import LiveStylizer
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = str(Path(tmp) / "camera.mp4")
-        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 30, (640, 480))
-        for frame in generated_pan(90, 640, 480, step=4):
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        writer.release()
+        path = str(write_clip(Path(tmp) / "camera.mp4", generated_pan(90, 640, 480, step=4), fps=30))
         live = LiveStylizer(stylizer, fps=None, iterations=iterations, max_iterations=iterations,
                             first_iterations=first_iterations)
         with Camera(path, size=640, loop_file=True) as camera:
@@ -130,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
-    parser.add_argument("--style", default=str(SHARED / "styles" / "starry_night.jpg"))
+    parser.add_argument("--style", default=str(media("styles/starry_night.jpg")),
+                        help="the style (default: The Starry Night from the shared media, else a generated picture)")
     parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes(DEFAULT_SIZES))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=8, help="L-BFGS iterations per timed call")
@@ -144,15 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from videostyle.config import StyleConfig
-    from videostyle.engine.devices import spare_cores
     from videostyle.engine.optimize import Stylizer
     from videostyle.io import read_image
 
     style = read_image(args.style) if Path(args.style).exists() else generated_pan(1, 256, 256)[0]
     stylizer = Stylizer([style], StyleConfig(device=args.device, precision=args.precision))
-    name = torch.cuda.get_device_name(stylizer.device) if stylizer.device.type == "cuda" else "cpu"
-    print(f"device: {stylizer.compute.name}, {name}, torch {torch.__version__}, "
-          f"cudnn.benchmark {torch.backends.cudnn.benchmark}, {spare_cores(stylizer.compute)} spare CPU core(s)")
+    print(describe(stylizer))
     bench_evaluations(stylizer, args.sizes, args.rounds, args.iterations)
     if args.clip_size:
         bench_clip(stylizer, args.clip_size, args.clip_frames, args.clip_iterations, args.clip_first_iterations)

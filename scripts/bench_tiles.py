@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-
-MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
+from harness.machine import Timer, describe, peak_rss_bytes, set_threads
+from harness.media import media, need
 
 
 def _pictures(args: argparse.Namespace, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,9 +66,9 @@ def agreement(args: argparse.Namespace, size: int, core: int, halos: list[int]) 
     content = frame_to_tensor(content_image, torch.device("cpu"))
     noise = torch.randn(content.shape, generator=torch.Generator().manual_seed(0))
     x = (content + 0.1 * noise).clamp(0, 1)
-    start = time.perf_counter()
-    loss, grad = _gradient(stylizer, content, x, None)
-    rows = [{"halo": None, "seconds": round(time.perf_counter() - start, 2), "loss": loss}]
+    with Timer() as timer:
+        loss, grad = _gradient(stylizer, content, x, None)
+    rows = [{"halo": None, "seconds": round(timer.wall, 2), "loss": loss}]
     print(json.dumps(rows[0]), flush=True)
     for halo in halos:
         # the Gram pass on the whole picture and the layers after --split taken from it, as the
@@ -78,12 +76,11 @@ def agreement(args: argparse.Namespace, size: int, core: int, halos: list[int]) 
         split = None if args.split == "none" else args.split
         gram = tiles.grid(height, width, max(height, width) + 16, halo) if split else ()
         plan = tiles.TilePlan(height, width, core, halo, 50, tiles.grid(height, width, core, halo), gram, split)
-        start = time.perf_counter()
-        tiled_loss, tiled_grad = _gradient(stylizer, content, x, plan)
+        with Timer() as timer:
+            tiled_loss, tiled_grad = _gradient(stylizer, content, x, plan)
         rows.append({"size": f"{width}x{height}", "core": core, "halo": halo, "tiles": len(plan.tiles), "split": split,
                      "grad_max_rel_err": float((tiled_grad - grad).abs().max() / grad.abs().max()),
-                     "loss_rel_err": abs(tiled_loss - loss) / loss,
-                     "seconds": round(time.perf_counter() - start, 2)})
+                     "loss_rel_err": abs(tiled_loss - loss) / loss, "seconds": round(timer.wall, 2)})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -116,14 +113,16 @@ def child(args: argparse.Namespace) -> None:
     marks: dict[int, tuple[float, float]] = {}  # iteration -> (wall, CPU) seconds at its first evaluation
     evaluations = [0]
 
+    timer = Timer()
+
     def progress(p) -> None:
-        marks.setdefault(p.iteration, (time.perf_counter(), time.process_time()))
+        marks.setdefault(p.iteration, timer.elapsed())
         seen.append((p.iteration, p.loss))
         evaluations[0] += 1
 
-    start, cpu = time.perf_counter(), time.process_time()
-    out = stylizer.stylize(content, callback=progress)
-    total, total_cpu = time.perf_counter() - start, time.process_time() - cpu
+    with timer:
+        out = stylizer.stylize(content, callback=progress)
+    total, total_cpu = timer.wall, timer.cpu
     steps = sorted(marks)
     if len(steps) > 2:  # from the second iteration's first evaluation to the last's
         wall = (marks[steps[-1]][0] - marks[steps[1]][0]) / (steps[-1] - steps[1])
@@ -139,18 +138,18 @@ def child(args: argparse.Namespace) -> None:
         "size": f"{width}x{height}", "max_memory": args.max_memory, "tiles": len(plan.tiles) if plan else 0,
         "core": plan.core if plan else None, "history": plan.history if plan else 50,
         "split": plan.split if plan else None, "threads": torch.get_num_threads(),
-        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9, 2),
+        "peak_rss_gb": round(peak_rss_bytes() / 1e9, 2),
         "s_per_iteration": round(wall, 2), "cpu_s_per_iteration": round(per_cpu, 2),
         "evaluations": evaluations[0], "total_s": round(total, 1), "final_loss": seen[-1][1],
         "borders": {"x": sorted({t.x0 for t in plan.tiles if t.x0 > 0}),
                     "y": sorted({t.y0 for t in plan.tiles if t.y0 > 0})} if plan else None}), flush=True)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mode", choices=("halo", "agree", "run", "child"))
-    p.add_argument("--content", default=str(MEDIA / "content" / "tubingen.jpg"))
-    p.add_argument("--style", default=str(MEDIA / "styles" / "starry_night.jpg"))
+    p.add_argument("--content", default=str(media("content/tubingen.jpg")))
+    p.add_argument("--style", default=str(media("styles/starry_night.jpg")))
     p.add_argument("--size", type=int, default=None)
     p.add_argument("--core", type=int, default=None)
     p.add_argument("--halos", default="0,16,32,48,64,80,96")
@@ -163,9 +162,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (1: CPU time free of spin-waiting)")
     p.add_argument("--repeat", type=int, default=1, help="run: rounds over the --memory settings")
     p.add_argument("--save", default=None, help="run: folder for the results; child: the result's file")
-    args = p.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = p.parse_args(argv)
+    need(args.content, args.style)
+    set_threads(args.threads)
+    if args.mode != "child":
+        print(describe(), flush=True)
     if args.mode == "halo":
         agreement(args, args.size or 192, args.core or 64, [int(h) for h in args.halos.split(",")])
     elif args.mode == "agree":
@@ -176,6 +177,7 @@ def main() -> None:
         child(args)
     else:
         runs(args)
+    return 0
 
 
 def runs(args: argparse.Namespace) -> None:
@@ -222,4 +224,4 @@ def runs(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,30 +13,28 @@ Defaults use ../shared/media/cockatoo.mp4 and starry_night.jpg.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from harness.machine import describe
+from harness.measures import mean_style_distance
+from harness.media import need, read_frames
+from harness.options import add_clip_options, benchmark_parser
+from harness.report import write_json
 
 from videostyle.config import ClipConfig, StyleConfig, TemporalConfig
 from videostyle.engine.optimize import Stylizer
-from videostyle.io import open_source, read_image
+from videostyle.io import read_image
 from videostyle.video.job import stylize_video
 from videostyle.video.metrics import evaluate_videos
 from videostyle.video.report import VideoProgress
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--input", default=str(SHARED / "cockatoo.mp4"))
-    parser.add_argument("--style", default=str(SHARED / "styles" / "starry_night.jpg"))
-    parser.add_argument("--size", type=int, default=160)
-    parser.add_argument("--frames", type=int, default=24)
+    parser = benchmark_parser(__doc__)
+    add_clip_options(parser, size=160, frames=24)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--first-iterations", type=int, default=150)
     parser.add_argument("--modes", default="flow,warm,independent")
@@ -44,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long-term", default="", help="flow mode's long-term offsets, e.g. 2,4")
     parser.add_argument("--out", default="bench-video")
     args = parser.parse_args(argv)
+    need(args.input, args.style)
 
     out = Path(args.out)
     long_term = tuple(int(j) for j in args.long_term.split(",") if j)
@@ -51,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     style_image = read_image(args.style)
     style = StyleConfig()
     judge = Stylizer([style_image], style)
+    print(describe(judge))
     print(f"{args.input}: {args.frames} frames at {args.size} px, {args.iterations} iterations/frame "
           f"({args.first_iterations} first), device {judge.compute.name}")
     rows = {}
@@ -69,8 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                       clip=ClipConfig(size=args.size, frames=args.frames), force=True, restart=True,
                       callback=timer)
         spf = float(np.mean(np.diff(finished))) if len(finished) > 2 else float("nan")
-        with open_source(target) as frames:
-            strength = float(np.mean([judge.style_distance(f) for f in frames]))
+        strength = mean_style_distance(judge, read_frames(target))
         report = evaluate_videos(args.input, target, frames=args.frames)  # the independent flow
         same = evaluate_videos(args.input, target, frames=args.frames, flow="same")
         if not rows:
@@ -89,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             if other in rows:
                 print(f"flow/{other}: E_warp ratio {rows['flow']['e_warp'] / rows[other]['e_warp']:.3f}, "
                       f"style distance ratio {rows['flow']['style_distance'] / rows[other]['style_distance']:.3f}")
-    (out / "results.json").write_text(json.dumps(rows, indent=1))
+    write_json(out / "results.json", rows)
     return 0
 
 

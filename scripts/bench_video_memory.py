@@ -11,12 +11,12 @@ step and the tile plan. The peak is ``ru_maxrss``: on CPU what the limit has to 
 from __future__ import annotations
 
 import argparse
-import resource
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
+from harness.machine import describe, peak_rss_bytes, rss_mb
+from harness.media import media, need
 
 from videostyle.config import StyleConfig, TemporalConfig, parse_bytes
 from videostyle.engine.flow import flow_between
@@ -24,21 +24,19 @@ from videostyle.engine.optimize import Stylizer
 from videostyle.engine.temporal import TemporalStylizer
 from videostyle.io import read_image
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
-
 
 def resident() -> str:
-    with open("/proc/self/status") as status:
-        now = next(line for line in status if line.startswith("VmRSS")).split()[1]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return f"now {int(now) / 2**20:.2f} GiB, peak {peak / 2**20:.2f} GiB"
+    return f"now {(rss_mb() or 0) / 1024:.2f} GiB, peak {peak_rss_bytes() / 2**30:.2f} GiB"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="3840x2160")
     parser.add_argument("--max-memory", default="6GB")
+    parser.add_argument("--content", default=str(media("content/tubingen.jpg")))
+    parser.add_argument("--style", default=str(media("styles/starry_night.jpg")))
     args = parser.parse_args(argv)
+    need(args.content, args.style)
     width, height = (int(v) for v in args.size.split("x"))
     started = time.perf_counter()
 
@@ -46,12 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{time.perf_counter() - started:7.1f} s  {what}: {resident()}", flush=True)
 
     say("start")
-    photo = cv2.resize(read_image(SHARED / "content" / "tubingen.jpg"), (width + 16, height),
+    photo = cv2.resize(read_image(args.content), (width + 16, height),
                        interpolation=cv2.INTER_CUBIC)
     frames = [np.ascontiguousarray(photo[:, 16:]), np.ascontiguousarray(photo[:, :-16])]
-    style = read_image(SHARED / "styles" / "starry_night.jpg")
+    style = read_image(args.style)
     stylizer = Stylizer([style], StyleConfig(max_memory=parse_bytes("--max-memory", args.max_memory), scales=1))
     temporal = TemporalStylizer(stylizer, TemporalConfig())
+    print(describe(stylizer))
     plan = stylizer._tile_plan(height, width)
     estimate = stylizer.memory_needed(height, width) / 2**30
     print(f"{width}x{height} under --max-memory {args.max_memory}: {len(plan.tiles) if plan else 'no'} tiles, "

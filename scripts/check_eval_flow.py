@@ -31,19 +31,16 @@ leaves the frame and around the crossing boat: the truth the flows are estimates
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
+from harness.media import media, need, read_frames
+from harness.report import print_table, progress, write_json
 
 from videostyle.engine.flow import warp
-from videostyle.io import open_source
 from videostyle.samples import CLIP_FRAMES, CLIP_SIZE
 from videostyle.video.metrics import evaluate_videos
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 
 
 class DeepFlow:
@@ -71,8 +68,7 @@ def _sample_view(t: int, scene: tuple[int, int] = (1024, 768)) -> tuple[float, f
 
 def exact_e_warp(path: str) -> float:
     """E_warp of ``path`` (36 frames at the sample clip's size) along the sample pan's exact flow."""
-    with open_source(path) as source:
-        frames = [f.astype(np.float32) / 255 for f in source]
+    frames = [f.astype(np.float32) / 255 for f in read_frames(path)]
     out_w, out_h = CLIP_SIZE
     u, v = np.meshgrid(np.arange(out_w, dtype=np.float32), np.arange(out_h, dtype=np.float32))
     terms = []
@@ -91,13 +87,15 @@ def exact_e_warp(path: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("original", nargs="?", default=str(SHARED / "cockatoo.mp4"))
+    parser.add_argument("original", nargs="?", default=str(media("cockatoo.mp4")))
     parser.add_argument("stylized", nargs="*", help="NAME=PATH of videos (or frame folders) made from ORIGINAL")
     parser.add_argument("--frames", type=int, default=None)
     parser.add_argument("--start", type=float, default=0.0)
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--exact", action="store_true", help="ORIGINAL is samples/clip.mp4: add its exact flow")
     args = parser.parse_intermixed_args(argv)
+    runs = [item.split("=", 1) for item in args.stylized]
+    need(args.original, *(path for _, path in runs))
 
     judges: list = ["independent", "same"]
     if hasattr(cv2, "optflow"):
@@ -106,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
         print("(no cv2.optflow: install opencv-contrib-python aside, see the docstring, for the deepflow column)",
               file=sys.stderr)
     names = [j if isinstance(j, str) else j.name for j in judges] + (["exact"] if args.exact else [])
-    runs = [item.split("=", 1) for item in args.stylized]
     rows: dict[str, dict[str, float]] = {}
     methods: dict[str, str] = {}
     for judge in judges:
@@ -115,24 +112,24 @@ def main(argv: list[str] | None = None) -> int:
             methods[report["flow"]] = report["flow_method"]
             rows.setdefault(name, {})[report["flow"]] = report["e_warp"]
             rows.setdefault("the original clip", {})[report["flow"]] = report["e_warp_original"]
-            print(json.dumps({"output": name, "flow": report["flow"], "e_warp": report["e_warp"],
-                              "e_warp_original": report["e_warp_original"]}), file=sys.stderr, flush=True)
+            progress({"output": name, "flow": report["flow"], "e_warp": report["e_warp"],
+                      "e_warp_original": report["e_warp_original"]})
     if args.exact:
         for name, path in [("the original clip", args.original), *runs]:
             rows[name]["exact"] = exact_e_warp(path)
         methods["exact"] = "the sample clip's known pan (videostyle/samples.py), boat and borders masked"
-    print(f"\n{args.original}, frames {args.frames or 'all'} from {args.start:g} s; E_warp under each flow:\n")
     third = "deepflow" in names
-    print("| output | " + " | ".join(names) + (" | independent / deepflow | same / deepflow |" if third else " |"))
-    print("|" + " --- |" * (1 + len(names) + 2 * third))
+    table = []
     for name, row in rows.items():
         cells = [f"{row[n]:.5f}" for n in names]
         if third:
             cells += [f"{row['independent'] / row['deepflow']:.2f}", f"{row['same'] / row['deepflow']:.2f}"]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        table.append([name, *cells])
+    print_table(["output", *names, *(["independent / deepflow", "same / deepflow"] if third else [])], table,
+                title=f"{args.original}, frames {args.frames or 'all'} from {args.start:g} s; E_warp under each flow:")
     print("\nflows: " + "; ".join(f"{n}: {m}" for n, m in methods.items()))
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "flows": methods}, indent=1))
+        write_json(args.json, {"rows": rows, "flows": methods})
     return 0
 
 

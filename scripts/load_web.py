@@ -26,39 +26,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"  # loopback only
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def make_clip(path: Path, *, size: str, frames: int, pattern: str = "testsrc") -> Path:
-    from videostyle.io.ffmpeg import ffmpeg_exe
-
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"{pattern}=size={size}:rate=10",
-                    "-frames:v", str(frames), "-pix_fmt", "yuv420p", "-c:v", "libx264", str(path)], check=True)
-    return path
+from harness.media import pattern_clip
+from harness.serve import HOST, Server, checkout_env
 
 
 @dataclass
@@ -75,55 +51,6 @@ class User:
     @property
     def last(self) -> str:
         return self.statuses[-1] if self.statuses else ""
-
-
-class Server:
-    """``videostyle serve`` in its own process on a free loopback port."""
-
-    def __init__(self, data: Path, *, tmp: Path, max_seconds: float = 10.0) -> None:
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}/"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-               "GRADIO_ANALYTICS_ENABLED": "False"}
-        env.pop("GRADIO_TEMP_DIR", None)  # serve chooses its own, under the data dir
-        env["TMPDIR"] = str(tmp)  # the server's own "system temp dir": shared with no one, so checked exactly
-        self.log = open(data.parent / "server.log", "w+")  # noqa: SIM115 -- closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "videostyle", "serve", "--host", HOST, "--port", str(self.port),
-             "--data-dir", str(data), "--device", "cpu", "--max-seconds", f"{max_seconds:g}"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env)
-
-    def wait_up(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"the server did not answer within {timeout:g} s")
-
-    def rss(self) -> float:
-        return rss_mb(self.process.pid)
-
-    def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def stop(self) -> str:
-        self.process.terminate()  # SIGTERM: shut down as Ctrl-C does
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        text = self.output()
-        self.log.close()
-        return text
 
 
 def settings(upload: Path, *, size: int, iterations: int = 1, first: int = 2) -> dict:
@@ -197,15 +124,18 @@ def run_load(*, clients: int = 20, cancel_every: int = 5, garbage_every: int = 7
                                    else users[0].upload.read_bytes())
             else:
                 side = 32 + 16 * (i % 2)
-                make_clip(upload, size=f"{side}x{side * 3 // 4 // 2 * 2}", frames=frames + i % 2,
-                          pattern=("testsrc", "testsrc2", "smptebars")[i % 3])
+                pattern_clip(upload, size=f"{side}x{side * 3 // 4 // 2 * 2}", frames=frames + i % 2,
+                             pattern=("testsrc", "testsrc2", "smptebars")[i % 3])
             users.append(User(i, upload, kind))
         warm = clips / "warmup.mp4"
-        make_clip(warm, size="32x24", frames=2)
+        pattern_clip(warm, size="32x24", frames=2)
 
         server_tmp = root / "tmp"
         server_tmp.mkdir(exist_ok=True)
-        server = Server(data, tmp=server_tmp)
+        # the server's own "system temp dir" (TMPDIR), shared with no one, so checked exactly;
+        # GRADIO_TEMP_DIR unset: serve chooses its own, under the data dir
+        env = checkout_env({"GRADIO_ANALYTICS_ENABLED": "False", "TMPDIR": str(server_tmp)}, unset=("GRADIO_TEMP_DIR",))
+        server = Server(data, args=("--device", "cpu", "--max-seconds", "10"), env=env, log=root / "server.log")
         problems: list[str] = []
         figures: dict = {"clients": clients, "host": HOST}
         try:

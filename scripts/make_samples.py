@@ -9,12 +9,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.media import SAMPLES
+
 from videostyle.samples import write_samples
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Render the bundled sample pictures and clip.")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "samples"))
+    parser.add_argument("--out", default=str(SAMPLES))
     args = parser.parse_args(argv)
     for path in write_samples(Path(args.out)):
         print(f"{path}: {path.stat().st_size // 1024} KB")

@@ -15,33 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def rss_mb(pid: int) -> float | None:
-    """Resident memory of ``pid`` in MB, or None once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def make_clip(path: Path, *, size: str = "64x48", seconds: float = 4.0, fps: int = 10) -> Path:
-    from videostyle.io.ffmpeg import ffmpeg_exe
-
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}",
-                    "-t", str(seconds), "-pix_fmt", "yuv420p", "-c:v", "libx264", str(path)], check=True)
-    return path
+from harness.machine import load, rss_mb
+from harness.media import SAMPLES, pattern_clip
+from harness.serve import checkout_env, videostyle_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of session (default 600)")
     parser.add_argument("--size", type=int, default=64, help="working size (default 64)")
     parser.add_argument("--camera", help="a video file as the camera (default: a generated 64x48 clip)")
-    parser.add_argument("--style", default=str(REPO / "samples" / "style.jpg"))
+    parser.add_argument("--style", default=str(SAMPLES / "style.jpg"))
     parser.add_argument("--marks", default="60,300,600", help="seconds at which RSS is reported")
     parser.add_argument("--max-growth", type=float, default=10.0, help="percent, first mark to last (default 10)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -57,13 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     marks = [float(m) for m in args.marks.split(",") if float(m) <= args.duration]
 
     with tempfile.TemporaryDirectory(prefix="videostyle-soak-") as tmp:
-        camera = Path(args.camera) if args.camera else make_clip(Path(tmp) / "camera.mp4")
-        cmd = [sys.executable, "-m", "videostyle", "webcam", "--camera", str(camera), "--no-preview",
-               "--duration", f"{args.duration:g}", "--size", str(args.size), "--style", args.style,
-               "--device", "cpu", "--quiet", "--json"]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        camera = Path(args.camera) if args.camera else pattern_clip(Path(tmp) / "camera.mp4", size="64x48",
+                                                                    seconds=4.0, fps=10)
+        cmd = videostyle_command("webcam", "--camera", camera, "--no-preview", "--duration", f"{args.duration:g}",
+                                 "--size", args.size, "--style", args.style, "--device", "cpu", "--quiet", "--json")
         started = time.monotonic()
-        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=checkout_env())
         samples: list[tuple[float, float]] = []
         at_marks: dict[float, float] = {}
         deadline = started + args.duration + 120  # a hung session is stopped, not waited for forever
@@ -88,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = {}
     first, last = (at_marks[marks[0]], at_marks[marks[-1]]) if marks and at_marks else (0.0, 0.0)
     growth = (last - first) / first * 100 if first else 0.0
-    figures = {"command": "videostyle " + " ".join(cmd[3:]), "exit": process.returncode,
+    figures = {"command": "videostyle " + " ".join(cmd[3:]), "exit": process.returncode, "load": load(),
                "rss_mb": {f"{m:g}s": round(at_marks.get(m, 0.0), 1) for m in marks},
                "peak_mb": round(max((r for _, r in samples), default=0.0), 1), "growth_percent": round(growth, 1),
                "frames_stylized": summary.get("frames_stylized"), "session": summary}

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from harness.media import need
+
 from videostyle.config import StyleConfig
 from videostyle.engine.optimize import Stylizer
 from videostyle.engine.tensors import fit_size, resize_frame
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("images", nargs="+")
     parser.add_argument("--size", type=int, help="resize every image to this longest side first")
     args = parser.parse_args(argv)
+    need(args.style, *args.images)
     judge = Stylizer([read_image(args.style)], StyleConfig(precision="fp32"))
     reference = None
     for path in args.images:

@@ -10,7 +10,7 @@ import pytest
 from synthetic import make_clip, scene, stripes
 
 from videostyle.cli import build_parser, main
-from videostyle.cli.options import style_config, video_configs
+from videostyle.cli.options import image_request, video_request
 from videostyle.config import PRESETS, StyleConfig, TemporalConfig
 from videostyle.errors import DiskFull
 from videostyle.io import write_image
@@ -20,25 +20,29 @@ def _video(*extra: str):
     return build_parser().parse_args(["video", "in.mp4", "-s", "a.jpg", "-o", "out.mp4", *extra])
 
 
+def _temporal(*extra: str):
+    return video_request(_video(*extra)).temporal_config()
+
+
 def test_crf_is_the_encoder_quality_and_quality_its_old_name():
-    assert video_configs(_video("--crf", "23"))[2].crf == 23
-    assert video_configs(_video("--quality", "30"))[2].crf == 30
-    assert video_configs(_video())[2].crf == 18
+    assert video_request(_video("--crf", "23")).encode_config().crf == 23
+    assert video_request(_video("--quality", "30")).encode_config().crf == 30
+    assert video_request(_video()).encode_config().crf == 18
 
 
 def test_a_preset_sets_the_budgets_and_explicit_counts_win():
-    temporal = video_configs(_video())[0]
+    temporal = _temporal()
     assert (temporal.iterations, temporal.first_iterations) == (TemporalConfig().iterations,
                                                                  TemporalConfig().first_iterations)
     preview = PRESETS["preview"]
-    temporal = video_configs(_video("--preset", "preview"))[0]
+    temporal = _temporal("--preset", "preview")
     assert (temporal.iterations, temporal.first_iterations) == (preview.iterations, preview.first_iterations)
-    temporal = video_configs(_video("--preset", "preview", "--iterations", "7"))[0]
+    temporal = _temporal("--preset", "preview", "--iterations", "7")
     assert (temporal.iterations, temporal.first_iterations) == (7, preview.first_iterations)
     image = build_parser().parse_args(["image", "p.jpg", "-s", "a.jpg", "-o", "o.png", "--preset", "best"])
-    assert style_config(image).iterations == PRESETS["best"].image_iterations
+    assert image_request(image).style_config().iterations == PRESETS["best"].image_iterations
     plain = build_parser().parse_args(["image", "p.jpg", "-s", "a.jpg", "-o", "o.png"])
-    assert style_config(plain).iterations == StyleConfig().iterations  # no behaviour change without one
+    assert image_request(plain).style_config().iterations == StyleConfig().iterations  # as before without one
 
 
 def test_progress_json_prints_a_line_per_frame_and_a_summary(tmp_path, capsys):

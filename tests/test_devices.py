@@ -42,7 +42,7 @@ def test_precision_choices(monkeypatch):
     assert devices.resolve_precision(cuda, "auto") is torch.float16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert devices.resolve_precision(cuda, "auto") is torch.bfloat16
-    monkeypatch.setattr(devices, "_cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(devices, "cpu_has_bf16_kernels", lambda: False)
     assert devices.resolve_precision(cpu, "auto") is None
 
 

@@ -678,14 +678,14 @@ def test_an_input_changed_mid_job_lends_no_audio_and_keeps_the_frames(tmp_path, 
     other = make_clip(tmp_path / "other.mp4", frames=4, size="48x32", audio=True, extra=("-crf", "40"))
     os.link(media / "style.png", tmp_path / "style.png")
     if stage == "encode":
-        write = sinks.Mp4Sink.write
+        write = sinks.VideoSink.write
 
         def changed_on_the_first_write(self, frame):
             if self.frames_written == 0:
                 change(source, other)
             return write(self, frame)
 
-        monkeypatch.setattr(sinks.Mp4Sink, "write", changed_on_the_first_write)
+        monkeypatch.setattr(sinks.VideoSink, "write", changed_on_the_first_write)
         argv = video("--work-dir", "work")
     else:  # after the second frame: the decoder already holds the file open
         from videostyle.video import job

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import synthetic
+from cli_text import raises_cli
 from PIL import Image, ImageOps
 
 from videostyle.errors import BadInput, BadOption, BadOutput, BadSource, VideostyleWarning
@@ -462,7 +463,7 @@ def test_zero_frame_video_is_refused(tmp_path):
 
 def test_start_past_the_end_is_refused_naming_the_option(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", seconds=0.5)
-    with pytest.raises(BadOption, match="--start 60: past the end"):
+    with raises_cli(BadOption, "--start 60: past the end"):
         open_source(clip, start=60)
 
 

@@ -14,8 +14,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "videostyle"
 
 # The layers, lowest first. A module may import its own layer and the layers below it. cli and
 # web are the front-ends; the one crossing between them is cli's `serve` command starting the
-# page. video (file jobs) and live (the camera loop) are independent of each other.
-RANK = {"errors": 0, "config": 1, "io": 2, "samples": 3, "engine": 3, "video": 4, "live": 4, "cli": 5, "web": 5}
+# page. They make requests (jobs), which run file jobs (video) and the camera loop (live),
+# independent of each other.
+RANK = {"errors": 0, "config": 1, "io": 2, "samples": 3, "engine": 3, "video": 4, "live": 4, "jobs": 5, "cli": 6,
+        "web": 6}
 ALLOWED_ACROSS = {("cli", "web")}
 NO_TORCH = {"config", "errors", "io", "samples"}
 NO_CV2 = {"config", "errors"}

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_text import raises_cli
 from synthetic import blobs, make_clip, scene, stripes, write_rgb
 
 from videostyle.cli import main
@@ -80,7 +81,7 @@ def test_a_strength_ramp_is_log_linear_in_the_style_weight_and_monotone():
     (lambda: two(2.0, per_shot=True), "--style-per-shot"),
 ])
 def test_bad_schedules_are_refused(make, word):
-    with pytest.raises(BadOption, match=word):
+    with raises_cli(BadOption, word):
         make()
 
 
@@ -93,18 +94,21 @@ def test_times_past_the_end_are_refused():
 
 
 def test_the_command_line_builds_the_schedule(tmp_path, monkeypatch):
-    from videostyle.cli.options import style_config, style_schedule
+    from videostyle.cli.options import video_request
 
     monkeypatch.chdir(tmp_path)
     for name in ("a.png", "b.png", "c@2.png"):
         write_rgb(tmp_path / name, stripes(16, 16))
 
     def parse(*extra: str):
-        args = build_parser().parse_args(["video", "in.mp4", "-o", "o.mp4", *extra])
-        return style_schedule(args), style_config(args)
+        request = video_request(build_parser().parse_args(["video", "in.mp4", "-o", "o.mp4", *extra]))
+        styles, schedule = request.schedule()
+        return ([s.path for s in styles], schedule), request.style_config()
 
-    (paths, schedule), _ = parse("--style", "a.png:0.7", "--style", "b.png:0.3")
-    assert schedule is None and paths == ["a.png:0.7", "b.png:0.3"]  # a plain blend: as before
+    request = video_request(build_parser().parse_args(["video", "in.mp4", "-o", "o.mp4", "--style", "a.png:0.7",
+                                                       "--style", "b.png:0.3"]))
+    styles, schedule = request.schedule()
+    assert schedule is None and [(s.path, s.weight) for s in styles] == [("a.png", 0.7), ("b.png", 0.3)]  # as before
     (paths, schedule), config = parse("--style", "a.png", "--style", "b.png:3@2", "--style", "a.png@4",
                                       "--transition", "0.5", "--strength", "0@0", "--strength", "0.5@3")
     assert paths == ["a.png", "b.png"]
@@ -185,7 +189,7 @@ def test_video_masks_follow_the_frames_and_bad_ones_are_refused(tmp_path):
     with pytest.raises(BadInput, match="all one value"):
         read_mask(tmp_path / "white.png", 24, 16, styles=2)
     (tmp_path / "notes.png").write_text("not a picture")
-    with pytest.raises(BadInput, match="--mask"):
+    with raises_cli(BadInput, "--mask"):
         read_mask(tmp_path / "notes.png", 24, 16)
 
 
@@ -224,7 +228,7 @@ def test_a_loop_is_refused_with_workers_before_any_work(tmp_path):
 
     make_clip(tmp_path / "in.mp4", frames=3, size="48x32")
     for kwargs in ({"temporal": TemporalConfig(seamless_loop=True)},):
-        with pytest.raises(BadOption, match="--workers"):
+        with raises_cli(BadOption, "--workers"):
             stylize_video(tmp_path / "in.mp4", tmp_path / "out.mp4", [stripes(16, 16)],
                           style=StyleConfig(device="cpu"), segments=SegmentConfig(workers=2), **kwargs)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]

@@ -15,6 +15,7 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from cli_text import raises_cli
 from synthetic import scene
 
 from videostyle.cli import main
@@ -228,9 +229,9 @@ def test_the_per_pair_values_average_to_the_reported_e_warp(tmp_path, original, 
 
 def test_an_unknown_flow_is_refused_naming_the_choices(original):
     path, frames = original
-    with pytest.raises(BadOption, match="--flow deepflow: choose one of independent, same"):
+    with raises_cli(BadOption, "--flow deepflow: choose one of independent, same"):
         evaluate_videos(path, path, flow="deepflow")
-    with pytest.raises(BadOption, match="--flow"):
+    with raises_cli(BadOption, "--flow"):
         warping_error(frames, frames, flow="")
 
 

@@ -1,9 +1,14 @@
-"""The live policy shared by the webcam command and the web app: budget, restarts, figures."""
+"""The live policy shared by the webcam command and the web app: budget, restarts, figures.
+
+The policy runs on a fake clock (tests/fake_time.py): what it decides from time is the same
+on a quiet machine and a loaded one.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from synthetic import scene, stripes
+from fake_time import FakeClock
+from synthetic import panning_texture, scene, stripes
 
 from videostyle.config import StyleConfig
 from videostyle.engine.optimize import Stylizer
@@ -12,9 +17,9 @@ from videostyle.live.policy import LiveStylizer
 FAST = StyleConfig(device="cpu", precision="fp32")
 
 
-def live(**budget) -> LiveStylizer:
+def live(clock: FakeClock | None = None, **budget) -> LiveStylizer:
     settings = {"fps": None, "iterations": 2, "max_iterations": 4, "first_iterations": 3, **budget}
-    return LiveStylizer(Stylizer([stripes()], FAST), **settings)
+    return LiveStylizer(Stylizer([stripes()], FAST), clock=clock or FakeClock(tick=0.01), **settings)
 
 
 def test_first_frame_warms_up_then_the_fixed_budget_applies():
@@ -46,3 +51,35 @@ def test_a_new_frame_size_restarts_from_the_content():
     stream.step(scene(48, 32))
     stream.step(scene(40, 40))
     assert stream.iterations == [3, 3]  # the second was a fresh start, not a steady frame
+
+
+def test_a_warm_up_ends_at_its_time_limit_and_the_stream_goes_on_from_it():
+    """On a slow machine the first frame stops converging after ``warm_up_seconds``: it is
+    shown partly stylized, and its pace sets the next frames' budget towards the target."""
+    clock = FakeClock(tick=1.0)  # a machine where each evaluation takes about a second
+    stream = live(clock, fps=0.5, iterations=10, max_iterations=40, first_iterations=100, warm_up_seconds=6.0)
+    frames = panning_texture(frames=3, step=1, size=(48, 32))
+    first = stream.step(frames[0])
+    assert 1 <= stream.iterations[0] < 100  # ended by time, and counted as it ran
+    assert stream.latencies[0] < 6.0 + 4 * clock.tick
+    assert np.abs(first.astype(int) - frames[0].astype(int)).mean() > 1  # stylized, not the camera picture
+    assert stream.steady is not None and stream.steady[0] == stream.iterations[0]
+    budget = stream.budget()  # 2 s a frame at the warm-up's pace, at most double its count
+    assert 1 <= budget <= 2 * stream.iterations[0]
+    stream.step(frames[1])
+    assert stream.iterations[1] == budget
+
+
+def test_without_a_time_limit_the_warm_up_runs_its_iterations():
+    stream = live(FakeClock(tick=1.0), first_iterations=6, warm_up_seconds=None)
+    stream.step(scene(48, 32))
+    assert stream.iterations == [6]
+
+
+def test_a_cut_restart_is_bounded_in_time_too():
+    clock = FakeClock(tick=1.0)
+    stream = live(clock, iterations=50, max_iterations=100, first_iterations=2, warm_up_seconds=5.0)
+    stream.step(scene(48, 32, seed=0))
+    stream.step(stripes(48, 32))  # another scene: a cut, restarted with the cap
+    assert stream.temporal.since_restart == 1  # it was a restart
+    assert 1 <= stream.iterations[1] < 50  # stopped by time: neither the cap nor a steady frame's 50

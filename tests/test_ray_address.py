@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import ray  # part of the [test] extra: the Ray tests are never skipped
+from cli_text import cli_text
 from guards import tree
 from synthetic import make_clip, stripes, write_rgb
 
@@ -33,7 +34,7 @@ def refused(address: str, **kwargs: float) -> tuple[str, float]:
     started = time.monotonic()
     with pytest.raises(BadOption) as caught:
         check_reachable(address, **kwargs)
-    return str(caught.value), time.monotonic() - started
+    return cli_text(caught.value), time.monotonic() - started
 
 
 def test_a_port_where_nothing_listens_is_refused_at_once():

@@ -14,7 +14,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def _python_example() -> str:
     text = README.read_text()
-    section = text[text.index("## Python API"):text.index("## How it works")]
+    start = text.index("## Python API")
+    end = text.find("\n## ", start + 1)
+    section = text[start:end if end != -1 else len(text)]
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     assert blocks, "the README's Python API section has no python example"
     return blocks[0]

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from videostyle.cli import commands, main
+from videostyle.cli import main
 from videostyle.io import probe, read_image
+from videostyle.jobs import demo
 from videostyle.samples import write_samples
 
 CHECKOUT = Path(__file__).resolve().parents[1] / "samples"
@@ -23,7 +24,7 @@ def test_rendering_reproduces_the_committed_samples(tmp_path):
 
 
 def test_demo_renders_its_samples_when_installed_without_the_folder(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(commands, "CHECKOUT_SAMPLES", tmp_path / "not-here")
+    monkeypatch.setattr(demo, "CHECKOUT_SAMPLES", tmp_path / "not-here")
     out = tmp_path / "demo"
     assert main(["demo", "--output-dir", str(out), "--iterations", "1", "--first-iterations", "2",
                      "--device", "cpu"]) == 0

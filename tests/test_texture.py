@@ -4,12 +4,12 @@ and it sees a stylization move towards the painting."""
 from __future__ import annotations
 
 import numpy as np
+from harness.texture import texture_distance, texture_statistics  # scripts/ (pytest's pythonpath)
 from synthetic import blobs, scene, stripes
 
 from videostyle.config import StyleConfig
 from videostyle.engine.optimize import Stylizer
 from videostyle.engine.tensors import float_to_frame
-from videostyle.video.texture import texture_distance, texture_statistics
 
 
 def test_the_painting_itself_is_at_zero_and_other_pictures_are_not():

@@ -7,9 +7,10 @@ import argparse
 
 import pytest
 import torch
+from cli_text import cli_text, raises_cli
 from synthetic import scene, stripes
 
-from videostyle.cli.options import style_config
+from videostyle.cli.options import image_request
 from videostyle.cli.parser import build_parser
 from videostyle.config import StyleConfig, parse_bytes
 from videostyle.engine import tiles
@@ -116,9 +117,9 @@ def test_planning_tiles_only_what_does_not_fit():
 ])
 def test_bad_tile_and_memory_options_are_one_line(argv, message):
     args = build_parser().parse_args(["image", "in.png", "-o", "out.png", "-s", "a.png", *argv])
-    with pytest.raises(BadOption, match=message) as caught:
-        style_config(args)
-    assert "\n" not in str(caught.value)
+    with raises_cli(BadOption, message) as caught:
+        image_request(args)
+    assert "\n" not in cli_text(caught.value)
 
 
 def test_memory_sizes_parse_with_suffixes():
@@ -128,7 +129,7 @@ def test_memory_sizes_parse_with_suffixes():
     args = build_parser().parse_args(["image", "in.png", "-o", "o.png", "-s", "a.png", "--max-memory", "2GB",
                                       "--tile", "256"])
     assert isinstance(args, argparse.Namespace)
-    config = style_config(args)
+    config = image_request(args).style_config()
     assert (config.max_memory, config.tile) == (2 * 2**30, 256)
 
 

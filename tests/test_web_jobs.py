@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_text import cli_text
 from synthetic import make_clip, scene, stripes, write_rgb
 
 from videostyle.config import ClipConfig, ServeConfig, StyleConfig, TemporalConfig
@@ -29,7 +30,7 @@ def style(tmp_path) -> Path:
 
 
 def request(path: Path, style: Path, **settings) -> JobRequest:
-    tiny = {"size": 48, "iterations": 1, "first_iterations": 2, "quality": "preview"}
+    tiny = {"size": 48, "iterations": 1, "first_iterations": 2, "preset": "preview"}
     return JobRequest(input=path, styles=((style, 1.0),), **{**tiny, **settings})
 
 
@@ -258,16 +259,16 @@ def test_the_page_names_settings_in_its_own_words_never_as_flags(make):
 
     with pytest.raises(VideostyleError) as raised:
         make()
-    assert "--" in str(raised.value)  # the CLI's spelling ...
+    assert "--" in cli_text(raised.value)  # the CLI's spelling ...
     shown = page_message(raised.value)
     assert "--" not in shown and shown  # ... and the page's
 
 
 def test_a_failed_job_tells_the_page_what_to_change_without_flags(tmp_path):
-    from videostyle.errors import BadOption
+    from videostyle.errors import BadOption, S
     from videostyle.web.words import page_message
 
-    message = page_message(BadOption("--size 8: must be at least 16; rerun with --restart"))
+    message = page_message(BadOption(S.size, " 8: must be at least 16; rerun with ", S.restart))
     assert message.startswith("Output size 8") and "--" not in message and "fresh start" in message
 
 
@@ -313,7 +314,7 @@ def test_a_scheduled_masked_clip_runs_and_each_setting_is_its_own_job(queue, tmp
     other = Path(write_rgb(tmp_path / "other.png", scene(64, 48, seed=3)))
     two = ((style, 1.0), (other, 1.0))
     timed = queue.submit(JobRequest(input=clip, styles=two, size=48, iterations=1, first_iterations=2,
-                                    quality="preview", output="gif",
+                                    preset="preview", output="gif",
                                     **WhereAndWhen(starts="0, 0.3", transition=0.2).request_fields(2, 0.5)))
     wait_done(queue, timed)
     assert timed.state == DONE, timed.message
@@ -321,14 +322,14 @@ def test_a_scheduled_masked_clip_runs_and_each_setting_is_its_own_job(queue, tmp
     half[:, :32] = 255
     mask = Path(write_rgb(tmp_path / "half.png", half))
     masked = queue.submit(JobRequest(input=clip, styles=two, size=48, iterations=1, first_iterations=2,
-                                     quality="preview", output="gif", mask=mask))
+                                     preset="preview", output="gif", mask=mask))
     wait_done(queue, masked)
     assert masked.state == DONE, masked.message
     assert masked.id != timed.id and masked.mask is not None and masked.mask.parent == masked.input.parent
     mask.unlink()  # the job keeps its own copy: the upload may be gone when it resumes
     assert masked.mask.is_file()
     photo = queue.submit(JobRequest(input=Path(write_rgb(tmp_path / "p.png", scene(64, 48))), styles=two,
-                                    size=48, iterations=2, quality="preview", mask=masked.mask))
+                                    size=48, iterations=2, preset="preview", mask=masked.mask))
     wait_done(queue, photo)
     assert photo.state == DONE, photo.message
     assert read_image(queue.download(photo)).shape == (36, 48, 3)

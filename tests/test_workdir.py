@@ -17,7 +17,7 @@ from synthetic import make_clip, stripes, write_rgb
 
 from videostyle.cli import main
 from videostyle.config import ClipConfig, StyleConfig, TemporalConfig
-from videostyle.errors import BadOutput, DiskFull
+from videostyle.errors import BadOutput, DiskFull, S
 from videostyle.io import probe
 from videostyle.video.job import stylize_video
 from videostyle.video.workdir import LOCK_FILE, MARKER_FILE, WorkDir, changed_options, is_own_file
@@ -161,7 +161,7 @@ def test_a_changed_setting_is_named_by_its_option(files, capsys):
     assert code == 2 and "--style-weight" in err and "--temporal" in err and "--restart" in err, err
     assert tree(files) == before
     assert changed_options({"clip": {"size": 32}, "styles": "a"}, {"clip": {"size": 48}, "styles": "b"}) == [
-        "--size", "--style"]
+        S.size, S.style]
 
 
 def test_finished_frames_are_found_in_any_order_and_only_own_names_count(tmp_path):
@@ -217,7 +217,9 @@ def test_a_second_job_on_the_same_output_or_work_folder_is_refused(files, capsys
             assert first.poll() is None, first.stderr.read() if first.stderr else ""
             time.sleep(0.1)
         assert lock.exists()
-        time.sleep(0.2)  # the pid is written just after the lock is taken
+        while lock.read_text().strip() != str(first.pid):  # the pid is written just after the lock is taken
+            assert first.poll() is None and time.time() < deadline
+            time.sleep(0.05)
         code, err = run(capsys, files, *video("-o", "out.mp4", "--force"))
         assert code == 2 and f"another videostyle job (pid {first.pid})" in err, err
         code, err = run(capsys, files, *video("-o", "other.mp4", "--work-dir", ".out.mp4.videostyle"))

@@ -20,13 +20,9 @@ own names, as the Python API spells them (``size``).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+import copy as _copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-
-# Transitional: messages not yet built from parts still spell settings as flags; ``phrase``
-# rewrites those for the web page. Both go once no message spells a flag (issue 24).
-SETTING = re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
 
 
 @dataclass(frozen=True)
@@ -53,6 +49,11 @@ S = _SettingRefs()
 Part = str | SettingRef
 Words = Callable[[str], str]
 """Maps a setting's name to what a front-end calls it (``size`` -> ``--size``)."""
+
+
+def render(parts: Iterable[Part], words: Words = str) -> str:
+    """Text from parts, each setting referred to spelled as ``words(name)``."""
+    return "".join(words(p.name) if isinstance(p, SettingRef) else str(p) for p in parts)
 
 
 class VideostyleError(Exception):
@@ -84,14 +85,18 @@ class VideostyleError(Exception):
 
     def render(self, words: Words = str) -> str:
         """The message with each setting referred to spelled as ``words(name)``."""
-        return "".join(words(p.name) if isinstance(p, SettingRef) else str(p) for p in self.parts)
+        return render(self.parts, words)
 
     def __str__(self) -> str:
         return self.render()
 
-    def phrase(self, spell: Words) -> str:
-        """Transitional: :meth:`render`, then each ``--name`` still spelled in the text replaced."""
-        return SETTING.sub(lambda m: spell(m.group(1)), self.render(lambda name: spell(name.replace("_", "-"))))
+    def replace(self, old: str, new: str) -> VideostyleError:
+        """A copy of this error with ``old`` replaced by ``new`` in its text (not in its
+        settings), e.g. a server's path by the name the user knows the file by."""
+        copy = _copy.copy(self)
+        copy.parts = tuple(p.replace(old, new) if isinstance(p, str) else p for p in self.parts)
+        copy.args = copy.parts
+        return copy
 
 
 class BadInput(VideostyleError):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from ..errors import VideostyleError, VideostyleWarning
 from .exits import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, Terminated
 from .parser import build_parser
+from .words import cli_words
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -42,8 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("always", VideostyleWarning)
         warnings.showwarning = _one_line_warning(warnings.showwarning)
         replaced: dict[int, object] = {}
+        command: str | None = None
         try:
             args = build_parser().parse_args(argv)
+            command = args.command
             if args.command != "serve":  # the page shuts itself down on SIGTERM
                 replaced = _handle_termination()
             _quiet_opencv()
@@ -51,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return int(RUNNERS[args.command](args))
         except VideostyleError as exc:
-            print(f"videostyle: error: {exc}", file=sys.stderr)
+            print(f"videostyle: error: {exc.render(cli_words(command))}", file=sys.stderr)
             return EXIT_FAILURE if exc.exit_code == EXIT_FAILURE else EXIT_BAD_INPUT
         except Terminated as stop:
             print(f"videostyle: stopped by {signal.Signals(stop.signum).name}; finished frames are kept: run the "

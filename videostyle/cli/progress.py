@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from ..errors import S
 from ..video.report import clock
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class FramePreview:
     def __init__(self) -> None:
         from ..io.preview import PreviewWindow, require_display
 
-        require_display("drop --preview (the frames are written all the same)")
+        require_display("drop ", S.preview, " (the frames are written all the same)")
         self.window: PreviewWindow | None = PreviewWindow()
 
     def __call__(self, p: VideoProgress) -> None:

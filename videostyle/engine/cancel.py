@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 
 class Cancelled(Exception):
@@ -21,13 +22,14 @@ class Cancelled(Exception):
 
 
 class CancelToken:
-    """Cancelled by :meth:`cancel`, or by itself once ``deadline`` (a ``time.monotonic()``
-    value) has passed."""
+    """Cancelled by :meth:`cancel`, or by itself once ``deadline`` (a ``clock()`` value,
+    ``time.monotonic()`` unless another clock is given) has passed."""
 
-    def __init__(self, *, deadline: float | None = None) -> None:
+    def __init__(self, *, deadline: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._event = threading.Event()
         self._reason = "cancelled"
         self.deadline = deadline
+        self.clock = clock
 
     def cancel(self, reason: str = "cancelled") -> None:
         if not self._event.is_set():
@@ -36,7 +38,7 @@ class CancelToken:
 
     @property
     def cancelled(self) -> bool:
-        if self.deadline is not None and time.monotonic() >= self.deadline:
+        if self.deadline is not None and self.clock() >= self.deadline:
             self.cancel("deadline")
         return self._event.is_set()
 

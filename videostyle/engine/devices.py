@@ -1,7 +1,8 @@
 """Device and precision: resolved once here, used everywhere else.
 
 This is the only module that asks torch which accelerators exist. ``auto`` prefers CUDA,
-then Apple's MPS, then the CPU.
+then Apple's MPS, then the CPU. On the CPU, ``--precision auto`` is decided by a timing
+(see :mod:`engine.calibrate`), not by the CPU's flags.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 
 from ..config import DEVICE_CHOICES, PRECISION_CHOICES
 from ..errors import BadOption
+from .calibrate import cpu_precision
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,12 @@ def resolve_device(name: str = "auto") -> torch.device:
 def resolve_precision(device: torch.device, name: str = "auto") -> torch.dtype | None:
     """Pick the autocast dtype for the loss network on ``device``.
 
-    ``auto`` uses bfloat16 where the hardware runs it natively (CUDA with bf16 support,
-    CPUs with AVX-512 BF16 or AMX), which roughly halves the time per iteration with no
-    visible change in the result; float32 elsewhere.
+    ``auto``: on CUDA, bfloat16 where the GPU supports it, else float16. On a CPU with
+    bf16 kernels (AVX-512), whichever of bf16 and fp32 a short timed convolution finds
+    faster, bf16 only by a margin (timed on one thread, once per CPU and torch version,
+    then read from the user's cache: :func:`calibrate.cpu_precision`): having bf16
+    instructions does not make them fast, and without AMX bf16 ran 1.6-1.8x slower.
+    float32 elsewhere. The result looks the same either way.
     """
     if name not in PRECISION_CHOICES:
         raise BadOption(f"--precision {name}: choose one of {', '.join(PRECISION_CHOICES)}")
@@ -86,7 +91,7 @@ def resolve_precision(device: torch.device, name: str = "auto") -> torch.dtype |
         return torch.float16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and _cpu_has_fast_bf16():
+    if device.type == "cpu" and cpu_has_bf16_kernels() and cpu_precision().choice == "bf16":
         return torch.bfloat16
     return None
 
@@ -232,7 +237,9 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
-def _cpu_has_fast_bf16() -> bool:
+def cpu_has_bf16_kernels() -> bool:
+    """Whether oneDNN has bf16 kernels for this CPU (x86 with AVX-512; AVX-512 BF16 and AMX
+    make them faster, but only a timing says whether faster than fp32)."""
     checker = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
     try:
         return bool(checker()) if checker is not None else False

@@ -37,7 +37,7 @@ from .warp import backward_warp
 
 # ``iterations="auto"``: a later frame ends once an iteration lowers its loss by less than
 # AUTO_STOP_DECREASE of it, after at least AUTO_MIN_ITERATIONS, and at most ``max_iterations``.
-# Chosen on scripts/bench_speed.py (see the README's "Evaluations per frame"): 0.002 ran
+# Chosen on scripts/bench_speed.py (docs/benchmarks.md, "Evaluations per frame"): 0.002 ran
 # nearly to the ceiling everywhere; 0.004 saved little more and softened the strokes; a
 # minimum that grows with the share of occluded pixels changed nothing measurable, because
 # frames with much new content keep lowering their loss and run on by themselves.
@@ -102,7 +102,7 @@ class TemporalStylizer:
              iterations: int | None = None, callback: ProgressCallback | None = None,
              long_flows: Mapping[int, FlowResult] | None = None,
              toward: tuple[np.ndarray, float] | None = None, look: Look | None = None,
-             previous_look: Look | None | object = _REMEMBERED) -> np.ndarray:
+             stop: EarlyStop | None = None, previous_look: Look | None | object = _REMEMBERED) -> np.ndarray:
         """Stylize ``frame`` given the flow from the previous frame to it; returns the
         result as (H, W, 3) float32 in [0, 1].
 
@@ -116,6 +116,8 @@ class TemporalStylizer:
         its share a in [0, 1]) blends the start and the temporal target towards it: flow mode
         only, used to hand one segment over to the next (see ``video.chain.stylize_bridge``).
         ``look``: this frame's targets when a schedule or a mask sets them (``engine/looks.py``).
+        ``stop`` ends each L-BFGS pass early by the caller's rule (e.g. a live warm-up's time
+        limit), in place of the "auto" early stop.
         ``previous_look``: the previous frame's (default: the one its call was given): with
         ``paint="changed"`` a frame whose look differs is painted whole. A resumed chain gives it,
         so that its first frame decides as the uninterrupted one did.
@@ -133,7 +135,7 @@ class TemporalStylizer:
             self.history.appendleft(result)
             self.since_restart += 1
             return result[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3) float32
-        init, extra_loss, scales, layer_scale, stop = None, None, None, None, None
+        init, extra_loss, scales, layer_scale = None, None, None, None
         if iterations is not None:
             budget = iterations
         elif restart:
@@ -141,7 +143,8 @@ class TemporalStylizer:
         elif cfg.iterations is not None:
             budget = cfg.iterations
         else:
-            budget, stop = cfg.max_iterations, EarlyStop(AUTO_STOP_DECREASE, AUTO_MIN_ITERATIONS)
+            budget = cfg.max_iterations
+            stop = stop or EarlyStop(AUTO_STOP_DECREASE, AUTO_MIN_ITERATIONS)
         if not restart:
             scales = 1  # coarse-to-fine only helps a frame that starts from scratch
             if cfg.mode == "warm":

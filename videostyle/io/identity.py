@@ -1,7 +1,7 @@
 """Whether an input file is still the one a job started reading.
 
 A video job reads its source twice: frames at the start, and again at the end for the
-audio it muxes back (and the originals of ``--side-by-side``). A file deleted, replaced
+audio it muxes back (and the originals shown side by side). A file deleted, replaced
 (a new download saved over it) or rewritten in between must not lend its audio to the
 other file's frames: the job records the file's identity when it opens it and checks it
 before reading it again.
@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SourceChanged
+from ..errors import Part, SourceChanged
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class FileIdentity:
         return cls(stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
-def check_unchanged(path: str | Path, recorded: FileIdentity | None, *, advice: str) -> None:
+def check_unchanged(path: str | Path, recorded: FileIdentity | None, *, advice: tuple[Part, ...]) -> None:
     """Raise :class:`SourceChanged` naming ``path`` unless it is still the file ``recorded``
     (None: nothing was recorded, e.g. an image folder, and nothing is checked)."""
     if recorded is None:
@@ -53,4 +53,4 @@ def check_unchanged(path: str | Path, recorded: FileIdentity | None, *, advice: 
         what = f"was rewritten ({recorded.size} bytes, now {now.size})"
     else:
         what = "was modified"
-    raise SourceChanged(f"{path}: the input {what} while the job ran; {advice}")
+    raise SourceChanged(f"{path}: the input {what} while the job ran; ", *advice)

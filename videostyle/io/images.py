@@ -9,8 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import BadInput, BadOption, BadOutput
-from .atomic import check_output, write_atomic
+from ..errors import BadInput, BadOption, BadOutput, S
+from .atomic import write_atomic
+from .outputs import check_output
 
 MIN_SIDE = 2  # pixels; smaller images carry no picture to stylize
 # Still formats the two readers (OpenCV, then Pillow) decode. GIF is left out: an animated
@@ -155,7 +156,7 @@ def fit_size(width: int, height: int, longest: int | None, *, even: bool = False
         w, h = width, height
     else:
         if longest < 2:
-            raise BadOption(f"--size {longest}: must be at least 2 pixels")
+            raise BadOption(S.size, f" {longest}: must be at least 2 pixels")
         scale = longest / max(width, height)
         w, h = max(1, round(width * scale)), max(1, round(height * scale))
     if even:

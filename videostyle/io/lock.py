@@ -12,7 +12,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from ..errors import BadOutput
+from ..errors import BadOutput, Part
 from .atomic import write_error
 
 try:
@@ -36,8 +36,9 @@ class JobLock:
     what to do instead.
     """
 
-    def __init__(self, path: Path, *, what: str, advice: str) -> None:
-        self.path, self.what, self.advice = Path(path), what, advice
+    def __init__(self, path: Path, *, what: str, advice: Part | tuple[Part, ...]) -> None:
+        self.path, self.what = Path(path), what
+        self.advice = advice if isinstance(advice, tuple) else (advice,)
         self._fd: int | None = None
 
     def __enter__(self) -> JobLock:
@@ -62,7 +63,7 @@ class JobLock:
                 holder = _read_pid(fd)
                 os.close(fd)
                 pid = f" (pid {holder})" if holder else ""
-                raise BadOutput(f"{self.what}: another videostyle job{pid} is writing there; {self.advice}") from None
+                raise BadOutput(f"{self.what}: another videostyle job{pid} is writing there; ", *self.advice) from None
             # The holder before us removes the file as it releases it: make sure we locked
             # the file that is there now, not one that was just unlinked.
             try:

@@ -8,17 +8,17 @@ import sys
 import cv2
 import numpy as np
 
-from ..errors import BadOption
+from ..errors import BadOption, Part
 from .images import fit_size, resize_frame
 
 WINDOW_TITLE = "videostyle"
 KEY_NONE = -1
 
 
-def require_display(hint: str) -> None:
+def require_display(*hint: Part) -> None:
     """Raise BadOption when no display can show a window (``hint`` says what to do instead)."""
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise BadOption(f"no display found (DISPLAY is not set); {hint}")
+        raise BadOption("no display found (DISPLAY is not set); ", *hint)
 
 
 def draw_caption(frame: np.ndarray, text: str, *, corner: str = "top") -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Frame sinks: mp4 (H.264 + the source's audio), animated GIF (one global palette), PNGs.
+"""Frame sinks: video (H.264 in .mp4/.mov/.mkv, VP9 in .webm, with the source's audio), animated
+GIF (one global palette), a folder of PNGs.
 
 Each sink is a context manager that writes to a temporary name beside the output and
 renames it (fsynced, see ``atomic.py``) only when the ``with`` block ends without an
@@ -20,24 +21,27 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadOutput, DiskFull, VideostyleWarning
-from .atomic import check_output, discard, output_kind, partial_path, replace_atomic, write_error
+from ..config import declared
+from ..errors import BadOutput, DiskFull, S, VideostyleWarning
+from .atomic import discard, partial_path, replace_atomic, write_error
 from .ffmpeg import ffmpeg_exe, ffmpeg_path, h264_encoder
+from .outputs import check_output, output_kind
 
 FRAME_NAME = re.compile(r"frame_\d+\.png")  # what a PNG folder output holds
 
 
 def open_sink(path: str | Path, *, fps: float, force: bool = False, audio_from: str | None = None,
-              audio_start: float = 0.0, audio_duration: float | None = None, quality: int = 18,
+              audio_start: float = 0.0, audio_duration: float | None = None, crf: int = declared("crf"),
               loop: int = 0, frame_durations: Sequence[float] | None = None,
               verify: Callable[[], None] | None = None) -> FrameSink:
     """A writer chosen by the output name: .mp4/.mov/.mkv/.webm, .gif, or a folder/ of PNGs.
 
-    ``audio_from`` (mp4) muxes that file's audio, from ``audio_start`` for
-    ``audio_duration`` seconds. ``frame_durations`` gives each frame's duration in seconds
-    instead of 1/fps (a GIF's own delays; an mp4 then has a variable frame rate); ``loop``
-    0 loops forever. ``verify`` is called once the file is complete, before it is moved
-    into place: an exception from it leaves the output untouched.
+    ``crf`` is a video's quality (lower is better and bigger). ``audio_from`` (a video)
+    muxes that file's audio, from ``audio_start`` for ``audio_duration`` seconds.
+    ``frame_durations`` gives each frame's duration in seconds instead of 1/fps (a GIF's own
+    delays; a video then has a variable frame rate); ``loop`` 0 loops forever. ``verify`` is
+    called once the file is complete, before it is moved into place: an exception from it
+    leaves the output untouched.
     """
     out = check_output(path, force=force, kinds=("video", "gif", "folder"))
     if fps <= 0:
@@ -45,8 +49,8 @@ def open_sink(path: str | Path, *, fps: float, force: bool = False, audio_from: 
     kind = output_kind(path)
     sink: FrameSink
     if kind == "video":
-        sink = Mp4Sink(out, fps=fps, audio_from=audio_from, audio_start=audio_start,
-                       audio_duration=audio_duration, quality=quality, frame_durations=frame_durations)
+        sink = VideoSink(out, fps=fps, audio_from=audio_from, audio_start=audio_start,
+                         audio_duration=audio_duration, crf=crf, frame_durations=frame_durations)
     elif kind == "gif":
         sink = GifSink(out, fps=fps, loop=loop, frame_durations=frame_durations)
     else:
@@ -111,14 +115,14 @@ class FrameSink:
         return BadOutput(f"{self.out}: ffmpeg {what}: {message}")
 
 
-class Mp4Sink(FrameSink):
+class VideoSink(FrameSink):
     """H.264 (VP9 for .webm) in yuv420p through an ffmpeg pipe, with the source's audio muxed back in."""
 
     def __init__(self, out: Path, *, fps: float, audio_from: str | None, audio_start: float,
-                 audio_duration: float | None, quality: int,
+                 audio_duration: float | None, crf: int,
                  frame_durations: Sequence[float] | None = None) -> None:
         super().__init__(out)
-        self.fps, self.quality = fps, quality
+        self.fps, self.crf = fps, crf
         self.audio = (audio_from, audio_start, audio_duration) if audio_from else None
         self.timing = _variable_timing(frame_durations, out) if frame_durations else None
         self._process: subprocess.Popen | None = None
@@ -138,7 +142,7 @@ class Mp4Sink(FrameSink):
         if self.timing is not None:  # output options: after every input
             cmd += ["-vf", f"settb=1/{MS},setpts='{self.timing[0]}'", "-fps_mode", "passthrough",
                     "-enc_time_base:v", f"1/{MS}"]
-        cmd += [*_codec_args(self.out.suffix.lower(), self.quality), "-pix_fmt", "yuv420p"]
+        cmd += [*_codec_args(self.out.suffix.lower(), self.crf), "-pix_fmt", "yuv420p"]
         if self.out.suffix.lower() in (".mp4", ".mov"):
             cmd += ["-movflags", "+faststart"]
         # A session of its own: Ctrl-C in a terminal must not kill ffmpeg before we finish the file.
@@ -328,13 +332,13 @@ def _variable_timing(durations: Sequence[float], out: Path) -> tuple[str, int] |
     return expression, steps[-1]
 
 
-def _codec_args(suffix: str, quality: int) -> list[str]:
+def _codec_args(suffix: str, crf: int) -> list[str]:
     """Encoders for the container: VP9 + Opus in .webm, else H.264 (or MPEG-4) + AAC."""
     if suffix == ".webm":
-        return ["-c:v", "libvpx-vp9", "-crf", str(quality), "-b:v", "0", "-c:a", "libopus"]
+        return ["-c:v", "libvpx-vp9", "-crf", str(crf), "-b:v", "0", "-c:a", "libopus"]
     encoder = h264_encoder()
-    quality_args = ["-crf", str(quality)] if encoder == "libx264" else ["-q:v", "3"]
-    return ["-c:v", encoder, *quality_args, "-c:a", "aac"]
+    quality = ["-crf", str(crf)] if encoder == "libx264" else ["-q:v", "3"]
+    return ["-c:v", encoder, *quality, "-c:a", "aac"]
 
 
 class PngSink(FrameSink):
@@ -343,7 +347,7 @@ class PngSink(FrameSink):
     def __init__(self, out: Path) -> None:
         super().__init__(out)
         if out.is_dir() and not all(FRAME_NAME.fullmatch(p.name) for p in out.iterdir()):
-            raise BadOutput(f"{out}: folder holds files other than frame_*.png; --force replaces only "
+            raise BadOutput(f"{out}: folder holds files other than frame_*.png; ", S.force, " replaces only "
                             "frame folders, choose a new folder")
         self.partial = partial_path(out)
         try:

@@ -20,7 +20,7 @@ from typing import IO
 
 import numpy as np
 
-from ..errors import BadOption, BadSource, DecoderFailed, VideostyleWarning
+from ..errors import BadOption, BadSource, DecoderFailed, S, VideostyleWarning
 from .ffmpeg import ffmpeg_exe, ffmpeg_path, ffmpeg_reason
 from .images import STILL_SUFFIXES, cover_frame, fit_size, read_image
 
@@ -258,13 +258,13 @@ def open_source(path: str | Path, *, start: float = 0.0, frames: int | None = No
     ``size`` is the longest side of the frames yielded (``even`` makes both sides even).
     """
     if frames is not None and frames <= 0:
-        raise BadOption(f"--frames {frames}: must be at least 1")
+        raise BadOption(S.frames, f" {frames}: must be at least 1")
     if fps is not None and fps <= 0:
-        raise BadOption(f"--fps {fps}: must be > 0")
+        raise BadOption(S.fps, f" {fps}: must be > 0")
     if duration is not None and duration <= 0:
-        raise BadOption(f"--duration {duration}: must be > 0")
+        raise BadOption(S.duration, f" {duration}: must be > 0")
     if start < 0:
-        raise BadOption(f"--start {start}: must be >= 0")
+        raise BadOption(S.start, f" {start}: must be >= 0")
     text = str(path)
     if Path(text).is_dir() or (is_pattern(text) and not Path(text).exists()):
         return ImageSequenceSource(text, start=start, frames=frames, duration=duration, fps=fps,
@@ -317,16 +317,16 @@ class VideoFileSource(FrameSource):
             count = len(durations)
         elif base.duration is not None:
             if start and start >= base.duration:
-                raise BadOption(f"--start {start:g}: past the end of {path} ({base.duration:g} s long)")
+                raise BadOption(S.start, f" {start:g}: past the end of {path} ({base.duration:g} s long)")
             remaining = max(0.0, base.duration - start)
             if duration is not None:
                 remaining = min(remaining, duration)
             count = round(remaining * rate)
             if count == 0 and duration is not None and duration * rate < 0.5:
-                raise BadOption(f"--duration {duration:g}: shorter than one frame at {rate:g} fps "
+                raise BadOption(S.duration, f" {duration:g}: shorter than one frame at {rate:g} fps "
                                 f"(1 frame is {1 / rate:.3g} s)")
             if count == 0 and fps is not None:
-                raise BadOption(f"--fps {fps:g}: gives no frame in the {remaining:.3g} s of {path} read "
+                raise BadOption(S.fps, f" {fps:g}: gives no frame in the {remaining:.3g} s of {path} read "
                                 f"(one frame every {1 / fps:.3g} s)")
             count = min(count, frames) if frames else count
         gif_timing = tuple(durations) if durations is not None and fps is None else None
@@ -374,7 +374,7 @@ class VideoFileSource(FrameSource):
             self.close()
 
     def _check_nothing_decoded(self) -> None:
-        """No frame came out: an error, unless the file decoded cleanly and --start is past its end."""
+        """No frame came out: an error, unless the file decoded cleanly and the start is past its end."""
         assert self._process is not None and self._log is not None
         if self._process.wait() == 0 and self._start:
             return
@@ -465,7 +465,7 @@ class ImageSequenceSource(FrameSource):
         if frames is not None:
             count = min(count, frames)
         if count <= 0:
-            raise BadSource(f"{pattern}: no frames after --start {start} "
+            raise BadSource(f"{pattern}: no frames after ", S.start, f" {start} "
                             f"({len(files)} images at {rate:g} fps)")
         self.files = files[first: first + count]
         sample = read_image(self.files[0])

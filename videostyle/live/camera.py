@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-from ..errors import BadSource
+from ..errors import BadSource, S
 from ..io.ffmpeg import ffmpeg_reason
 from ..io.images import fit_size, resize_frame
 
@@ -34,7 +35,16 @@ class CapturedFrame:
 
     image: np.ndarray
     number: int  # 1-based count of frames captured so far
-    time: float  # time.monotonic() when it was captured
+    time: float  # time.monotonic() when it was captured (a session's own clock, when it has one)
+
+
+class FrameFeed(Protocol):
+    """What a live session reads frames from: a :class:`Camera`, or a test's fake one."""
+
+    captured: int  # frames captured so far
+    ended: bool  # the source has ended (or failed): no newer frame will come
+
+    def newest(self, after: int | None, *, timeout: float | None = None) -> CapturedFrame | None: ...
 
 
 class Camera:
@@ -138,7 +148,7 @@ class _CvReader(_Reader):
                 what = f"cannot open that {'stream' if '://' in source else 'device'} ({ffmpeg_reason(ffmpeg_lines)})"
             else:
                 what = "cannot open that device or stream (or no permission)"
-            raise BadSource(f"camera {source}: {what}; check --camera, e.g. 0 for the first camera, "
+            raise BadSource(f"camera {source}: {what}; check ", S.camera, ", e.g. 0 for the first camera, "
                             "a stream URL, or a video file")
 
     def read(self) -> np.ndarray | None:

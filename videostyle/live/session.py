@@ -6,6 +6,10 @@ a bounded number of iterations per frame, adapted to hold a target rate, and (3)
 each frame from the flow-warped previous result, so a few iterations keep the look once
 the first frame has converged. That policy is :class:`live.LiveStylizer`, shared with the
 web app's webcam tab; this module adds the camera, keys, preview window and recording.
+
+Every time the session reads (its deadline, latencies, the recording's pace, the style
+blend) comes from one injectable clock, and the camera from an injectable opener, so a
+test can run a whole session in fake time and assert what it does, not how fast.
 """
 
 from __future__ import annotations
@@ -13,21 +17,25 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..config import StyleConfig, WebcamConfig
+from ..config import StyleConfig, WebcamConfig, declared
 from ..engine.cancel import Cancelled, CancelToken
 from ..engine.optimize import Look, Progress, Style, Stylizer
+from ..errors import S
 from ..io.preview import PreviewWindow, draw_caption, require_display
-from .camera import Camera, CapturedFrame
-from .policy import LiveStylizer, warming_up_caption
+from .camera import Camera, CapturedFrame, FrameFeed
+from .policy import WARM_UP_SECONDS, Clock, LiveStylizer, warming_up_caption
 
-STRENGTH_STEP = 0.1  # +/- raise or lower --strength by this
-STYLE_WEIGHT_STEP = 1.5  # ... or, when a raw --style-weight was given, multiply or divide it by this
-SWITCH_SECONDS = 1.0  # n/p: the next style's share of the targets grows from 0 to 1 over this, as --transition
+STRENGTH_STEP = 0.1  # +/- raise or lower the strength by this
+STYLE_WEIGHT_STEP = 1.5  # ... or, when a raw style weight was given, multiply or divide it by this
+# n/p: the next style's share of the targets grows from 0 to 1 over this, as a schedule's transition
+SWITCH_SECONDS = declared("transition")
+WARM_UP_SHARE = 0.25  # with a duration, the first frame's warm-up takes at most this share of it
 
 
 @dataclass(frozen=True)
@@ -46,20 +54,39 @@ class SessionStats:
 
 
 StatusCallback = Callable[[str], None]
+CameraOpener = Callable[[WebcamConfig], AbstractContextManager[FrameFeed]]
+"""Opens the session's frame source from its settings (default: :func:`open_camera`)."""
+
+
+def open_camera(config: WebcamConfig) -> Camera:
+    """The camera, stream or video file named by ``config.camera``, at the working size."""
+    return Camera(config.camera, size=config.size, loop_file=config.loop_file)
+
+
+def warm_up_seconds(config: WebcamConfig) -> float:
+    """How long the first frame may converge: WARM_UP_SECONDS, and with a ``duration`` at
+    most WARM_UP_SHARE of it, so that a short session on a slow machine still shows
+    stylized frames (the warm-up used to race the deadline, and lose on a busy machine)."""
+    if config.duration is None:
+        return WARM_UP_SECONDS
+    return min(WARM_UP_SECONDS, WARM_UP_SHARE * config.duration)
 
 
 def run_session(styles: Sequence[np.ndarray | Style], *, style: StyleConfig | None = None,
-                config: WebcamConfig | None = None, status: StatusCallback | None = None) -> SessionStats:
+                config: WebcamConfig | None = None, status: StatusCallback | None = None,
+                clock: Clock = time.monotonic, camera: CameraOpener = open_camera) -> SessionStats:
     """Run a live session until quit, Ctrl-C, ``duration`` or camera loss.
 
     Several ``styles`` are switched with n/p in the preview (the first is used headless).
-    The recording, if any, is finalized whatever ends the session.
+    The recording, if any, is finalized whatever ends the session. ``clock`` (seconds,
+    monotonic) and ``camera`` replace the real time and camera, e.g. in tests: the frames'
+    ``time`` must then be on ``clock``.
     """
     config = config or WebcamConfig()
     style = style or StyleConfig()
     if config.preview:
-        require_display("run with --no-preview, and --record out.mp4 to keep the result")
-    session = _Session(list(styles), style, config)
+        require_display("run with ", S.preview, ", and ", S.record, " out.mp4 to keep the result")
+    session = _Session(list(styles), style, config, clock=clock, camera=camera)
     # checked before the camera opens: a square of the working size bounds any camera's frame
     session.live.stylizer.check_memory(config.size, config.size)
     return session.run(status)
@@ -97,18 +124,21 @@ class _Recorder:
 
 
 class _Session:
-    def __init__(self, styles: list[np.ndarray | Style], style: StyleConfig, config: WebcamConfig) -> None:
+    def __init__(self, styles: list[np.ndarray | Style], style: StyleConfig, config: WebcamConfig, *,
+                 clock: Clock = time.monotonic, camera: CameraOpener = open_camera) -> None:
         self.styles, self.style, self.config = styles, style, config
+        self.clock, self.open_camera = clock, camera
         self.style_index = 0
         self.switch: tuple[int, float] | None = None  # (the style switched from, when) while n/p blends
-        # ends the session, mid-frame too: q (reason "quit") or --duration (its deadline)
-        self.over = CancelToken()
+        # ends the session, mid-frame too: q (reason "quit") or the duration (its deadline, on clock)
+        self.over = CancelToken(clock=clock)
         self.live = LiveStylizer(self._stylizer(), fps=config.fps, iterations=config.iterations,
-                                 max_iterations=config.max_iterations, first_iterations=config.first_iterations)
+                                 max_iterations=config.max_iterations, first_iterations=config.first_iterations,
+                                 warm_up_seconds=warm_up_seconds(config), clock=clock)
         self.paused = False
         self.recorder: _Recorder | None = None
         self.shown: np.ndarray | None = None
-        self.camera: Camera | None = None
+        self.camera: FrameFeed | None = None
         self.window: PreviewWindow | None = None
 
     def _stylizer(self) -> Stylizer:
@@ -135,11 +165,11 @@ class _Session:
 
     def run(self, status: StatusCallback | None) -> SessionStats:
         cfg = self.config
-        started = time.monotonic()
+        started = self.clock()
         self.over.deadline = None if cfg.duration is None else started + cfg.duration
         ended_by = "camera"
         try:
-            with Camera(cfg.camera, size=cfg.size, loop_file=cfg.loop_file) as camera:
+            with self.open_camera(cfg) as camera:
                 self.camera = camera
                 if cfg.record:
                     self.recorder = _Recorder(cfg.record, cfg.record_fps, cfg.force, started)
@@ -150,10 +180,10 @@ class _Session:
                 captured = camera.captured
         finally:
             if self.recorder is not None:
-                self.recorder.close(time.monotonic())
+                self.recorder.close(self.clock())
             if self.window is not None:
                 self.window.close()
-        seconds = time.monotonic() - started
+        seconds = self.clock() - started
         latencies, iterations = self.live.latencies, self.live.iterations
         return SessionStats(
             frames_captured=captured, frames_stylized=len(latencies), seconds=seconds,
@@ -169,7 +199,7 @@ class _Session:
             return None
         return "duration" if self.over.reason == "deadline" else self.over.reason
 
-    def _loop(self, camera: Camera, status: StatusCallback | None) -> str:
+    def _loop(self, camera: FrameFeed, status: StatusCallback | None) -> str:
         previous: CapturedFrame | None = None  # the newest frame taken from the camera
         while True:
             ended_by = self._ended_by()
@@ -188,7 +218,7 @@ class _Session:
                 continue
             try:
                 self._stylize(captured)
-            except Cancelled:  # --duration or q during a frame: the frame is dropped
+            except Cancelled:  # the duration or q during a frame: the frame is dropped
                 return self._ended_by() or "quit"
             previous = captured
             latencies = self.live.latencies
@@ -202,9 +232,9 @@ class _Session:
         warming_up = self._warming_up(captured) if self.live.warming_up else None
 
         # the stylizer checks self.over at every loss evaluation, so a long frame cannot overrun
-        # --duration or q
+        # the duration or q
         result = self.live.step(captured.image, captured_at=captured.time, callback=warming_up,
-                                look=self._look(time.monotonic()))
+                                look=self._look(self.clock()))
         self._show(result)
 
     def _warming_up(self, captured: CapturedFrame) -> Callable[[Progress], None]:
@@ -222,7 +252,7 @@ class _Session:
         self._present(frame)
 
     def _present(self, frame: np.ndarray) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if self.recorder is not None:
             self.recorder.show(frame, now)
         if self.config.preview:
@@ -245,7 +275,7 @@ class _Session:
             write_image(Path(name), self.shown, force=True)
         elif key in (ord("n"), ord("p")) and len(self.styles) > 1:
             step = 1 if key == ord("n") else -1
-            self.switch = (self.style_index, time.monotonic())
+            self.switch = (self.style_index, self.clock())
             self.style_index = (self.style_index + step) % len(self.styles)
         elif key in (ord("+"), ord("="), ord("-")):
             self.style = _stronger(self.style, up=key != ord("-"))
@@ -253,8 +283,8 @@ class _Session:
 
 
 def _stronger(style: StyleConfig, *, up: bool) -> StyleConfig:
-    """The style settings one +/- key press away: a step of --strength, or a factor on a raw
-    --style-weight when the user gave one."""
+    """The style settings one +/- key press away: a step of the strength, or a factor on a raw
+    style weight when the user gave one."""
     if style.style_weight is not None:
         factor = STYLE_WEIGHT_STEP if up else 1 / STYLE_WEIGHT_STEP
         return dataclasses.replace(style, style_weight=style.style_weight * factor)

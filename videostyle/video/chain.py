@@ -10,7 +10,7 @@ segment k+1 starting from segment k's last result, each frame a blend (Ruder et 
 multi-pass blend, weighted by the flow's reliability) that closes the gap between segment
 k's look and segment k+1's own frames in equal steps (see :func:`_share`). Measured
 against the alternative of a low-resolution guide pass in ``scripts/bench_distributed.py``
-(README, "Distributed").
+(docs/benchmarks.md, "Distributed").
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def stylize_loop_end(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: S
                      first: np.ndarray, *, config: TemporalConfig | None = None, iterations: int = 3,
                      indices: Sequence[int], looks: LookFunction | None = None,
                      progress: SegmentCallback | None = None) -> Iterator[SegmentFrame]:
-    """Hand the end of a looping clip over to its start (``--seamless-loop``): the bridge of
+    """Hand the end of a looping clip over to its start (``seamless_loop``): the bridge of
     :func:`stylize_bridge` run backwards in time from the first frame.
 
     ``frames`` are the originals of the clip's first frame, then its last, second last, ...

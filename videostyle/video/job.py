@@ -30,15 +30,16 @@ from ..config import ClipConfig, EncodeConfig, SegmentConfig, StyleConfig, Style
 from ..engine.cancel import CancelToken
 from ..engine.optimize import Style, Stylizer
 from ..engine.temporal import reserved_buffers
-from ..errors import BadOption, BadOutput, BadSource, DiskFull, SourceChanged
+from ..errors import BadOption, BadOutput, BadSource, DiskFull, S, SourceChanged
 from ..io import VideoInfo, check_output, open_sink, open_source
-from ..io.atomic import VIDEO_SUFFIXES, check_not_input, output_kind, remove_stale_partials
+from ..io.atomic import remove_stale_partials
 from ..io.identity import FileIdentity, check_unchanged
 from ..io.lock import JobLock, output_lock_path
+from ..io.outputs import VIDEO_SUFFIXES, check_not_input, output_kind
 from ..io.sources import source_files
 from .chain import stylize_loop_end, stylize_segment
 from .looks import FrameLooks, scene_cuts
-from .masks import MaskFrames, read_mask
+from .masks import MaskFrames, check_mask_styles, read_mask
 from .report import NoFrames, Runner, RunReport, VideoCallback, VideoResult, encode_progress
 from .workdir import WorkDir, check_work_dir, default_work_dir
 
@@ -143,11 +144,12 @@ def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, st
            mask: str | Path | None) -> tuple[FrameLooks | None, MaskFrames | None]:
     """Check a schedule and a mask against the clip (before any work) and give each frame's look."""
     if segments.distributed and temporal.seamless_loop:
-        raise BadOption("--workers/--ray-address: --seamless-loop runs on one worker for now; drop --workers")
+        raise BadOption(S.workers, "/", S.ray_address, ": ", S.seamless_loop, " runs on one worker for now; drop ",
+                        S.workers)
     if schedule is None and mask is None:
         return None, None
     if schedule is not None and schedule.per_shot and not temporal.detect_cuts:
-        raise BadOption("--style-per-shot needs the scene cuts; drop --no-cut-detection")
+        raise BadOption(S.style_per_shot, " needs the scene cuts; drop ", S.detect_cuts)
     if schedule is not None:
         if schedule.styles != len(styles):
             raise ValueError(f"the schedule weighs {schedule.styles} styles and {len(styles)} are given")
@@ -156,12 +158,10 @@ def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, st
             schedule.check_duration(seconds)
     masks = None
     if mask is not None:
-        if len(styles) > 2:
-            raise BadOption(f"--mask: give one or two styles with a mask (white the first, black the second), "
-                            f"not {len(styles)}")
+        check_mask_styles(len(styles))
         if schedule is not None and (len(schedule.entries) > 1 or schedule.per_shot):
-            raise BadOption("--mask: a mask assigns each style a region, so it cannot be combined with a style "
-                            "schedule (@T times or --style-per-shot) yet; --strength S@T works")
+            raise BadOption(S.mask, ": a mask assigns each style a region, so it cannot be combined with a style "
+                            "schedule (@T times or ", S.style_per_shot, ") yet; ", S.strength, " S@T works")
         masks = read_mask(mask, info.width, info.height, frames=info.frame_count or 10**9, styles=len(styles),
                           clip=clip)
     cuts: list[int] = []
@@ -234,7 +234,7 @@ def _encode(source: str | Path, out: Path, work: WorkDir, run: RunReport, info: 
     audio = str(source) if info.has_audio else None
     rereads = audio is not None or encode.side_by_side
     advice = (f"nothing was written from it; the {count} finished frames are kept in {work.path}: put the "
-              "original back and rerun to resume, or rerun with --restart to stylize the file now there")
+              "original back and rerun to resume, or rerun with ", S.restart, " to stylize the file now there")
 
     def unchanged() -> None:
         if rereads:
@@ -245,7 +245,7 @@ def _encode(source: str | Path, out: Path, work: WorkDir, run: RunReport, info: 
     target = f"{out}{os.sep}" if folder else out
     try:
         with open_sink(target, fps=info.fps, force=force, audio_from=audio, audio_start=clip.start,
-                       audio_duration=count / info.fps, quality=encode.crf, loop=encode.loop,
+                       audio_duration=count / info.fps, crf=encode.crf, loop=encode.loop,
                        frame_durations=durations, verify=unchanged) as sink:
             for index in range(count):
                 frame = work.load_frame(index)

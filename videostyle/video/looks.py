@@ -1,5 +1,5 @@
 """Each frame's look in a video job: the schedule's blend and strength at the frame's time,
-its shot (for ``--style-per-shot``) and its region mask (see ``engine/looks.py``)."""
+its shot (for ``style_per_shot``) and its region mask (see ``engine/looks.py``)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class FrameLooks:
         self.cuts, self.mask = sorted(cuts), mask
         self.starts = None if not times else [0.0, *itertools.accumulate(times)]
         if schedule is not None:
-            look_at(schedule, style, 0.0)  # --strength S@T with --style-weight is refused here
+            look_at(schedule, style, 0.0)  # strength keyframes with a raw style weight are refused here
 
     def shot(self, index: int) -> int:
         return bisect.bisect_right(self.cuts, index)

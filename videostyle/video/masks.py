@@ -1,8 +1,8 @@
-"""Region masks for a video or still job (``--mask``): read, fitted to the output, checked.
+"""Region masks for a video or still job (the mask setting): read, fitted to the output, checked.
 
 A mask is the user's (a segmentation tool's output, a green-screen key, a drawing): an
 image used for every frame, or a video / folder of frames that follows the output frames
-one to one (read with the clip's own --start, --fps, --frames and --duration). Each is made
+one to one (read with the clip's own start, rate, frames and duration). Each is made
 grey and resized to the output; white is 1. Everything is checked before any work: that it
 can be read, that a video mask is as long as the clip, and that with two styles it has both
 regions (a mask of one value would leave one style unused).
@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..config import ClipConfig
-from ..errors import BadInput, VideostyleError
+from ..errors import BadInput, BadOption, S, VideostyleError
 from ..io import open_source, read_image
 from ..io.images import STILL_SUFFIXES
 
@@ -47,14 +47,24 @@ def is_still(path: str | Path) -> bool:
     return p.is_file() and p.suffix.lower() in STILL_SUFFIXES
 
 
+def check_mask_styles(styles: int) -> None:
+    """A mask splits the picture between two styles (white the first, black the second) or,
+    with one, between the style and the photo: refuse any other count."""
+    if styles > 2:
+        raise BadOption(S.mask, ": give one or two styles with a mask (white the first, black the second), "
+                                f"not {styles}")
+
+
 def read_mask(path: str | Path, width: int, height: int, *, frames: int = 1, styles: int = 1,
               clip: ClipConfig | None = None) -> MaskFrames:
     """Read ``path`` as a mask for ``frames`` output frames of ``width`` x ``height``.
 
-    Raises BadInput (one line naming --mask and the file) when it is neither a picture nor
+    Raises BadOption with more than two ``styles``, and BadInput (one line naming the mask
+    setting and the file) when it is neither a picture nor
     a video, when a video mask has fewer frames than the clip, and, with two ``styles``,
     when it is all one value.
     """
+    check_mask_styles(styles)
     try:
         if is_still(path):
             greys = [_grey(read_image(path), width, height)]
@@ -68,15 +78,15 @@ def read_mask(path: str | Path, width: int, height: int, *, frames: int = 1, sty
                     if len(greys) >= frames:
                         break
     except VideostyleError as exc:
-        raise BadInput(f"--mask {path}: not a picture or a video videostyle can read ({exc})") from exc
+        raise BadInput(S.mask, f" {path}: not a picture or a video videostyle can read ({exc})") from exc
     if not greys:
-        raise BadInput(f"--mask {path}: holds no frames; give a picture, a video or a folder of frames")
+        raise BadInput(S.mask, f" {path}: holds no frames; give a picture, a video or a folder of frames")
     if not is_still(path) and len(greys) < frames:
-        raise BadInput(f"--mask {path}: has {len(greys)} frame(s) and the clip {frames}; a video mask follows "
+        raise BadInput(S.mask, f" {path}: has {len(greys)} frame(s) and the clip {frames}; a video mask follows "
                        "the frames one to one, so give one at least as long as the clip (or a picture)")
     stack = np.stack(greys)
     if styles == 2 and int(stack.min()) == int(stack.max()):
-        raise BadInput(f"--mask {path}: is all one value ({int(stack.min())}), so one of the two styles would "
+        raise BadInput(S.mask, f" {path}: is all one value ({int(stack.min())}), so one of the two styles would "
                        "have no region; white takes the first style, black the second")
     return MaskFrames(path=str(path), frames=stack)
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..config import DEFAULT_EVAL_FLOW, EVAL_FLOWS, check_choice
 from ..engine.flow import FlowEstimator, flow_between, warp
-from ..errors import BadInput
+from ..errors import BadInput, S
 from ..io import VideoInfo
 from ..io.images import resize_frame
 
@@ -92,7 +92,7 @@ def flow_judge(flow: str | FlowJudge = DEFAULT_EVAL_FLOW) -> FlowJudge:
     itself when it already is one (a script's third method)."""
     if not isinstance(flow, str):
         return flow
-    check_choice("--flow", flow, EVAL_FLOWS)
+    check_choice(S.flow, flow, EVAL_FLOWS)
     return IndependentFlow() if flow == "independent" else SameFlow()
 
 
@@ -129,7 +129,7 @@ def _warping_errors(original: Iterable[np.ndarray], stylized: Iterable[np.ndarra
     pair, streaming (only ``gap`` + 1 frames of each are held); also the frame count.
     ``names`` name the two sequences in errors."""
     if gap < 1:
-        raise BadInput(f"--gap {gap}: must be at least 1")
+        raise BadInput(S.gap, f" {gap}: must be at least 1")
     terms: tuple[list[float], list[float]] = ([], [])
     pair_frames: list[int] = []
     window: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque(maxlen=gap)  # oldest first
@@ -153,7 +153,7 @@ def _warping_errors(original: Iterable[np.ndarray], stylized: Iterable[np.ndarra
     if counts[0] != counts[1]:
         raise BadInput(f"{names[0]} has {counts[0]} frames and {names[1]} has {counts[1]}: E_warp compares each "
                        "stylized frame with the original it was made from; give both at the same range and rate "
-                       "(--start and --frames select the original's range)")
+                       "(", S.start, " and ", S.frames, " select the original's range)")
     if not terms[0]:
         raise BadInput(f"warping error needs at least {gap + 1} frames with a reliable flow between them")
     stylized_error, original_error = (WarpingError(float(np.mean(t)), t, len(t), judge.name, tuple(pair_frames))
@@ -168,7 +168,7 @@ def _check_same_picture(original: VideoInfo, stylized: VideoInfo) -> None:
     (ow, oh), (sw, sh) = (original.width, original.height), (stylized.width, stylized.height)
     if abs(sh - sw * oh / ow) > ASPECT_SLACK_PX and abs(sw - sh * ow / oh) > ASPECT_SLACK_PX:
         raise BadInput(f"{original.path} is {ow}x{oh} and {stylized.path} is {sw}x{sh}: not the same aspect "
-                       "ratio, so the stylized video was not made from this clip (or with --side-by-side)")
+                       "ratio, so the stylized video was not made from this clip (or with ", S.side_by_side, ")")
 
 
 def _masked_error(current: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> float:

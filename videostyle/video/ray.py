@@ -40,7 +40,7 @@ from ..engine.cancel import Cancelled
 from ..engine.flow import FlowEstimator, is_scene_cut
 from ..engine.looks import LookFunction
 from ..engine.optimize import Style
-from ..errors import BadOption, VideostyleError
+from ..errors import BadOption, S, VideostyleError
 from ..io import VideoInfo
 from .chain import SegmentFrame, SegmentState, stylize_bridge, stylize_segment
 from .plan import Segment, plan_segments
@@ -57,7 +57,7 @@ ACTOR_RESTARTS = 4  # a worker process that dies is started again this many time
 TASK_RETRIES = 4  # ... and the segment it was on is retried
 MIN_OBJECT_STORE = 96 * 2**20  # bytes
 MAX_OBJECT_STORE = 4 * 2**30  # beyond this Ray spills to disk
-CONNECT_TIMEOUT = 5.0  # seconds to look up a --ray-address, and as many to reach it (Ray itself retries ~150 s)
+CONNECT_TIMEOUT = 5.0  # seconds to look up a Ray address, and as many to reach it (Ray itself retries ~150 s)
 
 
 class WorkerLost(VideostyleError):
@@ -71,8 +71,8 @@ def import_ray(workers: int | None = None) -> Any:
     try:
         import ray
     except ImportError:
-        what = f"--workers {workers}" if workers else "--ray-address"
-        raise BadOption(f"{what}: running on several workers needs Ray: {RAY_INSTALL}") from None
+        what = (S.workers, f" {workers}") if workers else (S.ray_address,)
+        raise BadOption(*what, f": running on several workers needs Ray: {RAY_INSTALL}") from None
     return ray
 
 
@@ -103,7 +103,7 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
         failure = found.get("error")
         why = (getattr(failure, "strerror", None) or _first_line(failure)) if failure else \
             f"no answer within {timeout:g} s"
-        raise BadOption(f"--ray-address {address}: cannot look up {host} ({why}); give host:port of the "
+        raise BadOption(S.ray_address, f" {address}: cannot look up {host} ({why}); give host:port of the "
                         "machine that runs the Ray head (`ray start --head` prints it)")
     error: OSError | None = None
     for family, kind, proto, _, where in found["addresses"]:
@@ -120,7 +120,7 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
     why = (error.strerror or _first_line(error)) if error is not None else "timed out"
     if isinstance(error, TimeoutError) or why == "timed out":
         why = f"no answer within {timeout:g} s"
-    raise BadOption(f"--ray-address {address}: nothing answers there ({why}); check that `ray start --head` "
+    raise BadOption(S.ray_address, f" {address}: nothing answers there ({why}); check that `ray start --head` "
                     "runs on that machine and that this one can reach its port")
 
 
@@ -224,9 +224,9 @@ class RayRuntime:
                     ray.init(**kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 if self.config.address is None:
-                    raise BadOption(f"--workers {self.workers}: could not start a local Ray runtime "
+                    raise BadOption(S.workers, f" {self.workers}: could not start a local Ray runtime "
                                     f"({_first_line(exc)})") from exc
-                raise BadOption(f"--ray-address {self.config.address}: cannot connect ({_first_line(exc)}); "
+                raise BadOption(S.ray_address, f" {self.config.address}: cannot connect ({_first_line(exc)}); "
                                 "start the head with `ray start --head` and give the address it prints") from exc
             self.started_ray = True
         try:
@@ -390,7 +390,7 @@ class _Driver:
             drafts.append(draft)
         previous = self.work.load_state(seg.start - 1)
         if previous is None:
-            raise WorkerLost(f"{self.work.state_path(seg.start - 1)}: missing or damaged; rerun with --restart")
+            raise WorkerLost(f"{self.work.state_path(seg.start - 1)}: missing or damaged; rerun with ", S.restart)
         stream = task.worker.bridge.options(num_returns="streaming").remote(
             [self.runtime.styles_ref], self._chunks(task.frames), seg.start, drafts, previous[0],
             self.runtime.config.bridge_iterations, self.runtime.looks_ref)

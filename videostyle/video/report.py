@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from ..errors import BadOption
+from ..errors import BadOption, S
 
 if TYPE_CHECKING:
     from ..engine.cancel import CancelToken
@@ -124,7 +124,7 @@ class NoFrames(BadOption):
     """The selected range of a source holds no frame."""
 
     def __init__(self, path: str | Path) -> None:
-        super().__init__(f"{path}: no frames in the selected range; check --start and --duration")
+        super().__init__(f"{path}: no frames in the selected range; check ", S.start, " and ", S.duration)
         self.path = str(path)
 
 

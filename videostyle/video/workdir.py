@@ -1,6 +1,6 @@
 """The work folder that lets an interrupted video job resume where it stopped.
 
-Layout (next to the output, or ``--work-dir``)::
+Layout (next to the output, or the ``work_dir`` given)::
 
     .videostyle-work     marker: names the folder a videostyle work folder
     .videostyle-lock     held (fcntl.flock) by the job using the folder
@@ -21,12 +21,12 @@ always there, and any unfinished segment can resume from it. Every file is writt
 * A folder that holds files but no marker is not a work folder: it is refused, untouched.
   A path that is a file is refused. A new folder is created with the marker; an empty
   folder is adopted (the marker says the tool did not create it, so it is never removed).
-* Cleanup (after success, after a run that finished no frame, and ``--restart``) deletes
+* Cleanup (after success, after a run that finished no frame, and a restart) deletes
   only the tool's own names listed above (and their temporary names), then the folder
   if the tool created it and it is empty.
 * One job at a time: the lock is held from opening to closing.
 * A last frame or state that cannot be read back (a power cut, a damaged disk) is
-  stylized again; a damaged settings file says to use ``--restart``.
+  stylized again; a damaged settings file says to restart.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ import cv2
 import numpy as np
 
 from .. import __version__
-from ..errors import BadOutput
+from ..config import ClipConfig, SegmentConfig, StyleConfig, StyleSchedule, TemporalConfig, setting_name
+from ..errors import BadOutput, Part, S, SettingRef
 from ..io.atomic import PARTIAL_INFIX, discard, write_atomic
 from ..io.lock import JobLock
 
@@ -58,15 +59,15 @@ STATE_FILE = re.compile(r"state_(\d{5,})\.npz")
 DRAFT_FILE = re.compile(r"draft_(\d{5,})\.png")
 _TEMPORARY = re.compile(rf"\.(settings\.json|\.videostyle-work|frame_\d+\.png|state_\d+\.npz|draft_\d+\.png)"
                         rf"{re.escape(PARTIAL_INFIX)}\d+.*")
-# settings fields whose option is not spelled like the field
-_OPTION_NAMES = {
+# what each record entry is, where it is no setting of its own name: text, or the setting it records
+_RECORD_NAMES: dict[str, Part] = {
     "source": "the input file", "source_bytes": "the input file", "source_mtime": "the input file",
-    "styles": "--style", "size": "--size", "version": "the videostyle version",
-    "temporal.mode": "--temporal", "temporal.detect_cuts": "--no-cut-detection",
-    "segments": "--workers", "segments.workers": "--workers", "segments.max_length": "--max-segment-length",
-    "schedule.entries": "--style", "schedule.transition": "--transition", "schedule.strengths": "--strength",
-    "schedule.per_shot": "--style-per-shot", "mask": "--mask", "temporal.seamless_loop": "--seamless-loop",
+    "version": "the videostyle version", "styles": S.style, "segments": S.workers,
+    "schedule.entries": S.style, "schedule.strengths": S.strength,
 }
+# the record's groups of settings, and the dataclass each group holds
+_GROUPS = {"style": StyleConfig, "temporal": TemporalConfig, "clip": ClipConfig, "segments": SegmentConfig,
+           "schedule": StyleSchedule}
 
 
 def default_work_dir(output: Path) -> Path:
@@ -87,12 +88,13 @@ def check_work_dir(path: Path, output: Path) -> None:
     _refuse_unusable(path)
     work, out = path.resolve(), output.resolve()
     if work == out or out in work.parents:
-        raise BadOutput(f"--work-dir {path}: is the output {output} (or inside it); give another folder")
+        raise BadOutput(S.work_dir, f" {path}: is the output {output} (or inside it); give another folder")
 
 
-def changed_options(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
-    """The options (``--style-weight``, ``--size``, ...) whose recorded value differs."""
-    names: set[str] = set()
+def changed_options(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[Part]:
+    """The settings (``S.style_weight``, ``S.size``, ...) whose recorded value differs, each
+    once, in order of their names, then the entries that are no setting, named in words."""
+    names: set[Part] = set()
     for key in sorted(set(saved) | set(current)):
         before, now = saved.get(key), current.get(key)
         if before == now:
@@ -102,8 +104,16 @@ def changed_options(saved: dict[str, Any], current: dict[str, Any], prefix: str 
             names.update(changed_options(before if isinstance(before, dict) else {},
                                          now if isinstance(now, dict) else {}, f"{field}."))
         else:
-            names.add(_OPTION_NAMES.get(field, "--" + key.replace("_", "-")))
-    return sorted(names)
+            names.add(_record_name(field))
+    return sorted(names, key=lambda name: (isinstance(name, str), str(name)))  # settings first, then words
+
+
+def _record_name(field: str) -> Part:
+    """What a record entry (``temporal.mode``, ``size``) is: the setting it records, or words."""
+    if field in _RECORD_NAMES:
+        return _RECORD_NAMES[field]
+    group, _, name = field.rpartition(".")
+    return SettingRef(setting_name(_GROUPS[group], name) if group in _GROUPS else name)
 
 
 class WorkDir:
@@ -127,7 +137,7 @@ class WorkDir:
         self._claim()
         try:
             self._lock = JobLock(self.path / LOCK_FILE, what=str(self.path),
-                                 advice="wait for it to finish, or give this job its own --work-dir")
+                                 advice=("wait for it to finish, or give this job its own ", S.work_dir))
             self._lock.acquire()
             self._write_marker()
             if self.restart:
@@ -165,7 +175,7 @@ class WorkDir:
             return
         except OSError as exc:
             raise BadOutput(f"{self.path}: cannot create the work folder ({exc.strerror}); "
-                            "choose another with --work-dir") from exc
+                            "choose another with ", S.work_dir) from exc
         self.created = True
 
     def _write_marker(self) -> None:
@@ -302,7 +312,7 @@ class WorkDir:
         image = _decode_png(self.frame_path(index))
         if image is None:
             raise BadOutput(f"{self.frame_path(index)}: finished frame missing or damaged; "
-                            "rerun with --restart to stylize the clip again")
+                            "rerun with ", S.restart, " to stylize the clip again")
         return image
 
     def _redo_damaged_last_frame(self) -> None:
@@ -325,13 +335,13 @@ class WorkDir:
                 if not isinstance(saved, dict):
                     raise ValueError("not a JSON object")
             except (ValueError, OSError) as exc:
-                raise BadOutput(f"{file}: damaged ({type(exc).__name__}); rerun with --restart to discard "
+                raise BadOutput(f"{file}: damaged ({type(exc).__name__}); rerun with ", S.restart, " to discard "
                                 "the finished frames and start over") from exc
             changed = changed_options(saved, self.settings)
             if changed:
-                raise BadOutput(f"{self.path}: holds frames made with other settings (changed: "
-                                f"{', '.join(changed)}); rerun with the same settings to resume, "
-                                "or pass --restart to discard them")
+                listed = [part for name in changed for part in (", ", name)][1:]
+                raise BadOutput(f"{self.path}: holds frames made with other settings (changed: ", *listed,
+                                "); rerun with the same settings to resume, or pass ", S.restart, " to discard them")
         write_atomic(file, json.dumps(self.settings, indent=1, sort_keys=True).encode())
 
 
@@ -339,11 +349,11 @@ def _refuse_unusable(path: Path) -> None:
     """Raise BadOutput for a path that is a file, or a folder that holds files of its own
     and is not a work folder; such a path is never touched."""
     if path.exists() and not path.is_dir():
-        raise BadOutput(f"--work-dir {path}: is a file, not a folder; give a new or empty folder "
+        raise BadOutput(S.work_dir, f" {path}: is a file, not a folder; give a new or empty folder "
                         "for the finished frames")
     if path.is_dir() and not (path / MARKER_FILE).is_file() and any(path.iterdir()) \
             and not _is_unmarked_work_folder(path):
-        raise BadOutput(f"--work-dir {path}: holds other files and is not a videostyle work folder "
+        raise BadOutput(S.work_dir, f" {path}: holds other files and is not a videostyle work folder "
                         f"(no {MARKER_FILE}); nothing was touched: give a new or empty folder")
 
 

@@ -25,20 +25,12 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from ..config import (
-    DEFAULT_PRESET,
-    DEFAULT_STRENGTH,
-    IMAGE_SIZE,
-    PRESETS,
-    TEMPORAL_MODES,
-    ClipConfig,
-    ServeConfig,
-    TemporalConfig,
-)
+from ..config import PRESETS, SETTINGS, ServeConfig, Setting, declared
 from ..engine.cancel import Cancelled, CancelToken
-from ..errors import BadOption, VideostyleError
-from ..io.atomic import GIF_SUFFIXES, VIDEO_SUFFIXES
+from ..errors import BadOption, S, VideostyleError
 from ..io.images import STILL_SUFFIXES
+from ..io.outputs import GIF_SUFFIXES, VIDEO_SUFFIXES
+from ..jobs import LiveRequest, StyleSpec, live_policy, live_stylizer
 from .jobs import DONE, OUTPUTS, Job, JobQueue, JobRequest
 from .status import describe
 from .words import page_message
@@ -53,6 +45,8 @@ OWNER_TOKEN = re.compile(r"[0-9a-f]{32}")
 LIVE_SESSIONS = 4  # webcam sessions kept; the oldest is dropped beyond
 DISPLAY_SIZE = 384  # smaller frames are scaled up to this (longest side) to be shown
 PICTURE_DISPLAY_SIZE = 512  # ... and a stylized picture, beside its original
+TRANSITION_SHOWN_S = 5  # the transition slider's end (a longer one is for the command line)
+WEBCAM_SIZE_SHOWN = 480  # the webcam's working size slider's end
 UPLOAD_TYPES = [*VIDEO_SUFFIXES, ".avi", *GIF_SUFFIXES, *STILL_SUFFIXES]
 PICTURE_TYPES = list(STILL_SUFFIXES)
 CSS = """
@@ -105,7 +99,7 @@ class _Page:
 
     def __init__(self, queue: JobQueue) -> None:
         self.queue = queue
-        self.live: OrderedDict[str, tuple[tuple, Any]] = OrderedDict()
+        self.live: OrderedDict[str, tuple[LiveRequest, Any]] = OrderedDict()
         self.owner: gr.BrowserState | None = None  # set by build()
         self.stepping = threading.Lock()  # held while a webcam frame is stylized
         self.stopping = CancelToken()  # the server's: cancels a webcam frame in progress at shutdown
@@ -127,10 +121,13 @@ class _Page:
                              elem_id="weights")
         add = gr.UploadButton("Add style images…", file_count="multiple", file_types=PICTURE_TYPES, size="sm")
         added = gr.Textbox(label="Style uploads", visible=False, interactive=False, elem_id="style-note")
-        strength = gr.Slider(0, 1, value=DEFAULT_STRENGTH, step=0.05, label="Style strength",
+        declared_strength = SETTINGS["strength"]
+        strength = gr.Slider(lowest(declared_strength), float(declared_strength.at_most or 1),
+                             value=declared_strength.default, step=0.05, label=declared_strength.label,
                              info="0 keeps the photo, 1 is the strongest look", elem_id="strength")
-        colors = gr.Checkbox(label="Keep the original colours", elem_id="colors")
-        quality = gr.Radio(list(PRESETS), value=DEFAULT_PRESET, label="Quality", elem_id="quality",
+        colors = gr.Checkbox(label=SETTINGS["preserve_colors"].label, elem_id="colors")
+        quality = gr.Radio(list(PRESETS), value=declared("preset", "page"), label=SETTINGS["preset"].label,
+                           elem_id="quality",
                            info="iterations: " + "; ".join(f"{name}: {q.describe()}" for name, q in PRESETS.items()))
         add.upload(self.add_styles, inputs=[add, chosen], outputs=[gallery, chosen, added])
         return {"gallery": gallery, "chosen": chosen, "weights": weights, "strength": strength,
@@ -176,17 +173,17 @@ class _Page:
         upload = gr.File(label=f"Clip, GIF or picture (up to {limits.max_upload_mb:g} MB)", file_types=UPLOAD_TYPES,
                          elem_id="video-input")
         with gr.Row():
-            start = gr.Number(0, label="Start (s)", minimum=0, elem_id="start")
-            duration = gr.Number(0, label="Duration (s)", minimum=0, elem_id="duration",
+            start = gr.Number(declared("start"), label=f"{SETTINGS['start'].label} (s)",
+                              minimum=SETTINGS["start"].at_least, elem_id="start")
+            duration = gr.Number(0, label=f"{SETTINGS['duration'].label} (s)", minimum=0, elem_id="duration",
                                  info=f"0: to the end; at most {limits.max_seconds:g} s")
-            size = gr.Slider(32, limits.max_size, value=min(ClipConfig().size or 320, limits.max_size), step=16,
-                             elem_id="size",
-                             label="Output size (px)", info="longest side; never more than the upload's")
+            size = size_slider("video", limits.max_size, elem_id="size")
         with gr.Row():
-            temporal = gr.Dropdown(list(TEMPORAL_MODES), value=TemporalConfig().mode, label="Temporal mode",
+            temporal_mode = SETTINGS["temporal"]
+            temporal = gr.Dropdown(list(temporal_mode.choices), value=temporal_mode.default, label=temporal_mode.label,
                                    info="flow: each frame starts from the last one moved along the motion")
             output = gr.Radio(list(OUTPUTS), value=OUTPUTS[0], label="Output", elem_id="output")
-            side = gr.Checkbox(label="Side by side (original | stylized)", elem_id="side")
+            side = gr.Checkbox(label=f"{SETTINGS['side_by_side'].label} (original | stylized)", elem_id="side")
         with gr.Accordion("Iterations (optional: they override the quality preset)", open=False), gr.Row():
             iterations = gr.Number(None, label="per frame", minimum=1, precision=0, elem_id="iterations")
             first = gr.Number(None, label="first frame", minimum=1, precision=0, elem_id="first-iterations")
@@ -195,7 +192,10 @@ class _Page:
             with gr.Row():
                 starts = gr.Textbox("", label="Timeline: start time of each chosen style (s)", elem_id="style-starts",
                                     placeholder="e.g. 0, 4 in the order above (empty: blended throughout)")
-                transition = gr.Slider(0, 5, value=1.0, step=0.25, label="Transition (s)", elem_id="transition",
+                declared_transition = SETTINGS["transition"]
+                transition = gr.Slider(lowest(declared_transition), TRANSITION_SHOWN_S,
+                                       value=declared_transition.default, step=0.25,
+                                       label=f"{declared_transition.label} (s)", elem_id="transition",
                                        info="how long each new style takes to blend in")
             with gr.Row():
                 ramp_from = gr.Slider(0, 1, value=0, step=0.05, label="Strength ramp: strength at 0 s",
@@ -203,10 +203,11 @@ class _Page:
                 ramp_over = gr.Number(0, label="Strength ramp: reaches the style strength at (s)", minimum=0,
                                       info="0: no ramp", elem_id="ramp-over")
             with gr.Row():
-                per_shot = gr.Checkbox(label="A new style at each scene cut", elem_id="per-shot")
-                loop = gr.Checkbox(label="Seamless loop (the end hands over to the start)", elem_id="loop")
-                mask = gr.File(label="Region mask: a picture or clip, white takes the first style, black the second",
-                               file_types=UPLOAD_TYPES, elem_id="mask")
+                per_shot = gr.Checkbox(label=SETTINGS["style_per_shot"].label, elem_id="per-shot")
+                loop = gr.Checkbox(label=f"{SETTINGS['seamless_loop'].label} (the end hands over to the start)",
+                                   elem_id="loop")
+                mask = gr.File(label=f"{SETTINGS['mask'].label}: a picture or clip, white takes the first style, "
+                                     "black the second", file_types=UPLOAD_TYPES, elem_id="mask")
         with gr.Row():
             go = gr.Button("Stylize", variant="primary", elem_id="start-button")
             stop = gr.Button("Cancel", variant="stop", elem_id="cancel-button")
@@ -269,7 +270,7 @@ class _Page:
             styles = self._styles(chosen, weights)
             job_request = JobRequest(
                 input=Path(upload), styles=styles, strength=float(strength),
-                preserve_colors=bool(colors), quality=quality, size=int(size), start=float(start or 0),
+                preserve_colors=bool(colors), preset=quality, size=int(size), start=float(start or 0),
                 duration=float(duration) if duration else None, temporal=temporal, output=output,
                 side_by_side=bool(side), iterations=int(iterations) if iterations else None,
                 first_iterations=int(first) if first else None, owner=_owner(owner, request),
@@ -315,9 +316,7 @@ class _Page:
     # -- image ------------------------------------------------------------------------------
     def image_tab(self, style: dict[str, Any]) -> None:
         upload = gr.File(label="Picture", file_types=PICTURE_TYPES, elem_id="image-input")
-        size = gr.Slider(32, self.queue.limits.max_size, value=min(IMAGE_SIZE, self.queue.limits.max_size), step=16,
-                         label="Output size (px)", info="longest side; never more than the upload's",
-                         elem_id="image-size")
+        size = size_slider("image", self.queue.limits.max_size, elem_id="image-size")
         with gr.Row():
             go = gr.Button("Stylize", variant="primary", elem_id="image-start")
             stop = gr.Button("Cancel", variant="stop", elem_id="image-cancel")
@@ -354,7 +353,7 @@ class _Page:
             if Path(upload).suffix.lower() not in PICTURE_TYPES:
                 raise BadOption(f"{Path(upload).name}: not a picture; clips and GIFs go in the Video / GIF tab")
             job_request = JobRequest(input=Path(upload), styles=self._styles(chosen, weights),
-                                     strength=float(strength), preserve_colors=bool(colors), quality=quality,
+                                     strength=float(strength), preserve_colors=bool(colors), preset=quality,
                                      size=int(size), owner=_owner(owner, request))
             job = self.queue.submit(job_request)
         except VideostyleError as exc:
@@ -365,16 +364,14 @@ class _Page:
 
     # -- webcam -----------------------------------------------------------------------------
     def webcam_tab(self, style: dict[str, Any]) -> None:
-        from .. import WebcamConfig
-
-        defaults = WebcamConfig()
         gr.Markdown("Your browser's camera, stylized live as `videostyle webcam` does it: always the newest "
                     "frame, as many iterations as hold the target rate, each frame started from the last one "
                     "moved along the motion. The first frame takes a few seconds to warm up.")
         with gr.Row():
-            size = gr.Slider(32, 480, value=defaults.size, step=16, label="Working size (px)", elem_id="webcam-size")
-            fps = gr.Slider(0.5, 10, value=defaults.fps, step=0.5, label="Target stylized frames per second",
-                            elem_id="webcam-fps")
+            size = gr.Slider(lowest(SETTINGS["size"]), WEBCAM_SIZE_SHOWN, value=declared("size", "webcam"), step=16,
+                             label="Working size (px)", elem_id="webcam-size")
+            fps = gr.Slider(0.5, 10, value=declared("fps", "webcam"), step=0.5,
+                            label="Target stylized frames per second", elem_id="webcam-fps")
         with gr.Row():
             camera = gr.Image(sources=["webcam"], streaming=True, label="Camera", elem_id="webcam-in")
             painted = gr.Image(label="Stylized", interactive=False, elem_id="webcam-out")
@@ -410,35 +407,22 @@ class _Page:
         return enlarged(result), line
 
     def _live_session(self, key: str, chosen, weights, strength, colors, fps):
-        from .. import WebcamConfig
-        from ..live.policy import LiveStylizer
-
         styles = self._styles(chosen, weights)
-        look = (styles, float(strength), bool(colors))
+        request = LiveRequest(style=tuple(StyleSpec(str(path), weight) for path, weight in styles),
+                              strength=(float(strength),), preserve_colors=bool(colors), fps=float(fps),
+                              device=self.queue.device, precision=self.queue.precision)
         known = self.live.get(key)
-        if known is not None and known[1].fps == float(fps):
-            if known[0] != look:  # new style or strength: carry on from the current picture
-                known[1].stylizer = self._stylizer(styles, strength, colors)
-                self.live[key] = (look, known[1])
+        if known is not None and known[1].fps == request.fps:
+            if known[0] != request:  # new style or strength: carry on from the current picture
+                known[1].stylizer = live_stylizer(request, cancel=self.stopping)
+                self.live[key] = (request, known[1])
             self.live.move_to_end(key)
             return known[1]
-        defaults = WebcamConfig()
-        live = LiveStylizer(self._stylizer(styles, strength, colors), fps=float(fps),
-                            iterations=defaults.iterations, max_iterations=defaults.max_iterations,
-                            first_iterations=defaults.first_iterations)
-        self.live[key] = (look, live)
+        live = live_policy(request, live_stylizer(request, cancel=self.stopping))
+        self.live[key] = (request, live)
         while len(self.live) > LIVE_SESSIONS:
             self.live.popitem(last=False)
         return live
-
-    def _stylizer(self, styles, strength, colors):
-        from .. import Style, StyleConfig, Stylizer
-        from ..io import read_image
-
-        config = StyleConfig(strength=float(strength), preserve_colors=bool(colors), device=self.queue.device,
-                             precision=self.queue.precision)
-        return Stylizer([Style(read_image(path), weight) for path, weight in styles], config,
-                        cancel=self.stopping)
 
 
 @dataclass(frozen=True)
@@ -446,7 +430,7 @@ class WhereAndWhen:
     """The page's "Where and when" fields as they arrive from the browser."""
 
     starts: str | None = None  # "0, 4": each chosen style's start time, in the gallery's order
-    transition: float | None = 1.0
+    transition: float | None = declared("transition")
     ramp_from: float | None = 0.0
     ramp_over: float | None = 0.0  # seconds; 0: no ramp
     per_shot: bool | None = False
@@ -465,9 +449,23 @@ class WhereAndWhen:
                             "(in the order above) or none")
         over = float(self.ramp_over or 0)
         ramp = ((0.0, float(self.ramp_from or 0)), (over, strength)) if over > 0 else ()
-        return {"style_starts": starts, "transition": float(1.0 if self.transition is None else self.transition),
+        transition = declared("transition") if self.transition is None else self.transition
+        return {"style_starts": starts, "transition": float(transition),
                 "strength_ramp": ramp, "per_shot": bool(self.per_shot), "seamless_loop": bool(self.loop),
                 "mask": Path(self.mask) if self.mask else None}
+
+
+def lowest(setting: Setting) -> float:
+    """The smallest value a control offers for ``setting``: its declared lower bound."""
+    return float(setting.at_least if setting.at_least is not None else setting.above or 0)
+
+
+def size_slider(command: str, largest: int, *, elem_id: str) -> gr.Slider:
+    """The output size control: the declared range and default (for ``command``: a clip's or
+    a picture's), never above this server's ``largest``."""
+    size = SETTINGS["size"]
+    return gr.Slider(lowest(size), largest, value=min(size.default_for(command), largest), step=16,
+                     label=f"{size.label} (px)", info="longest side; never more than the upload's", elem_id=elem_id)
 
 
 def enlarged(frame: np.ndarray, longest: int = DISPLAY_SIZE) -> np.ndarray:
@@ -500,7 +498,7 @@ def serve(*, host: str, port: int, data_dir: str | Path, auth: tuple[str, str] |
     except OSError as exc:
         queue.close()
         shutil.rmtree(cache, ignore_errors=True)
-        raise BadOption(f"cannot listen on {host}:{port} ({exc}); pass another --port") from None
+        raise BadOption(f"cannot listen on {host}:{port} ({exc}); pass another ", S.port) from None
     if not block:
         return demo, queue
     if threading.current_thread() is threading.main_thread():

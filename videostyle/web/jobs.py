@@ -35,26 +35,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..config import (
-    DEFAULT_PRESET,
-    DEFAULT_STRENGTH,
-    MIN_SIZE,
-    PRESETS,
-    TEMPORAL_MODES,
-    ClipConfig,
-    EncodeConfig,
-    Preset,
-    ScheduleEntry,
-    ServeConfig,
-    StyleSchedule,
-    check_choice,
-    check_number,
-    check_whole,
-)
+from ..config import SETTINGS, ServeConfig, StyleSchedule, check_choice, declared
 from ..engine.cancel import Cancelled, CancelToken
-from ..errors import BadInput, BadOption, BadSource, VideostyleError
-from ..io.atomic import GIF_SUFFIXES
+from ..errors import BadInput, BadOption, BadSource, S, VideostyleError
 from ..io.images import STILL_SUFFIXES
+from ..io.outputs import GIF_SUFFIXES
+from ..jobs import ImageRequest, Strength, StyleSpec, VideoRequest, run_image, run_video
 from .words import page_message
 
 log = logging.getLogger(__name__)
@@ -67,80 +53,85 @@ BUNDLED_STYLE = "sample-swirls.jpg"
 
 @dataclass(frozen=True)
 class JobRequest:
-    """What the page asks for: the upload, the styles and every setting that shapes the result."""
+    """What the page asks for: the upload, the styles and every setting that shapes the result,
+    named as the settings are (see ``config.SETTINGS``; the page's own fields aside). Checked
+    when made, through the request it becomes (:meth:`video_request`, :meth:`image_request`)."""
 
     input: Path  # the uploaded file, wherever the web framework put it
     styles: tuple[tuple[Path, float], ...]  # style image and blend weight
     name: str | None = None  # the upload's own file name, for messages and the download (default: input's)
-    strength: float = DEFAULT_STRENGTH
-    preserve_colors: bool = False
-    quality: str = DEFAULT_PRESET
-    size: int = ClipConfig().size or 320  # longest side of the output; never more than the upload's
-    start: float = 0.0  # seconds
-    duration: float | None = None  # seconds; None: to the end
-    temporal: str = "flow"
-    output: str = "mp4"  # "mp4" or "gif" for clips; pictures give a PNG
-    side_by_side: bool = False
-    iterations: int | None = None  # per frame (or for a picture); None: the quality preset's
+    strength: float = declared("strength")
+    preserve_colors: bool = declared("preserve_colors")
+    preset: str = declared("preset", "page")  # the page's Quality
+    size: int = declared("size", "video")  # longest side of the output; never more than the upload's
+    start: float = declared("start")  # seconds
+    duration: float | None = declared("duration")  # seconds; None: to the end
+    temporal: str = declared("temporal")
+    output: str = OUTPUTS[0]  # "mp4" or "gif" for clips; pictures give a PNG
+    side_by_side: bool = declared("side_by_side")
+    iterations: int | None = None  # per frame (or for a picture); None: the preset's
     first_iterations: int | None = None  # first frame of a clip; None: the preset's
     # where and when (clips only; see StyleSchedule): each style's start time in seconds (in
     # the order of ``styles``; (): all of them blended throughout), the transition between
     # them, (seconds, strength) keyframes of a strength ramp, a new style per shot, a loop
     style_starts: tuple[float, ...] = ()
-    transition: float = 1.0
+    transition: float = declared("transition")
     strength_ramp: tuple[tuple[float, float], ...] = ()
-    per_shot: bool = False
-    seamless_loop: bool = False
+    per_shot: bool = declared("style_per_shot")
+    seamless_loop: bool = declared("seamless_loop")
     mask: Path | None = None  # a region mask picture or clip: white takes the first style, black the second
     owner: str = field(default="", repr=False)  # who asks (the page: a token kept in the browser); part of the keys
-
 
     def __post_init__(self) -> None:
         if not self.styles:
             raise BadOption("choose at least one style")
-        for _, weight in self.styles:
-            check_number("style blend weight", weight, above=0)
-        check_number("--strength", self.strength, at_least=0, at_most=1)
-        check_choice("--preset", self.quality, tuple(PRESETS))
         check_choice("output", self.output, OUTPUTS)
-        check_choice("--temporal", self.temporal, TEMPORAL_MODES)
-        check_whole("--size", self.size, at_least=MIN_SIZE)
-        check_number("--start", self.start, at_least=0)
-        if self.duration is not None:
-            check_number("--duration", self.duration, above=0)
-        for option, count in (("--iterations", self.iterations), ("--first-iterations", self.first_iterations)):
-            if count is not None:
-                check_whole(option, count, at_least=1)
+        for name in ("iterations", "first_iterations"):  # the page's fields start at 1 (empty: the preset's)
+            if getattr(self, name) is not None:
+                SETTINGS[name].check(getattr(self, name), at_least=1)
         if self.style_starts and len(self.style_starts) != len(self.styles):
             raise BadOption(f"style start times: {len(self.style_starts)} given for {len(self.styles)} styles; "
                             "give one each (or none)")
-        self.schedule()  # checks the times, the transition and the ramp
+        self.video_request(input=self.input, output=Path(f"result.{self.output}"))  # checks every setting
+
+    def style_specs(self, *, timed: bool = True) -> tuple[StyleSpec, ...]:
+        """The styles as specs, in time order (a start of 0 holds from the first frame)."""
+        starts = self.style_starts if timed and self.style_starts else (0.0,) * len(self.styles)
+        specs = [StyleSpec(str(path), weight, start or None) for (path, weight), start in zip(self.styles, starts,
+                                                                                            strict=True)]
+        return tuple(sorted(specs, key=lambda spec: spec.at or 0.0))
+
+    def strength_specs(self) -> tuple[Strength, ...]:
+        """The strength ramp's keyframes, or the one strength."""
+        return tuple(Strength(value, at) for at, value in self.strength_ramp) or (Strength(self.strength),)
+
+    def video_request(self, *, input: Path, output: Path, size: int | None = None, duration: float | None = None,
+                      mask: Path | None = None, work_dir: Path | None = None, device: str = declared("device"),
+                      precision: str = declared("precision")) -> VideoRequest:
+        """The clip job this asks for (``size``, ``duration``, ``mask``: the job's own, where it
+        differs from the request's)."""
+        return VideoRequest(
+            input=input, output=output, style=self.style_specs(), strength=self.strength_specs(), preset=self.preset,
+            # the page's per-frame count is also the cap of a frame, as it always was (the work folder's record)
+            iterations=self.iterations, max_iterations=self.iterations, first_iterations=self.first_iterations,
+            preserve_colors=self.preserve_colors, size=self.size if size is None else size, start=self.start,
+            duration=self.duration if duration is None else duration, temporal=self.temporal,
+            side_by_side=self.side_by_side, transition=self.transition, style_per_shot=self.per_shot,
+            seamless_loop=self.seamless_loop, mask=self.mask if mask is None else mask, work_dir=work_dir,
+            keep_work=True, force=True, device=device, precision=precision)
+
+    def image_request(self, *, input: Path, output: Path, size: int, mask: Path | None, device: str,
+                      precision: str) -> ImageRequest:
+        """The picture job this asks for (the clip-only fields left out)."""
+        return ImageRequest(content=input, output=output, style=self.style_specs(timed=False),
+                            strength=(self.strength,), preset=self.preset, iterations=self.iterations,
+                            preserve_colors=self.preserve_colors, size=size, mask=mask, force=True, device=device,
+                            precision=precision)
 
     def schedule(self) -> StyleSchedule | None:
         """The styles' timeline, the strength ramp and per-shot styles as the video job's
         schedule; None for one blend throughout (as the CLI without ``@T``)."""
-        if not (any(self.style_starts) or self.strength_ramp or self.per_shot):
-            return None
-        weights = [w for _, w in self.styles]
-        if self.per_shot:
-            if any(self.style_starts):
-                raise BadOption("a new style per shot: each shot takes the next style; leave the start times empty")
-            entries = tuple(ScheduleEntry(0.0, tuple(w if i == k else 0.0 for i, w in enumerate(weights)))
-                            for k in range(len(weights)))
-        else:
-            starts = self.style_starts or (0.0,) * len(weights)
-            entries = tuple(ScheduleEntry(t, tuple(w if s == t else 0.0 for w, s in zip(weights, starts, strict=True)))
-                            for t in sorted(set(starts)))
-        return StyleSchedule(entries=entries, transition=self.transition, strengths=self.strength_ramp,
-                             per_shot=self.per_shot)
-
-    def quality_settings(self) -> Preset:
-        """The preset's iterations, with the request's own counts where it gives them."""
-        preset = PRESETS[self.quality]
-        return Preset(iterations=self.iterations or preset.iterations,
-                       max_iterations=self.iterations or preset.max_iterations,
-                       first_iterations=self.first_iterations or preset.first_iterations,
-                       image_iterations=self.iterations or preset.image_iterations)
+        return self.video_request(input=self.input, output=Path(f"result.{self.output}")).schedule()[1]
 
     @property
     def display_name(self) -> str:
@@ -273,7 +264,7 @@ def _readable(check, path: Path, shown: str):
     try:
         return check()
     except VideostyleError as exc:
-        raise type(exc)(str(exc).replace(str(path), shown)) from None
+        raise exc.replace(str(path), shown) from None
 
 
 # -- the queue --------------------------------------------------------------------------------
@@ -389,11 +380,12 @@ class JobQueue:
             raise BadInput(f"{name}: {megabytes:.0f} MB is over this server's upload limit of "
                            f"{self.limits.max_upload_mb:g} MB")
         if request.size > self.limits.max_size:
-            raise BadOption(f"size {request.size}: this server makes outputs of at most {self.limits.max_size} px")
+            raise BadOption(S.size, f" {request.size}: this server makes outputs of at most {self.limits.max_size} px")
         kind = "image" if upload.suffix.lower() in STILL_SUFFIXES else "video"
         styles = [(self._style_digest(path), weight) for path, weight in request.styles]
         shaping = {k: v for k, v in asdict(request).items()
                    if k not in ("input", "name", "styles", "side_by_side", "owner", "mask")}
+        shaping["quality"] = shaping.pop("preset")  # its name when the keys were first made: old jobs resume
         if request.mask is not None:
             if not request.mask.is_file():
                 raise BadInput(f"{request.mask.name}: no such mask file (was the upload finished?)")
@@ -438,7 +430,7 @@ class JobQueue:
         info = _readable(lambda: probe(copy), copy, name)
         length = info.duration or (info.frame_count or 0) / info.fps
         if length and request.start >= length:
-            raise BadOption(f"{name}: start {request.start:g} s is past the end of the clip ({length:.1f} s)")
+            raise BadOption(f"{name}: ", S.start, f" {request.start:g} s is past the end of the clip ({length:.1f} s)")
         selected = max(0.0, length - request.start)
         if request.duration is not None:
             selected = min(selected, request.duration)
@@ -490,56 +482,20 @@ class JobQueue:
             log.exception("job %s failed", job.id)
             return FAILED, f"internal error ({type(exc).__name__}: {exc}); the server log has the details"
 
-    def _styles(self, job: Job):
-        from .. import Style
-        from ..io import read_image
-
-        return [Style(read_image(path), weight) for path, weight in job.request.styles]
-
-    def _style_config(self, job: Job, iterations: int):
-        from .. import StyleConfig
-
-        r = job.request
-        return StyleConfig(strength=r.strength, preserve_colors=r.preserve_colors, iterations=iterations,
-                           device=self.device, precision=self.precision)
-
     def _run_video(self, job: Job) -> None:
-        from .. import ClipConfig, TemporalConfig, stylize_video
-
-        r, quality = job.request, job.request.quality_settings()
-        temporal = TemporalConfig(mode=r.temporal, iterations=quality.iterations,
-                                  max_iterations=quality.max_iterations, first_iterations=quality.first_iterations,
-                                  seamless_loop=r.seamless_loop)
-        clip = ClipConfig(size=job.size, start=r.start, duration=job.duration)
-        encode = EncodeConfig(side_by_side=r.side_by_side)
-        stylize_video(job.input, job.output, self._styles(job), style=self._style_config(job, quality.image_iterations),
-                      temporal=temporal, clip=clip, encode=encode, force=True, work_dir=job.work, keep_work=True,
-                      callback=lambda p: _video_progress(job, p), cancel=job.cancel, schedule=r.schedule(),
-                      mask=job.mask)
+        request = job.request.video_request(input=job.input, output=job.output, size=job.size,
+                                            duration=job.duration, mask=job.mask, work_dir=job.work,
+                                            device=self.device, precision=self.precision)
+        run_video(request, callback=lambda p: _video_progress(job, p), cancel=job.cancel)
 
     def _run_image(self, job: Job) -> None:
-        from .. import stylize_image
-        from ..io import read_image, write_image
-
-        iterations = job.request.quality_settings().image_iterations
-
         def progress(p) -> None:
             job.iteration, job.iterations, job.step_seconds = p.iteration, p.iterations, p.elapsed
 
-        content, styles, mask = read_image(job.input), self._styles(job), None
-        if job.mask is not None:  # as `videostyle image --mask`
-            from ..engine.tensors import fit_size
-            from ..video.masks import read_mask
-
-            if len(styles) > 2:
-                raise BadOption(f"mask: give one or two styles with a mask (white the first, black the second), "
-                                f"not {len(styles)}")
-            mask = read_mask(job.mask, *fit_size(content.shape[1], content.shape[0], job.size),
-                             styles=len(styles)).at(0)
-        result = stylize_image(content, styles, config=self._style_config(job, iterations), size=job.size,
-                               callback=progress, cancel=job.cancel, mask=mask)
-        write_image(job.output, result, force=True)
-        job.finished, job.preview, job.previews = 1, result, job.previews + 1
+        request = job.request.image_request(input=job.input, output=job.output, size=job.size, mask=job.mask,
+                                            device=self.device, precision=self.precision)
+        result = run_image(request, callback=progress, cancel=job.cancel)
+        job.finished, job.preview, job.previews = 1, result.image, job.previews + 1
 
 
 def _video_progress(job: Job, p) -> None:

@@ -1,0 +1,204 @@
+"""What a user writes for the styles and the strength, as values: ``IMAGE[:W][@T]`` style specs,
+``S[@T]`` strength keyframes, comma lists; and the one place they become a style schedule.
+
+A request is given specs as text (the command line) or as :class:`StyleSpec` and
+:class:`Strength` values (the web page); both end here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import SETTINGS, ScheduleEntry, StyleSchedule, check_number, parse_bytes
+from ..errors import BadOption, S, VideostyleError
+
+
+@dataclass(frozen=True)
+class StyleSpec:
+    """A style image, its blend weight, and the second of the clip from which it holds (None:
+    with the style before it, from 0 for the first)."""
+
+    path: str
+    weight: float = 1.0
+    at: float | None = None
+
+
+@dataclass(frozen=True)
+class Strength:
+    """A strength, and the second of the clip it is reached at (None: throughout)."""
+
+    value: float
+    at: float | None = None
+
+
+StyleText = str | Path | StyleSpec
+StrengthText = str | float | Strength
+
+
+def parse_style_spec(spec: str) -> tuple[str, float]:
+    """``path[:weight]`` -> (path, weight).
+
+    A file that exists under the whole name is taken as it is (``my:style.png``,
+    ``C:/art/b.jpg``). Otherwise what follows the last colon is the blend weight, a finite
+    number > 0; when what precedes it is a file, a weight that is not a number is an error.
+    """
+    path, sep, weight = spec.rpartition(":")
+    if not sep or not path or Path(spec).is_file():
+        return spec, 1.0
+    try:
+        value = float(weight)
+    except ValueError:
+        if Path(path).is_file():
+            raise BadOption(S.style, f" {spec}: the blend weight {weight!r} is not a number; "
+                                     f"give IMAGE:WEIGHT, e.g. {path}:0.5") from None
+        return spec, 1.0  # a colon in a file name: the read says whether it exists
+    check_number((S.style, f" {spec}: the blend weight"), value, above=0)
+    return path, value
+
+
+def parse_timed_style(spec: str) -> tuple[str, float, float | None]:
+    """``path[:weight][@seconds]`` -> (path, weight, seconds or None); a file named with an @
+    is that file (as with the colon, see :func:`parse_style_spec`)."""
+    head, sep, when = spec.rpartition("@")
+    if not sep or not head or Path(spec).is_file():
+        return (*parse_style_spec(spec), None)
+    try:
+        seconds = float(when)
+    except ValueError:
+        if Path(parse_style_spec(head)[0]).is_file():
+            raise BadOption(S.style, f" {spec}: the time {when!r} is not a number; give IMAGE@SECONDS, "
+                                     f"e.g. {head}@2") from None
+        return (*parse_style_spec(spec), None)
+    check_number((S.style, f" {spec}: the time"), seconds, at_least=0)
+    return (*parse_style_spec(head), seconds)
+
+
+def parse_style(spec: StyleText) -> StyleSpec:
+    """A style spec as a value: ``IMAGE[:W][@T]`` text parsed, a :class:`StyleSpec` checked."""
+    if isinstance(spec, StyleSpec):  # named by its file's name: the path may be a server's
+        check_number((S.style, f" {Path(spec.path).name}: the blend weight"), spec.weight, above=0)
+        if spec.at is not None:
+            check_number((S.style, f" {Path(spec.path).name}: the time"), spec.at, at_least=0)
+        return spec
+    return StyleSpec(*parse_timed_style(str(spec)))
+
+
+def style_files(specs: Sequence[StyleText]) -> list[str]:
+    """The files named by style specs (for the output-is-an-input check); a spec that does
+    not parse stands for itself (it is refused with its own message when read)."""
+    files = []
+    for spec in specs:
+        try:
+            files.append(parse_style(spec).path)
+        except VideostyleError:
+            files.append(str(spec))
+    return files
+
+
+def parse_strength(spec: StrengthText) -> Strength:
+    """``S`` or ``S@T`` (or a number, or a :class:`Strength`) -> a checked :class:`Strength`."""
+    if isinstance(spec, Strength):
+        strength = spec
+    elif isinstance(spec, int | float) and not isinstance(spec, bool):
+        strength = Strength(float(spec))
+    else:
+        value, sep, when = str(spec).partition("@")
+        try:
+            strength = Strength(float(value), float(when) if sep else None)
+        except ValueError:
+            raise BadOption(S.strength, f" {spec}: give a number from 0 to 1, or S@T with T in seconds "
+                                        "(e.g. 0.5@3)") from None
+    SETTINGS["strength"].check(strength.value)
+    if strength.at is not None:
+        check_number((S.strength, f" {spec}: the time"), strength.at, at_least=0)
+    return strength
+
+
+def plain_strength(specs: Sequence[StrengthText], *, timed: bool) -> float:
+    """The one strength of a run without keyframes (the first keyframe's with them; the
+    declared default without any). ``timed``: whether keyframes (S@T) are allowed."""
+    parsed = [parse_strength(spec) for spec in specs]
+    if len(parsed) > 1 and any(s.at is None for s in parsed):
+        raise BadOption(S.strength, ": give one value, or S@T keyframes only (e.g. ", S.strength, " 0@0 ",
+                        S.strength, " 0.5@3)")
+    if not timed and any(s.at is not None for s in parsed):
+        raise BadOption(S.strength, f" {specs[0]}: a time (@T) works with `videostyle video` only")
+    return parsed[0].value if parsed else SETTINGS["strength"].default
+
+
+def untimed_styles(specs: Sequence[StyleText]) -> list[StyleSpec]:
+    """Style specs of a picture or a live session: a time (@T) is refused."""
+    parsed = [parse_style(spec) for spec in specs]
+    for spec, given in zip(parsed, specs, strict=True):
+        if spec.at is not None:
+            raise BadOption(S.style, f" {given}: a time (@T) works with `videostyle video` only")
+    return parsed
+
+
+def style_schedule(specs: Sequence[StyleText], *, transition: float, strengths: Sequence[StrengthText] = (),
+                   per_shot: bool = False) -> tuple[list[StyleSpec], StyleSchedule | None]:
+    """The styles to load and the schedule over them (None: one blend throughout, as before),
+    from style specs with times, the transition, strength keyframes and a style per shot.
+
+    Without a schedule the styles are the specs, each with its weight; with one they are the
+    distinct files (weight 1), and the schedule's entries weigh them: the specs of one time
+    are blended, a spec without a time holds with the one before it (from 0 for the first).
+    """
+    SETTINGS["transition"].check(transition)
+    parsed = [parse_style(spec) for spec in specs]
+    keyed = tuple((s.at, s.value) for s in map(parse_strength, strengths) if s.at is not None)
+    timed = any(spec.at is not None for spec in parsed)
+    if not (timed or keyed or per_shot):
+        return parsed, None
+    paths = list(dict.fromkeys(spec.path for spec in parsed))
+    if per_shot:
+        if timed:
+            raise BadOption(S.style_per_shot, ": each shot takes the next style; drop the @T times")
+        entries = [ScheduleEntry(0.0, tuple(spec.weight if path == spec.path else 0.0 for path in paths))
+                   for spec in parsed]
+    else:
+        groups: dict[float, list[float]] = {}
+        last = 0.0
+        for spec in parsed:
+            seconds = last if spec.at is None else spec.at
+            if seconds not in groups:
+                if groups and seconds < last:
+                    raise BadOption(S.style, f" {spec.path}@{seconds:g}: the times are out of order ({seconds:g} s "
+                                             f"after {last:g} s); give each ", S.style, " in time order")
+                groups[seconds], last = [0.0] * len(paths), seconds
+            groups[seconds][paths.index(spec.path)] += spec.weight
+        entries = [ScheduleEntry(t, tuple(weights)) for t, weights in groups.items()]
+    schedule = StyleSchedule(entries=tuple(entries), transition=transition, strengths=keyed, per_shot=per_shot)
+    return [StyleSpec(path) for path in paths], schedule
+
+
+def check_blend(specs: Sequence[StyleSpec]) -> None:
+    """Refuse blend weights whose sum overflows (each is finite, their sum need not be)."""
+    if not math.isfinite(sum(spec.weight for spec in specs)):
+        raise BadOption(S.style, ": the blend weights add up to more than a number can hold "
+                        f"({' + '.join(f'{spec.weight:g}' for spec in specs)}); give weights like 0.7 and 0.3")
+
+
+def names(text: str | Sequence[str]) -> tuple[str, ...]:
+    """A comma list (``relu4_2,relu3_1``) as a tuple; a sequence as it is."""
+    if isinstance(text, str):
+        return tuple(name.strip() for name in text.split(",") if name.strip())
+    return tuple(text)
+
+
+def offsets(text: str | Sequence[int]) -> tuple[int, ...]:
+    """Frame offsets (``2,4``) as a tuple of whole numbers."""
+    if not isinstance(text, str):
+        return tuple(text)
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise BadOption(S.long_term, f" {text}: give frame offsets as whole numbers, e.g. 2,4") from None
+
+
+def memory_bytes(value: int | str | None) -> int | None:
+    """The memory a job may use: bytes, or text such as ``4GB``."""
+    return parse_bytes(S.max_memory, value) if isinstance(value, str) else value
