@@ -137,7 +137,7 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
     add(tg, "temporal", "video")
     add(tg, "first_iterations", "video", default=None)  # None: the preset's
     add(tg, "max_iterations", "video", default=None)
-    for name in ("temporal_weight", "detail_boost", "warp_kernel", "detect_cuts"):
+    for name in ("temporal_weight", "detail_boost", "warp_kernel", "detect_cuts", "paint"):
         add(tg, name, "video")
     add(tg, "long_term", "video", type=str)
     d = p.add_argument_group("workers (Ray)")

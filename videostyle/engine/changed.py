@@ -34,7 +34,7 @@ from .flow import FlowResult
 from .gatys import NetworkLoss
 from .lbfgs import LBFGS
 from .optimize import FIRST_STEP_PER_PIXEL, EarlyStop, Look, Progress, ProgressCallback, Stylizer
-from .partial import CropNetwork, CropTerms, content_core, evaluation_share, picture_sums, positions
+from .partial import CropNetwork, CropTerms, content_core, crop_sums, evaluation_share, picture_sums, positions
 from .tensors import resize_tensor
 from .tiles import Tile, grid_of
 from .warp import backward_warp
@@ -52,6 +52,12 @@ class PaintSettings:
     cell: int = 16  # px: the grid crops are made of (a multiple of TILE_ALIGN)
     halo: int = 0  # px of context around a crop's core (a multiple of TILE_ALIGN)
     coarse_iterations: int = 0  # L-BFGS iterations at half size of a crop holding new ground
+    settle_iterations: int = 0  # whole-picture L-BFGS iterations at half size (content drift, new ground's colours)
+    settle_motion: float = 0.5  # px: ... run where the flow moves at least this much (or the colour changed)
+    maintain_iterations: int = 0  # full-size L-BFGS iterations of the full loss where the warp is not exact
+    maintain_blur: float = 0.15  # ... where resampling softens at least this much (see warp_blur)
+    maintain_strain: float = 0.05  # ... or the flow stretches or shears by this much (px per px)
+    new_only: bool = False  # with a maintenance pass, crops only for new ground
     revealed_iterations: int = 6  # ... at full size, at the least
     new_work: float = 0.0  # full-frame evaluations per unit of area come into view (see crop_iterations)
     most_iterations: int = 20  # the most a crop of new ground gets
@@ -66,6 +72,8 @@ class PaintSettings:
     detail_blur: float = 0.1  # the detail pass runs when the warp's blur (warp_blur) is at least this
     detail_weight: float = 1.0  # the detail pass's style weight over the frame's (layer_scale included)
     detail_hold: float = 1.0  # its temporal weight over the frame's
+    new_style: float = 1.0  # style weight of new ground's crops, over the frame's
+    own: str = "none"  # crops judged as pictures of their own: "none", "new" (new ground's), "all"
     rest_target: float = 0.0  # new ground's crops: share of the rest's Gram sums taken as the style's
     rest: str = "picture"  # the rest of the picture's Gram sums: "picture" (a forward pass) or "target"
     free: str = "core"  # what a crop optimizes: its whole "core", or only the pixels to "paint"
@@ -74,7 +82,9 @@ class PaintSettings:
 
 
 SETTINGS = PaintSettings()
+FIRST_STEP_SCALE = 1.0
 EVALUATIONS_PER_ITERATION = 1.3  # what an L-BFGS iteration of a crop took on average (its line search)
+SETTLE_WHOLE = 0.6  # a settle region larger than this share of the picture is settled whole
 SPLIT_FILL = 0.6  # a crop whose cells are this full of pixels to paint is not cut further
 SPLIT_GAIN = 0.8  # ... nor one whose best cut leaves more than this share of it to run
 
@@ -325,7 +335,7 @@ def _minimize(x: torch.Tensor, loss_of: Callable[[torch.Tensor], tuple[torch.Ten
 
     with torch.no_grad():
         lbfgs = LBFGS(x, evaluate, history=max(iterations, 1))
-        lbfgs.run(1, FIRST_STEP_PER_PIXEL * max(free_count, 1), 1 * 5 // 4 + 5)
+        lbfgs.run(1, FIRST_STEP_SCALE * FIRST_STEP_PER_PIXEL * max(free_count, 1), 1 * 5 // 4 + 5)
         if iterations > 1:
             lbfgs.run(iterations - 1, 1.0, (iterations - 1) * 5 // 4 + 5, stop=stop.done if stop else None)
     return x.detach().requires_grad_(False)
@@ -380,9 +390,11 @@ class _Painter:
 
     def crops(self, x: torch.Tensor, content: torch.Tensor, crops: tuple[Tile, ...], iterations: list[int],
               served: torch.Tensor, stop_decrease: float, paint: torch.Tensor | None = None,
-              holds: list[float] | None = None, new: list[bool] | None = None, margin: int = 0) -> torch.Tensor:
+              holds: list[float] | None = None, new: list[bool] | None = None, margin: int = 0,
+              sums: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Optimize each crop's core in turn (the rest of the picture fixed, its Gram sums from
-        one forward pass); ``served`` (1, 1, H, W) holds those pixels near ``x`` as it is."""
+        one forward pass, or ``sums``: the whole picture's, given); ``served`` (1, 1, H, W)
+        holds those pixels near ``x`` as it is."""
         cfg = self.stylizer.config
         height, width = x.shape[-2:]
         pixels = height * width
@@ -391,6 +403,16 @@ class _Painter:
         if SETTINGS.rest == "target":  # experiment: the rest of the picture taken to match the style
             whole = {n: targets[n][0].float() * positions(height, width, n) for n in cfg.style_layers}
             cores = [{n: targets[n][0].float() * _core_positions(t, n) for n in cfg.style_layers} for t in crops]
+        elif sums is not None:
+            whole = dict(sums)
+            cores = []
+            for t, steps in zip(crops, iterations, strict=True):
+                if steps <= 0:
+                    cores.append({})
+                    continue
+                ys, xs = t.pixels()
+                cores.append(crop_sums(vgg, dtype, x, t, tuple(cfg.style_layers)))
+                self.report_forward(self.share(ys.stop - ys.start, xs.stop - xs.start, forward_only=True))
         else:
             whole, cores = picture_sums(vgg, dtype, x, tuple(cfg.style_layers), crops)
             self.report_forward(self.share(height, width, forward_only=True))
@@ -404,22 +426,29 @@ class _Painter:
                 rest = {n: (1 - m) * r + m * targets[n][0].float() * (positions(height, width, n)
                                                                       - _core_positions(crop, n))
                         for n, r in rest.items()}
+            own = SETTINGS.own == "all" or (SETTINGS.own == "new" and new is not None and new[index])
+            true_rest = rest
+            if own:
+                rest = {n: torch.zeros_like(r) for n, r in rest.items()}
             terms = CropTerms(rest=rest, height=height, width=width,
-                              content=content_core(vgg, dtype, content, crop, tuple(cfg.content_layers)))
+                              content=content_core(vgg, dtype, content, crop, tuple(cfg.content_layers)), own=own)
             self.report_forward(self.share(ys.stop - ys.start, xs.stop - xs.start, tuple(cfg.content_layers),
                                            forward_only=True))
+            boost = SETTINGS.new_style if new is not None and new[index] else 1.0
             network = CropNetwork(vgg, dtype, crop, terms, content_weights=self.content_weights, targets=targets,
-                                  style_weights=self.style_weights)
+                                  style_weights={n: boost * w for n, w in self.style_weights.items()})
             target, hold = x[..., ys, xs].clone(), served[..., ys, xs]
             if holds is not None and holds[index] != 1:
                 hold = hold * holds[index]
 
+            norm = (crop.y1 - crop.y0) * (crop.x1 - crop.x0) if own else pixels
+
             def loss_of(image: torch.Tensor, network: CropNetwork = network, target: torch.Tensor = target,
-                        hold: torch.Tensor = hold) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                        hold: torch.Tensor = hold, norm: int = norm) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
                 content_term, style_term = network(image)
                 found = {"content": content_term, "style": style_term}
                 if self.temporal_weight > 0:
-                    found["extra"] = self.temporal_weight * (hold * (image - target).pow(2)).sum() / pixels
+                    found["extra"] = self.temporal_weight * (hold * (image - target).pow(2)).sum() / norm
                 return sum(found.values()), found  # type: ignore[return-value]
 
             free = torch.zeros(1, 1, ys.stop - ys.start, xs.stop - xs.start, dtype=torch.bool, device=x.device)
@@ -434,7 +463,7 @@ class _Painter:
                              _Pass(self.callback, steps, cost, self.start, "crop"), self.cancel)
             x = x.clone()
             x[..., ys, xs] = part.clamp(0, 1)
-            whole = {n: terms.rest[n] + network.sums[n] for n in whole}
+            whole = {n: true_rest[n] + network.sums[n] for n in whole}
         return x
 
     def coarse(self, x: torch.Tensor, content: torch.Tensor, crops: tuple[Tile, ...], iterations: list[int],
@@ -453,6 +482,69 @@ class _Painter:
         for tile, steps in zip(crops, iterations, strict=True):
             if steps > 0:
                 region[..., tile.y0:tile.y1, tile.x0:tile.x1] = 1
+        return (x + change * region).clamp(0, 1)
+
+    def maintain(self, x: torch.Tensor, content: torch.Tensor, hold: torch.Tensor, iterations: int
+                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The frame's whole loss (content, style, temporal to ``x`` as it is, weighted by
+        ``hold`` (1, 1, H, W)) at full size for ``iterations``; returns the result and the
+        picture's Gram sums at ``x`` (its first evaluation's)."""
+        cfg = self.stylizer.config
+        height, width = x.shape[-2:]
+        whole = Tile(0, height, 0, width, 0, height, 0, width)
+        zeros = {n: torch.zeros(()) for n in cfg.style_layers}
+        terms = CropTerms(rest=zeros, height=height, width=width,
+                          content=content_core(self.stylizer.vgg, self.dtype, content, whole, tuple(cfg.content_layers)))
+        self.report_forward(self.share(height, width, tuple(cfg.content_layers), forward_only=True))
+        network = CropNetwork(self.stylizer.vgg, self.dtype, whole, terms, content_weights=self.content_weights,
+                              targets=self.targets(height, width), style_weights=self.style_weights)
+        anchor, pixels = x.clone(), height * width
+        first: dict[str, torch.Tensor] = {}
+
+        def loss_of(image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            content_term, style_term = network(image)
+            if not first:
+                first.update(network.sums)
+            found = {"content": content_term, "style": style_term}
+            if self.temporal_weight > 0:
+                found["extra"] = self.temporal_weight * (hold * (image - anchor).pow(2)).sum() / pixels
+            return sum(found.values()), found  # type: ignore[return-value]
+
+        result = _minimize(x.clone(), loss_of, None, iterations, None,
+                           _Pass(self.callback, iterations, 1.0, self.start, "maintain"), self.cancel)
+        return result.clamp(0, 1), first
+
+    def settle(self, x: torch.Tensor, content: torch.Tensor, hold: torch.Tensor, iterations: int,
+               region: torch.Tensor) -> torch.Tensor:
+        """The whole loss (content, style, temporal to ``x`` as it is, weighted by ``hold``
+        (1, 1, H, W)) at half size for a few iterations; what it changes is added to ``x`` at
+        full size inside ``region`` (1, 1, H, W) in [0, 1]."""
+        cfg = self.stylizer.config
+        height, width = x.shape[-2:]
+        h2, w2 = height // 2, width // 2
+        small_x = resize_tensor(x, h2, w2).clamp(0, 1)
+        small_content = resize_tensor(content, h2, w2)
+        small_hold = torch.nn.functional.adaptive_avg_pool2d(hold, (h2, w2))
+        targets = self.targets(h2, w2)
+        with torch.no_grad():
+            content_features = self.stylizer.vgg(small_content, tuple(cfg.content_layers), dtype=self.dtype)
+        network = NetworkLoss(self.stylizer.vgg, self.dtype, content_features=content_features,
+                              content_weights=self.content_weights, targets=targets,
+                              style_weights=self.style_weights)
+        anchor, pixels = small_x.clone(), h2 * w2
+
+        def loss_of(image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            content_term, style_term = network(image)
+            found = {"content": content_term, "style": style_term}
+            if self.temporal_weight > 0:
+                found["extra"] = self.temporal_weight * (small_hold * (image - anchor).pow(2)).sum() / pixels
+            return sum(found.values()), found  # type: ignore[return-value]
+
+        cost = self.share(h2, w2)
+        self.report_forward(self.share(h2, w2, tuple(cfg.content_layers), forward_only=True))
+        painted = _minimize(small_x.clone(), loss_of, None, iterations, None,
+                            _Pass(self.callback, iterations, cost, self.start, "settle"), self.cancel)
+        change = resize_tensor(painted - small_x, height, width)
         return (x + change * region).clamp(0, 1)
 
     def detail(self, x: torch.Tensor, layers: tuple[str, ...], iterations: int, *, weight: float = 1.0,
@@ -507,6 +599,28 @@ def paint_frame(stylizer: Stylizer, content: torch.Tensor, previous: torch.Tenso
     hold = np.where(plan.paint, 0.0, np.where(plan.grown, settings.grow_hold,
                                               np.where(plan.young, settings.young_hold, 1.0))).astype(np.float32)
     served = reliable * torch.from_numpy(hold).to(x.device)[None, None]
+    if settings.settle_iterations and min(height, width) >= 64:
+        region = settle_region(flow, plan, settings)
+        held = reliable * torch.from_numpy((~plan.revealed).astype(np.float32)).to(x.device)[None, None]
+        if region.mean() > SETTLE_WHOLE:
+            x = painter.settle(x, content, held, settings.settle_iterations,
+                               torch.ones(1, 1, height, width, device=x.device))
+        elif region.any():
+            crops = plan_crops(region, cell=2 * settings.cell, halo=0)
+            x = painter.coarse(x, content, crops, [settings.settle_iterations] * len(crops), held, settings)
+    sums = None
+    if settings.maintain_iterations:
+        region = maintain_region(flow, plan, settings)
+        held = reliable * torch.from_numpy((~plan.revealed).astype(np.float32)).to(x.device)[None, None]
+        if region.mean() > SETTLE_WHOLE:
+            x, sums = painter.maintain(x, content, held, settings.maintain_iterations)
+        elif region.any():
+            crops = plan_crops(region, cell=settings.cell, halo=0)
+            x = painter.crops(x, content, crops, [settings.maintain_iterations] * len(crops), held,
+                              settings.stop_decrease)
+    if settings.new_only and sums is not None:
+        keep = [i for i, new in enumerate(plan.new_ground) if new]
+        plan = replace(plan, crops=tuple(plan.crops[i] for i in keep), new_ground=tuple(True for _ in keep))
     if plan.crops:
         if settings.coarse_iterations and any(plan.new_ground) and min(height, width) >= 64:
             steps = [settings.coarse_iterations if new else 0 for new in plan.new_ground]
@@ -516,7 +630,7 @@ def paint_frame(stylizer: Stylizer, content: torch.Tensor, previous: torch.Tenso
             paint = torch.from_numpy(plan.paint).to(x.device)[None, None] if settings.free == "paint" else None
             holds = [settings.core_hold if new else 1.0 for new in plan.new_ground]
             x = painter.crops(x, content, plan.crops, steps, served, settings.stop_decrease, paint, holds,
-                              list(plan.new_ground), settings.margin)
+                              list(plan.new_ground), settings.margin, sums)
     if settings.refresh_bands and settings.refresh_iterations:
         band = grid_of(height, width, 1, settings.refresh_bands, 0)[number % settings.refresh_bands]
         x = painter.crops(x, content, (band,), [settings.refresh_iterations], served, settings.stop_decrease)
@@ -524,6 +638,45 @@ def paint_frame(stylizer: Stylizer, content: torch.Tensor, previous: torch.Tenso
         x = painter.detail(x, tuple(settings.detail_layers), settings.detail_iterations,
                            weight=settings.detail_weight, hold=settings.detail_hold)
     return x.clamp(0, 1)
+
+
+def maintain_region(flow: FlowResult, plan: FramePlan, settings: PaintSettings) -> np.ndarray:
+    """(H, W) bool: the cells where carrying the previous result along the flow is not exact
+    (resampling blurs it, or the flow stretches or shears it) or the colour changed."""
+    back = flow.backward
+    offset = np.abs(back - np.round(back))
+    blur = np.mean(1 - np.cos(np.pi * offset), axis=2)
+    strain = np.zeros(back.shape[:2], np.float32)
+    for c in range(2):
+        gy, gx = np.gradient(back[..., c])
+        strain = np.maximum(strain, np.maximum(np.abs(gx), np.abs(gy)))
+    wanted = (blur >= settings.maintain_blur) | (strain >= settings.maintain_strain) | plan.paint
+    return _cells(wanted, settings.cell)
+
+
+def _cells(wanted: np.ndarray, cell: int) -> np.ndarray:
+    """``wanted`` (H, W) bool grown to the ``cell``-px grid cells that hold any of it."""
+    h, w = wanted.shape
+    rows, cols = -(-h // cell), -(-w // cell)
+    padded = np.zeros((rows * cell, cols * cell), bool)
+    padded[:h, :w] = wanted
+    cells = padded.reshape(rows, cell, cols, cell).any(axis=(1, 3))
+    return np.repeat(np.repeat(cells, cell, axis=0), cell, axis=1)[:h, :w]
+
+
+def settle_region(flow: FlowResult, plan: FramePlan, settings: PaintSettings) -> np.ndarray:
+    """(H, W) bool: the cells where the picture moves or changed, which the half-size pass
+    corrects (a still background is left alone)."""
+    moving = np.hypot(flow.backward[..., 0], flow.backward[..., 1]) >= settings.settle_motion
+    wanted = moving | plan.paint
+    cell = settings.cell
+    h, w = wanted.shape
+    rows, cols = -(-h // cell), -(-w // cell)
+    padded = np.zeros((rows * cell, cols * cell), bool)
+    padded[:h, :w] = wanted
+    cells = padded.reshape(rows, cell, cols, cell).any(axis=(1, 3))
+    cells = cv2.dilate(cells.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return np.repeat(np.repeat(cells, cell, axis=0), cell, axis=1)[:h, :w]
 
 
 def crop_iterations(plan: FramePlan, painter: _Painter, settings: PaintSettings) -> list[int]:

@@ -81,6 +81,20 @@ def picture_sums(vgg: VGG19Features, dtype: torch.dtype | None, image: torch.Ten
     return whole, cores
 
 
+@torch.no_grad()
+def crop_sums(vgg: VGG19Features, dtype: torch.dtype | None, image: torch.Tensor, tile: Tile,
+              layers: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """The Gram sums {layer: (C, C) float32} of ``tile``'s core, from a forward pass over its
+    extent (as the crop's own evaluations see it)."""
+    features = vgg(image[(..., *tile.pixels())], layers, dtype=dtype)
+    gram_dtype = torch.float32 if dtype in (None, torch.float16) else dtype
+    sums = {}
+    for name, f in features.items():
+        core = _positions_by_channels(core_of(f, tile, name, whole=False)).to(gram_dtype)
+        sums[name] = torch.bmm(core.transpose(1, 2), core)[0].float()
+    return sums
+
+
 def positions(height: int, width: int, layer: str) -> int:
     """N_l: positions of an H x W picture's map at ``layer``."""
     s = stride(layer)
@@ -90,12 +104,21 @@ def positions(height: int, width: int, layer: str) -> int:
 @dataclass
 class CropTerms:
     """What a crop's loss needs besides the network: the rest of the picture's Gram sums
-    {layer: (C, C)}, the picture's size, and the content's core features {layer: (1, C, h, w)}."""
+    {layer: (C, C)}, the picture's size, and the content's core features {layer: (1, C, h, w)}.
+
+    ``own``: the core is judged as a picture of its own (no rest; Gram and content
+    normalized by the core's positions) rather than as a part of the whole one."""
 
     rest: dict[str, torch.Tensor]
     height: int
     width: int
     content: dict[str, torch.Tensor]
+    own: bool = False
+
+    def positions(self, layer: str, core: int) -> int:
+        """N_l the terms are normalized by: the picture's positions, or the core's own
+        (``core``) when it is judged on its own."""
+        return max(1, core) if self.own else positions(self.height, self.width, layer)
 
 
 class CropNetwork(NetworkLoss):
@@ -113,8 +136,9 @@ class CropNetwork(NetworkLoss):
         # the core's content norm scaled to the picture's positions (see the module)
         self.content = {n: (terms.content[n].float(), w * core_positions[n]
                             / (terms.content[n].float().pow(2).sum().clamp_min(1e-12)
-                               * positions(terms.height, terms.width, n)))
+                               * terms.positions(n, core_positions[n])))
                         for n, w in content_weights.items()}
+        self.norms = {n: terms.positions(n, _count(tile.core(n))) for n in style_weights}
         self.sums: dict[str, torch.Tensor] = {}  # the last evaluation's core sums, per style layer
 
     def style_term(self, name: str, x: torch.Tensor, found: dict) -> torch.Tensor:
@@ -122,7 +146,7 @@ class CropNetwork(NetworkLoss):
         flat = _positions_by_channels(core_of(x, self.tile, name, whole=False)).to(self.gram_dtype)
         core = torch.bmm(flat.transpose(1, 2), flat).float()
         self.sums[name] = core[0].detach()
-        diff = (core + self.terms.rest[name]).div_(positions(self.terms.height, self.terms.width, name)).sub_(target)
+        diff = (core + self.terms.rest[name]).div_(self.norms[name]).sub_(target)
         found["style"] = diff
         return weight * diff.pow(2).sum()
 
@@ -132,7 +156,7 @@ class CropNetwork(NetworkLoss):
         if core.numel() == 0:  # a core thinner than this layer's stride has no position here
             return torch.zeros_like(output) if grad is None else grad
         flat = _positions_by_channels(core).to(self.gram_dtype)
-        n = positions(self.terms.height, self.terms.width, name)
+        n = self.norms[name]
         symmetric = ((found["style"] + found["style"].transpose(1, 2)) * (grad_style * 2 * self.style[name][1] / n))
         part = torch.bmm(flat, symmetric.to(self.gram_dtype))  # (1, hw, C)
         part = part.view(1, core.shape[2], core.shape[3], -1).permute(0, 3, 1, 2).to(self.dtype)
@@ -163,6 +187,11 @@ def content_core(vgg: VGG19Features, dtype: torch.dtype | None, content: torch.T
     with torch.no_grad():
         features = vgg(content[(..., *tile.pixels())], layers, dtype=dtype)
     return {n: core_of(f, tile, n, whole=False).clone() for n, f in features.items()}
+
+
+def _count(core: tuple[slice, slice]) -> int:
+    ys, xs = core
+    return max(0, ys.stop - ys.start) * max(0, xs.stop - xs.start)
 
 
 def deepest(layers: tuple[str, ...]) -> str:

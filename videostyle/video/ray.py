@@ -415,7 +415,8 @@ class _Driver:
             self.work.save(done.index, image, done.state, since_restart=done.since_restart, keep_states=self.keep,
                            keep_from=task.segment.start, draft=filing == "draft")
         if filing == "finished":
-            self.report.frame_done(done.index, done.seconds, done.image)
+            self.report.frame_done(done.index, done.seconds, done.image, cost=done.cost,
+                                   later=done.since_restart > 1)
 
     def _cancel(self) -> None:
         for stream in list(self.running):
