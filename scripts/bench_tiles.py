@@ -43,20 +43,20 @@ def _pictures(args: argparse.Namespace, width: int, height: int) -> tuple[np.nda
 
 
 def _gradient(stylizer, content: torch.Tensor, x: torch.Tensor, plan) -> tuple[float, torch.Tensor]:
-    stylizer._tile_plan = lambda h, w: plan
+    stylizer.memory.plan = lambda h, w: plan
     try:
         x = x.clone().requires_grad_(True)
-        loss, _ = stylizer._loss_fn(content, None, {})(x)
+        loss, _ = stylizer.objective(content)(x)
         loss.backward()
     finally:
-        del stylizer._tile_plan
+        del stylizer.memory.plan
     return float(loss.detach()), x.grad
 
 
 def agreement(args: argparse.Namespace, size: int, core: int, halos: list[int]) -> list[dict]:
     """Gradient and loss errors of the tiled evaluation for each halo at one size."""
     from videostyle.config import StyleConfig
-    from videostyle.engine import tiles
+    from videostyle.engine import tiling
     from videostyle.engine.optimize import Stylizer
     from videostyle.engine.tensors import frame_to_tensor
 
@@ -74,8 +74,8 @@ def agreement(args: argparse.Namespace, size: int, core: int, halos: list[int]) 
         # the Gram pass on the whole picture and the layers after --split taken from it, as the
         # planner does where they fit (none: every layer recomputed per tile, the Gram pass tiled too)
         split = None if args.split == "none" else args.split
-        gram = tiles.grid(height, width, max(height, width) + 16, halo) if split else ()
-        plan = tiles.TilePlan(height, width, core, halo, 50, tiles.grid(height, width, core, halo), gram, split)
+        gram = tiling.grid(height, width, max(height, width) + 16, halo) if split else ()
+        plan = tiling.TilePlan(height, width, core, halo, 50, tiling.grid(height, width, core, halo), gram, split)
         with Timer() as timer:
             tiled_loss, tiled_grad = _gradient(stylizer, content, x, plan)
         rows.append({"size": f"{width}x{height}", "core": core, "halo": halo, "tiles": len(plan.tiles), "split": split,
@@ -108,7 +108,7 @@ def child(args: argparse.Namespace) -> None:
     config = StyleConfig(iterations=args.iterations, scales=1, max_memory=memory, tile=args.tile,
                          precision=args.precision)
     stylizer = Stylizer([style], config)
-    plan = stylizer._tile_plan(height, width)
+    plan = stylizer.memory.plan(height, width)
     seen: list[tuple[int, float]] = []
     marks: dict[int, tuple[float, float]] = {}  # iteration -> (wall, CPU) seconds at its first evaluation
     evaluations = [0]
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-memory", default=None)
     p.add_argument("--tile", type=int, default=None)
     p.add_argument("--precision", default="auto")
-    p.add_argument("--split", default="none", help="halo/agree: pool1|pool2|pool3|none (see tiles.SPLITS)")
+    p.add_argument("--split", default="none", help="halo/agree: pool1|pool2|pool3|none (see memory.SPLITS)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (1: CPU time free of spin-waiting)")
     p.add_argument("--repeat", type=int, default=1, help="run: rounds over the --memory settings")
     p.add_argument("--save", default=None, help="run: folder for the results; child: the result's file")
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "halo":
         agreement(args, args.size or 192, args.core or 64, [int(h) for h in args.halos.split(",")])
     elif args.mode == "agree":
-        from videostyle.engine.tiles import HALO
+        from videostyle.engine.tiling import HALO
 
         agreement(args, args.size or 512, args.core or 256, [HALO])
     elif args.mode == "child":

@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     stylizer = Stylizer([style], StyleConfig(max_memory=parse_bytes("--max-memory", args.max_memory), scales=1))
     temporal = TemporalStylizer(stylizer, TemporalConfig())
     print(describe(stylizer))
-    plan = stylizer._tile_plan(height, width)
-    estimate = stylizer.memory_needed(height, width) / 2**30
+    plan = stylizer.memory.plan(height, width)
+    estimate = stylizer.memory.needed(height, width) / 2**30
     print(f"{width}x{height} under --max-memory {args.max_memory}: {len(plan.tiles) if plan else 'no'} tiles, "
-          f"estimate {estimate:.2f} GiB besides the {stylizer._held / 2**30:.2f} GiB held before", flush=True)
+          f"estimate {estimate:.2f} GiB besides the {stylizer.memory.held / 2**30:.2f} GiB held before", flush=True)
     say("ready")
     temporal.next(frames[0], iterations=1)
     say("frame 1 (1 iteration)")

@@ -46,6 +46,11 @@ def test_a_name_exported_from_the_wrong_module_is_caught():
     assert _wrongly_exported("Stylizer=config", "ClipConfig=video.job") == "['ClipConfig', 'Stylizer']"
 
 
+def test_the_old_name_look_still_imports_and_says_what_replaced_it():
+    with pytest.warns(DeprecationWarning, match="use videostyle.FrameTargets"):
+        assert videostyle.Look is videostyle.FrameTargets
+
+
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'Stylise'"):
         videostyle.Stylise  # noqa: B018

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from cli_text import cli_text, raises_cli
 
 from videostyle.engine import devices
 from videostyle.errors import BadOption
@@ -26,8 +27,9 @@ def test_asking_for_a_missing_accelerator_says_what_to_use_instead(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(devices, "_mps_available", lambda: False)
     for name in ("cuda", "cuda:1", "mps"):
-        with pytest.raises(BadOption, match="--device cpu or auto"):
+        with raises_cli(BadOption, "--device cpu or auto") as caught:
             devices.resolve_device(name)
+        assert caught.value.settings == ["device"]  # a reference, which each front-end words
     with pytest.raises(BadOption, match="unknown device"):
         devices.resolve_device("tpu")
 
@@ -67,7 +69,7 @@ def test_cuda_n_is_checked_against_the_gpus_torch_sees(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert devices.resolve_device("cuda:1") == torch.device("cuda:1")
-    with pytest.raises(BadOption, match=r"--device cuda:2: torch sees 2 CUDA GPUs \(cuda:0 to cuda:1\)"):
+    with raises_cli(BadOption, r"--device cuda:2: torch sees 2 CUDA GPUs \(cuda:0 to cuda:1\)"):
         devices.resolve_device("cuda:2")
 
 
@@ -84,26 +86,27 @@ def test_a_size_that_does_not_fit_is_tiled_and_one_that_cannot_is_refused(monkey
     import re
 
     from videostyle.config import StyleConfig
-    from videostyle.engine import optimize, tiles
+    from videostyle.engine import memory, optimize, tiling
 
     stylizer = optimize.Stylizer([style_image], StyleConfig(device="cpu", precision="fp32"))
-    whole = stylizer._untiled_memory(768, 1024)  # what it needs whole (not planning this size yet)
+    whole = stylizer.memory.untiled(768, 1024)  # what it needs whole (not planning this size yet)
     free = whole // 2
-    monkeypatch.setattr(optimize, "free_memory", lambda device: free)
+    monkeypatch.setattr(memory, "free_memory", lambda device: free)
     stylizer.check_memory(384, 512)  # a quarter of the memory: fits whole
-    assert stylizer._tile_plan(384, 512) is None
+    assert stylizer.memory.plan(384, 512) is None
     stylizer.check_memory(768, 1024)  # half: runs in tiles (see tiles.py)
-    plan = stylizer._tile_plan(768, 1024)
-    assert plan is not None and len(plan.tiles) > 1 and stylizer.memory_needed(768, 1024) <= free
-    smallest = tiles.grid(768, 1024, tiles.MIN_CORE, tiles.HALO)
-    least = tiles.tiled_bytes(tiles.TilePlan(768, 1024, tiles.MIN_CORE, tiles.HALO, tiles.MIN_HISTORY, smallest),
-                              layers=("relu4_2", "relu5_1"), content_layers=("relu4_2",),
-                              image_buffers=optimize.IMAGE_BUFFERS, lbfgs=True)
+    plan = stylizer.memory.plan(768, 1024)
+    assert plan is not None and len(plan.tiles) > 1 and stylizer.memory.needed(768, 1024) <= free
+    smallest = tiling.grid(768, 1024, tiling.MIN_CORE, tiling.HALO)
+    least = memory.tiled_bytes(tiling.TilePlan(768, 1024, tiling.MIN_CORE, tiling.HALO, memory.MIN_HISTORY, smallest),
+                               layers=("relu4_2", "relu5_1"), content_layers=("relu4_2",),
+                               image_buffers=memory.IMAGE_BUFFERS, lbfgs=True)
     free = least * 9 // 10  # not even the smallest tiles fit: refused, naming a size that does
     # a new job (a Stylizer plans each size once, so the same one keeps its first plan)
     stylizer = optimize.Stylizer([style_image], StyleConfig(device="cpu", precision="fp32"))
-    with pytest.raises(BadOption, match=r"--size 1024: .* the largest size that fits is about --size") as caught:
+    with raises_cli(BadOption, r"--size 1024: .* the largest size that fits is about --size") as caught:
         stylizer.check_memory(768, 1024)
-    fit = int(re.search(r"--size (\d+)$", str(caught.value)).group(1))
+    assert caught.value.settings == ["size"]
+    fit = int(re.search(r"--size (\d+)$", cli_text(caught.value)).group(1))
     assert 32 <= fit < 1024 and fit % 16 == 0
-    assert stylizer.memory_needed(fit * 3 // 4, fit) <= free
+    assert stylizer.memory.needed(fit * 3 // 4, fit) <= free

@@ -20,18 +20,34 @@ STRONG = dict(CPU, style_weight=100.0)
 
 
 # -- network --------------------------------------------------------------------------------
-def test_vgg_returns_requested_layers_and_stops_at_the_deepest():
+def test_vgg_returns_requested_layers_and_stops_at_the_deepest(monkeypatch):
+    from videostyle.engine import vgg as network
+
     vgg = load_vgg19()
     ran: list[str] = []
-    hooks = [m.register_forward_hook(lambda mod, i, o, n=n: ran.append(n)) for n, m in vgg.layers.items()]
-    try:
-        out = vgg(torch.rand(1, 3, 32, 32), ["relu1_1", "relu2_1"])
-    finally:
-        for h in hooks:
-            h.remove()
+    step = network.forward_layer
+
+    def recording(layer, *args, **kwargs):
+        ran.append(layer.name)
+        return step(layer, *args, **kwargs)
+
+    monkeypatch.setattr(network, "forward_layer", recording)
+    out = vgg(torch.rand(1, 3, 32, 32), ["relu1_1", "relu2_1"])
     assert set(out) == {"relu1_1", "relu2_1"}
     assert out["relu2_1"].shape == (1, 128, 16, 16)
     assert ran[-1] == "relu2_1" and len(ran) == LAYER_NAMES.index("relu2_1") + 1
+
+
+def test_the_layer_walk_knows_every_layer_s_shape():
+    """The shapes the memory model counts (vgg.LAYERS) are the ones the network puts out, at
+    sizes that pools floor."""
+    from videostyle.engine.vgg import LAYERS
+
+    vgg = load_vgg19()
+    out = vgg(torch.rand(1, 3, 37, 53), LAYER_NAMES)
+    for layer in LAYERS:
+        assert out[layer.name].shape == (1, layer.channels, *layer.size(37, 53)), layer
+    assert [layer.stride for layer in LAYERS if layer.name in ("relu1_1", "pool1", "relu5_1")] == [1, 2, 16]
 
 
 def test_vgg_is_frozen_and_loaded_once():
@@ -73,6 +89,16 @@ def test_total_variation_is_zero_for_a_flat_image_and_positive_otherwise():
     assert losses.total_variation(torch.rand(1, 3, 8, 8)).item() > 0
 
 
+def test_total_variation_by_hand_is_autograds():
+    """The tiled evaluation's TV (value and gradient written by hand) is the plain function's."""
+    x = torch.rand(1, 3, 9, 7, dtype=torch.float64, requires_grad=True)
+    (2.5 * losses.total_variation(x)).backward()
+    grad = torch.zeros_like(x)
+    value = losses.total_variation_into(x.detach().clone(), grad, 2.5)
+    assert float(value) == pytest.approx(2.5 * float(losses.total_variation(x.detach())), rel=1e-12)
+    assert torch.allclose(grad, x.grad)
+
+
 def test_temporal_loss_ignores_masked_pixels():
     x, prev = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
     assert losses.temporal_loss(x, prev, torch.zeros(1, 1, 8, 8)).item() == 0
@@ -92,7 +118,8 @@ def test_loss_goes_down_and_style_distance_drops(content_image, style_image):
     result = stylizer.stylize(content_image, callback=reports.append)
     assert reports[-1].loss < 0.5 * reports[0].loss
     assert stylizer.style_distance(result) < 0.6 * stylizer.style_distance(content_image)
-    assert result.shape == (1, 3, 48, 64) and result.min() >= 0 and result.max() <= 1
+    assert result.shape == (1, 3, 48, 64) and result.dtype == torch.float32 and not result.requires_grad
+    assert (result - frame_to_tensor(content_image)).abs().mean() > 0.01  # painted, not the photo handed back
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
@@ -162,9 +189,9 @@ def test_too_small_a_picture_is_a_clear_error(style_image):
 
 def test_style_targets_are_computed_once_per_size(content_image, style_image):
     stylizer = Stylizer([style_image], StyleConfig(iterations=1, **CPU))
-    first = stylizer.style_targets(48, 64)
+    first = stylizer.targets.fixed(48, 64)
     stylizer.stylize(content_image)
-    assert stylizer.style_targets(48, 64) is first
+    assert stylizer.targets.fixed(48, 64) is first
 
 
 def test_strength_is_monotone_from_the_photo_to_the_painting(content_image, style_image):

@@ -11,6 +11,7 @@ from videostyle.config import StyleConfig
 from videostyle.engine import losses
 from videostyle.engine.optimize import Stylizer
 from videostyle.engine.tensors import frame_to_tensor
+from videostyle.engine.terms import NetworkTerms, network_terms
 
 
 def _textbook_loss(stylizer: Stylizer, x: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
@@ -51,7 +52,7 @@ def test_loss_and_gradient_match_the_float32_textbook(precision):
         loss.backward()
         return float(loss.detach()), x.grad.flatten()
 
-    fast = stylizer._loss_fn(content, None, {})
+    fast = stylizer.objective(content)
     ours, our_grad = loss_and_grad(lambda x: fast(x)[0])
     reference, ref_grad = loss_and_grad(lambda x: _textbook_loss(stylizer, x, content))
     cosine = float(torch.nn.functional.cosine_similarity(our_grad, ref_grad, dim=0))
@@ -77,6 +78,16 @@ def test_gram_gradient_is_autograds_in_any_layout():
         assert torch.allclose(ours, f.grad)
 
 
+def _through_autograd(terms: NetworkTerms, features: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The network's terms (content and Gram, engine/terms.py) on ``VGG19Features.forward``'s
+    features, differentiated by autograd: what the hand-written backward must reproduce."""
+    total = sum(term.value(features[n], term.target)[0] for n, term in terms.content.items())
+    for n, grams in terms.style.items():
+        for gram in grams:
+            total = total + gram.value(gram.statistic(features[n]))[0]
+    return total  # type: ignore[return-value]
+
+
 @pytest.mark.parametrize(("content_layers", "style_layers", "pooling"), [
     (("conv4_2",), ("relu1_1", "pool2", "conv3_1"), "max"),  # conv and pool outputs as features
     (("relu3_1",), ("relu1_1", "relu3_1"), "avg"),  # one layer in both terms, average pooling
@@ -87,19 +98,19 @@ def test_the_hand_written_backward_is_autograds_for_any_layers(content_layers, s
     stylizer = Stylizer([stripes(64, 64)], config)
     content = frame_to_tensor(scene(64, 48))
     x0 = (content + 0.05 * torch.randn(content.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
-    targets = stylizer.style_targets(48, 64)
     with torch.no_grad():
         content_features = stylizer.vgg(content, content_layers)
-    fast = stylizer._loss_fn(content, None, {})
+    terms = network_terms(size=(48, 64), dtype=None, content=content_features, targets=stylizer.targets.fixed(48, 64),
+                          content_weights=dict.fromkeys(content_layers, config.content_weight / len(content_layers)),
+                          style_weights={n: config.effective_style_weight * w
+                                         for n, w in config.layer_weights().items()})
+    fast = stylizer.objective(content)
     x = x0.clone().requires_grad_(True)
     ours = fast(x)[0]
     ours.backward()
     our_grad = x.grad
     x = x0.clone().requires_grad_(True)
-    features = stylizer.vgg(x, content_layers + style_layers)
-    content_term = sum(losses.content_loss(features[n], content_features[n]) for n in content_layers)
-    reference = (content_term / len(content_layers) + config.effective_style_weight * sum(
-        w * losses.style_loss(features[n], targets[n]) for n, w in config.layer_weights().items()))
+    reference = _through_autograd(terms, stylizer.vgg(x, content_layers + style_layers))
     reference.backward()
     assert float(ours.detach()) == pytest.approx(float(reference.detach()), rel=1e-4)
     assert float(torch.nn.functional.cosine_similarity(our_grad.flatten(), x.grad.flatten(), dim=0)) > 0.9999
@@ -114,9 +125,10 @@ def test_float16_keeps_its_gram_matrices_in_float32():
     content = frame_to_tensor(scene(64, 48))
     with torch.no_grad():
         features = stylizer.vgg(content, ("relu4_2",), dtype=torch.float16)
-    targets = stylizer.style_targets(48, 64)
-    network = NetworkLoss(stylizer.vgg, torch.float16, content_features=features, content_weights={"relu4_2": 1.0},
-                          targets=targets, style_weights=dict.fromkeys(targets, 1.0))
+    targets = stylizer.targets.fixed(48, 64)
+    terms = network_terms(size=(48, 64), dtype=torch.float16, content=features,
+                          content_weights={"relu4_2": 1.0}, targets=targets, style_weights=dict.fromkeys(targets, 1.0))
+    network = NetworkLoss(stylizer.vgg, torch.float16, terms)
     x = content.clone().requires_grad_(True)
     content_term, style_term = network(x)
     (content_term + style_term).backward()
@@ -130,7 +142,7 @@ def test_the_masked_backward_is_autograds(styles, soft):
     the textbook masked loss, a soft two-style mask and a hard one-style one (black: no style)."""
     from synthetic import blobs
 
-    from videostyle.engine.optimize import Look, mask_tensor
+    from videostyle.engine.targets import FrameTargets, mask_tensor
 
     config = StyleConfig(device="cpu", precision="fp32", style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1"))
     stylizer = Stylizer([stripes(64, 64), blobs(64, 64)][:styles], config)
@@ -138,7 +150,7 @@ def test_the_masked_backward_is_autograds(styles, soft):
     x0 = (content + 0.05 * torch.randn(content.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
     xx = torch.linspace(-3, 3, 64)[None, :].expand(48, 64)
     mask = (torch.sigmoid(xx) if soft else (xx > 0.5).float()).numpy()
-    fast = stylizer._loss_fn(content, None, {}, Look(mask=mask))
+    fast = stylizer.objective(content, targets=FrameTargets(mask=mask))
     x = x0.clone().requires_grad_(True)
     ours = fast(x)[0]
     ours.backward()
@@ -149,9 +161,9 @@ def test_the_masked_backward_is_autograds(styles, soft):
         content_features = stylizer.vgg(content, config.content_layers)
     x = x0.clone().requires_grad_(True)
     features = stylizer.vgg(x, config.content_layers + config.style_layers)
-    reference = sum(losses.content_loss(features[n], content_features[n]) for n in config.content_layers)
+    reference = sum(losses.relative_error(features[n], content_features[n]) for n in config.content_layers)
     for region, index in regions:
-        grams = stylizer.style_grams(48, 64)[index]
+        grams = stylizer.targets.per_style(48, 64)[index]
         for name, weight in config.layer_weights().items():
             f = features[name]
             m = torch.nn.functional.adaptive_avg_pool2d(region, f.shape[-2:])
@@ -164,5 +176,5 @@ def test_the_masked_backward_is_autograds(styles, soft):
     assert float(ours.detach()) == pytest.approx(float(reference.detach()), rel=1e-4)
     assert float(torch.nn.functional.cosine_similarity(our_grad.flatten(), x.grad.flatten(), dim=0)) > 0.9999
     assert float(our_grad.norm() / x.grad.norm()) == pytest.approx(1, abs=1e-3)
-    unmasked = stylizer._loss_fn(content, None, {})(x0)[1]["style"]
+    unmasked = stylizer.objective(content)(x0)[1]["style"]
     assert abs(float(fast(x0)[1]["style"]) - float(unmasked)) > 1e-3  # the mask changes the loss

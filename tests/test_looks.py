@@ -15,10 +15,10 @@ from synthetic import blobs, make_clip, scene, stripes, write_rgb
 from videostyle.cli import main
 from videostyle.cli.parser import build_parser
 from videostyle.config import ScheduleEntry, StyleConfig, StyleSchedule, style_weight_for_strength
-from videostyle.engine.looks import look_at
-from videostyle.engine.optimize import Look, Stylizer
+from videostyle.engine.optimize import Stylizer
+from videostyle.engine.targets import FrameTargets, StyleTargets, targets_at
 from videostyle.errors import BadOption
-from videostyle.video.looks import FrameLooks
+from videostyle.video.targets import ClipTargets
 
 FAST = ["--size", "32", "-n", "1", "--first-iterations", "1", "--device", "cpu", "-q"]
 
@@ -27,13 +27,13 @@ def two(start: float = 2.0, **kw) -> StyleSchedule:
     return StyleSchedule(entries=(ScheduleEntry(0.0, (1.0, 0.0)), ScheduleEntry(start, (0.0, 1.0))), **kw)
 
 
-def record_looks(monkeypatch) -> list[Look | None]:
-    """Every Stylizer.stylize call's ``look``, in call order, while the calls still run."""
-    seen: list[Look | None] = []
+def record_targets(monkeypatch) -> list[FrameTargets | None]:
+    """Every Stylizer.stylize call's ``targets``, in call order, while the calls still run."""
+    seen: list[FrameTargets | None] = []
     stylize = Stylizer.stylize
 
     def recording(self, content, **kw):
-        seen.append(kw.get("look"))
+        seen.append(kw.get("targets"))
         return stylize(self, content, **kw)
 
     monkeypatch.setattr(Stylizer, "stylize", recording)
@@ -54,7 +54,7 @@ def test_a_transition_blends_in_equal_steps_and_holds_on_either_side():
 def test_per_shot_takes_the_next_entry_at_each_cut_and_wraps():
     schedule = StyleSchedule(entries=(ScheduleEntry(0.0, (1.0, 0.0)), ScheduleEntry(0.0, (0.0, 1.0))),
                              per_shot=True)
-    looks = FrameLooks(schedule, StyleConfig(), fps=10.0, cuts=[3, 6])
+    looks = ClipTargets(schedule, StyleConfig(), fps=10.0, cuts=[3, 6])
     assert [looks(i).weights for i in (0, 2, 3, 5, 6, 9)] == [(1.0, 0.0)] * 2 + [(0.0, 1.0)] * 2 + [(1.0, 0.0)] * 2
 
 
@@ -62,13 +62,13 @@ def test_a_strength_ramp_is_log_linear_in_the_style_weight_and_monotone():
     schedule = StyleSchedule(entries=(ScheduleEntry(0.0, (1.0,)),), strengths=((1.0, 0.25), (3.0, 0.75)))
     assert schedule.strength_at(0.0) == 0.25 and schedule.strength_at(2.0) == pytest.approx(0.5)
     assert schedule.strength_at(9.0) == 0.75
-    weights = [look_at(schedule, StyleConfig(), t / 10).style_weight for t in range(0, 40)]
+    weights = [targets_at(schedule, StyleConfig(), t / 10).style_weight for t in range(0, 40)]
     assert all(b >= a for a, b in zip(weights, weights[1:], strict=False))
     logs = [math.log(style_weight_for_strength(schedule.strength_at(t))) for t in (1.0, 1.5, 2.0, 2.5, 3.0)]
     steps = np.diff(logs)
     assert np.allclose(steps, steps[0])  # equal steps in log(weight) for equal steps in time
-    with pytest.raises(BadOption, match="--style-weight"):
-        look_at(schedule, StyleConfig(style_weight=3.0), 0.0)
+    with raises_cli(BadOption, "--style-weight"):
+        targets_at(schedule, StyleConfig(style_weight=3.0), 0.0)
 
 
 @pytest.mark.parametrize(("make", "word"), [
@@ -126,13 +126,13 @@ def test_the_command_line_builds_the_schedule(tmp_path, monkeypatch):
 
 def test_blended_targets_are_the_fixed_blend_and_an_unscheduled_run_never_blends(monkeypatch):
     stylizer = Stylizer([stripes(32, 32), blobs(32, 32)], StyleConfig(device="cpu", precision="fp32"))
-    fixed = stylizer.style_targets(32, 32)
-    for layer, gram in stylizer.blended_targets(32, 32, (0.5, 0.5)).items():
+    fixed = stylizer.targets.fixed(32, 32)
+    for layer, gram in stylizer.targets.blended(32, 32, (0.5, 0.5)).items():
         assert torch.allclose(gram, fixed[layer])
-    single = stylizer.blended_targets(32, 32, (1.0, 0.0))
-    assert all(torch.equal(single[n], stylizer.style_grams(32, 32)[0][n]) for n in single)
+    single = stylizer.targets.blended(32, 32, (1.0, 0.0))
+    assert all(torch.equal(single[n], stylizer.targets.per_style(32, 32)[0][n]) for n in single)
     calls = []
-    monkeypatch.setattr(Stylizer, "blended_targets", lambda self, *a: calls.append(a))
+    monkeypatch.setattr(StyleTargets, "blended", lambda self, *a: calls.append(a))
     stylizer.stylize(scene(32, 32), iterations=1)
     assert not calls
 
@@ -143,7 +143,7 @@ def test_a_scheduled_clip_gives_each_frame_its_look_and_resume_sees_a_changed_sc
     write_rgb(tmp_path / "a.png", stripes(32, 32))
     write_rgb(tmp_path / "b.png", blobs(32, 32))
     monkeypatch.chdir(tmp_path)
-    seen = record_looks(monkeypatch)
+    seen = record_targets(monkeypatch)
     argv = ["video", "in.mp4", "-o", "out.mp4", "--style", "a.png", "--style", "b.png@0.1",
             "--transition", "0.3", "--strength", "0.2@0", "--strength", "0.6@0.5", "--keep-work", *FAST]
     assert main(argv) == 0
@@ -184,7 +184,7 @@ def test_video_masks_follow_the_frames_and_bad_ones_are_refused(tmp_path):
     assert masks.frames.shape == (4, 16, 24) and masks.at(3).min() >= 0 and masks.at(3).max() <= 1
     with pytest.raises(BadInput, match="4 frame"):
         read_mask(tmp_path / "mask.mp4", 24, 16, frames=6, styles=1)
-    write_rgb(tmp_path / "white.png", np.full((8, 8, 3), 255, np.uint8))
+    write_rgb(tmp_path / "white.png", np.full((8, 12, 3), 255, np.uint8))  # the output's shape
     assert read_mask(tmp_path / "white.png", 24, 16, frames=6, styles=1).at(5).min() == 1.0
     with pytest.raises(BadInput, match="all one value"):
         read_mask(tmp_path / "white.png", 24, 16, styles=2)
@@ -242,7 +242,7 @@ def test_per_shot_styles_switch_at_the_cut_found_before_any_work(tmp_path, monke
     write_rgb(tmp_path / "a.png", stripes(32, 32))
     write_rgb(tmp_path / "b.png", blobs(32, 32))
     monkeypatch.chdir(tmp_path)
-    seen = record_looks(monkeypatch)
+    seen = record_targets(monkeypatch)
     assert main(["video", "frames", "-o", "out/", "--style", "a.png", "--style", "b.png", "--style-per-shot",
                  *FAST]) == 0
     assert [look.weights for look in seen] == [(1.0, 0.0)] * 3 + [(0.0, 1.0)] * 3

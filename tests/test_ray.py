@@ -116,11 +116,11 @@ def test_a_strength_ramp_on_two_workers_gives_each_frame_its_own_look(runtime, m
     unscheduled ones."""
     from videostyle.config import ScheduleEntry, StyleSchedule
     from videostyle.io import probe
-    from videostyle.video.looks import FrameLooks
+    from videostyle.video.targets import ClipTargets
 
     ramp = StyleSchedule(entries=(ScheduleEntry(0.0, (1.0,)),), strengths=((0.0, 0.0), (1.0, 1.0)))
     frames = run(media, tmp_path / "out", schedule=ramp)
-    expected = planned(media, FrameLooks(ramp, STYLE, probe(media[0]).fps))
+    expected = planned(media, ClipTargets(ramp, STYLE, probe(media[0]).fps))
     assert same(frames, expected)
     assert not same(frames, reference)
 

@@ -233,8 +233,8 @@ def test_n_blends_into_the_next_style_over_a_second_instead_of_jumping():
     assert halfway == pytest.approx((0.5, 0.5))
     assert session._look(pressed + SWITCH_SECONDS * 1.5).weights == (0.0, 1.0) and session.switch is None
     # the stylizer is the same one throughout: the blend changes its targets, not its styles
-    mid = session.live.stylizer.blended_targets(32, 32, halfway)
-    ends = [session.live.stylizer.blended_targets(32, 32, w) for w in ((1.0, 0.0), (0.0, 1.0))]
+    mid = session.live.stylizer.targets.blended(32, 32, halfway)
+    ends = [session.live.stylizer.targets.blended(32, 32, w) for w in ((1.0, 0.0), (0.0, 1.0))]
     layer = next(iter(mid))
     expected = 0.5 * ends[0][layer] + 0.5 * ends[1][layer]
     assert float((mid[layer] - expected).abs().max()) < 1e-5 * float(expected.abs().max())

@@ -28,7 +28,7 @@ CONFIGS = (config.StyleConfig, config.TemporalConfig, config.ClipConfig, config.
 # A flag spelled in a message, e.g. "--size" (a command line shown as an example aside)
 FLAG = re.compile(r"(?<![\w-])--[a-z]")
 SHOWN_COMMAND_LINES = ("ray start --head", "make_samples.py --out")
-NO_FLAGS = ("video", "io", "live", "config.py", "errors.py", "web", "jobs")
+NO_FLAGS = ("engine", "video", "io", "live", "config.py", "errors.py", "web", "jobs")
 
 
 def _references(tree: ast.AST) -> list[tuple[int, str]]:

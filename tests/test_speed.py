@@ -3,6 +3,9 @@ computed ahead on a pool (the same results as one thread)."""
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -66,5 +69,38 @@ def test_a_segment_with_flow_workers_gives_the_frames_of_one_worker(monkeypatch)
     three = list(chain.stylize_segment(stylizer, frames, config=config))
     assert [f.index for f in three] == list(range(4))
     for a, b in zip(one, three, strict=True):
-        assert np.array_equal(a.image, b.image)
-        assert a.flow_wait >= 0 and b.flow_wait >= 0
+        assert np.array_equal(a.image, b.image) and np.array_equal(a.state, b.state)
+        assert (a.index, a.since_restart, a.cut) == (b.index, b.since_restart, b.cut)
+
+
+def _waiting_for_a_future(thread: int) -> bool:
+    """Whether ``thread`` is blocked in ``Future.result()``."""
+    frame = sys._current_frames().get(thread)
+    while frame is not None:
+        if frame.f_code.co_name == "result" and "concurrent" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_a_frame_reports_how_long_it_waited_for_its_flow(monkeypatch):
+    """The first flow is held back HOLD s once the frame loop waits for it: that frame's
+    flow_wait counts the hold; the first frame, which has no flow, waits for none."""
+    hold = 0.3
+    loop, real, calls = threading.get_ident(), chain.flow_and_cut, []
+
+    def held(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            deadline = time.monotonic() + 60
+            while not _waiting_for_a_future(loop) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(hold)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(chain, "flow_and_cut", held)
+    monkeypatch.setattr(chain, "flow_workers", lambda s: 1)
+    stylizer = Stylizer([stripes()], StyleConfig(device="cpu", precision="fp32"))
+    done = list(chain.stylize_segment(stylizer, panning_texture(3, step=2),
+                                      config=TemporalConfig(iterations=1, first_iterations=1)))
+    assert done[1].flow_wait >= hold > done[0].flow_wait

@@ -1,5 +1,5 @@
-"""Tiled optimization (engine/tiles.py): the tiled gradient is the untiled one, on tiny pictures
-with the real weights, in fp32 on the CPU."""
+"""Tiled optimization (engine/tiles.py, planned by engine/memory.py): the tiled gradient is
+the untiled one, on tiny pictures with the real weights, in fp32 on the CPU."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from synthetic import scene, stripes
 from videostyle.cli.options import image_request
 from videostyle.cli.parser import build_parser
 from videostyle.config import StyleConfig, parse_bytes
-from videostyle.engine import tiles
+from videostyle.engine import memory, tiles, tiling
 from videostyle.engine.optimize import Stylizer
 from videostyle.engine.tensors import frame_to_tensor, resize_frame
+from videostyle.engine.vgg import LAYER
 from videostyle.errors import BadOption
 
 CPU = dict(device="cpu", precision="fp32")
@@ -37,15 +38,15 @@ def setup() -> Setup:
 
 
 def _loss_and_grad(stylizer: Stylizer, content: torch.Tensor, x: torch.Tensor,
-                   plan: tiles.TilePlan | None) -> tuple[float, torch.Tensor]:
-    stylizer._tile_plan = lambda h, w: plan  # type: ignore[method-assign]
+                   plan: tiling.TilePlan | None) -> tuple[float, torch.Tensor]:
+    stylizer.memory.plan = lambda h, w: plan  # type: ignore[method-assign]
     try:
-        loss_of = stylizer._loss_fn(content, None, {})
+        loss_of = stylizer.objective(content)
         x = x.clone().requires_grad_(True)
         loss, _terms = loss_of(x)
         loss.backward()
     finally:
-        del stylizer._tile_plan
+        del stylizer.memory.plan
     assert x.grad is not None
     return float(loss.detach()), x.grad
 
@@ -55,8 +56,8 @@ def _error(halo: int, setup: Setup, split: str | None = None, gram_core: int | N
     the Gram pass in ``gram_core`` px cores (None: the same tiles), the layers after ``split``
     taken from it."""
     stylizer, content, x, (loss, grad) = setup
-    gram = tiles.grid(H, W, gram_core, halo) if gram_core else ()
-    plan = tiles.TilePlan(H, W, 64, halo, 50, tiles.grid(H, W, 64, halo), gram, split)
+    gram = tiling.grid(H, W, gram_core, halo) if gram_core else ()
+    plan = tiling.TilePlan(H, W, 64, halo, 50, tiling.grid(H, W, 64, halo), gram, split)
     assert len(plan.tiles) == 3
     tiled_loss, tiled_grad = _loss_and_grad(stylizer, content, x, plan)
     return float((tiled_grad - grad).abs().max() / grad.abs().max()), abs(tiled_loss - loss) / loss
@@ -64,7 +65,7 @@ def _error(halo: int, setup: Setup, split: str | None = None, gram_core: int | N
 
 @pytest.mark.parametrize("split, gram_core", [(None, None), ("pool1", 192), ("pool3", 96)])
 def test_tiled_gradient_equals_the_untiled_one(setup, split, gram_core):
-    grad_error, loss_error = _error(tiles.HALO, setup, split, gram_core)
+    grad_error, loss_error = _error(tiling.HALO, setup, split, gram_core)
     assert grad_error <= 1e-3 and loss_error <= 1e-4
 
 
@@ -74,10 +75,43 @@ def test_a_too_small_halo_is_measurably_wrong(setup, split, gram_core):
     assert grad_error > 1e-2
 
 
+def test_tiles_evaluated_beside_fixed_gram_sums_of_the_others_add_up(setup):
+    """The partial evaluation a changed region needs: the Gram sums of the other tiles computed
+    once and held, only some tiles run. With the sums of tiles B held, tiles A give the whole
+    picture's style term; A's and B's content terms and gradients add up to the full tiled ones."""
+    from videostyle.engine.terms import network_terms
+
+    stylizer, content, x, _ = setup
+    cfg = stylizer.config
+    cells = tiling.grid(H, W, 64, tiling.HALO)
+    full = tiling.TilePlan(H, W, 64, tiling.HALO, 50, cells)
+    features, norms = tiles.content_features(stylizer.vgg, None, content, cfg.content_layers, full)
+    terms = network_terms(size=(H, W), dtype=None, content=features, content_norms=norms,
+                          content_weights=dict.fromkeys(cfg.content_layers, cfg.content_weight),
+                          style_weights=cfg.layer_weights(), targets=stylizer.targets.fixed(H, W))
+
+    def evaluate(optimized: tuple[tiling.Tile, ...], held: tuple[tiling.Tile, ...]):
+        fixed = tiles.gram_sums(stylizer.vgg, None, x, cfg.style_layers, held) if held else None
+        plan = tiling.TilePlan(H, W, 64, tiling.HALO, 50, optimized)
+        return tiles.TiledLoss(stylizer.vgg, None, plan, terms, fixed=fixed).evaluate(x)
+
+    content_all, style_all, grad_all = evaluate(cells, ())
+    content_a, style_a, grad_a = evaluate(cells[:1], cells[1:])
+    content_b, style_b, grad_b = evaluate(cells[1:], cells[:1])
+    assert float(style_a) == pytest.approx(float(style_all), rel=1e-5) == float(style_b)
+    assert float(content_a + content_b) == pytest.approx(float(content_all), rel=1e-5)
+    assert 0 < float(content_a) < float(content_all)
+    assert torch.allclose(grad_a + grad_b, grad_all, atol=1e-6 * float(grad_all.abs().max()))
+    ys, xs = cells[0].pixels()
+    outside = grad_a.clone()
+    outside[..., ys, xs] = 0
+    assert not outside.any() and grad_a[..., ys, xs].abs().sum() > 0  # A's tiles move A's pixels only
+
+
 def test_grid_cores_partition_every_layer():
-    plan = tiles.grid(100, 200, 64, 32)
+    plan = tiling.grid(100, 200, 64, 32)
     for layer in ("relu1_1", "relu4_2", "relu5_1"):
-        s = tiles.stride(layer)
+        s = LAYER[layer].stride
         rows = {(t.y0, t.y1): t.core(layer)[0] for t in plan}
         assert sum(r.stop - r.start for r in rows.values()) == 100 // s
     assert all(t.ty0 % 16 == 0 and t.tx0 % 16 == 0 for t in plan)
@@ -100,20 +134,20 @@ def test_a_short_tiled_stylize_matches_the_untiled_one():
 def test_planning_tiles_only_what_does_not_fit():
     kw = dict(tile=None, layers=("relu4_2", "relu5_1"), content_layers=("relu4_2",), image_buffers=12,
               full_history=50, lbfgs=True)
-    assert tiles.plan_tiles(3072, 4096, budget=None, untiled=10**12, **kw) is None  # unknown: whole
-    assert tiles.plan_tiles(512, 512, budget=10**10, untiled=10**9, **kw) is None  # fits
-    plan = tiles.plan_tiles(3072, 4096, budget=6 * 2**30, untiled=45 * 10**9, **kw)
+    assert memory.plan_tiles(3072, 4096, budget=None, untiled=10**12, **kw) is None  # unknown: whole
+    assert memory.plan_tiles(512, 512, budget=10**10, untiled=10**9, **kw) is None  # fits
+    plan = memory.plan_tiles(3072, 4096, budget=6 * 2**30, untiled=45 * 10**9, **kw)
     assert plan is not None and plan.history < 50 and len(plan.tiles) > 1
-    assert tiles.tiled_bytes(plan, layers=kw["layers"], content_layers=kw["content_layers"], image_buffers=12,
-                             lbfgs=True) <= 6 * 2**30
-    assert tiles.plan_tiles(3072, 4096, budget=2**30, untiled=45 * 10**9, **kw) is None  # cannot work
+    assert memory.tiled_bytes(plan, layers=kw["layers"], content_layers=kw["content_layers"], image_buffers=12,
+                              lbfgs=True) <= 6 * 2**30
+    assert memory.plan_tiles(3072, 4096, budget=2**30, untiled=45 * 10**9, **kw) is None  # cannot work
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--tile", "100"], r"^--tile 100: must be a multiple of 16"),
     (["--tile", "8"], r"^--tile 8: must be at least 32"),
     (["--max-memory", "lots"], r"^--max-memory lots: give a size such as 4GB"),
-    (["--max-memory", "1M"], r"^--max-memory 1048576: must be at least"),
+    (["--max-memory", "1M"], r"^--max-memory 1 MB: must be at least 256 MB$"),
 ])
 def test_bad_tile_and_memory_options_are_one_line(argv, message):
     args = build_parser().parse_args(["image", "in.png", "-o", "out.png", "-s", "a.png", *argv])
@@ -134,23 +168,21 @@ def test_memory_sizes_parse_with_suffixes():
 
 
 def test_a_size_is_planned_once_per_stylizer_so_every_frame_evaluates_the_same_way(monkeypatch):
-    from videostyle.engine import optimize
-
     stylizer = Stylizer([stripes()], StyleConfig(device="cpu", precision="fp32"))
-    free = [stylizer.memory_needed(96, 128) * 10]
+    free = [stylizer.memory.needed(96, 128) * 10]
     reads: list[int] = []
 
     def free_memory(device):
         reads.append(1)
         return free[0]
 
-    monkeypatch.setattr(optimize, "free_memory", free_memory)
+    monkeypatch.setattr(memory, "free_memory", free_memory)
     stylizer.check_memory(96, 128)
-    first = stylizer._tile_plan(96, 128)
+    first = stylizer.memory.plan(96, 128)
     free[0] = 1  # memory runs short mid-job: the plan and the check made for the first frame hold
     for _ in range(3):
         stylizer.check_memory(96, 128)
-        assert stylizer._tile_plan(96, 128) is first
+        assert stylizer.memory.plan(96, 128) is first
     assert len(reads) <= 2  # the free memory was read for the first frame only
 
 
@@ -198,15 +230,15 @@ def test_a_flow_mode_video_counts_its_whole_frame_terms_in_the_plan():
     """A video frame's warp and temporal loss are whole-picture tensors beside the network's
     pass: a flow-mode TemporalStylizer reserves them, so --max-memory plans tiles for them."""
     from videostyle.config import TemporalConfig
-    from videostyle.engine.optimize import IMAGE_BUFFERS
-    from videostyle.engine.temporal import LONG_TERM_BUFFERS, TEMPORAL_BUFFERS, TemporalStylizer
+    from videostyle.engine.memory import IMAGE_BUFFERS, LONG_TERM_BUFFERS, TEMPORAL_BUFFERS
+    from videostyle.engine.temporal import TemporalStylizer
 
     still = Stylizer([stripes()], StyleConfig(device="cpu", precision="fp32"))
-    before = still.memory_needed(96, 128)
+    before = still.memory.needed(96, 128)
     TemporalStylizer(still, TemporalConfig(mode="warm"))
-    assert still.memory_needed(96, 128) == before  # warm mode holds nothing more than a still
+    assert still.memory.needed(96, 128) == before  # warm mode holds nothing more than a still
     TemporalStylizer(still, TemporalConfig(mode="flow", long_term=(2,)))
-    assert still.image_buffers == IMAGE_BUFFERS + TEMPORAL_BUFFERS + LONG_TERM_BUFFERS
-    assert still.memory_needed(96, 128) - before == 4 * 3 * 96 * 128 * (TEMPORAL_BUFFERS + LONG_TERM_BUFFERS)
+    assert still.memory.image_buffers == IMAGE_BUFFERS + TEMPORAL_BUFFERS + LONG_TERM_BUFFERS
+    assert still.memory.needed(96, 128) - before == 4 * 3 * 96 * 128 * (TEMPORAL_BUFFERS + LONG_TERM_BUFFERS)
     TemporalStylizer(still, TemporalConfig(mode="flow"))  # a bridge's own chain: the larger reservation holds
-    assert still.image_buffers == IMAGE_BUFFERS + TEMPORAL_BUFFERS + LONG_TERM_BUFFERS
+    assert still.memory.image_buffers == IMAGE_BUFFERS + TEMPORAL_BUFFERS + LONG_TERM_BUFFERS

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from synthetic import stripes, write_rgb
 
-pytest.importorskip("gradio", reason="the web extra is not installed")
+gr = pytest.importorskip("gradio", reason="the web extra is not installed")
 
 from videostyle.errors import BadOption  # noqa: E402
 from videostyle.web.app import _owner, _Page, build, enlarged, owner_token, use_cache  # noqa: E402
@@ -50,15 +50,26 @@ def test_an_upload_is_described_or_refused_in_one_line(page, tmp_path):
     assert page.inspect(None) == ""
 
 
-def test_starting_without_an_upload_or_with_a_bad_one_is_a_status_line(page, tmp_path):
+def _until_refused(updates) -> tuple[list, str]:
+    """The updates a handler yields before it raises its error, and the error's message."""
+    shown = []
+    with pytest.raises(gr.Error) as refused:
+        for update in updates:
+            shown.append(update)
+    return shown, refused.value.message
+
+
+def test_starting_without_an_upload_or_with_a_bad_one_is_a_status_line_then_an_error(page, tmp_path):
     out = {"status": "status"}
-    assert list(page.run_video(out, None, [BUNDLED_STYLE], "", 0.5, False, "preview", 0, 0, 64, "flow", "mp4",
-                               False, None, None)) == [{"status": "Error: upload a clip, a GIF or a picture first"}]
+    shown, error = _until_refused(page.run_video(out, None, [BUNDLED_STYLE], "", 0.5, False, "preview", 0, 0, 64,
+                                                 "flow", "mp4", False, None, None))
+    assert shown == [{"status": "Error: upload a clip, a GIF or a picture first"}]
+    assert error == "upload a clip, a GIF or a picture first"
     empty = tmp_path / "empty.gif"
     empty.write_bytes(b"")
-    (update,) = page.run_video(out, str(empty), [BUNDLED_STYLE], "", 0.5, False, "preview", 0, 0, 64, "flow",
-                               "gif", False, None, None)
-    assert update["status"] == "Error: empty.gif: file is empty (0 bytes)"
+    (update,), error = _until_refused(page.run_video(out, str(empty), [BUNDLED_STYLE], "", 0.5, False, "preview", 0,
+                                                     0, 64, "flow", "gif", False, None, None))
+    assert update["status"] == f"Error: {error}" == "Error: empty.gif: file is empty (0 bytes)"
 
 
 def test_small_results_are_enlarged_for_the_page_and_large_ones_kept():

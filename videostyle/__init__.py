@@ -21,7 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _EXPORTS = {
     "StyleConfig": "config",
-    "Style": "engine.optimize",
+    "Style": "engine.targets",
     "Stylizer": "engine.optimize",
     "Progress": "engine.optimize",
     "stylize_image": "engine.image",
@@ -30,7 +30,7 @@ _EXPORTS = {
     "ClipConfig": "config",
     "StyleSchedule": "config",
     "ScheduleEntry": "config",
-    "Look": "engine.optimize",
+    "FrameTargets": "engine.targets",
     "SegmentConfig": "config",
     "stylize_segment": "video.chain",
     "plan_segments": "video.plan",
@@ -48,10 +48,19 @@ _EXPORTS = {
     "VideostyleWarning": "errors",
 }
 
+# old names kept importable, with a DeprecationWarning: old name -> the name that replaced it
+_DEPRECATED = {"Look": "FrameTargets"}
+
 __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        import warnings
+
+        warnings.warn(f"videostyle.{name} is deprecated; use videostyle.{_DEPRECATED[name]}", DeprecationWarning,
+                      stacklevel=2)
+        return __getattr__(_DEPRECATED[name])
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value

@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .errors import BadOption, Part, S, SettingRef
+from .errors import BadOption, Part, S, SettingRef, echo
 
 # VGG19's convolutions per block; every conv is 3x3 and followed by a ReLU, every block by a
 # pool. The layer names are the choices of the content and style layers.
@@ -105,6 +105,7 @@ AUTO_SCALE_COARSEST = 256
 
 # -- a setting's declaration ----------------------------------------------------------------
 WHOLE, NUMBER, CHOICE, FLAG, TEXT, LIST = "whole", "number", "choice", "flag", "text", "list"
+BYTES = "bytes"  # a whole number of bytes, given as text such as 4GB (parse_bytes), shown as human_bytes
 Help = Part | tuple[Part, ...]
 
 
@@ -113,11 +114,13 @@ class Setting:
     """One setting, declared once.
 
     ``kind`` is ``whole`` (an int), ``number`` (a finite float), ``choice`` (one of
-    ``choices``), ``flag`` (a bool), ``text`` or ``list`` (a tuple: each item of kind
+    ``choices``), ``flag`` (a bool), ``bytes`` (an int, shown in human units), ``text`` or
+    ``list`` (a tuple: each item of kind
     ``items`` in the range; without ``items`` its dataclass checks them). ``optional``: None
     is a value too ("not set": automatic, the source's own, ...). ``defaults`` and ``helps``
     hold what differs per command (``image``, ``video``, ``webcam``, ``demo``, ``eval``,
-    ``serve``; ``page`` for the web page where it differs from the command line). ``help`` is
+    ``serve``; ``page`` for the web page where it differs from the command line), and so do
+    ``metavars``, so that each command's help shows only what it takes. ``help`` is
     parts, text and ``S.name`` references that each front-end words itself; ``{default}`` in
     it stands for the command's default. For a flag that is on by default, ``help`` says what
     turning it off does (the command line spells such a flag as its negative). ``label`` is
@@ -138,6 +141,7 @@ class Setting:
     optional: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)
     helps: Mapping[str, Help] = field(default_factory=dict)
+    metavars: Mapping[str, str] = field(default_factory=dict)
 
     def default_for(self, command: str | None = None) -> Any:
         """The default of this setting in ``command`` (None: the Python API's)."""
@@ -147,6 +151,10 @@ class Setting:
         """The default as a person reads it: ``relu4_2``, ``320``, ``auto``."""
         value = self.default_for(command)
         return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+    def metavar_for(self, command: str | None = None) -> str | None:
+        """How the command line shows this setting's value in ``command`` (what it takes there)."""
+        return self.metavars.get(command, self.metavar) if command else self.metavar
 
     def help_for(self, command: str | None = None) -> tuple[Part, ...]:
         """The help of this setting in ``command``, as parts (``{default}`` not yet filled in)."""
@@ -172,6 +180,8 @@ class Setting:
             check_whole(ref, value, at_least=_whole(limits["at_least"]), at_most=_whole(limits["at_most"]))
         elif self.kind == NUMBER:
             check_number(ref, value, **limits)
+        elif self.kind == BYTES:
+            check_bytes(ref, value, at_least=_whole(limits["at_least"]), at_most=_whole(limits["at_most"]))
         elif self.kind == CHOICE:
             check_choice(ref, value, self.choices)
 
@@ -198,9 +208,14 @@ def declared(name: str, command: str | None = None) -> Any:
 # -- the declarations -----------------------------------------------------------------------
 # what every command optimizes with (StyleConfig)
 _declare(
-    Setting("style", kind=TEXT, metavar="IMAGE[:WEIGHT][@T]", label="the style",
-            help="style image, optionally with a blend weight; repeat to blend styles. video: @T is the time in "
-                 "seconds from which it holds (default 0; blends of one time together)"),
+    Setting("style", kind=TEXT, metavar="IMAGE[:WEIGHT]", label="the style",
+            metavars={"video": "IMAGE[:WEIGHT][@T]", "webcam": "IMAGE"},
+            help="style image, optionally with a blend weight; repeat to blend styles",
+            helps={"video": "style image, optionally with a blend weight; repeat to blend styles. @T is the time in "
+                            "seconds from which it holds (default: with the one before, 0 for the first; styles "
+                            "of one time are blended; give them in time order)",
+                   "webcam": "style image; repeat for styles to switch between with n and p in the preview (the "
+                             "first is used without one)"}),
     Setting("iterations", kind=WHOLE, at_least=0, optional=True, label="Quality",
             defaults={"image": 300, "webcam": 10, "demo": AUTO},  # video: None, "auto"
             help="optimizer steps (default {default})",
@@ -231,13 +246,16 @@ _declare(
             help="coarse-to-fine passes, each twice the size of the last; 0 picks them by size so strokes look "
                  "alike at every size (default {default})"),
     Setting("min_scale_size", 64, WHOLE, at_least=1, help="smallest long side a coarse pass is run at"),
-    Setting("init", "content", TEXT, metavar="|".join((*INITS, "IMAGE")),
-            help="starting image; IMAGE with `videostyle image` only (default {default})"),
+    Setting("init", "content", TEXT, metavar="|".join(INITS), metavars={"image": "|".join((*INITS, "IMAGE"))},
+            help="what the first frame starts from (default {default})",
+            helps={"image": "starting image: the content, noise, or a picture of your own (default {default})"}),
     Setting("seed", 0, WHOLE, optional=True, help="random seed (default {default})"),
-    Setting("strength", 0.5, at_least=0, at_most=1, metavar="S[@T]", label="Style strength",
-            help=("how much style, 0 (the photo) to 1 (the strongest look); the same meaning at every size "
-                  "(default {default}). video: repeat S@T for a ramp between those times, e.g. ", S.strength,
-                  " 0@0 ", S.strength, " 0.5@3")),
+    Setting("strength", 0.5, at_least=0, at_most=1, metavar="S", metavars={"video": "S[@T]"}, label="Style strength",
+            help="how much style, 0 (the photo) to 1 (the strongest look); the same meaning at every size "
+                 "(default {default})",
+            helps={"video": ("how much style, 0 (the photo) to 1 (the strongest look); the same meaning at every "
+                             "size (default {default}). Repeat S@T for a ramp between those times, e.g. ",
+                             S.strength, " 0@0 ", S.strength, " 0.5@3")}),
     Setting("style_weight", at_least=0, optional=True, label="Style strength",
             help=("raw weight of the style loss; overrides ", S.strength)),
     Setting("content_weight", 1.0, at_least=0, help="(default {default})"),
@@ -259,7 +277,7 @@ _declare(
     Setting("tile", kind=WHOLE, at_least=2 * TILE_ALIGN, optional=True, metavar="PX",
             help=f"evaluate the network in tiles of PX px (a multiple of {TILE_ALIGN}), exact up to float error; "
                  "by default tiles are used only when the picture does not fit in memory"),
-    Setting("max_memory", kind=WHOLE, at_least=MIN_MEMORY, optional=True, metavar="SIZE",
+    Setting("max_memory", kind=BYTES, at_least=MIN_MEMORY, optional=True, metavar="SIZE",
             help="memory the job may use, e.g. 4GB (K/M/G are powers of 1024): larger pictures run in tiles "
                  "(default: what the device has free)"),
     Setting("force", False, FLAG, label="a new job", help="overwrite an existing output",
@@ -288,10 +306,11 @@ _declare(
             help="GIF loop count, 0 = forever (default {default})"),  # -1 plays once
     Setting("side_by_side", False, FLAG, label="Side by side", help="write original | stylized"),
     Setting("mask", kind=TEXT, optional=True, metavar="MASK", label="Region mask",
-            help="region mask: a picture, or a video or folder of frames following the frames one to one; white "
-                 "takes the first style, black the second (with one style black keeps the photo)",
-            helps={"image": "region mask picture (resized to the output): white takes the first style, black "
-                            "the second (with one style black keeps the photo)"}),
+            help="region mask: a picture (a GIF of one frame too), or a video or folder of frames following the "
+                 "frames one to one, fitted to the output; white takes the first style, black or transparent the "
+                 "second (with one style black keeps the photo)",
+            helps={"image": "region mask picture (fitted to the output): white takes the first style, black or "
+                            "transparent the second (with one style black keeps the photo)"}),
 )
 # how frames are tied together (TemporalConfig)
 _declare(
@@ -311,8 +330,8 @@ _declare(
                  "offset)"),
     Setting("carry_curvature", False, FLAG, help="a later frame starts from the last one's L-BFGS curvature pairs"),
     Setting("seamless_loop", False, FLAG, label="Seamless loop",
-            help="for clips and GIFs that loop: hand the last frames over to the first, so that the wrap from the "
-                 "last frame to the first is as steady as any other pair"),
+            help=("for clips and GIFs that loop: restylize the last ", S.overlap, " frames to lead into the first, "
+                  "so that the wrap from the last frame to the first is as steady as any other pair")),
     Setting("paint", "whole", CHOICE, choices=PAINT_MODES,
             help="flow mode: optimize every pixel of a later frame (whole), or only where the picture is new or "
                  "changed, new ground with a first frame's care (changed) (default {default})"),
@@ -422,7 +441,7 @@ def parse_frame_iterations(text: str | int | None) -> int | str | None:
     try:
         return int(text)
     except ValueError:
-        raise BadOption(S.iterations, f": {text!r} is neither a whole number nor auto") from None
+        raise BadOption(S.iterations, f": {echo(text)!r} is neither a whole number nor auto") from None
 
 
 def auto_scales(longest_side: int) -> int:
@@ -801,8 +820,12 @@ class Preset:
 
     def describe(self) -> str:
         """How the preset spends iterations, in words for the help and the page."""
+        return f"{self.describe_frames()}, {self.image_iterations} a picture"
+
+    def describe_frames(self) -> str:
+        """How the preset spends iterations on a clip's frames."""
         frame = f"{self.iterations}" if self.iterations is not None else f"auto (at most {self.max_iterations})"
-        return f"{frame} a frame, {self.first_iterations} the first, {self.image_iterations} a picture"
+        return f"{frame} a frame, {self.first_iterations} the first"
 
 
 # standard is what `videostyle demo` and `videostyle video` run (a frame stops when its loss
@@ -821,7 +844,14 @@ _declare(
             help=("iterations, as the web page's Quality: "
                   + "; ".join(f"{name} {preset.describe()}" for name, preset in PRESETS.items())
                   + f". Without it a video runs as {DEFAULT_PRESET} and a picture gets {STILL_ITERATIONS} (best); ",
-                  S.iterations, " and ", S.first_iterations, " override it")),
+                  S.iterations, " and ", S.first_iterations, " override it"),
+            helps={"image": ("iterations, as the web page's Quality: "
+                             + ", ".join(f"{name} {preset.image_iterations}" for name, preset in PRESETS.items())
+                             + f" (default {STILL_ITERATIONS}, as best); ", S.iterations, " overrides it"),
+                   "video": ("iterations, as the web page's Quality: "
+                             + "; ".join(f"{name} {preset.describe_frames()}" for name, preset in PRESETS.items())
+                             + f" (default {DEFAULT_PRESET}); ", S.iterations, ", ", S.first_iterations, " and ",
+                             S.max_iterations, " override it")}),
 )
 
 
@@ -924,6 +954,17 @@ def check_whole(what: What, value: int, *, at_least: int | None = None, at_most:
         raise BadOption(*_what(what), f" {value}: must be at most {at_most}")
 
 
+def check_bytes(what: What, value: int, *, at_least: int | None = None, at_most: int | None = None) -> None:
+    """Raise BadOption unless ``value`` is a whole number of bytes within the bounds given;
+    the message gives sizes in human units (``1 KB: must be at least 256 MB``)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadOption(*_what(what), f" {value!r}: give a size such as 4GB, 512MB or 2G")
+    if at_least is not None and value < at_least:
+        raise BadOption(*_what(what), f" {human_bytes(value)}: must be at least {human_bytes(at_least)}")
+    if at_most is not None and value > at_most:
+        raise BadOption(*_what(what), f" {human_bytes(value)}: must be at most {human_bytes(at_most)}")
+
+
 def check_choice(what: What, value: str, choices: tuple[str, ...], *, alternative: str = "") -> None:
     """Raise BadOption unless ``value`` is one of ``choices``."""
     if value not in choices:
@@ -935,9 +976,29 @@ def parse_bytes(what: What, text: str) -> int:
     """``4GB``, ``512M``, ``1.5g``, ``2000000`` -> bytes (K/M/G/T are powers of 1024)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*", str(text), re.IGNORECASE)
     if not match:
-        raise BadOption(*_what(what), f" {text}: give a size such as 4GB, 512MB or 2G")
+        raise BadOption(*_what(what), f" {echo(text)}: give a size such as 4GB, 512MB or 2G")
     power = " kmgt".index(match.group(2).lower() or " ")
     return int(float(match.group(1)) * 1024**power)
+
+
+BYTE_UNITS = ("bytes", "KB", "MB", "GB", "TB", "PB")
+
+
+def human_bytes(count: float) -> str:
+    """A count of bytes as a person reads it: ``512 MB``, ``2.3 GB``, ``25 GB``, ``700 bytes``.
+
+    Powers of 1024 under the names :func:`parse_bytes` reads (so ``--max-memory 2GB`` is
+    echoed as ``2 GB``); the unit is the largest that keeps the figure at 1 or more, so a
+    size is never "0.0 GB"; one decimal below 10, none above.
+    """
+    value, unit = float(count), 0
+    while abs(value) >= 1023.5 and unit < len(BYTE_UNITS) - 1:  # 1023.6 MB reads as 1 GB, not 1024 MB
+        value /= 1024
+        unit += 1
+    if unit == 0:
+        return f"{round(value)} byte{'' if round(value) == 1 else 's'}"
+    text = f"{value:.1f}" if abs(value) < 9.95 else f"{value:.0f}"
+    return f"{text.removesuffix('.0')} {BYTE_UNITS[unit]}"
 
 
 def check_device_name(name: str) -> None:

@@ -56,6 +56,18 @@ def render(parts: Iterable[Part], words: Words = str) -> str:
     return "".join(words(p.name) if isinstance(p, SettingRef) else str(p) for p in parts)
 
 
+ECHO_LIMIT = 60  # characters of a user's text a message repeats
+
+
+def echo(text: str, limit: int = ECHO_LIMIT) -> str:
+    """A user's text as a message repeats it: whole when short, else its start and how long
+    it is (a 10,000-character value is not sent back whole)."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit].rstrip()}… ({len(text):,} characters)"
+
+
 class VideostyleError(Exception):
     """Base class: a problem the user can fix (bad file, bad option, busy output).
 

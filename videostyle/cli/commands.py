@@ -11,7 +11,7 @@ import sys
 
 from ..config import ServeConfig
 from ..errors import BadOption, S
-from .exits import EXIT_INTERRUPTED, EXIT_OK, Terminated
+from .exits import EXIT_INTERRUPTED, EXIT_OK, Terminated, left_behind
 from .options import demo_request, eval_request, image_request, live_request, parse_auth, video_request
 from .parser import WEB_EXTRA
 from .progress import FrameBar, FramePreview, IterationBar, JsonFrames, both, print_video_result, video_summary
@@ -52,8 +52,7 @@ def run_video(args: argparse.Namespace) -> int:
             bar.close()
         if isinstance(stop, Terminated):
             raise  # main says which signal, with its exit code
-        print("videostyle: interrupted; finished frames are kept: run the same command again to resume",
-              file=sys.stderr)
+        print(f"videostyle: interrupted; {left_behind('video')}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         if isinstance(bar, FrameBar):

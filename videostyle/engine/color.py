@@ -1,4 +1,4 @@
-"""Colour helpers for ``--preserve-colors`` (Gatys et al. 2017, "Controlling Perceptual
+"""Colour helpers for the ``preserve_colors`` setting (Gatys et al. 2017, "Controlling Perceptual
 Factors in Neural Style Transfer"): colour matching of the style, and luminance-only output.
 """
 

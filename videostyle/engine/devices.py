@@ -1,13 +1,12 @@
 """Device and precision: resolved once here, used everywhere else.
 
 This is the only module that asks torch which accelerators exist. ``auto`` prefers CUDA,
-then Apple's MPS, then the CPU. On the CPU, ``--precision auto`` is decided by a timing
+then Apple's MPS, then the CPU. On the CPU, precision ``auto`` is decided by a timing
 (see :mod:`engine.calibrate`), not by the CPU's flags.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ..config import DEVICE_CHOICES, PRECISION_CHOICES
-from ..errors import BadOption
+from ..errors import BadOption, S
 from .calibrate import cpu_precision
 
 
@@ -26,8 +25,8 @@ from .calibrate import cpu_precision
 class Compute:
     """Where and how the loss network runs.
 
-    ``dtype`` is the autocast dtype of the VGG forward pass (None: plain float32).
-    Gram matrices, losses and the optimized image always stay float32.
+    ``dtype`` is the dtype the VGG pass runs in (None: plain float32), its weights cast
+    once. Losses and the optimized image always stay float32.
     """
 
     device: torch.device
@@ -38,12 +37,6 @@ class Compute:
         """Human-readable summary, e.g. ``cpu (bf16)``."""
         precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
         return f"{self.device} ({precision})"
-
-    def autocast(self) -> contextlib.AbstractContextManager[None]:
-        """Context for the VGG forward pass."""
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -56,21 +49,21 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     kind = name.split(":")[0]
     if kind not in DEVICE_CHOICES:
-        raise BadOption(f"--device {name}: unknown device; choose one of {', '.join(DEVICE_CHOICES)}")
+        raise BadOption(S.device, f" {name}: unknown device; choose one of {', '.join(DEVICE_CHOICES)}")
     if kind == "cuda" and not torch.cuda.is_available():
-        raise BadOption(f"--device {name}: no CUDA GPU is visible to torch; use --device cpu or auto")
+        raise BadOption(S.device, f" {name}: no CUDA GPU is visible to torch; use ", S.device, " cpu or auto")
     if kind == "cuda" and ":" in name:
         index, count = int(name.split(":")[1]), torch.cuda.device_count()
         if index >= count:
-            raise BadOption(f"--device {name}: torch sees {count} CUDA GPU{'s' if count != 1 else ''} "
+            raise BadOption(S.device, f" {name}: torch sees {count} CUDA GPU{'s' if count != 1 else ''} "
                             f"(cuda:0 to cuda:{count - 1})")
     if kind == "mps" and not _mps_available():
-        raise BadOption(f"--device {name}: Apple MPS is not available here; use --device cpu or auto")
+        raise BadOption(S.device, f" {name}: Apple MPS is not available here; use ", S.device, " cpu or auto")
     return torch.device(name)
 
 
 def resolve_precision(device: torch.device, name: str = "auto") -> torch.dtype | None:
-    """Pick the autocast dtype for the loss network on ``device``.
+    """Pick the dtype the loss network runs in on ``device``.
 
     ``auto``: on CUDA, bfloat16 where the GPU supports it, else float16. On a CPU with
     bf16 kernels (AVX-512), whichever of bf16 and fp32 a short timed convolution finds
@@ -80,14 +73,14 @@ def resolve_precision(device: torch.device, name: str = "auto") -> torch.dtype |
     float32 elsewhere. The result looks the same either way.
     """
     if name not in PRECISION_CHOICES:
-        raise BadOption(f"--precision {name}: choose one of {', '.join(PRECISION_CHOICES)}")
+        raise BadOption(S.precision, f" {name}: choose one of {', '.join(PRECISION_CHOICES)}")
     if name == "fp32":
         return None
     if name == "bf16":
         return torch.bfloat16
     if name == "fp16":
         if device.type == "cpu":
-            raise BadOption("--precision fp16: not supported on the CPU; use bf16 or fp32")
+            raise BadOption(S.precision, " fp16: not supported on the CPU; use bf16 or fp32")
         return torch.float16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

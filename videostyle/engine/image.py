@@ -8,7 +8,8 @@ import numpy as np
 
 from ..config import StyleConfig
 from .cancel import CancelToken
-from .optimize import Look, ProgressCallback, Style, Stylizer
+from .optimize import ProgressCallback, Stylizer
+from .targets import FrameTargets, Style
 from .tensors import fit_size, resize_frame, tensor_to_frame
 
 
@@ -28,6 +29,6 @@ def stylize_image(content: np.ndarray, styles: Sequence[np.ndarray | Style], *,
     w, h = fit_size(content.shape[1], content.shape[0], size)
     stylizer = Stylizer(styles, config or StyleConfig(), cancel=cancel)
     stylizer.check_memory(h, w)  # before the content is resized to that size
-    look = None if mask is None else Look(mask=mask)
-    result = stylizer.stylize(resize_frame(content, w, h), init=init, callback=callback, look=look)
+    targets = None if mask is None else FrameTargets(mask=mask)
+    result = stylizer.stylize(resize_frame(content, w, h), init=init, callback=callback, targets=targets)
     return tensor_to_frame(result)

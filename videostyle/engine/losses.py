@@ -18,21 +18,39 @@ from __future__ import annotations
 import torch
 
 
+def gram_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype Gram matrices of ``dtype`` features are multiplied in: their own, but float16's
+    in float32 (a sum over all positions of activations in the thousands overflows it)."""
+    return torch.float32 if dtype == torch.float16 else dtype
+
+
+def positions(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, HW, C): a view of channels_last features (the network's layout), a
+    copy of anything else (a crop of them)."""
+    b, c, h, w = features.shape
+    return features.permute(0, 2, 3, 1).reshape(b, h * w, c)
+
+
+def gram_sum(flat: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Σ_p f_p f_pᵀ over (B, P, C) features (positions by channels, see :func:`positions`),
+    each position weighted by ``weights`` (B, P, 1) when given: float32 (B, C, C).
+
+    One matmul in the Gram dtype (:func:`gram_dtype`), the products accumulated in float32.
+    Sums over disjoint sets of positions add up to the sum over their union: a tiled picture's
+    Gram matrix is the sum of its tiles'.
+    """
+    flat = flat.to(gram_dtype(flat.dtype))
+    left = flat if weights is None else flat * weights
+    return torch.bmm(left.transpose(1, 2), flat).float()
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Gram matrix of (B, C, H, W) features, in float32, divided by H*W -> (B, C, C).
 
     bfloat16 features are multiplied in bfloat16 (the products accumulate in float32;
-    the result is rounded once); float16 ones in float32, as their Gram can overflow.
+    the result is rounded once); float16 ones in float32 (see :func:`gram_dtype`).
     """
-    if features.dtype == torch.float16:
-        features = features.float()
-    return _Gram.apply(features)
-
-
-def _positions_by_channels(features: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, HW, C): a view of channels_last features (the network's layout)."""
-    b, c, h, w = features.shape
-    return features.permute(0, 2, 3, 1).reshape(b, h * w, c)
+    return _Gram.apply(features.to(gram_dtype(features.dtype)))
 
 
 class _Gram(torch.autograd.Function):
@@ -45,15 +63,14 @@ class _Gram(torch.autograd.Function):
     @staticmethod
     def forward(ctx, features: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(features)
-        flat = _positions_by_channels(features)
-        positions = flat.shape[1]
-        return torch.bmm(flat.transpose(1, 2), flat).float().div_(positions)
+        flat = positions(features)
+        return gram_sum(flat).div_(flat.shape[1])
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         (features,) = ctx.saved_tensors
         b, c, h, w = features.shape
-        flat = _positions_by_channels(features)
+        flat = positions(features)
         symmetric = ((grad + grad.transpose(1, 2)) / (h * w)).to(flat.dtype)
         return torch.bmm(flat, symmetric).view(b, h, w, c).permute(0, 3, 1, 2)
 
@@ -85,21 +102,28 @@ def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (value.float() - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12)
 
 
-def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Relative squared error between feature maps (B, C, h, w) of one layer."""
-    return relative_error(features, target)
-
-
-def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
-    """Relative squared error between the Gram matrix of ``features`` and ``target_gram``."""
-    return relative_error(gram_matrix(features), target_gram)
-
-
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of neighbouring pixels of (B, C, H, W); 0 for a flat image."""
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
     return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def total_variation_into(image: torch.Tensor, grad: torch.Tensor, weight: float) -> torch.Tensor:
+    """``weight`` · :func:`total_variation` of ``image`` (not tracked by autograd), its gradient
+    added into ``grad`` (the image's shape) in place: one image-sized temporary at a time
+    where autograd keeps several."""
+    value = image.new_zeros(())
+    for dim in (-1, -2):
+        length = image.shape[dim]
+        diff = image.narrow(dim, 1, length - 1) - image.narrow(dim, 0, length - 1)
+        flat = diff.view(-1)
+        value = value + torch.dot(flat, flat) / flat.numel()
+        diff.mul_(2 * weight / flat.numel())
+        grad.narrow(dim, 1, length - 1).add_(diff)
+        grad.narrow(dim, 0, length - 1).sub_(diff)
+        del diff, flat
+    return weight * value
 
 
 def temporal_loss(image: torch.Tensor, warped_previous: torch.Tensor,

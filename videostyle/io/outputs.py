@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ..errors import BadOutput, S
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
 GIF_SUFFIXES = (".gif",)
+FRAME_NAME = re.compile(r"frame_\d+\.png")  # what a PNG folder output holds
 
 
 def output_kind(path: str | Path) -> str:
@@ -40,12 +42,26 @@ def check_output(path: str | Path, *, force: bool, kinds: tuple[str, ...] | None
                         "give an output file name")
     if out.exists() and not force:
         raise BadOutput(f"{out}: already exists; pass ", S.force, " to overwrite it")
+    if kind == "folder":
+        check_frame_folder(out)
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise BadOutput(f"{parent}: output folder does not exist (or is not a folder); create it first")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise BadOutput(f"{parent}: output folder is not writable")
     return out
+
+
+def check_frame_folder(out: Path) -> None:
+    """Refuse to replace a folder that holds anything but ``frame_*.png`` files (the user's
+    notes, photos, a subfolder): only a frame folder videostyle wrote is replaced."""
+    if not out.is_dir():
+        return
+    others = sorted(p.name for p in out.iterdir() if not (FRAME_NAME.fullmatch(p.name) and p.is_file()))
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise BadOutput(f"{out}: folder holds files other than frame_*.png ({shown}); ", S.force, " replaces only "
+                        "frame folders, choose a new folder")
 
 
 def check_not_input(out: Path, inputs: Iterable[str | Path]) -> None:

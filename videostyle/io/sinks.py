@@ -11,7 +11,6 @@ file behind. A full disk is a DiskFull error. ffmpeg is given every path through
 from __future__ import annotations
 
 import contextlib
-import re
 import subprocess
 import tempfile
 import warnings
@@ -22,12 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from ..config import declared
-from ..errors import BadOutput, DiskFull, S, VideostyleWarning
+from ..errors import BadOutput, DiskFull, VideostyleWarning
 from .atomic import discard, partial_path, replace_atomic, write_error
 from .ffmpeg import ffmpeg_exe, ffmpeg_path, h264_encoder
-from .outputs import check_output, output_kind
-
-FRAME_NAME = re.compile(r"frame_\d+\.png")  # what a PNG folder output holds
+from .outputs import check_frame_folder, check_output, output_kind
 
 
 def open_sink(path: str | Path, *, fps: float, force: bool = False, audio_from: str | None = None,
@@ -346,9 +343,7 @@ class PngSink(FrameSink):
 
     def __init__(self, out: Path) -> None:
         super().__init__(out)
-        if out.is_dir() and not all(FRAME_NAME.fullmatch(p.name) for p in out.iterdir()):
-            raise BadOutput(f"{out}: folder holds files other than frame_*.png; ", S.force, " replaces only "
-                            "frame folders, choose a new folder")
+        check_frame_folder(out)
         self.partial = partial_path(out)
         try:
             self.partial.mkdir()

@@ -251,11 +251,14 @@ def source_files(path: str | Path) -> list[Path]:
 # -- sources --------------------------------------------------------------------------------
 def open_source(path: str | Path, *, start: float = 0.0, frames: int | None = None,
                 duration: float | None = None, fps: float | None = None, size: int | None = None,
-                even: bool = False) -> FrameSource:
+                even: bool = False, background: int | None = None) -> FrameSource:
     """Open a video file, animated GIF, folder of images or glob pattern for reading.
 
     ``start`` skips seconds, ``frames``/``duration`` limit what is read, ``fps`` resamples,
     ``size`` is the longest side of the frames yielded (``even`` makes both sides even).
+    ``background``: the grey level transparent pixels are composited over (a mask reads
+    them as 0); None: a folder's pictures over white (see :func:`read_image`), a video's
+    colour under them as it is.
     """
     if frames is not None and frames <= 0:
         raise BadOption(S.frames, f" {frames}: must be at least 1")
@@ -268,8 +271,9 @@ def open_source(path: str | Path, *, start: float = 0.0, frames: int | None = No
     text = str(path)
     if Path(text).is_dir() or (is_pattern(text) and not Path(text).exists()):
         return ImageSequenceSource(text, start=start, frames=frames, duration=duration, fps=fps,
-                                   size=size, even=even)
-    return VideoFileSource(text, start=start, frames=frames, duration=duration, fps=fps, size=size, even=even)
+                                   size=size, even=even, background=255 if background is None else background)
+    return VideoFileSource(text, start=start, frames=frames, duration=duration, fps=fps, size=size, even=even,
+                           background=background)
 
 
 class FrameSource:
@@ -294,8 +298,9 @@ class VideoFileSource(FrameSource):
     """A file ffmpeg decodes, piped as raw RGB frames."""
 
     def __init__(self, path: str, *, start: float, frames: int | None, duration: float | None,
-                 fps: float | None, size: int | None, even: bool) -> None:
+                 fps: float | None, size: int | None, even: bool, background: int | None = None) -> None:
         base = probe(path)
+        self.background = background  # None: RGB as decoded; else alpha composited over this grey
         width, height = fit_size(base.width, base.height, size, even=even)
         rate = fps or base.fps
         self.frame_limit = frames
@@ -349,9 +354,10 @@ class VideoFileSource(FrameSource):
             cmd += ["-fps_mode", "passthrough"]
         if self.frame_limit:
             cmd += ["-frames:v", str(self.frame_limit)]
-        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+        channels = 3 if self.background is None else 4
+        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24" if channels == 3 else "rgba", "-"]
         w, h = self.info.width, self.info.height
-        frame_bytes = w * h * 3
+        frame_bytes = w * h * channels
         # a file, not a pipe: however much ffmpeg complains, it cannot block; closed in close()
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log,
@@ -364,7 +370,8 @@ class VideoFileSource(FrameSource):
                 if len(data) < frame_bytes:
                     break  # end of stream
                 produced += 1
-                yield np.frombuffer(bytearray(data), np.uint8).reshape(h, w, 3)  # writable
+                frame = np.frombuffer(bytearray(data), np.uint8).reshape(h, w, channels)  # writable
+                yield frame if channels == 3 else _over(frame, self.background or 0)
             if produced == 0:
                 self._check_nothing_decoded()
             else:
@@ -431,6 +438,12 @@ class VideoFileSource(FrameSource):
             log.close()
 
 
+def _over(rgba: np.ndarray, background: int) -> np.ndarray:
+    """(H, W, 4) uint8 RGBA composited over the grey level ``background``: (H, W, 3) uint8 RGB."""
+    alpha = rgba[..., 3:].astype(np.float32) / 255.0
+    return (rgba[..., :3] * alpha + background * (1.0 - alpha) + 0.5).astype(np.uint8)
+
+
 def _frames_before(durations: tuple[float, ...] | list[float], seconds: float) -> int:
     elapsed, index = 0.0, 0
     while index < len(durations) and elapsed + 1e-9 < seconds:
@@ -449,7 +462,8 @@ class ImageSequenceSource(FrameSource):
     """
 
     def __init__(self, pattern: str, *, start: float, frames: int | None, duration: float | None,
-                 fps: float | None, size: int | None, even: bool) -> None:
+                 fps: float | None, size: int | None, even: bool, background: int = 255) -> None:
+        self.background = background
         if Path(pattern).is_dir():
             files = [str(p) for p in Path(pattern).iterdir() if p.suffix.lower() in STILL_SUFFIXES and p.is_file()]
         else:
@@ -468,7 +482,7 @@ class ImageSequenceSource(FrameSource):
             raise BadSource(f"{pattern}: no frames after ", S.start, f" {start} "
                             f"({len(files)} images at {rate:g} fps)")
         self.files = files[first: first + count]
-        sample = read_image(self.files[0])
+        sample = read_image(self.files[0], background=background)
         self._first_size = (sample.shape[1], sample.shape[0])
         width, height = fit_size(*self._first_size, size, even=even)
         self.info = VideoInfo(path=pattern, width=width, height=height, fps=rate, frame_count=count,
@@ -477,7 +491,7 @@ class ImageSequenceSource(FrameSource):
     def __iter__(self) -> Iterator[np.ndarray]:
         warned = False
         for file in self.files:
-            image = read_image(file)
+            image = read_image(file, background=self.background)
             if not warned and (image.shape[1], image.shape[0]) != self._first_size:
                 warned = True
                 first_w, first_h = self._first_size

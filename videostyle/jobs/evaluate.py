@@ -22,6 +22,10 @@ class EvalRequest:
     flow: str = declared("flow")
 
     def __post_init__(self) -> None:
+        from .specs import check_name
+
+        check_name("the original", self.original, give="the video that was stylized")
+        check_name("the stylized video", self.stylized, give="the stylized video")
         self.config()
 
     def config(self) -> EvalConfig:

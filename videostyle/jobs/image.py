@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..config import INITS, declared
+from ..errors import S
 from .shared import StyleRequest, check_size, read_styles
-from .specs import style_files, untimed_styles
+from .specs import check_name, style_files, untimed_styles
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,6 +33,9 @@ class ImageRequest(StyleRequest):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_name("the content", self.content, give="a picture to stylize")
+        check_name("the output", self.output, give="a file to write, e.g. painted.png")
+        check_name(S.mask, self.mask, give="a mask picture, or leave it out")
         check_size(self.size)
         styles = untimed_styles(self.style)
         if self.mask is not None:

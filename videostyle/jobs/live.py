@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..config import WebcamConfig, declared
+from ..errors import S
 from .shared import StyleRequest, read_styles
-from .specs import style_files, untimed_styles
+from .specs import check_name, style_files, untimed_styles
 
 if TYPE_CHECKING:
     from ..engine.cancel import CancelToken
@@ -36,6 +37,8 @@ class LiveRequest(StyleRequest):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_name(S.camera, self.camera, give="a camera index (0), a device, a stream URL or a video file")
+        check_name(S.record, self.record, give="a .mp4 or .gif to record to, or leave it out")
         self.refuse_init_image()
         untimed_styles(self.style)
         self.webcam_config()

@@ -9,7 +9,17 @@ from typing import Any, ClassVar, TypeVar
 
 from ..config import INITS, SETTINGS, Preset, StyleConfig, declared, iteration_budgets
 from ..errors import BadOption, S
-from .specs import StrengthText, StyleSpec, StyleText, check_blend, memory_bytes, names, plain_strength
+from .specs import (
+    StrengthText,
+    StyleSpec,
+    StyleText,
+    check_blend,
+    check_name,
+    memory_bytes,
+    names,
+    parse_style,
+    plain_strength,
+)
 
 Request = TypeVar("Request", bound="StyleRequest")
 
@@ -57,6 +67,10 @@ class StyleRequest:
         object.__setattr__(self, "strength", tuple(self.strength or ()))
         if not self.style:
             raise BadOption(S.style, ": give at least one style")
+        for spec in self.style:
+            parse_style(spec)  # an empty name, a bad weight or time: refused before any file is read
+        check_name(S.init, self.init, give=f"{' or '.join(INITS)}, or a picture to start from")
+        check_name(S.weights, self.weights, give="a vgg19-*.pth file, or leave it out for the original VGG19")
         self.style_config()  # every setting checked now, before any work
 
     def budgets(self) -> Preset:

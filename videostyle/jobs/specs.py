@@ -8,12 +8,13 @@ A request is given specs as text (the command line) or as :class:`StyleSpec` and
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import SETTINGS, ScheduleEntry, StyleSchedule, check_number, parse_bytes
-from ..errors import BadOption, S, VideostyleError
+from ..config import SETTINGS, ScheduleEntry, StyleSchedule, What, check_number, parse_bytes
+from ..errors import BadOption, S, VideostyleError, echo
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,14 @@ StyleText = str | Path | StyleSpec
 StrengthText = str | float | Strength
 
 
+def _is_file(name: str) -> bool:
+    """Whether a file has this very name; False for a name the system refuses (too long)."""
+    try:
+        return Path(name).is_file()
+    except OSError:
+        return False
+
+
 def parse_style_spec(spec: str) -> tuple[str, float]:
     """``path[:weight]`` -> (path, weight).
 
@@ -46,16 +55,16 @@ def parse_style_spec(spec: str) -> tuple[str, float]:
     number > 0; when what precedes it is a file, a weight that is not a number is an error.
     """
     path, sep, weight = spec.rpartition(":")
-    if not sep or not path or Path(spec).is_file():
+    if not sep or not path or _is_file(spec):
         return spec, 1.0
     try:
         value = float(weight)
     except ValueError:
-        if Path(path).is_file():
-            raise BadOption(S.style, f" {spec}: the blend weight {weight!r} is not a number; "
+        if _is_file(path):
+            raise BadOption(S.style, f" {echo(spec)}: the blend weight {echo(weight)!r} is not a number; "
                                      f"give IMAGE:WEIGHT, e.g. {path}:0.5") from None
         return spec, 1.0  # a colon in a file name: the read says whether it exists
-    check_number((S.style, f" {spec}: the blend weight"), value, above=0)
+    check_number((S.style, f" {echo(spec)}: the blend weight"), value, above=0)
     return path, value
 
 
@@ -63,27 +72,58 @@ def parse_timed_style(spec: str) -> tuple[str, float, float | None]:
     """``path[:weight][@seconds]`` -> (path, weight, seconds or None); a file named with an @
     is that file (as with the colon, see :func:`parse_style_spec`)."""
     head, sep, when = spec.rpartition("@")
-    if not sep or not head or Path(spec).is_file():
+    if not sep or not head or _is_file(spec):
         return (*parse_style_spec(spec), None)
     try:
         seconds = float(when)
     except ValueError:
-        if Path(parse_style_spec(head)[0]).is_file():
-            raise BadOption(S.style, f" {spec}: the time {when!r} is not a number; give IMAGE@SECONDS, "
-                                     f"e.g. {head}@2") from None
+        if _is_file(parse_style_spec(head)[0]):
+            raise BadOption(S.style, f" {echo(spec)}: the time {echo(when)!r} is not a number; give IMAGE@SECONDS, "
+                                     f"e.g. {echo(head)}@2") from None
         return (*parse_style_spec(spec), None)
-    check_number((S.style, f" {spec}: the time"), seconds, at_least=0)
+    check_number((S.style, f" {echo(spec)}: the time"), seconds, at_least=0)
     return (*parse_style_spec(head), seconds)
+
+
+def check_name(what: What, name: object, *, give: str) -> None:
+    """Refuse a file name the file system cannot take, as such, before any work: an empty one
+    (``''`` or spaces: read as the current folder, it would be taken for a folder, or for a
+    start image ignored, and a later message would blame another file) and one too long (a
+    part over the system's limit, 255 bytes on most). ``give`` says what to give instead."""
+    if not isinstance(name, str | Path):
+        return
+    parts = what if isinstance(what, tuple) else (what,)
+    text = str(name)
+    if isinstance(name, str) and not name.strip():
+        raise BadOption(*parts, f" {name!r}: the name is empty; give {give}")
+    longest_part, longest_path = _name_limits()
+    over = [part for part in Path(text).parts if len(os.fsencode(part)) > longest_part]
+    if over or len(os.fsencode(text)) > longest_path:
+        limit = f"{longest_part} bytes a name" if over else f"{longest_path} bytes a path"
+        raise BadOption(*parts, f" {echo(text)}: the name is too long for the file system (at most {limit}); "
+                                f"give {give}")
+
+
+def _name_limits() -> tuple[int, int]:
+    """The file system's longest name and path in bytes (255 and 4096 where it does not say)."""
+    try:
+        return os.pathconf(".", "PC_NAME_MAX"), os.pathconf(".", "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255, 4096
 
 
 def parse_style(spec: StyleText) -> StyleSpec:
     """A style spec as a value: ``IMAGE[:W][@T]`` text parsed, a :class:`StyleSpec` checked."""
+    give = "a style image, e.g. painting.jpg"
     if isinstance(spec, StyleSpec):  # named by its file's name: the path may be a server's
+        check_name(S.style, spec.path, give=give)
         check_number((S.style, f" {Path(spec.path).name}: the blend weight"), spec.weight, above=0)
         if spec.at is not None:
             check_number((S.style, f" {Path(spec.path).name}: the time"), spec.at, at_least=0)
         return spec
-    return StyleSpec(*parse_timed_style(str(spec)))
+    parsed = StyleSpec(*parse_timed_style(str(spec)))
+    check_name(S.style, parsed.path, give=give)
+    return parsed
 
 
 def style_files(specs: Sequence[StyleText]) -> list[str]:
@@ -109,11 +149,11 @@ def parse_strength(spec: StrengthText) -> Strength:
         try:
             strength = Strength(float(value), float(when) if sep else None)
         except ValueError:
-            raise BadOption(S.strength, f" {spec}: give a number from 0 to 1, or S@T with T in seconds "
+            raise BadOption(S.strength, f" {echo(str(spec))}: give a number from 0 to 1, or S@T with T in seconds "
                                         "(e.g. 0.5@3)") from None
     SETTINGS["strength"].check(strength.value)
     if strength.at is not None:
-        check_number((S.strength, f" {spec}: the time"), strength.at, at_least=0)
+        check_number((S.strength, f" {echo(str(spec))}: the time"), strength.at, at_least=0)
     return strength
 
 
@@ -160,19 +200,30 @@ def style_schedule(specs: Sequence[StyleText], *, transition: float, strengths: 
         entries = [ScheduleEntry(0.0, tuple(spec.weight if path == spec.path else 0.0 for path in paths))
                    for spec in parsed]
     else:
-        groups: dict[float, list[float]] = {}
-        last = 0.0
-        for spec in parsed:
-            seconds = last if spec.at is None else spec.at
-            if seconds not in groups:
-                if groups and seconds < last:
-                    raise BadOption(S.style, f" {spec.path}@{seconds:g}: the times are out of order ({seconds:g} s "
-                                             f"after {last:g} s); give each ", S.style, " in time order")
-                groups[seconds], last = [0.0] * len(paths), seconds
-            groups[seconds][paths.index(spec.path)] += spec.weight
-        entries = [ScheduleEntry(t, tuple(weights)) for t, weights in groups.items()]
+        entries = [ScheduleEntry(t, weights) for t, weights in timeline(parsed, specs, paths)]
     schedule = StyleSchedule(entries=tuple(entries), transition=transition, strengths=keyed, per_shot=per_shot)
     return [StyleSpec(path) for path in paths], schedule
+
+
+def timeline(parsed: Sequence[StyleSpec], given: Sequence[StyleText],
+             paths: Sequence[str]) -> list[tuple[float, tuple[float, ...]]]:
+    """The one ordering rule of a timeline, the command line's and the page's: the styles in
+    the order given, each at its time or, without one, at the time of the one before (0 for
+    the first); a style at the time of the one before is blended with it, and a time earlier
+    than the one before is refused, never sorted or merged with an earlier group. Returns
+    (seconds, a weight per path) in time order."""
+    groups: dict[float, list[float]] = {}
+    last = 0.0
+    for spec, text in zip(parsed, given, strict=True):
+        seconds = last if spec.at is None else spec.at
+        if seconds < last:
+            shown = f"{Path(spec.path).name}@{seconds:g}" if isinstance(text, StyleSpec) else echo(str(text))
+            raise BadOption(S.style, f" {shown}: the times are out of order ({seconds:g} s after {last:g} s); "
+                                     "give the styles in time order, blends of one time together")
+        if seconds not in groups:
+            groups[seconds], last = [0.0] * len(paths), seconds
+        groups[seconds][paths.index(spec.path)] += spec.weight
+    return [(t, tuple(weights)) for t, weights in groups.items()]
 
 
 def check_blend(specs: Sequence[StyleSpec]) -> None:
@@ -196,7 +247,7 @@ def offsets(text: str | Sequence[int]) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise BadOption(S.long_term, f" {text}: give frame offsets as whole numbers, e.g. 2,4") from None
+        raise BadOption(S.long_term, f" {echo(text)}: give frame offsets as whole numbers, e.g. 2,4") from None
 
 
 def memory_bytes(value: int | str | None) -> int | None:

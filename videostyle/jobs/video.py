@@ -18,8 +18,9 @@ from ..config import (
     declared,
     iteration_budgets,
 )
+from ..errors import S
 from .shared import StyleRequest, read_styles
-from .specs import StyleSpec, offsets, style_files, style_schedule
+from .specs import StyleSpec, check_name, offsets, style_files, style_schedule
 
 if TYPE_CHECKING:
     from ..engine.cancel import CancelToken
@@ -73,6 +74,10 @@ class VideoRequest(StyleRequest):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_name("the input", self.input, give="a video file, a GIF or a folder of frames")
+        check_name("the output", self.output, give="a file or folder to write, e.g. painted.mp4")
+        check_name(S.mask, self.mask, give="a mask picture, clip or folder, or leave it out")
+        check_name(S.work_dir, self.work_dir, give="a folder, or leave it out for one beside the output")
         self.refuse_init_image()
         for settings in (self.temporal_config, self.clip_config, self.encode_config, self.segment_config):
             settings()  # each checks its fields

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..config import TemporalConfig
 from ..engine.flow import FlowEstimator, flow_and_cut
-from ..engine.optimize import EarlyStop, Look, Progress, ProgressCallback, Stylizer
+from ..engine.optimize import EarlyStop, Progress, ProgressCallback, Stylizer
+from ..engine.targets import FrameTargets
 from ..engine.temporal import TemporalStylizer
 from ..engine.tensors import float_to_frame
 
@@ -98,13 +99,13 @@ class LiveStylizer:
         return self.temporal.previous is None
 
     def step(self, frame: np.ndarray, *, captured_at: float | None = None,
-             callback: ProgressCallback | None = None, look: Look | None = None) -> np.ndarray:
+             callback: ProgressCallback | None = None, targets: FrameTargets | None = None) -> np.ndarray:
         """Stylize the newest ``frame`` and return it as (H, W, 3) uint8 RGB.
 
         ``captured_at`` (when the frame was taken, on :attr:`clock`) feeds the latency
         figures; ``callback`` gets the optimizer's progress and may raise to abandon the
-        frame (the stream then continues from the previous result); ``look`` picks the
-        stylizer's styles or blend for this frame (see :class:`engine.optimize.Look`).
+        frame (the stream then continues from the previous result); ``targets`` picks the
+        stylizer's styles or blend for this frame (see :class:`engine.targets.FrameTargets`).
         """
         begin = self.clock()
         if self.original is not None and self.original.shape != frame.shape:
@@ -125,7 +126,7 @@ class LiveStylizer:
             if callback is not None:
                 callback(p)
 
-        result = self.temporal.next(frame, flow, cut=cut, iterations=iterations, callback=follow, look=look,
+        result = self.temporal.next(frame, flow, cut=cut, iterations=iterations, callback=follow, targets=targets,
                                     stop=stop)
         self.original = frame
         now = self.clock()

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..config import StyleConfig, WebcamConfig, declared
 from ..engine.cancel import Cancelled, CancelToken
-from ..engine.optimize import Look, Progress, Style, Stylizer
+from ..engine.optimize import Progress, Stylizer
+from ..engine.targets import FrameTargets, Style
 from ..errors import S
 from ..io.preview import PreviewWindow, draw_caption, require_display
 from .camera import Camera, CapturedFrame, FrameFeed
@@ -146,7 +147,7 @@ class _Session:
         :meth:`_look` says which of them, or which blend during a switch, it is optimized to."""
         return Stylizer(list(self.styles), self.style, cancel=self.over)
 
-    def _look(self, now: float) -> Look | None:
+    def _look(self, now: float) -> FrameTargets | None:
         """The current style alone, or, within SWITCH_SECONDS of an n/p press, the blend from
         the last one to it (a transition instead of a jump); None with one style."""
         if len(self.styles) == 1:
@@ -161,7 +162,7 @@ class _Session:
             else:
                 weights[before] = 1.0 - share
         weights[self.style_index] += share
-        return Look(weights=tuple(weights))
+        return FrameTargets(weights=tuple(weights))
 
     def run(self, status: StatusCallback | None) -> SessionStats:
         cfg = self.config
@@ -234,7 +235,7 @@ class _Session:
         # the stylizer checks self.over at every loss evaluation, so a long frame cannot overrun
         # the duration or q
         result = self.live.step(captured.image, captured_at=captured.time, callback=warming_up,
-                                look=self._look(self.clock()))
+                                targets=self._look(self.clock()))
         self._show(result)
 
     def _warming_up(self, captured: CapturedFrame) -> Callable[[Progress], None]:

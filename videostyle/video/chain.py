@@ -27,8 +27,8 @@ import numpy as np
 from ..config import TemporalConfig
 from ..engine.devices import spare_cores
 from ..engine.flow import FlowEstimator, FlowStep, flow_and_cut, flow_between
-from ..engine.looks import LookFunction
 from ..engine.optimize import Progress, Stylizer
+from ..engine.targets import TargetsFunction
 from ..engine.temporal import TemporalStylizer
 from ..engine.tensors import float_to_frame
 
@@ -70,7 +70,7 @@ class SegmentFrame:
 def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config: TemporalConfig | None = None,
                     first: int = 0, begin: int | None = None, stop: int | None = None,
                     state: SegmentState | None = None, start_iterations: int | None = None,
-                    progress: SegmentCallback | None = None, looks: LookFunction | None = None
+                    progress: SegmentCallback | None = None, looks: TargetsFunction | None = None
                     ) -> Iterator[SegmentFrame]:
     """Stylize frames in order and yield each as it is finished.
 
@@ -120,7 +120,7 @@ def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config:
 
 def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, job: Future[FlowStep] | None,
                    progress: SegmentCallback | None, start_iterations: int | None, begin: int,
-                   looks: LookFunction | None = None) -> SegmentFrame:
+                   looks: TargetsFunction | None = None) -> SegmentFrame:
     waited = time.perf_counter()
     step = job.result() if job is not None else None
     waited = time.perf_counter() - waited
@@ -137,8 +137,8 @@ def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, jo
     fresh = index == begin and temporal.previous is None
     result = temporal.next(frame, flow, cut=cut, callback=callback, long_flows=long_flows,
                            iterations=start_iterations if fresh else None,
-                           look=None if looks is None else looks(index),
-                           previous_look=None if looks is None or index == 0 else looks(index - 1))
+                           targets=None if looks is None else looks(index),
+                           previous_targets=None if looks is None or index == 0 else looks(index - 1))
     return SegmentFrame(index=index, image=float_to_frame(result), state=result,
                         since_restart=temporal.since_restart, cut=cut, seconds=time.perf_counter() - started,
                         flow_wait=waited, cost=spent[0])
@@ -147,7 +147,7 @@ def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, jo
 def stylize_bridge(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequence[np.ndarray],
                    previous: np.ndarray, *, config: TemporalConfig | None = None, first: int = 0,
                    iterations: int = 3, progress: SegmentCallback | None = None,
-                   looks: LookFunction | None = None) -> Iterator[SegmentFrame]:
+                   looks: TargetsFunction | None = None) -> Iterator[SegmentFrame]:
     """Hand segment k over to segment k+1: restylize k+1's first frames from k's last result.
 
     ``frames`` are the originals of frames ``first - 1`` (segment k's last) to
@@ -176,7 +176,7 @@ def _share(j: int, steps: int) -> float:
 
 def stylize_loop_end(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequence[np.ndarray],
                      first: np.ndarray, *, config: TemporalConfig | None = None, iterations: int = 3,
-                     indices: Sequence[int], looks: LookFunction | None = None,
+                     indices: Sequence[int], looks: TargetsFunction | None = None,
                      progress: SegmentCallback | None = None) -> Iterator[SegmentFrame]:
     """Hand the end of a looping clip over to its start (``seamless_loop``): the bridge of
     :func:`stylize_bridge` run backwards in time from the first frame.
@@ -203,7 +203,7 @@ def stylize_loop_end(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: S
 
 def _hand_over(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequence[np.ndarray],
                start: np.ndarray, *, config: TemporalConfig | None, iterations: int, indices: Sequence[int],
-               looks: LookFunction | None, progress: SegmentCallback | None,
+               looks: TargetsFunction | None, progress: SegmentCallback | None,
                blend_first_everywhere: bool = False) -> Iterator[SegmentFrame]:
     """The chain from ``start`` (a float or uint8 result of ``frames[0]``) through
     ``frames[1:]``, frame j blended towards ``drafts[j]`` at :func:`_share` (see
@@ -221,6 +221,6 @@ def _hand_over(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequenc
         started = time.perf_counter()
         callback = None if progress is None else (lambda p, i=index: progress(i, p))
         result = temporal.next(frames[j + 1], flow, callback=callback, toward=(draft, _share(j, steps)),
-                               iterations=iterations, look=None if looks is None else looks(index))
+                               iterations=iterations, targets=None if looks is None else looks(index))
         yield SegmentFrame(index=index, image=float_to_frame(result), state=result, since_restart=0, cut=False,
                            seconds=time.perf_counter() - started)

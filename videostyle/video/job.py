@@ -28,8 +28,8 @@ import numpy as np
 from .. import __version__
 from ..config import ClipConfig, EncodeConfig, SegmentConfig, StyleConfig, StyleSchedule, TemporalConfig
 from ..engine.cancel import CancelToken
+from ..engine.memory import reserved_buffers
 from ..engine.optimize import Style, Stylizer
-from ..engine.temporal import reserved_buffers
 from ..errors import BadOption, BadOutput, BadSource, DiskFull, S, SourceChanged
 from ..io import VideoInfo, check_output, open_sink, open_source
 from ..io.atomic import remove_stale_partials
@@ -38,9 +38,9 @@ from ..io.lock import JobLock, output_lock_path
 from ..io.outputs import VIDEO_SUFFIXES, check_not_input, output_kind
 from ..io.sources import source_files
 from .chain import stylize_loop_end, stylize_segment
-from .looks import FrameLooks, scene_cuts
 from .masks import MaskFrames, check_mask_styles, read_mask
 from .report import NoFrames, Runner, RunReport, VideoCallback, VideoResult, encode_progress
+from .targets import ClipTargets, scene_cuts
 from .workdir import WorkDir, check_work_dir, default_work_dir
 
 
@@ -142,11 +142,15 @@ class _Counted:
 
 def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, styles: Sequence[np.ndarray | Style],
            style: StyleConfig, temporal: TemporalConfig, segments: SegmentConfig, schedule: StyleSchedule | None,
-           mask: str | Path | None) -> tuple[FrameLooks | None, MaskFrames | None]:
+           mask: str | Path | None) -> tuple[ClipTargets | None, MaskFrames | None]:
     """Check a schedule and a mask against the clip (before any work) and give each frame's look."""
     if segments.distributed and temporal.seamless_loop:
         raise BadOption(S.workers, "/", S.ray_address, ": ", S.seamless_loop, " runs on one worker for now; drop ",
                         S.workers)
+    if temporal.seamless_loop and segments.overlap == 0:  # it would end as it ends without a loop
+        raise BadOption(S.seamless_loop, " restylizes the last ", S.overlap, " frames to lead into the first, and ",
+                        S.overlap, " 0 leaves none to do it: give ", S.overlap,
+                        f" 1 or more (default {SegmentConfig().overlap}), or drop ", S.seamless_loop)
     if schedule is None and mask is None:
         return None, None
     if schedule is not None and schedule.per_shot and not temporal.detect_cuts:
@@ -169,7 +173,7 @@ def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, st
     if schedule is not None and schedule.per_shot and temporal.detect_cuts:
         with _open(source, clip, even) as frames:  # the shots, before any work (as the Ray driver does)
             cuts = scene_cuts(frames)
-    return FrameLooks(schedule, style, info.fps, cuts=cuts, mask=masks, times=info.frame_durations), masks
+    return ClipTargets(schedule, style, info.fps, cuts=cuts, mask=masks, times=info.frame_durations), masks
 
 
 class LocalRunner:
@@ -178,7 +182,7 @@ class LocalRunner:
     and bridge iterations)."""
 
     def __init__(self, stylizer: Stylizer, config: TemporalConfig, info: VideoInfo, *,
-                 looks: FrameLooks | None = None, loop: SegmentConfig | None = None) -> None:
+                 looks: ClipTargets | None = None, loop: SegmentConfig | None = None) -> None:
         self.stylizer, self.config, self.info, self.looks = stylizer, config, info, looks
         self.loop = loop or SegmentConfig()
 

@@ -38,8 +38,8 @@ import numpy as np
 from ..config import SegmentConfig, StyleConfig, TemporalConfig
 from ..engine.cancel import Cancelled
 from ..engine.flow import FlowEstimator, is_scene_cut
-from ..engine.looks import LookFunction
 from ..engine.optimize import Style
+from ..engine.targets import TargetsFunction
 from ..errors import BadOption, S, VideostyleError
 from ..io import VideoInfo
 from .chain import SegmentFrame, SegmentState, stylize_bridge, stylize_segment
@@ -160,10 +160,10 @@ class SegmentWorker:
 
     def segment(self, styles: list[Any], chunks: list[tuple[int, Any]], first: int, begin: int, stop: int,
                 state: SegmentState | None, start_iterations: int | None,
-                looks: LookFunction | None = None) -> Iterator[SegmentFrame]:
+                looks: TargetsFunction | None = None) -> Iterator[SegmentFrame]:
         """Stylize frames ``begin``..``stop - 1`` (frames from ``first`` are context);
         ``start_iterations``: the budget of frame ``begin`` when it starts afresh; ``looks``:
-        each frame's targets (a schedule, a mask: ``video.looks.FrameLooks``), blended here
+        each frame's targets (a schedule, a mask: ``video.targets.ClipTargets``), blended here
         from the Grams this worker computed once per style."""
         stylizer = self.stylizer(styles)
         frames = _frames(chunks, first, stop)
@@ -171,7 +171,7 @@ class SegmentWorker:
                                    stop=stop, state=state, start_iterations=start_iterations, looks=looks)
 
     def bridge(self, styles: list[Any], chunks: list[tuple[int, Any]], first: int, drafts: list[np.ndarray],
-               previous: np.ndarray, iterations: int, looks: LookFunction | None = None) -> Iterator[SegmentFrame]:
+               previous: np.ndarray, iterations: int, looks: TargetsFunction | None = None) -> Iterator[SegmentFrame]:
         """The hand-over into the segment starting at ``first`` (see ``chain.stylize_bridge``)."""
         stylizer = self.stylizer(styles)
         frames = list(_frames(chunks, first - 1, first + len(drafts)))
@@ -195,7 +195,7 @@ class RayRuntime:
     what it started. ``workers`` is the number of actors once entered."""
 
     def __init__(self, config: SegmentConfig, styles: Sequence[np.ndarray | Style], style: StyleConfig,
-                 temporal: TemporalConfig, info: VideoInfo, looks: LookFunction | None = None) -> None:
+                 temporal: TemporalConfig, info: VideoInfo, looks: TargetsFunction | None = None) -> None:
         self.config, self.styles, self.style, self.temporal, self.info = config, styles, style, temporal, info
         self.looks = looks  # each frame's targets (None: the styles' one blend), put in the store once
         self.looks_ref: Any = None

@@ -27,11 +27,11 @@ import numpy as np
 
 from ..config import PRESETS, SETTINGS, ServeConfig, Setting, declared
 from ..engine.cancel import Cancelled, CancelToken
-from ..errors import BadOption, S, VideostyleError
+from ..errors import BadOption, S, VideostyleError, echo
 from ..io.images import STILL_SUFFIXES
 from ..io.outputs import GIF_SUFFIXES, VIDEO_SUFFIXES
 from ..jobs import LiveRequest, StyleSpec, live_policy, live_stylizer
-from .jobs import DONE, OUTPUTS, Job, JobQueue, JobRequest
+from .jobs import DONE, FAILED, OUTPUTS, Job, JobQueue, JobRequest
 from .status import describe
 from .words import page_message
 
@@ -117,7 +117,7 @@ class _Page:
                              allow_preview=False, elem_id="gallery")
         chosen = gr.CheckboxGroup(names, value=names[:1], label="Styles to use", elem_id="styles",
                                   info="several at once are blended")
-        weights = gr.Textbox(label="Blend weights", placeholder="e.g. 0.7, 0.3 in the order above (empty: equal)",
+        weights = gr.Textbox("", label="Blend weights", placeholder="e.g. 0.7, 0.3 in the order above (empty: equal)",
                              elem_id="weights")
         add = gr.UploadButton("Add style images…", file_count="multiple", file_types=PICTURE_TYPES, size="sm")
         added = gr.Textbox(label="Style uploads", visible=False, interactive=False, elem_id="style-note")
@@ -164,7 +164,7 @@ class _Page:
         try:
             numbers = [float(w) for w in values]
         except ValueError:
-            raise BadOption(f"blend weights {weights!r}: give numbers, e.g. 0.7, 0.3") from None
+            raise BadOption(f"blend weights {echo(weights)!r}: give numbers, e.g. 0.7, 0.3") from None
         return tuple((self.queue.gallery.path(name), w) for name, w in zip(chosen, numbers, strict=True))
 
     # -- video / GIF ----------------------------------------------------------------------------
@@ -191,7 +191,7 @@ class _Page:
                           open=False):
             with gr.Row():
                 starts = gr.Textbox("", label="Timeline: start time of each chosen style (s)", elem_id="style-starts",
-                                    placeholder="e.g. 0, 4 in the order above (empty: blended throughout)")
+                                    placeholder="e.g. 0, 4 in the order above, in time order (empty: blended)")
                 declared_transition = SETTINGS["transition"]
                 transition = gr.Slider(lowest(declared_transition), TRANSITION_SHOWN_S,
                                        value=declared_transition.default, step=0.25,
@@ -227,9 +227,11 @@ class _Page:
         outputs = {"job": job_id, "status": status, "preview": preview, "video": video, "gif": gif,
                    "download": download}
         def run(upload, chosen, weights, strength, colors, quality, start, duration, size, temporal, output, side,
-                iterations, first, starts, transition, ramp_from, ramp_over, per_shot, loop, mask, owner=None,
+                iterations=None, first=None, starts="", transition=None, ramp_from=0.0,
+                ramp_over=0.0, per_shot=False, loop=False, mask=None, owner=None,
                 request: gr.Request | None = None) -> Iterator[dict]:
-            # a plain function, not a partial: Gradio passes the request only to what it can inspect
+            # a plain function, not a partial: Gradio passes the request only to what it can inspect; the
+            # optional fields default to None or their controls' values, so an API client may leave them out
             when = WhereAndWhen(starts, transition, ramp_from, ramp_over, per_shot, loop, mask)
             yield from self.run_video(outputs, upload, chosen, weights, strength, colors, quality, start, duration,
                                       size, temporal, output, side, iterations, first, owner, request, when)
@@ -277,7 +279,7 @@ class _Page:
                 **(when or WhereAndWhen()).request_fields(len(styles), float(strength)))
             job = self.queue.submit(job_request)
         except VideostyleError as exc:
-            yield {out["status"]: f"Error: {page_message(exc)}"}
+            yield from refuse(out, page_message(exc))
             return
         yield {out["job"]: job.id, out["download"]: None, out["preview"]: None,
                out["gif"]: gr.update(value=None, visible=False), out["video"]: gr.update(value=None, visible=True)}
@@ -306,6 +308,8 @@ class _Page:
             elif "result" in out and job.preview is not None:  # a picture: shown as large as the original
                 update[out["result"]] = enlarged(job.preview, PICTURE_DISPLAY_SIZE)
         yield update
+        if job.state == FAILED:
+            raise failure(job.message)
 
     def cancel(self, job_id: str | None) -> str:
         job = self.queue.cancel(job_id) if job_id else None
@@ -357,7 +361,7 @@ class _Page:
                                      size=int(size), owner=_owner(owner, request))
             job = self.queue.submit(job_request)
         except VideostyleError as exc:
-            yield {out["status"]: f"Error: {page_message(exc)}"}
+            yield from refuse(out, page_message(exc))
             return
         yield {out["job"]: job.id, out["result"]: None, out["download"]: None}
         yield from self._watch(job, out)
@@ -443,7 +447,7 @@ class WhereAndWhen:
         try:
             starts = tuple(float(v) for v in values)
         except ValueError:
-            raise BadOption(f"style start times {self.starts!r}: give seconds, e.g. 0, 4") from None
+            raise BadOption(f"style start times {echo(self.starts or '')!r}: give seconds, e.g. 0, 4") from None
         if starts and len(starts) != styles:
             raise BadOption(f"style start times: {len(starts)} given for {styles} chosen styles; give one each "
                             "(in the order above) or none")
@@ -453,6 +457,19 @@ class WhereAndWhen:
         return {"style_starts": starts, "transition": float(transition),
                 "strength_ramp": ramp, "per_shot": bool(self.per_shot), "seamless_loop": bool(self.loop),
                 "mask": Path(self.mask) if self.mask else None}
+
+
+def failure(message: str) -> gr.Error:
+    """A job refused or failed, as an error the caller gets: an API client (gradio_client)
+    raises it, so a script tells failure from success; the page has shown the line in its
+    status box already, so no pop-up repeats it there."""
+    return gr.Error(message, visible=False, print_exception=False)
+
+
+def refuse(out: dict[str, Any], message: str) -> Iterator[dict]:
+    """The status line ``Error: message``, then the error itself (see :func:`failure`)."""
+    yield {out["status"]: f"Error: {message}"}
+    raise failure(message)
 
 
 def lowest(setting: Setting) -> float:

@@ -95,11 +95,13 @@ class JobRequest:
         self.video_request(input=self.input, output=Path(f"result.{self.output}"))  # checks every setting
 
     def style_specs(self, *, timed: bool = True) -> tuple[StyleSpec, ...]:
-        """The styles as specs, in time order (a start of 0 holds from the first frame)."""
-        starts = self.style_starts if timed and self.style_starts else (0.0,) * len(self.styles)
-        specs = [StyleSpec(str(path), weight, start or None) for (path, weight), start in zip(self.styles, starts,
-                                                                                            strict=True)]
-        return tuple(sorted(specs, key=lambda spec: spec.at or 0.0))
+        """The styles as specs, in the order chosen, each at its start time: a timeline read by
+        the command line's rule (``jobs.specs.timeline``), so times out of order are refused,
+        never sorted. Without times, or all at 0, the styles are blended throughout."""
+        starts: tuple[float | None, ...] = (self.style_starts if timed and any(self.style_starts)
+                                            else (None,) * len(self.styles))
+        return tuple(StyleSpec(str(path), weight, start) for (path, weight), start in zip(self.styles, starts,
+                                                                                          strict=True))
 
     def strength_specs(self) -> tuple[Strength, ...]:
         """The strength ramp's keyframes, or the one strength."""
@@ -259,6 +261,19 @@ def _first_frame(path: Path, start: float) -> np.ndarray | None:
         return next(iter(source), None)
 
 
+def _check_mask(path: Path, shown: str) -> None:
+    """Refuse a mask upload that is neither a picture nor a clip, before the job is queued,
+    naming it as uploaded (its fit to the clip is checked when the job starts)."""
+    from ..io import probe, read_image
+    from ..io.images import is_picture
+
+    try:
+        read_image(path) if is_picture(path) else probe(path)
+    except VideostyleError as exc:
+        reason = exc.replace(str(path), shown)
+        raise BadInput(S.mask, f" {shown}: not a picture or a video videostyle can read ({reason})") from None
+
+
 def _readable(check, path: Path, shown: str):
     """Run ``check()``; a VideostyleError's message names the upload as the user knows it."""
     try:
@@ -406,6 +421,8 @@ class JobQueue:
             mask = folder / f"mask{request.mask.suffix.lower() or '.bin'}"
             _copy_once(request.mask, mask)
         try:
+            if mask is not None and request.mask is not None:
+                _check_mask(mask, request.mask.name)
             longest, frames, duration = self._check_input(kind, copy, name, request)
         except VideostyleError:
             if not (folder / "work").exists():  # a refused upload leaves nothing behind
@@ -477,6 +494,8 @@ class JobQueue:
         except Cancelled:
             return CANCELLED, ""
         except VideostyleError as exc:
+            if job.mask is not None and job.request.mask is not None:  # the name the user uploaded it as
+                exc = exc.replace(str(job.mask), job.request.mask.name)
             return FAILED, page_message(exc, (str(job.input), job.request.display_name))
         except Exception as exc:  # a bug must not take the server down: log it, tell the page
             log.exception("job %s failed", job.id)

@@ -1,5 +1,5 @@
-"""Each frame's look in a video job: the schedule's blend and strength at the frame's time,
-its shot (for ``style_per_shot``) and its region mask (see ``engine/looks.py``)."""
+"""Each frame's targets in a video job: the schedule's blend and strength at the frame's time,
+its shot (for ``style_per_shot``) and its region mask (see ``engine/targets.py``)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import numpy as np
 
 from ..config import StyleConfig, StyleSchedule
 from ..engine.flow import FlowEstimator, is_scene_cut
-from ..engine.looks import look_at
-from ..engine.optimize import Look
+from ..engine.targets import FrameTargets, targets_at
 from .masks import MaskFrames
 
 
-class FrameLooks:
-    """Frame index -> :class:`Look`: its time is index / ``fps`` (or, with ``times``, the
+class ClipTargets:
+    """Frame index -> its :class:`FrameTargets`: its time is index / ``fps`` (or, with ``times``, the
     frame durations before it: a GIF's); its shot the number of ``cuts`` (frame indices
     that start a shot) at or before it."""
 
@@ -28,16 +27,16 @@ class FrameLooks:
         self.cuts, self.mask = sorted(cuts), mask
         self.starts = None if not times else [0.0, *itertools.accumulate(times)]
         if schedule is not None:
-            look_at(schedule, style, 0.0)  # strength keyframes with a raw style weight are refused here
+            targets_at(schedule, style, 0.0)  # strength keyframes with a raw style weight are refused here
 
     def shot(self, index: int) -> int:
         return bisect.bisect_right(self.cuts, index)
 
-    def __call__(self, index: int) -> Look | None:
+    def __call__(self, index: int) -> FrameTargets | None:
         mask = None if self.mask is None else self.mask.at(index)
         if self.schedule is None:
-            return None if mask is None else Look(mask=mask)
-        return look_at(self.schedule, self.style, self.seconds(index), self.shot(index), mask)
+            return None if mask is None else FrameTargets(mask=mask)
+        return targets_at(self.schedule, self.style, self.seconds(index), self.shot(index), mask)
 
     def seconds(self, index: int) -> float:
         """Frame ``index``'s time in the clip."""
