@@ -274,7 +274,7 @@ def variant_config(spec: str) -> tuple[str, TemporalConfig]:
             from videostyle.engine import changed
 
             kind = type(getattr(changed.SETTINGS, key))
-            parsed = tuple(value.split("+")) if kind is tuple else kind(value)
+            parsed = tuple(value.split("+")) if kind is tuple else (value == "1") if kind is bool else kind(value)
             paint_settings[spec] = dataclasses.replace(paint_settings.get(spec, changed.SETTINGS), **{key: parsed})
             continue
         current = getattr(config, key)

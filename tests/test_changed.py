@@ -1,5 +1,5 @@
-"""Paint what changed (engine/changed.py, engine/partial.py): a later frame's work goes where
-its picture is new; tiny frames, real weights."""
+"""Paint what changed (engine/changed.py, engine/partial.py): a later frame's work goes where its
+picture needs it; tiny frames, real weights."""
 
 from __future__ import annotations
 
@@ -14,17 +14,20 @@ from videostyle.config import StyleConfig, TemporalConfig
 from videostyle.engine import changed
 from videostyle.engine.flow import FlowResult, colour_mismatch, flow_between
 from videostyle.engine.gatys import NetworkLoss
-from videostyle.engine.optimize import Look, Progress, Stylizer
-from videostyle.engine.partial import CropNetwork, CropTerms, content_core, evaluation_share, picture_sums
+from videostyle.engine.optimize import Progress, Stylizer
+from videostyle.engine.partial import CropLoss, content_norms, crop_content, evaluation_share, picture_sums
+from videostyle.engine.targets import FrameTargets
 from videostyle.engine.temporal import TemporalStylizer
 from videostyle.engine.tensors import frame_to_tensor
-from videostyle.engine.tiles import Tile
+from videostyle.engine.terms import network_terms
+from videostyle.engine.tiling import Tile
+from videostyle.engine.warp import backward_warp
 from videostyle.errors import BadOption
 from videostyle.video.chain import SegmentState, stylize_segment
 
 FAST = StyleConfig(device="cpu", precision="fp32")
 PAINT = TemporalConfig(paint="changed", first_iterations=4)
-WHOLE = TemporalConfig(first_iterations=4)
+WHOLE = TemporalConfig(paint="whole", first_iterations=4)
 
 
 def still_clip(frames: int = 4, width: int = 64, height: int = 48) -> list[np.ndarray]:
@@ -33,7 +36,7 @@ def still_clip(frames: int = 4, width: int = 64, height: int = 48) -> list[np.nd
 
 
 def moving_square(frames: int = 4, width: int = 64, height: int = 48, step: int = 4) -> list[np.ndarray]:
-    """The scene with a red square moving ``step`` px a frame across it."""
+    """The scene with a red square moving ``step`` px a frame across it (about 8% of the picture)."""
     out = []
     for t in range(frames):
         frame = scene(width, height).copy()
@@ -43,16 +46,18 @@ def moving_square(frames: int = 4, width: int = 64, height: int = 48, step: int 
 
 
 def run(frames: list[np.ndarray], config: TemporalConfig, style: np.ndarray | None = None
-        ) -> tuple[list[np.ndarray], dict[int, float]]:
-    """Float results of a chain, and each frame's full-frame-equivalent evaluations."""
+        ) -> tuple[list[np.ndarray], dict[int, float], dict[int, dict[str, float]]]:
+    """Float results of a chain, each frame's full-frame-equivalent evaluations, and those by kind."""
     stylizer = Stylizer([stripes() if style is None else style], FAST)
     cost: dict[int, float] = {}
+    kinds: dict[int, dict[str, float]] = {}
 
     def count(index: int, p: Progress) -> None:
         cost[index] = cost.get(index, 0.0) + p.cost
+        kinds.setdefault(index, {})[p.kind] = kinds.get(index, {}).get(p.kind, 0.0) + p.cost
 
     results = [f.state for f in stylize_segment(stylizer, frames, config=config, progress=count)]
-    return results, cost
+    return results, cost, kinds
 
 
 # -- the cost model ------------------------------------------------------------------------------
@@ -83,24 +88,24 @@ def _style_gradients(tile: Tile, height: int = 64, width: int = 96) -> tuple[flo
     stylizer = Stylizer([stripes()], config)
     x = frame_to_tensor(blobs(width, height))
     content = frame_to_tensor(scene(width, height))
-    targets = stylizer.style_targets(height, width)
+    grams = stylizer.targets.at(height, width).grams
     weights = {n: config.effective_style_weight * w for n, w in config.layer_weights().items()}
     content_weights = {n: config.content_weight for n in config.content_layers}
-    whole_net = NetworkLoss(stylizer.vgg, None, content_features=stylizer.vgg(content, config.content_layers),
-                            content_weights=content_weights, targets=targets, style_weights=weights)
+    whole_terms = network_terms(size=(height, width), dtype=None, content=stylizer.vgg(content, config.content_layers),
+                                content_weights=content_weights, style_weights=weights, targets=grams)
     xw = x.clone().requires_grad_(True)
-    _, style = whole_net(xw)
+    _, style = NetworkLoss(stylizer.vgg, None, whole_terms)(xw)
     style.backward()  # the style term alone: the content term is normalized by the core's own content
-    whole, cores = picture_sums(stylizer.vgg, None, x, config.style_layers, (tile,))
-    terms = CropTerms(rest={n: whole[n] - cores[0][n] for n in whole}, height=height, width=width,
-                      content=content_core(stylizer.vgg, None, content, tile, config.content_layers))
-    crop = CropNetwork(stylizer.vgg, None, tile, terms, content_weights=content_weights, targets=targets,
-                       style_weights=weights)
+    features = crop_content(stylizer.vgg, None, content, tile, config.content_layers)
+    terms = network_terms(size=(height, width), dtype=None, content=features, content_weights=content_weights,
+                          style_weights=weights, targets=grams, content_norms=content_norms(features, height, width))
+    whole, cores = picture_sums(stylizer.vgg, None, x, terms, (tile,))
+    rest = {t: whole[t] - cores[0][t] for found in terms.style.values() for t in found}
     xc = x.clone().requires_grad_(True)
-    _, style_crop = crop(xc)
+    _, style_crop = CropLoss(stylizer.vgg, None, terms, tile, rest)(xc)
     style_crop.backward()
     assert xw.grad is not None and xc.grad is not None
-    return float(style), xw.grad, float(style_crop), xc.grad
+    return float(style.detach()), xw.grad, float(style_crop.detach()), xc.grad
 
 
 def test_a_crop_of_the_whole_picture_is_the_whole_loss():
@@ -110,8 +115,8 @@ def test_a_crop_of_the_whole_picture_is_the_whole_loss():
 
 
 def test_a_crops_gradient_is_the_whole_losss_inside_its_core_with_the_rest_held():
-    """The rest of the picture's Gram sums fixed, the loss is the whole picture's, and so is
-    the gradient at pixels further inside the core than the layers reach; near the core's
+    """The rest of the picture's Gram statistics fixed, the loss is the whole picture's, and so
+    is the gradient at pixels further inside the core than the layers reach; near the core's
     edge it lacks what the features just outside it would add (they are held)."""
     style, grad, crop_style, crop_grad = _style_gradients(Tile(16, 48, 16, 80, 0, 64, 0, 96))
     assert crop_style == pytest.approx(style, rel=1e-5)
@@ -123,6 +128,7 @@ def test_a_crops_gradient_is_the_whole_losss_inside_its_core_with_the_rest_held(
     assert not torch.allclose(crop_grad[edge], grad[edge], rtol=1e-3, atol=1e-4 * scale)
 
 
+# -- which pixels ------------------------------------------------------------------------------
 def test_crops_cover_what_needs_painting_on_the_cell_grid():
     paint = np.zeros((90, 160), bool)
     paint[:, 150:] = True  # a strip entering at the right
@@ -151,20 +157,58 @@ def test_colour_mismatch_ignores_noise_and_a_pixel_of_flow_error_but_sees_new_th
     assert (colour_mismatch(a, changed_frame, zero, reliable)[11:19, 11:19] > 0.3).all()
 
 
+def _flow(backward: np.ndarray) -> FlowResult:
+    h, w = backward.shape[:2]
+    return FlowResult(backward=backward, forward=-backward, mask=np.ones((h, w), np.float32),
+                      mismatch=np.zeros((h, w), np.float32))
+
+
+def test_a_whole_pixel_shift_needs_work_only_where_ground_came_in():
+    backward = np.zeros((48, 64, 2), np.float32)
+    backward[..., 0] = 3.0  # the camera pans right by 3 px: each pixel shows what was 3 px right of it
+    plan = changed.plan_frame(_flow(backward), changed.with_settings(young_frames=1))
+    assert plan.revealed[:, -3:].all() and not plan.revealed[:, :-3].any()
+    assert not plan.whole and plan.work[:, :-3].mean() == 0  # the rest is carried exactly
+    assert plan.hold[:, -3:].max() == 0 and plan.hold[:, :-4].min() == 1
+
+
+def test_a_sub_pixel_shift_everywhere_is_worked_on_whole():
+    backward = np.full((48, 64, 2), 0.5, np.float32)  # half a pixel: resampling blurs every pixel
+    assert changed.plan_frame(_flow(backward)).whole
+
+
+def test_new_ground_gets_iterations_in_proportion_to_its_area():
+    stylizer = Stylizer([stripes()], FAST)
+    counts = []
+    for step in (2, 6):
+        backward = np.zeros((48, 128, 2), np.float32)
+        backward[..., 0] = step
+        settings = changed.with_settings(young_frames=1, work_iterations=1, most_iterations=100)
+        plan = changed.plan_frame(_flow(backward), settings)
+        painter = changed._Painter(stylizer, temporal_weight=1.0, layer_scale={}, targets=None, callback=None,
+                                   frame=(48, 128), settings=settings)
+        counts.append(changed.crop_iterations(plan, painter, settings))
+    assert all(len(c) == 1 for c in counts)
+    assert counts[1][0] > 2 * counts[0][0] >= 2
+
+
 # -- frames ------------------------------------------------------------------------------------------
 def test_a_still_scene_costs_nothing_after_its_first_frame():
-    results, cost = run(still_clip(), PAINT)
+    results, cost, _ = run(still_clip(), PAINT)
     assert cost[0] > 1  # the first frame is stylized whole
     assert all(cost.get(t, 0.0) == 0.0 for t in (1, 2, 3))
     assert np.abs(results[3] - results[0]).max() < 1e-6  # served by the warp: nothing moved
 
 
-def test_a_moving_subject_costs_less_than_the_whole_frame_and_more_than_a_still_one():
-    _, moving = run(moving_square(), PAINT)
-    _, whole = run(moving_square(), WHOLE)
+def test_a_moving_subject_costs_less_than_the_whole_frame_and_its_surroundings_stay():
+    frames = moving_square()
+    results, moving, _ = run(frames, PAINT)
+    _, whole, _ = run(frames, WHOLE)
     later = [moving[t] for t in (1, 2, 3)]
     assert all(c > 0 for c in later)
     assert sum(later) < 0.5 * sum(whole[t] for t in (1, 2, 3))
+    # the far corner, away from the square's cells, is the first frame's paint carried unchanged
+    assert np.abs(results[3][:, 48:][36:] - results[0][:, 48:][36:]).max() < 1e-6
 
 
 def test_new_ground_gets_work_and_the_rest_is_served_by_the_warp():
@@ -173,19 +217,38 @@ def test_new_ground_gets_work_and_the_rest_is_served_by_the_warp():
     temporal = TemporalStylizer(stylizer, PAINT)
     first = temporal.next(frames[0])
     flow = flow_between(frames[0], frames[1])
-    previous = frame_to_tensor(first)
     plan = changed.plan_frame(flow)
     assert plan.revealed[:, -3:].all()  # the strip that entered on the right
-    crop_pixels = np.zeros(plan.paint.shape, bool)
+    assert not plan.whole
+    worked = np.zeros(plan.work.shape, bool)
     for t in plan.crops:
-        crop_pixels[t.y0:t.y1, t.x0:t.x1] = True
-    assert crop_pixels[plan.revealed].all()
+        worked[t.y0:t.y1, t.x0:t.x1] = True
+    assert worked[plan.revealed].all()
     result = temporal.next(frames[1], flow)
-    from videostyle.engine.warp import backward_warp
-
-    warped = backward_warp(previous, flow.backward)[0].permute(1, 2, 0).numpy()
+    assert temporal.painted == "changed"
+    warped = backward_warp(frame_to_tensor(first), flow.backward)[0].permute(1, 2, 0).numpy()
     moved = np.abs(result - warped).max(axis=2)
-    assert moved[plan.revealed].mean() > 5 * moved[~crop_pixels].mean()
+    assert moved[plan.revealed].mean() > 0.05
+    assert moved[~worked].max() < 1e-6
+
+
+def test_new_ground_is_pushed_towards_the_style():
+    """The boost: new ground painted with it ends further from its photo-coloured start than
+    with the rest's own style pressure."""
+    frames = panning_texture(frames=2, step=8)
+    stylizer = Stylizer([stripes()], FAST)
+    temporal = TemporalStylizer(stylizer, PAINT)
+    first = frame_to_tensor(temporal.next(frames[0]))
+    flow = flow_between(frames[0], frames[1])
+    plan = changed.plan_frame(flow)
+    content = frame_to_tensor(frames[1])
+    start = changed.fill_revealed(backward_warp(first, flow.backward), content, plan.revealed)
+    moved = []
+    for boost in (1.0, 5.0):
+        out = changed.paint_frame(stylizer, content, first, flow, temporal_weight=200.0,
+                                  settings=changed.with_settings(new_style=boost))
+        moved.append(float((out - start).abs()[0][:, torch.from_numpy(plan.revealed)].mean()))
+    assert moved[1] > 1.2 * moved[0]
 
 
 def test_paint_mode_is_deterministic_and_a_resumed_chain_equals_the_uninterrupted_one():
@@ -203,13 +266,37 @@ def test_a_style_change_paints_the_whole_frame():
     frames = still_clip(frames=3)
     stylizer = Stylizer([stripes(), blobs()], FAST)
     temporal = TemporalStylizer(stylizer, PAINT)
-    temporal.next(frames[0], look=Look(weights=(1.0, 0.0)))
+    temporal.next(frames[0], targets=FrameTargets(weights=(1.0, 0.0)))
     flow = flow_between(frames[0], frames[1])
     costs: list[float] = []
-    temporal.next(frames[1], flow, look=Look(weights=(1.0, 0.0)), callback=lambda p: costs.append(p.cost))
-    assert sum(costs) == 0.0  # the same look, a still scene: nothing to paint
-    temporal.next(frames[2], flow, look=Look(weights=(0.5, 0.5)), callback=lambda p: costs.append(p.cost))
-    assert sum(costs) >= 1.0  # every pixel's target moved
+    temporal.next(frames[1], flow, targets=FrameTargets(weights=(1.0, 0.0)), callback=lambda p: costs.append(p.cost))
+    assert sum(costs) == 0.0 and temporal.painted == "changed"  # the same targets, a still scene
+    temporal.next(frames[2], flow, targets=FrameTargets(weights=(0.5, 0.5)), callback=lambda p: costs.append(p.cost))
+    assert sum(costs) >= 1.0 and temporal.painted == "whole"  # every pixel's target moved
+
+
+def test_a_region_mask_and_a_hand_over_are_painted_whole():
+    frames = still_clip(frames=2)
+    stylizer = Stylizer([stripes()], FAST)
+    temporal = TemporalStylizer(stylizer, PAINT)
+    temporal.next(frames[0])
+    flow = flow_between(frames[0], frames[1])
+    mask = np.ones((48, 64), np.float32)
+    temporal.next(frames[1], flow, targets=FrameTargets(mask=mask), iterations=1)
+    assert temporal.painted == "whole"
+    temporal.next(frames[1], flow, toward=(frames[1], 0.5), iterations=1)
+    assert temporal.painted == "whole"
+
+
+def test_a_budget_caps_each_pass():
+    frames = moving_square(frames=2)
+    stylizer = Stylizer([stripes()], FAST)
+    temporal = TemporalStylizer(stylizer, PAINT)
+    temporal.next(frames[0])
+    seen: list[Progress] = []
+    temporal.next(frames[1], flow_between(frames[0], frames[1]), iterations=1, callback=seen.append)
+    assert temporal.painted == "changed"
+    assert seen and all(p.iterations <= 1 for p in seen)
 
 
 def test_an_unknown_paint_mode_is_refused():

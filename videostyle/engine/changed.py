@@ -66,8 +66,8 @@ class PaintSettings:
     whole_share: float = 0.5  # pixels needing work above this share of the picture: the whole frame is optimized
     whole_iterations: int = 1  # ... for this many L-BFGS iterations
     work_iterations: int = 2  # a crop without new ground (changed, deformed or blurred ground)
-    new_iterations: int = 10  # a crop holding new ground, at the least ...
-    new_work: float = 60.0  # ... or this many full-frame evaluations per unit of the picture's area come into view
+    new_work: float = 40.0  # full-frame evaluations per unit of the picture's area that came into view
+    work_area: int = 64  # px: a smaller patch of deformed or blurred ground is the flow's noise
     most_iterations: int = 20  # the most a crop gets
     first_step: float = 0.1  # the first L-BFGS step, in Stylizer's FIRST_STEP_PER_PIXEL (2 evaluations, not 3)
     stop_decrease: float = 0.003  # a crop's pass ends when an iteration lowers its loss by less
@@ -141,7 +141,8 @@ def plan_frame(flow: FlowResult, settings: PaintSettings | None = None) -> Frame
     if settings.young_frames > 1:
         young = outside_mask(backward * settings.young_frames) & ~outside & moving
     new = revealed | young
-    inexact = (warp_blur(backward) >= settings.blur_level) | (flow_strain(backward) >= settings.strain_level)
+    inexact = _drop_specks((warp_blur(backward) >= settings.blur_level)
+                           | (flow_strain(backward) >= settings.strain_level), settings.work_area)
     work = new | changed | inexact
     hold = np.where(revealed, 0.0, np.where(young, settings.young_hold, 1.0)).astype(np.float32)
     hold *= flow.mask.astype(np.float32)
@@ -339,7 +340,8 @@ class _Painter:
         weights = {n: grams.style_weight * w * self.layer_scale.get(n, 1.0) * boost
                    for n, w in self.stylizer.config.layer_weights().items()}
         terms = network_terms(size=(height, width), dtype=self.dtype, content=content,
-                              content_weights=self.content_weights, style_weights=weights, targets=grams.grams,
+                              content_weights=self.content_weights if content else {}, style_weights=weights,
+                              targets=grams.grams,
                               content_norms=norms)
         if new is not None:
             for name, weight in weights.items():
@@ -414,14 +416,14 @@ class _Painter:
 
 def crop_iterations(plan: FramePlan, painter: _Painter, settings: PaintSettings,
                     most: int | None = None) -> list[int]:
-    """L-BFGS iterations per crop. A crop without new ground gets ``work_iterations``; new
-    ground gets work in proportion to its area, as a first frame spends on the whole picture:
-    ``new_work`` full-frame evaluations per unit of the picture's area that is new, shared
+    """L-BFGS iterations per crop: ``work_iterations``, and for new ground work in proportion
+    to its area, as a first frame spends on the whole picture: ``new_work`` full-frame
+    evaluations per unit of the picture's area that came into view in this frame, shared
     among the crops by the new pixels each holds, turned into iterations at the crop's cost
-    (about EVALUATIONS_PER_ITERATION each), at least ``new_iterations``. None exceeds
-    ``most_iterations`` nor ``most`` (a caller's budget)."""
+    (about EVALUATIONS_PER_ITERATION each). None exceeds ``most_iterations`` nor ``most`` (a
+    caller's budget)."""
     counts = [int(plan.new[t.y0:t.y1, t.x0:t.x1].sum()) for t in plan.crops]
-    budget = settings.new_work * plan.new.mean()
+    budget = settings.new_work * plan.revealed.mean()
     ceiling = settings.most_iterations if most is None else min(most, settings.most_iterations)
     steps = []
     for tile, is_new, count in zip(plan.crops, plan.new_ground, counts, strict=True):
@@ -430,7 +432,7 @@ def crop_iterations(plan: FramePlan, painter: _Painter, settings: PaintSettings,
             continue
         share = painter.share(tile.ty1 - tile.ty0, tile.tx1 - tile.tx0)
         wanted = round(budget * count / max(1, sum(counts)) / (share * EVALUATIONS_PER_ITERATION))
-        steps.append(min(ceiling, max(settings.new_iterations, wanted)))
+        steps.append(min(ceiling, max(settings.work_iterations, wanted)))
     return steps
 
 
