@@ -10,16 +10,26 @@ One case per run (the machine is shared; run them one after the other):
   chelsea.png crossing the other way at 11 px a frame (bench_speed.py's "pan + crossing");
 * ``still``: a still camera on golden_gate.jpg (160x104, a little sensor noise) and that disc,
   9% of the picture, moving 2 px a frame across it;
-* ``demo``: the demo's clip (samples/clip.mp4 at 192 px) with samples/style.jpg.
+* ``demo``: the demo's clip (samples/clip.mp4 at 192 px) with samples/style.jpg, as
+  ``videostyle demo`` stylizes it;
+* ``hd``: cockatoo.mp4 at 1280x720 (run it with few ``--frames``: its first frame takes long;
+  no revealed-ground judging, whose references would take longer still).
+
+The wall seconds per later frame are printed too: meaningful on a quiet machine only (one
+job at a time), the figure for the ``demo`` and ``hd`` cases the README quotes.
 
 Every variant continues the chain from the same first frame (``first_iterations``, cached in
-``--out``). Variants: ``baseline`` (``TemporalConfig()``, today's default) and ``changed``
-(``TemporalConfig(paint="changed")``); ``NAME:field=value;field=value`` sets TemporalConfig
-fields of either (e.g. ``changed:detail_boost=2``). Printed per variant over frames 2..N:
+``--out``). Variants: ``baseline`` (``TemporalConfig(paint="whole")``, every pixel every
+frame: the default before issue 25) and ``changed`` (``TemporalConfig(paint="changed")``);
+``NAME:field=value;field=value`` sets TemporalConfig fields of either (e.g.
+``changed:detail_boost=2``), or engine/changed.py's PaintSettings (e.g.
+``changed:new_style=1``). Printed per variant over frames 2..N:
 
 * cost: full-frame-equivalent evaluations per later frame, FLOP-weighted, the sum of the
   optimizer's ``Progress.cost`` (a crop or coarse-scale evaluation counts its area's share,
-  a forward-only pass half, a pass through the first layers only their share of the FLOPs);
+  a forward-only pass its share of half an evaluation: the content's features, a crop's
+  statistics). The baseline's own pass over the content is not reported by the Stylizer,
+  so its figure leaves out about 0.35;
 * E_warp along the independent flow (``video.metrics``, DIS unrefined: not the optimizer's);
 * the Gram style distance (the optimizer's VGG19), and the texture distance (colour and
   Gabor statistics, no network: copied from video/texture.py, see :func:`texture_distance`);
@@ -66,7 +76,7 @@ from videostyle.video.metrics import warping_error
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "media"
 STARRY = "styles/starry_night.jpg"
-CASES = ("cockatoo", "pan", "still", "demo")
+CASES = ("cockatoo", "pan", "still", "demo", "hd")
 UNCOVERED_LEVELS = 20  # grey levels (of 255) between a pixel and the previous frame carried to it
 UNCOVERED_SPECK = 12  # px: a smaller patch of mismatch is noise
 REVEALED_SHARE = 0.10  # frames where at least this much came into view after frame 1 are judged
@@ -143,6 +153,9 @@ def load_case(case: str, media: Path, frames: int) -> tuple[list[np.ndarray], np
     if case == "demo":
         with open_source(ROOT / "samples/clip.mp4", frames=frames, size=192, even=True) as source:
             return list(source), read_image(ROOT / "samples/style.jpg")
+    if case == "hd":
+        with open_source(media / "cockatoo.mp4", frames=frames, size=1280, even=True) as source:
+            return list(source), read_image(media / STARRY)
     raise SystemExit(f"unknown case {case!r}: one of {', '.join(CASES)}")
 
 
@@ -267,7 +280,7 @@ def variant_config(spec: str) -> tuple[str, TemporalConfig]:
     name, _, overrides = spec.partition(":")
     if name not in ("baseline", "changed"):
         raise SystemExit(f"unknown variant {name!r}: baseline or changed")
-    config = TemporalConfig() if name == "baseline" else TemporalConfig(paint="changed")
+    config = TemporalConfig(paint="whole") if name == "baseline" else TemporalConfig(paint="changed")
     for item in filter(None, overrides.split(";")):
         key, _, value = item.partition("=")
         if not hasattr(config, key):  # an experiment with engine/changed.py's settings
@@ -290,6 +303,7 @@ class Run:
     name: str
     cost: dict[int, float] = field(default_factory=dict)  # frame -> full-frame-equivalent evaluations
     evaluations: dict[int, int] = field(default_factory=dict)  # frame -> optimizer evaluations, any size
+    seconds: dict[int, float] = field(default_factory=dict)  # frame -> wall seconds (a quiet machine's figure)
     frames: list[np.ndarray] = field(default_factory=list)  # uint8, frames 2..N
 
     parts: dict[str, float] = field(default_factory=dict)  # what the cost went to, summed over frames
@@ -348,6 +362,7 @@ def _run_variant(stylizer: Stylizer, frames: list[np.ndarray], first: np.ndarray
     for done in stylize_segment(stylizer, frames, config=config, begin=1, state=SegmentState((first,), 1),
                                 progress=run.progress):
         run.frames.append(done.image)
+        run.seconds[done.index] = done.seconds
         print(f"  {name} frame {done.index + 1}: {run.cost.get(done.index, 0.0):.2f} full-frame evaluations "
               f"({run.evaluations.get(done.index, 0)} evaluations)", file=sys.stderr, flush=True)
     return run
@@ -369,6 +384,7 @@ def measure(stylizer: Stylizer, style: np.ndarray, originals: list[np.ndarray], 
                 parts={k: v / len(costs) for k, v in run.parts.items()},
                 frame_cost=costs,
                 evaluations=float(np.mean([run.evaluations.get(t, 0) for t in range(1, len(originals))])),
+                seconds=float(np.mean([run.seconds.get(t, 0.0) for t in range(1, len(originals))])),
                 e_warp=warping_error(originals, [first, *later]).e_warp,
                 gram=float(np.mean([stylizer.style_distance(f) for f in later])),
                 texture_distance=float(np.mean([texture_distance(f, style) for f in later])),
@@ -397,8 +413,8 @@ def print_table(case: str, frames: int, rows: list[dict]) -> None:
     print(f"\n{case}, {frames} frames; every figure over frames 2..N\n")
     print("| variant | full-frame evaluations / frame (most) | evaluations / frame | E_warp (ratio) "
           "| Gram distance (ratio) | texture distance (ratio) | sharpness 2..N / 1 "
-          "| revealed texture energy vs reference | revealed colourfulness vs reference |")
-    print("|" + " --- |" * 9)
+          "| revealed texture energy vs reference | revealed colourfulness vs reference | s / later frame |")
+    print("|" + " --- |" * 10)
     base = rows[0]
     for r in rows:
         revealed = ("-", "-") if r["revealed_texture"] is None else (
@@ -407,7 +423,7 @@ def print_table(case: str, frames: int, rows: list[dict]) -> None:
               f"| {r['e_warp']:.5f} ({r['e_warp'] / base['e_warp']:.2f}x) "
               f"| {r['gram']:.4f} ({r['gram'] / base['gram']:.3f}x) "
               f"| {r['texture_distance']:.4f} ({r['texture_distance'] / base['texture_distance']:.3f}x) "
-              f"| {r['sharpness']:.2f} | {revealed[0]} | {revealed[1]} |")
+              f"| {r['sharpness']:.2f} | {revealed[0]} | {revealed[1]} | {r['seconds']:.2f} |")
     for r in rows:
         print(f"\n{r['variant']}: cost per frame by pass: "
               + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["parts"].items())))
@@ -433,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     # judged: at least REVEALED_SHARE came into view, and as much is still the ground of frame 1
     judged = [t for t in range(1, len(originals)) if REVEALED_SHARE <= revealed[t].mean() <= 1 - REVEALED_SHARE]
     picks = sorted({judged[i] for i in np.linspace(0, len(judged) - 1, REFERENCE_FRAMES).round().astype(int)}
-                   ) if judged else []
+                   ) if judged and args.case != "hd" else []
     references = {t: reference(stylizer, originals[t], cache_dir) for t in picks}
     print(f"{args.case}: {len(judged)} frames with {REVEALED_SHARE:.0%} to {1 - REVEALED_SHARE:.0%} come into view; "
           f"judged at {[t + 1 for t in picks]}", file=sys.stderr)

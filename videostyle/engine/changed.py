@@ -19,7 +19,7 @@ pixel and nothing is optimized. Elsewhere the pixel needs *work*:
 :func:`plan_frame` finds those pixels; :func:`paint_frame` then either optimizes crops around
 them, the rest of the picture's Gram statistics held (``partial.py``; work in proportion to
 the area), or, when they cover most of the picture (a handheld camera, where everything
-moves a fraction of a pixel), the whole frame with the full loss for ``whole_iterations``,
+moves a fraction of a pixel), the whole frame with the full loss as ``paint="whole"`` runs it,
 new ground's boost as a masked Gram term. Either way the network's work is reported per
 evaluation, FLOP-weighted (``Progress.cost``: a crop counts its share of a whole evaluation).
 
@@ -64,7 +64,7 @@ class PaintSettings:
     cell: int = 16  # px: the grid crops are made of (a multiple of TILE_ALIGN)
     halo: int = 0  # px of context around a crop's core (a multiple of TILE_ALIGN)
     whole_share: float = 0.5  # pixels needing work above this share of the picture: the whole frame is optimized
-    whole_iterations: int = 1  # ... for this many L-BFGS iterations
+    measured_share: float = 0.35  # crops covering less of the picture take the rest's statistics as the style's
     work_iterations: int = 2  # a crop without new ground (changed, deformed or blurred ground)
     new_work: float = 40.0  # full-frame evaluations per unit of the picture's area that came into view
     work_area: int = 64  # px: a smaller patch of deformed or blurred ground is the flow's noise
@@ -141,8 +141,9 @@ def plan_frame(flow: FlowResult, settings: PaintSettings | None = None) -> Frame
     if settings.young_frames > 1:
         young = outside_mask(backward * settings.young_frames) & ~outside & moving
     new = revealed | young
-    inexact = _drop_specks((warp_blur(backward) >= settings.blur_level)
-                           | (flow_strain(backward) >= settings.strain_level), settings.work_area)
+    # a still background's flow is noise of a few tenths of a pixel: what it "blurs" or "shears" is not there
+    inexact = _drop_specks(((warp_blur(backward) >= settings.blur_level)
+                            | (flow_strain(backward) >= settings.strain_level)) & moving, settings.work_area)
     work = new | changed | inexact
     hold = np.where(revealed, 0.0, np.where(young, settings.young_hold, 1.0)).astype(np.float32)
     hold *= flow.mask.astype(np.float32)
@@ -365,17 +366,17 @@ class _Painter:
         return term
 
     def whole(self, x: torch.Tensor, content: torch.Tensor, hold: torch.Tensor, new: torch.Tensor,
-              iterations: int) -> torch.Tensor:
-        """The whole frame for ``iterations`` with the full loss, new ground boosted."""
+              iterations: int, stop: EarlyStop | None) -> torch.Tensor:
+        """The whole frame with the full loss, new ground boosted: the flow mode's later frame
+        as ``paint="whole"`` optimizes it (``iterations``, ``stop``, its first step)."""
         with torch.no_grad():
             features = {n: f.float() for n, f in self.stylizer.vgg(content, self.content_layers, dtype=self.dtype).items()}
         self.report_forward(self.share(*self.frame, self.content_layers, forward_only=True))
         network = NetworkLoss(self.stylizer.vgg, self.dtype, self.terms(features, new=new if new.any() else None))
         temporal = self.temporal(x.clone(), hold) if self.temporal_weight > 0 else None
         loss_of = whole_loss(network, self.tv, temporal)
-        return _minimize(x.clone(), loss_of, None, iterations, None,
-                         _Pass(self.callback, iterations, 1.0, self.start, "whole"), self.cancel,
-                         self.settings.first_step).clamp(0, 1)
+        return _minimize(x.clone(), loss_of, None, iterations, stop,
+                         _Pass(self.callback, iterations, 1.0, self.start, "whole"), self.cancel, 1.0).clamp(0, 1)
 
     def crops(self, x: torch.Tensor, content: torch.Tensor, crops: tuple[Tile, ...], iterations: list[int],
               boosts: list[float], hold: torch.Tensor) -> torch.Tensor:
@@ -384,14 +385,24 @@ class _Painter:
         height, width = self.frame
         vgg, dtype = self.stylizer.vgg, self.dtype
         style_only = self.terms({}, {})
-        whole, cores = picture_sums(vgg, dtype, x, style_only, crops)
-        self.report_forward(self.share(height, width, forward_only=True))
-        statistic = {name: whole[terms[0]] for name, terms in style_only.style.items()}
+        covered = sum((t.y1 - t.y0) * (t.x1 - t.x0) for t in crops) / (height * width)
+        measured = covered >= self.settings.measured_share
+        if measured:
+            whole, cores = picture_sums(vgg, dtype, x, style_only, crops)
+            self.report_forward(self.share(height, width, forward_only=True))
+            statistic = {name: whole[terms[0]] for name, terms in style_only.style.items()}
         for index, (crop, steps, boost) in enumerate(zip(crops, iterations, boosts, strict=True)):
             if steps <= 0:
                 continue
             ys, xs = crop.pixels()
-            core_sums = {name: cores[index][terms[0]] for name, terms in style_only.style.items()}
+            if measured:
+                core_sums = {name: cores[index][terms[0]] for name, terms in style_only.style.items()}
+            else:
+                # a few small crops in a painted picture: the rest is taken to match the style
+                # (a pass over the whole picture would cost more than the crops themselves)
+                statistic = {name: terms[0].target * terms[0].count for name, terms in style_only.style.items()}
+                core_sums = {name: terms[0].target * _core_positions(crop, name)
+                             for name, terms in style_only.style.items()}
             features = crop_content(vgg, dtype, content, crop, self.content_layers)
             self.report_forward(self.share(ys.stop - ys.start, xs.stop - xs.start, self.content_layers,
                                            forward_only=True))
@@ -412,6 +423,11 @@ class _Painter:
             for name, found in terms.style.items():  # the picture's statistic with this core's new share
                 statistic[name] = rest[found[0]] + network.sums[found[0]]
         return x
+
+
+def _core_positions(tile: Tile, layer: str) -> int:
+    ys, xs = tile.core(layer)
+    return max(0, ys.stop - ys.start) * max(0, xs.stop - xs.start)
 
 
 def crop_iterations(plan: FramePlan, painter: _Painter, settings: PaintSettings,
@@ -439,11 +455,13 @@ def crop_iterations(plan: FramePlan, painter: _Painter, settings: PaintSettings,
 def paint_frame(stylizer: Stylizer, content: torch.Tensor, previous: torch.Tensor, flow: FlowResult, *,
                 temporal_weight: float, warp_kernel: str = "lanczos", layer_scale: Mapping[str, float] | None = None,
                 targets: FrameTargets | None = None, callback: ProgressCallback | None = None,
-                settings: PaintSettings | None = None, most_iterations: int | None = None) -> torch.Tensor:
+                settings: PaintSettings | None = None, iterations: int = 20, stop: EarlyStop | None = None,
+                most_iterations: int | None = None) -> torch.Tensor:
     """A later frame from the ``previous`` result (1, 3, H, W) and the ``flow`` from it, worked
     on where it needs it (see the module). ``content`` is the frame (1, 3, H, W) in [0, 1];
     ``layer_scale`` multiplies some style layers' weights (the flow mode's detail boost);
-    ``most_iterations`` caps every pass (a live budget). Returns (1, 3, H, W) in [0, 1]."""
+    ``iterations`` and ``stop`` are a whole frame's budget; ``most_iterations`` caps every
+    crop's (a live budget). Returns (1, 3, H, W) in [0, 1]."""
     settings = settings or SETTINGS
     height, width = content.shape[-2:]
     plan = plan_frame(flow, settings)
@@ -453,10 +471,8 @@ def paint_frame(stylizer: Stylizer, content: torch.Tensor, previous: torch.Tenso
                        callback=callback, frame=(height, width), settings=settings)
     hold = torch.from_numpy(plan.hold).to(x.device)[None, None]
     if plan.whole:
-        iterations = settings.whole_iterations if most_iterations is None else min(most_iterations,
-                                                                                  settings.whole_iterations)
         new = torch.from_numpy(plan.new.astype(np.float32)).to(x.device)[None, None]
-        return painter.whole(x, content, hold, new, max(1, iterations))
+        return painter.whole(x, content, hold, new, iterations, stop)
     if plan.crops:
         steps = crop_iterations(plan, painter, settings, most_iterations)
         boosts = [settings.new_style if new else 1.0 for new in plan.new_ground]

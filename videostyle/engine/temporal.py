@@ -120,15 +120,6 @@ class TemporalStylizer:
         before = self.last_targets if previous_targets is _REMEMBERED else previous_targets
         self.last_targets = targets
         self.painted = "whole"
-        if not restart and self._paints_changed(flow, toward, targets, before, content):
-            assert flow is not None and self.previous is not None
-            result = paint_frame(self.stylizer, content, self.previous, flow, temporal_weight=cfg.temporal_weight,
-                                 warp_kernel=cfg.warp_kernel, layer_scale=self._detail_scale(), targets=targets,
-                                 callback=callback, most_iterations=iterations)
-            self.painted = "changed"
-            self.history.appendleft(result)
-            self.since_restart += 1
-            return result[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3) float32
         init, extra_loss, scales, layer_scale = None, None, None, None
         if iterations is not None:
             budget = iterations
@@ -139,6 +130,15 @@ class TemporalStylizer:
         else:
             budget = cfg.max_iterations
             stop = stop or EarlyStop(AUTO_STOP_DECREASE, AUTO_MIN_ITERATIONS)
+        if not restart and self._paints_changed(flow, toward, targets, before, content):
+            assert flow is not None and self.previous is not None
+            result = paint_frame(self.stylizer, content, self.previous, flow, temporal_weight=cfg.temporal_weight,
+                                 warp_kernel=cfg.warp_kernel, layer_scale=self._detail_scale(), targets=targets,
+                                 callback=callback, iterations=budget, stop=stop, most_iterations=iterations)
+            self.painted = "changed"
+            self.history.appendleft(result)
+            self.since_restart += 1
+            return result[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3) float32
         if not restart:
             scales = 1  # coarse-to-fine only helps a frame that starts from scratch
             if cfg.mode == "warm":
