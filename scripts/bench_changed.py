@@ -42,8 +42,8 @@ frame: the default before issue 25) and ``changed`` (``TemporalConfig(paint="cha
   colour rather than a forward-backward check: Farneback's smooth flow passes that check
   behind a slow subject and fails it on flat walls where nothing is uncovered). The rest
   came into view: it entered the picture or was uncovered. In frames where 10% to 90% came
-  into view (so that both regions are there to compare), its texture energy (the luminance's standard deviation over 5x5 windows,
-  mean) and colourfulness (Hasler & Suesstrunk 2003) over those of the seen region, against
+  into view (so that both regions are there to compare), its texture energy (the luminance's
+  standard deviation over 5x5 windows, mean) and colourfulness (Hasler & Suesstrunk 2003) over those of the seen region, against
   the same ratios in an independent stylization of that frame from its content with
   ``first_iterations`` (cached): 1 means the new ground matches the rest as a fully
   converged painting does.
@@ -65,6 +65,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from harness.machine import describe
 
 from videostyle.config import StyleConfig, TemporalConfig
 from videostyle.engine.optimize import Progress, Stylizer
@@ -442,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     media, out = Path(args.media), Path(args.out)
     originals, style = load_case(args.case, media, args.frames)
     stylizer = Stylizer([style], StyleConfig())
+    print(describe(stylizer))
     cache_dir = out / "cache"
     started = time.perf_counter()
     first = first_frame(stylizer, originals[0], cache_dir)

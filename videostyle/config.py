@@ -333,8 +333,9 @@ _declare(
             help=("for clips and GIFs that loop: restylize the last ", S.overlap, " frames to lead into the first, "
                   "so that the wrap from the last frame to the first is as steady as any other pair")),
     Setting("paint", "whole", CHOICE, choices=PAINT_MODES,
-            help="flow mode: optimize every pixel of a later frame (whole), or only where the picture is new or "
-                 "changed, new ground with a first frame's care (changed) (default {default})"),
+            help="a later frame (flow mode): optimize every pixel (whole), or only where carrying the last result "
+                 "along the flow is not exact: new ground, changed colours, a moving or blurring picture; a still "
+                 "background costs nothing (changed) (default {default})"),
 )
 # where and when each style applies (StyleSchedule)
 _declare(
@@ -803,6 +804,7 @@ class WebcamConfig:
     loop_file: bool = declared("loop_file")  # a video file standing in for the camera starts over at its end
     display_size: int = declared("display_size")  # longest side of the preview window
     force: bool = declared("force")
+    paint: str = declared("paint", "webcam")  # later frames: "changed" (where needed) or "whole"
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -197,7 +197,7 @@ def _add_webcam_command(commands: argparse._SubParsersAction) -> None:
                     "n/p next/previous style, +/- style weight. The session always works on the newest "
                     "frame and spends a bounded time per frame; the first frame warms up longer.")
     for name in ("camera", "size", "fps", "max_iterations", "first_iterations", "duration", "record", "record_fps",
-                 "preview", "loop_file"):
+                 "preview", "loop_file", "paint"):
         add(p, name, "webcam")
     add_style_options(p, "webcam")
 

@@ -58,15 +58,16 @@ class PaintSettings:
     speck: int = 6  # px: a smaller patch of change is noise, not new picture
     blur_level: float = 0.15  # resampling blur (see warp_blur) from which a pixel needs work
     strain_level: float = 0.05  # px per px: the flow's stretch or shear from which a pixel needs work
-    young_frames: int = 3  # ground that entered the picture up to this many frames ago is still new
-    young_hold: float = 0.3  # ... held to its last paint this much (a share of the temporal weight)
+    young_frames: int = 2  # ground that entered the picture up to this many frames ago is still new
+    young_hold: float = 1.0  # ... held to its last paint this much (a share of the temporal weight)
     new_style: float = 5.0  # the style pressure on new ground, over the rest's
     cell: int = 16  # px: the grid crops are made of (a multiple of TILE_ALIGN)
     halo: int = 0  # px of context around a crop's core (a multiple of TILE_ALIGN)
     whole_share: float = 0.5  # pixels needing work above this share of the picture: the whole frame is optimized
+    whole_most: int = 10  # ... for at most this many iterations (new ground's boost keeps the loss falling)
     measured_share: float = 0.35  # crops covering less of the picture take the rest's statistics as the style's
     work_iterations: int = 2  # a crop without new ground (changed, deformed or blurred ground)
-    new_work: float = 40.0  # full-frame evaluations per unit of the picture's area that came into view
+    new_work: float = 80.0  # full-frame evaluations per unit of the picture's area that came into view
     work_area: int = 64  # px: a smaller patch of deformed or blurred ground is the flow's noise
     most_iterations: int = 20  # the most a crop gets
     first_step: float = 0.1  # the first L-BFGS step, in Stylizer's FIRST_STEP_PER_PIXEL (2 evaluations, not 3)
@@ -162,7 +163,7 @@ def plan_crops(paint: np.ndarray, *, cell: int, halo: int) -> tuple[Tile, ...]:
     rows, cols = -(-h // cell), -(-w // cell)
     padded = np.zeros((rows * cell, cols * cell), bool)
     padded[:h, :w] = paint
-    cells = padded.reshape(rows, cell, cols, cell).any(axis=(1, 3)).astype(np.uint8)
+    cells: np.ndarray = np.asarray(padded.reshape(rows, cell, cols, cell).any(axis=(1, 3)), dtype=np.uint8)
     _, _, stats, _ = cv2.connectedComponentsWithStats(cells, connectivity=8)
     boxes = []
     for s in stats[1:]:
@@ -316,8 +317,9 @@ class _Painter:
         self.content_layers = tuple(cfg.content_layers)
         self.frame_layers = tuple(cfg.content_layers) + tuple(cfg.style_layers)
         self.content_weights: dict[str, float] = {}
+        share = cfg.content_weight / len(cfg.content_layers)
         for name in cfg.content_layers:
-            self.content_weights[name] = self.content_weights.get(name, 0.0) + cfg.content_weight / len(cfg.content_layers)
+            self.content_weights[name] = self.content_weights.get(name, 0.0) + share
         self.tv = TotalVariation(cfg.tv_weight) if cfg.tv_weight else None
         self.cancel = stylizer.cancel.check if stylizer.cancel is not None else None
         self.start = time.perf_counter()
@@ -370,7 +372,8 @@ class _Painter:
         """The whole frame with the full loss, new ground boosted: the flow mode's later frame
         as ``paint="whole"`` optimizes it (``iterations``, ``stop``, its first step)."""
         with torch.no_grad():
-            features = {n: f.float() for n, f in self.stylizer.vgg(content, self.content_layers, dtype=self.dtype).items()}
+            found = self.stylizer.vgg(content, self.content_layers, dtype=self.dtype)
+        features = {n: f.float() for n, f in found.items()}
         self.report_forward(self.share(*self.frame, self.content_layers, forward_only=True))
         network = NetworkLoss(self.stylizer.vgg, self.dtype, self.terms(features, new=new if new.any() else None))
         temporal = self.temporal(x.clone(), hold) if self.temporal_weight > 0 else None
@@ -466,13 +469,17 @@ def paint_frame(stylizer: Stylizer, content: torch.Tensor, previous: torch.Tenso
     height, width = content.shape[-2:]
     plan = plan_frame(flow, settings)
     warped = backward_warp(previous, flow.backward, kernel=warp_kernel).clamp(0, 1)
-    x = fill_revealed(warped, content, plan.revealed).contiguous()
+    # a whole frame starts where paint="whole" starts it, from the warp everywhere: on the
+    # handheld clip the photo's colours there lost half the revealed ground's colourfulness
+    # (0.56x the reference's, 0.90x from the warp); crops start new ground from the photo
+    # (the warp stretches the border into streaks along a pan)
+    x = (warped if plan.whole else fill_revealed(warped, content, plan.revealed)).contiguous()
     painter = _Painter(stylizer, temporal_weight=temporal_weight, layer_scale=layer_scale or {}, targets=targets,
                        callback=callback, frame=(height, width), settings=settings)
     hold = torch.from_numpy(plan.hold).to(x.device)[None, None]
     if plan.whole:
         new = torch.from_numpy(plan.new.astype(np.float32)).to(x.device)[None, None]
-        return painter.whole(x, content, hold, new, iterations, stop)
+        return painter.whole(x, content, hold, new, min(iterations, settings.whole_most), stop)
     if plan.crops:
         steps = crop_iterations(plan, painter, settings, most_iterations)
         boosts = [settings.new_style if new else 1.0 for new in plan.new_ground]

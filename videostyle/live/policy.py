@@ -72,7 +72,7 @@ class LiveStylizer:
 
     def __init__(self, stylizer: Stylizer, *, fps: float | None, iterations: int, max_iterations: int,
                  first_iterations: int, warm_up_seconds: float | None = WARM_UP_SECONDS,
-                 clock: Clock = time.monotonic, paint: str = declared("paint")) -> None:
+                 clock: Clock = time.monotonic, paint: str = declared("paint", "webcam")) -> None:
         self.fps, self.fixed, self.cap = fps, iterations, max_iterations
         self.warm_up_seconds, self.clock = warm_up_seconds, clock
         self.temporal = TemporalStylizer(stylizer, TemporalConfig(

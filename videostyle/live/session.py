@@ -137,7 +137,7 @@ class _Session:
         self.over = CancelToken(clock=clock)
         self.live = LiveStylizer(self._stylizer(), fps=config.fps, iterations=config.iterations,
                                  max_iterations=config.max_iterations, first_iterations=config.first_iterations,
-                                 warm_up_seconds=warm_up_seconds(config), clock=clock)
+                                 warm_up_seconds=warm_up_seconds(config), clock=clock, paint=config.paint)
         self.paused = False
         self.recorder: _Recorder | None = None
         self.shown: np.ndarray | None = None
