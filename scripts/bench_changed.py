@@ -43,7 +43,8 @@ frame: the default before issue 25) and ``changed`` (``TemporalConfig(paint="cha
   behind a slow subject and fails it on flat walls where nothing is uncovered). The rest
   came into view: it entered the picture or was uncovered. In frames where 10% to 90% came
   into view (so that both regions are there to compare), its texture energy (the luminance's
-  standard deviation over 5x5 windows, mean) and colourfulness (Hasler & Suesstrunk 2003) over those of the seen region, against
+  standard deviation over 5x5 windows, mean) and colourfulness (Hasler & Suesstrunk 2003)
+  over those of the seen region, against
   the same ratios in an independent stylization of that frame from its content with
   ``first_iterations`` (cached): 1 means the new ground matches the rest as a fully
   converged painting does.
