@@ -65,6 +65,7 @@ def media(tmp_path_factory) -> Path:
     make_clip(folder / "tiny-side.mp4", frames=3, size="8x2")
     huge_png(folder / "huge.png", 40000, 40000)  # a solid-colour bomb: tiny file, 4.8 GB decoded
     write_rgb(folder / "white.png", np.full((36, 48, 3), 255, np.uint8))  # a mask of one value
+    write_rgb(folder / "painted.png", scene(48, 32))  # a keyframe of clip.mp4's shape
     return folder
 
 
@@ -125,6 +126,11 @@ CASES = [
     ("image-max-memory-unit", image("--max-memory", "4XB"), "--max-memory"),
     ("image-max-memory-tiny", image("--max-memory", "1KB"), "--max-memory"),
     ("image-max-memory-nan", image("--max-memory", "nanGB"), "--max-memory"),
+    ("image-max-memory-zero", image("--max-memory", "0"), "at least 256 MB"),
+    ("image-max-memory-negative", image("--max-memory", "-1GB"), "--max-memory"),
+    ("image-max-memory-word", image("--max-memory", "abc"), "--max-memory"),
+    ("image-max-memory-exponent", image("--max-memory", "1e99TB"), "--max-memory"),
+    ("image-max-memory-overflow", image("--max-memory", "9" * 400 + "TB"), "too large"),
     ("image-preset-unknown", image("--preset", "ultra"), "--preset"),
     ("image-json-with-value", image("--json", "yes"), "yes"),
     ("image-init-text", image("--init", "notes.jpg"), "notes.jpg"),
@@ -173,6 +179,9 @@ CASES = [
     ("image-device-unknown", image("--device", "tpu"), "--device"),
     ("image-precision-fp16-cpu", image("--precision", "fp16"), "fp16"),
     ("image-precision-unknown", image("--precision", "fp8"), "--precision"),
+    ("video-max-memory-overflow", video("--max-memory", "9" * 400 + "GB"), "too large"),
+    ("video-max-memory-tiny", video("--max-memory", "1KB"), "--max-memory"),
+    ("video-precision-unknown", video("--precision", "FP32"), "--precision"),
     ("image-unknown-option", image("--bogus"), "--bogus"),
     ("image-no-style", ["image", "content.png", "-o", "out.png"], "--style"),
     ("image-no-output", ["image", "content.png", "--style", "style.png"], "--output"),
@@ -341,6 +350,28 @@ CASES = [
      "--overlap 0 leaves none"),
     ("video-per-shot-with-times", video("--style", "content.png@0.1", "--style-per-shot"), "--style-per-shot"),
     ("video-per-shot-without-cuts", video("--style-per-shot", "--no-cut-detection"), "--no-cut-detection"),
+    ("video-passes-zero", video("--passes", "0"), "--passes 0"),
+    ("video-passes-negative", video("--passes", "-1"), "--passes -1"),
+    ("video-passes-word", video("--passes", "abc"), "--passes"),
+    ("video-passes-with-workers", video("--passes", "2", "--workers", "2"), "--passes"),
+    ("video-passes-with-seamless-loop", video("--passes", "2", "--seamless-loop", out="out.gif"), "--passes"),
+    ("video-keyframe-no-time", video("--keyframe", "nonsense"), "T:IMAGE"),
+    ("video-keyframe-time-word", video("--keyframe", "soon:painted.png"), "neither seconds nor #N"),
+    ("video-keyframe-missing", video("--keyframe", "99:missing.png"), "missing.png"),
+    ("video-keyframe-frame-zero", video("--keyframe", "#0:painted.png"), "numbered from #1"),
+    ("video-keyframe-folder", video("--keyframe", "0:frames"), "folder"),
+    ("video-keyframe-text-picture", video("--keyframe", "0:notes.jpg"), "notes.jpg"),
+    ("video-keyframe-a-clip", video("--keyframe", "0:clip4.mp4"), "clip4.mp4"),
+    ("video-keyframe-other-shape", video("--keyframe", "0:content.png"), "another shape"),
+    ("video-keyframe-past-end", video("--keyframe", "99:painted.png"), "--keyframe 99:painted.png: lies after"),
+    ("video-keyframe-frame-past-end", video("--keyframe", "#99:painted.png"), "lies after the clip's end"),
+    ("video-keyframes-on-one-frame", video("--keyframe", "0:painted.png", "--keyframe", "#1:painted.png"),
+     "both fall on frame #1"),
+    ("video-keyframe-independent", video("--keyframe", "0:painted.png", "--temporal", "independent"),
+     "--temporal independent"),
+    ("video-keyframe-with-workers", video("--keyframe", "0:painted.png", "--workers", "2"), "--workers"),
+    ("video-keyframe-preserve-colors", video("--keyframe", "0:painted.png", "--preserve-colors"),
+     "--preserve-colors"),
     ("video-mask-missing", video("--mask", "missing.png"), "missing.png"),
     ("video-mask-text-picture", video("--mask", "notes.jpg"), "--mask"),
     ("video-mask-text-video", video("--mask", "notes.mp4"), "--mask"),

@@ -212,18 +212,72 @@ def test_a_tiled_video_frame_keeps_its_temporal_term_and_matches_the_untiled_one
 
 
 def test_a_tiled_scale_says_its_time_per_iteration_once(capsys):
-    from videostyle.cli.progress import EVALUATIONS_PER_ITERATION, IterationBar
+    from videostyle.cli.progress import IterationBar
     from videostyle.engine.optimize import Progress
 
     bar = IterationBar(quiet=False)
     bar.live = False
     zero = torch.zeros(())
-    for iteration, elapsed in ((1, 10.0), (1, 14.0), (2, 19.0), (3, 24.0)):  # the first evaluation took 4 s
+    for iteration, elapsed, per in ((0, 10.0, None), (1, 14.0, 5.0), (2, 19.0, 5.0), (3, 24.0, 5.0)):
         bar(Progress(iteration=iteration, iterations=10, scale=1, scales=1, elapsed=elapsed, loss_tensor=zero,
-                     term_tensors={}, tiles=6))
+                     term_tensors={}, tiles=6, seconds_per_iteration=per))
     said = [line for line in capsys.readouterr().err.splitlines() if "per iteration" in line]
-    per_iteration = 4.0 * EVALUATIONS_PER_ITERATION
-    assert said == [f"stylizing, tiled (6 tiles): about {per_iteration:.1f} s per iteration, 0:45 left at this scale"]
+    assert said == ["stylizing, tiled (6 tiles): about 5.0 s per iteration, 0:45 left at this scale"]
+
+
+def test_a_long_tiled_evaluation_reports_each_tile_pass_and_times_the_scale_within_it():
+    """A tiled evaluation of a large picture takes minutes: the optimizer reports after each tile
+    pass (a partial report), timing the scale from the first tiles; the evaluations counted
+    by their own reports stay one per evaluation."""
+    content = resize_frame(scene(), 192, 96)
+    stylizer = Stylizer([stripes()], StyleConfig(device="cpu", precision="fp32", iterations=2, scales=1, tile=64))
+    seen = []
+    stylizer.stylize(content, callback=seen.append)
+    partial = [p for p in seen if p.partial]
+    whole = [p for p in seen if not p.partial]
+    plan = stylizer.memory.plan(96, 192)
+    passes = len(plan.first_pass) + len(plan.tiles)
+    assert plan is not None and len(plan.tiles) >= 3
+    assert len(partial) == len(whole) * (passes - 1)  # every pass but the last, whose report is the evaluation's
+    first = [p.tile for p in partial[: passes - 1]]
+    assert first == list(range(1, passes)) and all(p.tile_passes == passes for p in partial)
+    assert partial[0].seconds_per_iteration is not None and partial[0].seconds_per_iteration > 0
+    assert all(p.seconds_per_iteration is not None for p in seen)
+
+
+def test_a_log_shows_a_slow_scale_at_least_every_heartbeat(capsys):
+    """In a log (not a terminal) the bar prints per 10% of the steps, and besides at least every
+    HEARTBEAT seconds, partial reports included: a 2900 px scale whose first evaluation takes
+    minutes shows its tiles and its time per iteration meanwhile."""
+    from videostyle.cli.progress import HEARTBEAT, IterationBar
+    from videostyle.engine.optimize import Progress
+
+    bar = IterationBar(quiet=False)
+    bar.live = False
+    zero = torch.zeros(())
+    # one evaluation of 40 tile passes, a pass every 5 s
+    for tile in range(1, 40):
+        bar(Progress(iteration=0, iterations=100, scale=4, scales=4, elapsed=100.0 + 5 * tile, loss_tensor=zero,
+                     term_tensors={}, tiles=30, tile=tile, tile_passes=40, seconds_per_iteration=250.0))
+    lines = [line for line in capsys.readouterr().err.splitlines() if "iteration 0/100" in line]
+    gaps = [int(b.rsplit(", ", 1)[1].split()[0]) - int(a.rsplit(", ", 1)[1].split()[0])
+            for a, b in zip(lines, lines[1:], strict=False)]
+    assert len(lines) >= 195 // HEARTBEAT and all(gap <= HEARTBEAT for gap in gaps), lines
+    assert "tile pass 7/40" in lines[1] and "250.0 s/iteration" in lines[1]
+
+
+def test_json_progress_counts_evaluations_not_tile_passes():
+    from videostyle.cli.progress import JsonFrames
+    from videostyle.engine.optimize import Progress
+    from videostyle.video.report import VideoProgress
+
+    counter = JsonFrames()
+    zero = torch.zeros(())
+    for tile in (0, 1, 2, 0):
+        step = Progress(iteration=1, iterations=5, scale=1, scales=1, elapsed=1.0, loss_tensor=zero,
+                        term_tensors={}, tiles=3, tile=tile, tile_passes=4 if tile else 0)
+        counter(VideoProgress(frame=0, frames=1, finished=0, resumed=0, seconds_per_frame=None, step=step))
+    assert counter.evaluations == 2
 
 
 def test_a_flow_mode_video_counts_its_whole_frame_terms_in_the_plan():

@@ -15,8 +15,9 @@ pytest.importorskip("gradio_client", reason="gradio_client (installed with gradi
 
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
+from web_page import open_page, until_refused  # noqa: E402
 
-from videostyle.web.app import WhereAndWhen, _Page  # noqa: E402
+from videostyle.web.app import WhereAndWhen  # noqa: E402
 from videostyle.web.jobs import BUNDLED_STYLE, FAILED, JobQueue, JobRequest  # noqa: E402
 from videostyle.web.status import describe  # noqa: E402
 
@@ -94,16 +95,9 @@ def test_a_long_timeline_is_not_echoed_back_whole(client, tmp_path):
 # -- the handlers, in this process ------------------------------------------------------------
 @pytest.fixture
 def page(tmp_path):
-    with JobQueue(tmp_path / "data", device="cpu", precision="fp32") as queue:
-        yield _Page(queue)
+    with open_page(tmp_path) as handlers:
+        yield handlers
 
-
-def _until_the_error(updates) -> tuple[list, str]:
-    shown = []
-    with pytest.raises(gr.Error) as error:
-        for update in updates:
-            shown.append(update)
-    return shown, error.value.message
 
 
 def _video_updates(page, clip: Path, chosen: list[str], when: WhereAndWhen):
@@ -115,7 +109,7 @@ def _video_updates(page, clip: Path, chosen: list[str], when: WhereAndWhen):
 def test_the_page_refuses_a_timeline_out_of_order_as_the_command_line_does(page, tmp_path):
     clip = make_clip(tmp_path / "clip.mp4", frames=2, size="32x24")
     other = page.queue.gallery.add(Path(write_rgb(tmp_path / "zebra.png", stripes(32, 32))))
-    shown, error = _until_the_error(_video_updates(page, clip, [BUNDLED_STYLE, other], WhereAndWhen(starts="4, 0")))
+    shown, error = until_refused(_video_updates(page, clip, [BUNDLED_STYLE, other], WhereAndWhen(starts="4, 0")))
     assert error.startswith(f"the style {other}@0: the times are out of order (0 s after 4 s)"), error
     assert shown[-1]["status"] == f"Error: {error}"
 
@@ -123,7 +117,7 @@ def test_the_page_refuses_a_timeline_out_of_order_as_the_command_line_does(page,
 def test_a_job_that_fails_when_it_runs_is_an_error_naming_the_mask_as_uploaded(page, tmp_path):
     clip = make_clip(tmp_path / "clip.mp4", frames=3, size="32x24")
     short = make_clip(tmp_path / "short-mask.mp4", frames=2, size="32x24")  # a frame short of the clip
-    shown, error = _until_the_error(_video_updates(page, clip, [BUNDLED_STYLE], WhereAndWhen(mask=str(short))))
+    shown, error = until_refused(_video_updates(page, clip, [BUNDLED_STYLE], WhereAndWhen(mask=str(short))))
     assert "short-mask.mp4: has 2 frame(s) and the clip 3" in error, error
     assert str(page.queue.root) not in error and "/jobs/" not in error
     assert shown[-1]["status"] == f"Error: {error}"

@@ -11,15 +11,17 @@ from synthetic import stripes, write_rgb
 
 gr = pytest.importorskip("gradio", reason="the web extra is not installed")
 
+from web_page import open_page, until_refused  # noqa: E402
+
 from videostyle.errors import BadOption  # noqa: E402
-from videostyle.web.app import _owner, _Page, build, enlarged, owner_token, use_cache  # noqa: E402
-from videostyle.web.jobs import BUNDLED_STYLE, JobQueue  # noqa: E402
+from videostyle.web.app import _owner, build, enlarged, owner_token, use_cache  # noqa: E402
+from videostyle.web.jobs import BUNDLED_STYLE  # noqa: E402
 
 
 @pytest.fixture
 def page(tmp_path):
-    with JobQueue(tmp_path / "data", device="cpu", precision="fp32") as queue:
-        yield _Page(queue)
+    with open_page(tmp_path) as handlers:
+        yield handlers
 
 
 def test_the_page_builds_with_the_bundled_style(page):
@@ -50,24 +52,16 @@ def test_an_upload_is_described_or_refused_in_one_line(page, tmp_path):
     assert page.inspect(None) == ""
 
 
-def _until_refused(updates) -> tuple[list, str]:
-    """The updates a handler yields before it raises its error, and the error's message."""
-    shown = []
-    with pytest.raises(gr.Error) as refused:
-        for update in updates:
-            shown.append(update)
-    return shown, refused.value.message
-
 
 def test_starting_without_an_upload_or_with_a_bad_one_is_a_status_line_then_an_error(page, tmp_path):
     out = {"status": "status"}
-    shown, error = _until_refused(page.run_video(out, None, [BUNDLED_STYLE], "", 0.5, False, "preview", 0, 0, 64,
+    shown, error = until_refused(page.run_video(out, None, [BUNDLED_STYLE], "", 0.5, False, "preview", 0, 0, 64,
                                                  "flow", "mp4", False, None, None))
     assert shown == [{"status": "Error: upload a clip, a GIF or a picture first"}]
     assert error == "upload a clip, a GIF or a picture first"
     empty = tmp_path / "empty.gif"
     empty.write_bytes(b"")
-    (update,), error = _until_refused(page.run_video(out, str(empty), [BUNDLED_STYLE], "", 0.5, False, "preview", 0,
+    (update,), error = until_refused(page.run_video(out, str(empty), [BUNDLED_STYLE], "", 0.5, False, "preview", 0,
                                                      0, 64, "flow", "gif", False, None, None))
     assert update["status"] == f"Error: {error}" == "Error: empty.gif: file is empty (0 bytes)"
 

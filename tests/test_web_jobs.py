@@ -333,3 +333,36 @@ def test_a_scheduled_masked_clip_runs_and_each_setting_is_its_own_job(queue, tmp
     wait_done(queue, photo)
     assert photo.state == DONE, photo.message
     assert read_image(queue.download(photo)).shape == (36, 48, 3)
+
+
+def test_keyframes_uploaded_with_their_times_run_without_a_style(queue, tmp_path, style):
+    import numpy as np
+
+    from videostyle.io import open_source
+    from videostyle.web.app import WhereAndWhen
+    from videostyle.web.words import page_message
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=6, size="64x48", fps=10)
+    with open_source(clip, size=64) as source:
+        frames = list(source)
+    painted = (0.5 * frames[3] + np.array([100, 0, 0])).astype(np.uint8)  # a red 'painting' of frame #4
+    key = write_rgb(tmp_path / "key.png", painted)
+    fields = WhereAndWhen(keyframes=[key], keyframe_times="0.3").request_fields(0, 0.5)
+    assert fields["keyframes"] == ((0.3, Path(key)),)
+    job = queue.submit(JobRequest(input=clip, styles=(), size=64, iterations=1, first_iterations=2,
+                                  preset="preview", output="gif", **fields))
+    wait_done(queue, job)
+    assert job.state == DONE, job.message
+    assert [p.parent for _, p in job.keyframes] == [job.input.parent]  # kept beside the input for a resume
+    for bad, expected in (({"keyframes": [key], "keyframe_times": ""}, "0 time(s) given for 1 picture"),
+                          ({"keyframes": [key], "keyframe_times": "soon"}, "give seconds")):
+        with pytest.raises(BadOption) as raised:
+            WhereAndWhen(**bad).request_fields(0, 0.5)
+        message = page_message(raised.value)
+        assert expected in message and "Keyframes" in message and "--" not in message
+    with pytest.raises(BadOption, match="choose at least one style, or upload keyframes"):
+        JobRequest(input=clip, styles=())
+    photo = Path(write_rgb(tmp_path / "p.png", scene(64, 48)))
+    with pytest.raises(BadOption) as refused:
+        queue.submit(JobRequest(input=photo, styles=((style, 1.0),), keyframes=((0.0, Path(key)),)))
+    assert "painted frames of a clip" in page_message(refused.value)

@@ -18,6 +18,13 @@ __version__ = "0.1.0"
 # evaluation at 96 px on a 2-core machine under a load of 10 took 2.1 s with libgomp's
 # default spin, 0.14 s passive, 0.12 s on one thread. A user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# oneDNN keeps the kernels it builds for each input shape, 1024 of them by default: in bf16
+# each new shape (a tile's, a scale's) added 16-23 MiB that no tensor holds, 0.3-0.4 GiB for
+# a large picture's tiles and scales, past its --max-memory. 128 hold a whole picture's own
+# (its pass and its style's): measured +74, +23, +16 MiB for the first three shapes, then
+# 5-10 MiB per shape, the job's own small state (1024: +23 MiB each). Read once, when oneDNN
+# builds its first kernel; a user's own setting wins.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "128")
 
 _EXPORTS = {
     "StyleConfig": "config",

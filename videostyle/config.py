@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -86,6 +86,7 @@ MAX_LONG_TERM = 100  # long_term: frames back; each one keeps a frame-sized resu
 MAX_FRAMES = 10**9  # frames: 1.3 years at 24 fps (ffmpeg's own limit is lower than Python's ints)
 MAX_FPS = 1000.0  # fps: more only repeats frames by the million
 MAX_SCHEDULE_SECONDS = 10**7  # a style's or a strength's time, the transition: 115 days, past any clip
+MAX_PASSES = 20  # passes: Ruder et al. ran up to 100 short ones; each here is a full pass of later-frame work
 _DEVICE_NAME = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
 
 # The strength s in [0, 1] sets the style weight on a log scale through two measured anchors:
@@ -344,6 +345,16 @@ _declare(
                   "0 switches at once)")),
     Setting("style_per_shot", False, FLAG, label="A new style at each scene cut",
             help=("at each scene cut the next ", S.style, " takes over (the first shot the first)")),
+    Setting("keyframe", kind=TEXT, optional=True, metavar="T:IMAGE", label="Keyframes",
+            help=("a painted version of the frame at T (seconds of the output clip, or #N for its N-th frame, #1 "
+                  "the first), any size of the same aspect: the output shows it at T and carries its look along "
+                  "the motion, backwards and forwards, to the next keyframe; repeat for more. ", S.style,
+                  " may then be left out")),
+    Setting("passes", 1, WHOLE, at_least=1, at_most=MAX_PASSES, metavar="N", label="Passes",
+            help="after the first pass over the clip, N-1 more, alternately backwards and forwards, each frame "
+                 "blended with its warped neighbours on both sides (Ruder et al.'s multi-pass; a pass cost 40% of "
+                 "the first and made cockatoo.mp4 2% steadier, see docs/keyframes.md); a rerun with more passes "
+                 "reuses the frames of the ones done (default {default})"),
 )
 # how a video job is split over workers (SegmentConfig) and where its frames are kept
 _declare(
@@ -946,14 +957,16 @@ def check_number(what: What, value: float, *, at_least: float | None = None, abo
         raise BadOption(*_what(what), f" {value}: must be at most {at_most:g}")
 
 
-def check_whole(what: What, value: int, *, at_least: int | None = None, at_most: int | None = None) -> None:
-    """Raise BadOption unless ``value`` is a whole number within the bounds given."""
+def check_whole(what: What, value: int, *, at_least: int | None = None, at_most: int | None = None,
+                show: Callable[[int], str] = str) -> None:
+    """Raise BadOption unless ``value`` is a whole number within the bounds given; ``show``
+    writes the value and bounds in the message (:func:`check_bytes` gives ``human_bytes``)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadOption(*_what(what), f" {value!r}: must be a whole number")
     if at_least is not None and value < at_least:
-        raise BadOption(*_what(what), f" {value}: must be at least {at_least}")
+        raise BadOption(*_what(what), f" {show(value)}: must be at least {show(at_least)}")
     if at_most is not None and value > at_most:
-        raise BadOption(*_what(what), f" {value}: must be at most {at_most}")
+        raise BadOption(*_what(what), f" {show(value)}: must be at most {show(at_most)}")
 
 
 def check_bytes(what: What, value: int, *, at_least: int | None = None, at_most: int | None = None) -> None:
@@ -961,10 +974,7 @@ def check_bytes(what: What, value: int, *, at_least: int | None = None, at_most:
     the message gives sizes in human units (``1 KB: must be at least 256 MB``)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadOption(*_what(what), f" {value!r}: give a size such as 4GB, 512MB or 2G")
-    if at_least is not None and value < at_least:
-        raise BadOption(*_what(what), f" {human_bytes(value)}: must be at least {human_bytes(at_least)}")
-    if at_most is not None and value > at_most:
-        raise BadOption(*_what(what), f" {human_bytes(value)}: must be at most {human_bytes(at_most)}")
+    check_whole(what, value, at_least=at_least, at_most=at_most, show=human_bytes)
 
 
 def check_choice(what: What, value: str, choices: tuple[str, ...], *, alternative: str = "") -> None:
@@ -980,7 +990,10 @@ def parse_bytes(what: What, text: str) -> int:
     if not match:
         raise BadOption(*_what(what), f" {echo(text)}: give a size such as 4GB, 512MB or 2G")
     power = " kmgt".index(match.group(2).lower() or " ")
-    return int(float(match.group(1)) * 1024**power)
+    count = float(match.group(1)) * 1024**power
+    if not math.isfinite(count):  # hundreds of digits: float() gives inf, and int(inf) raises
+        raise BadOption(*_what(what), f" {echo(text)}: too large; give a size such as 4GB, 512MB or 2G")
+    return int(count)
 
 
 BYTE_UNITS = ("bytes", "KB", "MB", "GB", "TB", "PB")

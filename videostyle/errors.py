@@ -157,3 +157,36 @@ class SourceChanged(BadSource):
 
 class VideostyleWarning(UserWarning):
     """Something the user should know that does not stop the job (a rule applied, a short file)."""
+
+
+class OutOfMemory(VideostyleError):
+    """An allocation failed while the work ran (the memory check let the size through, but
+    the machine had less than it said, or something else took it): a run-time failure."""
+
+    exit_code = 1
+
+
+# what an allocation failure says, by where it happened: Python's MemoryError, torch's CPU
+# allocator ("DefaultCPUAllocator: can't allocate memory: you tried to allocate N bytes"),
+# CUDA's and MPS's ("CUDA out of memory. Tried to allocate 2.00 GiB"), oneDNN's
+_ALLOCATION_FAILURES = ("can't allocate memory", "cannot allocate memory", "out of memory",
+                        "failed to allocate", "not enough memory")
+
+
+def is_allocation_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failed allocation (MemoryError, or torch's RuntimeError saying so)."""
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(text in str(exc).lower() for text in _ALLOCATION_FAILURES)
+
+
+def allocation_bytes(exc: BaseException) -> int | None:
+    """The bytes the failed allocation ``exc`` asked for, as its message says (None: unsaid)."""
+    import re
+
+    text = str(exc)
+    if found := re.search(r"allocate (\d+) bytes", text):
+        return int(found.group(1))
+    if found := re.search(r"allocate (\d+(?:\.\d+)?) ([KMGT])iB", text):
+        return int(float(found.group(1)) * 1024 ** (" KMGT".index(found.group(2))))
+    return None

@@ -8,7 +8,7 @@ import threading
 import warnings
 from collections.abc import Callable, Sequence
 
-from ..errors import VideostyleError, VideostyleWarning
+from ..errors import OutOfMemory, S, VideostyleError, VideostyleWarning, allocation_bytes, is_allocation_failure
 from .exits import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, Terminated, left_behind
 from .parser import build_parser
 from .words import cli_words
@@ -54,8 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return int(RUNNERS[args.command](args))
         except VideostyleError as exc:
-            print(f"videostyle: error: {exc.render(cli_words(command))}", file=sys.stderr)
+            after = f"; {left_behind(command)}" if isinstance(exc, OutOfMemory) else ""
+            print(f"videostyle: error: {exc.render(cli_words(command))}{after}", file=sys.stderr)
             return EXIT_FAILURE if exc.exit_code == EXIT_FAILURE else EXIT_BAD_INPUT
+        except (MemoryError, RuntimeError) as exc:  # an allocation the engine did not expect to fail
+            if not is_allocation_failure(exc):
+                raise
+            print(f"videostyle: error: {_out_of_memory(exc).render(cli_words(command))}; {left_behind(command)}",
+                  file=sys.stderr)
+            return EXIT_FAILURE
         except Terminated as stop:
             print(f"videostyle: stopped by {signal.Signals(stop.signum).name}; {left_behind(command)}",
                   file=sys.stderr)
@@ -66,6 +73,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             for number, handler in replaced.items():
                 signal.signal(number, handler)  # type: ignore[arg-type]
+
+
+def _out_of_memory(exc: BaseException) -> OutOfMemory:
+    """A failed allocation anywhere, as one line that says what to do."""
+    from ..config import human_bytes
+
+    asked = allocation_bytes(exc)
+    size = f" (an allocation of {human_bytes(asked)} failed)" if asked else ""
+    return OutOfMemory(f"ran out of memory{size}: use a smaller ", S.size, ", or a ", S.max_memory,
+                       " below what this machine has free")
 
 
 def _quiet_opencv() -> None:

@@ -97,7 +97,7 @@ def frame_iterations(text: str) -> int | str:
 
 def add_style_options(p: argparse.ArgumentParser, command: str) -> None:
     """The settings every stylizing command shares (StyleConfig's), and its preset where it has one."""
-    add(p, "style", command, action="append", required=True, default=None)
+    add(p, "style", command, action="append", required=command != "video", default=None)  # video: or keyframes
     g = p.add_argument_group("optimization")
     if command != "webcam":  # a live frame's budget follows the target rate, not a preset
         add(g, "preset", command)
@@ -160,6 +160,8 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
     sg = p.add_argument_group("where and when")
     for name in ("transition", "style_per_shot", "mask", "seamless_loop"):
         add(sg, name, "video")
+    add(sg, "keyframe", "video", action="append", default=None)
+    add(sg, "passes", "video")
     r = p.add_argument_group("resume")
     for name in ("work_dir", "restart", "keep_work"):
         add(r, name, "video")

@@ -18,16 +18,17 @@ if TYPE_CHECKING:
     from ..video.report import VideoProgress, VideoResult
 
 
-# L-BFGS evaluations per iteration, for the tiled estimate: 5 over 4 iterations at 1024x768
-# (scripts/bench_tiles.py run), the line search's extra evaluations being mostly early ones
-EVALUATIONS_PER_ITERATION = 1.25
+HEARTBEAT = 30.0  # seconds: in a log, a line at least this often while work runs (a tile pass is shorter)
 
 
 class IterationBar:
-    """Optimizer progress: a tqdm bar on a terminal, a line per 10% of the steps in a log.
+    """Optimizer progress: a tqdm bar on a terminal, a line per 10% of the steps in a log,
+    and in a log a line at least every HEARTBEAT seconds, so a slow scale (a large picture
+    in tiles, whose one evaluation takes minutes) still shows it is alive.
 
-    A tiled scale (slow: the picture did not fit) also gets one line with the time per
-    iteration and the scale's time left, measured on its first evaluation."""
+    Each shows the scale's seconds per iteration once timed (within its first evaluation
+    when it runs in tiles), and a tiled scale also gets one line with that figure and the
+    scale's time left."""
 
     def __init__(self, *, quiet: bool, desc: str = "stylizing") -> None:
         self.bar: tqdm | None = None
@@ -35,7 +36,8 @@ class IterationBar:
         self.live = sys.stderr.isatty()
         self._scale = 0
         self._logged = -1
-        self._timed: tuple[int, float] | None = None  # (scale, elapsed) at a tiled scale's first report
+        self._said: float | None = None  # elapsed at the last line written to a log
+        self._estimated = 0  # the last scale whose time left was said
 
     def __call__(self, p: Progress) -> None:
         if self.quiet:
@@ -45,32 +47,36 @@ class IterationBar:
             label += f", tiled ({p.tiles} tiles)"
             self._estimate(label, p)
         if not self.live:
-            tenth = 10 * p.iteration // max(1, p.iterations)
-            if p.scale != self._scale or tenth > self._logged:  # the loss is read only when logged
-                self._scale, self._logged = p.scale, tenth
-                print(f"{label}: iteration {p.iteration}/{p.iterations}, {terms(p)}, {p.elapsed:.0f} s",
-                      file=sys.stderr, flush=True)
+            self._log(label, p)
             return
         if self.bar is None or p.scale != self._scale:
             self.close()
             self._scale = p.scale
             self.bar = tqdm(total=p.iterations, desc=label, unit="it", dynamic_ncols=True, leave=False)
         self.bar.n = p.iteration
-        self.bar.set_postfix_str(terms(p), refresh=False)
+        self.bar.set_postfix_str(_status(p), refresh=False)
         self.bar.refresh()
 
+    def _log(self, label: str, p: Progress) -> None:
+        """A line when a scale begins, per 10% of its steps, and at least every HEARTBEAT seconds."""
+        due = p.scale != self._scale or self._said is None or p.elapsed - self._said >= HEARTBEAT
+        if p.scale != self._scale:
+            self._scale, self._logged = p.scale, -1
+        tenth = 10 * p.iteration // max(1, p.iterations)
+        if not p.partial and tenth > self._logged:  # the loss is read only when logged
+            self._logged, due = tenth, True
+        if due:
+            self._said = p.elapsed
+            print(f"{label}: iteration {p.iteration}/{p.iterations}, {_status(p)}, {p.elapsed:.0f} s",
+                  file=sys.stderr, flush=True)
+
     def _estimate(self, label: str, p: Progress) -> None:
-        """After a tiled scale's second report (its first evaluation timed between the two),
-        one line: seconds per iteration and the scale's time left."""
-        if self._timed is None or self._timed[0] != p.scale:
-            self._timed = (p.scale, p.elapsed)
+        """Once per tiled scale, as soon as it is timed: seconds per iteration and the time left."""
+        if self._estimated == p.scale or p.seconds_per_iteration is None:
             return
-        if self._timed[1] < 0:
-            return  # said for this scale
-        per_iteration = (p.elapsed - self._timed[1]) * EVALUATIONS_PER_ITERATION
-        self._timed = (p.scale, -1.0)
-        line = (f"{label}: about {per_iteration:.1f} s per iteration, "
-                f"{clock(per_iteration * max(0, p.iterations - p.iteration))} left at this scale")
+        self._estimated = p.scale
+        left = p.seconds_per_iteration * max(0, p.iterations - p.iteration)
+        line = f"{label}: about {p.seconds_per_iteration:.1f} s per iteration, {clock(left)} left at this scale"
         if self.bar is not None:
             self.bar.write(line, file=sys.stderr)
         else:
@@ -80,6 +86,16 @@ class IterationBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _status(p: Progress) -> str:
+    """What a line or the bar shows besides the iteration: the loss terms after an evaluation
+    (reading them waits for the device), the tile under way inside one, and the time per
+    iteration once known."""
+    parts = [f"tile pass {p.tile}/{p.tile_passes}" if p.partial else terms(p)]
+    if p.seconds_per_iteration is not None:
+        parts.append(f"{p.seconds_per_iteration:.1f} s/iteration")
+    return ", ".join(part for part in parts if part)
 
 
 def terms(p: Progress) -> str:
@@ -152,9 +168,9 @@ class FrameBar:
         if self.bar is None or p.stage != self.stage:
             self.close()
             self.stage = p.stage
-            desc = "stylizing" if p.stage == "stylize" else "writing"
+            desc = {"stylize": "stylizing", "encode": "writing"}.get(p.stage, p.stage)  # or "pass 2", ...
             self.bar = tqdm(total=p.frames, desc=desc, unit="frame", dynamic_ncols=True, initial=p.resumed)
-        self.bar.n = p.finished if p.stage == "stylize" else p.frame + 1
+        self.bar.n = p.frame + 1 if p.stage == "encode" else p.finished
         parts = []
         if p.step is not None:
             parts.append(f"frame {p.frame + 1} it {p.step.iteration}/{p.step.iterations}")
@@ -172,10 +188,12 @@ class FrameBar:
                 print(f"resuming after {p.resumed} finished frames", file=sys.stderr, flush=True)
             elif p.stage == "encode":
                 print(f"writing {p.frames} frames", file=sys.stderr, flush=True)
-        if p.stage != "stylize" or p.step is not None:
+            elif p.stage != "stylize":
+                print(f"{p.stage}: {p.frames} frames", file=sys.stderr, flush=True)
+        if p.stage == "encode" or p.step is not None:
             return
         total = f"/{p.frames}" if p.frames else ""
-        line = f"frame {p.finished}{total}"
+        line = f"frame {p.finished}{total}" if p.stage == "stylize" else f"{p.stage}: frame {p.finished}{total}"
         if p.cost is not None:
             line += f", {p.cost:.1f} full-frame evaluations"
         if p.seconds_per_frame:
@@ -204,10 +222,11 @@ class JsonFrames:
     def __call__(self, p: VideoProgress) -> None:
         import time
 
-        if p.stage != "stylize":
+        if p.stage == "encode":
             return
         if p.step is not None:
-            self.evaluations += 1  # the optimizer reports once per loss evaluation
+            if not p.step.partial:
+                self.evaluations += 1  # the optimizer reports once per loss evaluation, and per tile within one
             if self.started is None:
                 self.started = time.perf_counter() - p.step.elapsed
             return
@@ -217,6 +236,8 @@ class JsonFrames:
                   "cost": None if p.cost is None else round(p.cost, 3),
                   "seconds": round(now - self.started, 3) if self.started is not None else None,
                   "seconds_per_frame": p.seconds_per_frame, "eta": p.eta}
+        if p.stage != "stylize":
+            record["stage"] = p.stage  # a later pass (multi-pass)
         print(json.dumps(record), flush=True)
         self.evaluations, self.started = 0, now
 

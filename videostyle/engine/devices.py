@@ -95,26 +95,39 @@ def resolve_compute(device: str = "auto", precision: str = "auto") -> Compute:
     return Compute(device=dev, dtype=resolve_precision(dev, precision))
 
 
-def prepare(compute: Compute) -> None:
+def prepare(compute: Compute, *, bounded: bool = False) -> None:
     """Process-wide settings that make the loss network fast on ``compute.device``; cheap
     to call again. A job's pictures keep one size, so the fastest kernels are found once:
     cuDNN's autotuner on CUDA, and on the CPU memory that stays mapped between evaluations
-    (see :func:`keep_freed_memory`)."""
+    (see :func:`keep_freed_memory`), unless the job is ``bounded`` (it has a memory limit)
+    or the process is (``ulimit -v``, where kept blocks hold address space): then freed
+    memory goes back to the system (see :func:`return_freed_memory`)."""
     if compute.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     elif compute.device.type == "cpu":
-        keep_freed_memory()
+        if bounded or address_space_left() is not None:
+            return_freed_memory()
+        else:
+            keep_freed_memory()
 
 
-_M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8  # glibc's mallopt() parameters
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -3, -4, -8  # glibc's mallopt() parameters
 _INT_MAX = 2**31 - 1
+_DEFAULT_TRIM, _DEFAULT_MMAP_MAX = 128 * 1024, 65536  # glibc's own defaults
+# Under a limit, a tensor this large or larger is a mapping of its own, unmapped when freed.
+# Measured (2048x1536, --max-memory 2GB, 12-15 tiles, fp32 image buffers and bf16 activations;
+# /proc/self/status VmHWM and mallinfo2): with freed blocks kept the heap grew to 2.26 GiB
+# while at most 1.23 GiB of it was in use at once (tiles and Gram-pass tiles of several shapes
+# leave holes the next shape does not fit), peak RSS 2.46 GiB over a 2 GiB limit; with this
+# threshold the peak was 1.45 GiB, the heap 0.13 GiB (its speed not timed: a shared machine).
+RETURN_THRESHOLD = 2**20
 _allocator_lock = threading.Lock()
-_allocator_kept = False
+_allocator_mode: str | None = None  # "keep" or "return", once set
 
 
 def keep_freed_memory() -> bool:
-    """Make glibc's malloc keep freed blocks for reuse instead of unmapping them (once per
-    process; False where the C library is not glibc).
+    """Make glibc's malloc keep freed blocks for reuse instead of unmapping them (for this
+    process from now on; False where the C library is not glibc).
 
     A CPU tensor over 32 MB is a fresh mmap by default, and the kernel zeroes each of its
     pages on first touch: measured 19 ms to allocate and fill a 39 MB activation at
@@ -124,17 +137,44 @@ def keep_freed_memory() -> bool:
     worker thread's large tensors are reused too (a thread arena cannot hold more than
     64 MB); that holds for threads started after the first call. Freed memory stays with
     the process; :func:`free_memory` counts it as free. Up to 2 GB at the top of the heap
-    is kept (mallopt takes an int); more is returned to the system.
+    is kept (mallopt takes an int); more is returned to the system. The price is the
+    heap's holes: see :func:`return_freed_memory` for a job with a memory limit.
     """
-    global _allocator_kept
+    return _set_allocator("keep", ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _INT_MAX), (_M_ARENA_MAX, 1)))
+
+
+def return_freed_memory() -> bool:
+    """Make glibc's malloc give freed memory back to the system (for this process from now
+    on; False where the C library is not glibc): what a job with a memory limit needs.
+
+    Each block of RETURN_THRESHOLD or more (every activation that matters) is a mapping of
+    its own, unmapped when it is freed, so the process's resident memory follows what its
+    tensors hold; the heap keeps only small blocks and is trimmed now of what
+    :func:`keep_freed_memory` kept.
+    """
+    done = _set_allocator("return", ((_M_MMAP_THRESHOLD, RETURN_THRESHOLD), (_M_MMAP_MAX, _DEFAULT_MMAP_MAX),
+                                     (_M_TRIM_THRESHOLD, _DEFAULT_TRIM), (_M_ARENA_MAX, 1)))
+    libc = _glibc()
+    if done and libc is not None:
+        libc.malloc_trim(0)
+    return done
+
+
+def allocator_mode() -> str | None:
+    """``keep`` or ``return`` (see :func:`keep_freed_memory`), None before either was set."""
+    return _allocator_mode
+
+
+def _set_allocator(mode: str, options: tuple[tuple[int, int], ...]) -> bool:
+    global _allocator_mode
     with _allocator_lock:
-        if not _allocator_kept:
+        if _allocator_mode != mode:
             libc = _glibc()
             if libc is None:
                 return False
-            for option, value in ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _INT_MAX), (_M_ARENA_MAX, 1)):
+            for option, value in options:
                 libc.mallopt(option, value)
-            _allocator_kept = True
+            _allocator_mode = mode
     return True
 
 
@@ -157,7 +197,7 @@ def _glibc() -> ctypes.CDLL | None:
 
 def allocator_free_bytes() -> int:
     """Bytes malloc holds freed and ready for reuse (0 where unknown)."""
-    libc = _glibc() if _allocator_kept else None
+    libc = _glibc() if _allocator_mode == "keep" else None
     info = getattr(libc, "mallinfo2", None) if libc is not None else None
     if info is None:
         return 0
@@ -169,17 +209,42 @@ def free_memory(device: torch.device) -> int | None:
     """Bytes a job may still allocate on ``device`` (None when unknown).
 
     CUDA: free GPU memory plus what torch has cached but not used. CPU and MPS (which
-    shares the system's memory): available RAM, within the container's limit if one is set,
-    plus on the CPU what malloc keeps for reuse (see :func:`keep_freed_memory`).
+    shares the system's memory): available RAM, within the container's limit if one is set
+    and within the address space the process may still map (``ulimit -v``), plus on the CPU
+    what malloc keeps for reuse (see :func:`keep_freed_memory`).
     """
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
         return int(free + cached)
     ram = available_ram()
+    room = address_space_left()
+    if room is not None:
+        ram = room if ram is None else min(ram, room)
     if ram is not None and device.type == "cpu":
         ram += allocator_free_bytes()
     return ram
+
+
+def address_space_left() -> int | None:
+    """Bytes of address space this process may still map under its limit (``ulimit -v``,
+    RLIMIT_AS) less what it has mapped (VmSize); None without a limit. Under such a limit an
+    allocation fails when the mappings would pass it, however much RAM is free."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):
+        return None
+    if limit == resource.RLIM_INFINITY or limit < 0:
+        return None
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return max(0, limit - int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def available_ram() -> int | None:

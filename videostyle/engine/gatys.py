@@ -39,7 +39,15 @@ class Window:
                  kept: Mapping[str, torch.Tensor] | None = None) -> None:
         self.tile, self.slopes, self.kept = tile, slopes, kept or {}
         self.whole = tile is None
-        self.given: Given | None = self._kept if self.kept else None  # see VGG19Features.walk
+
+    @property
+    def given(self) -> Given | None:
+        """The kept layers' outputs, for ``VGG19Features.walk`` (None: run every layer). A
+        property, not an attribute: a window holding its own bound method is a reference
+        cycle, and each tile's window kept the whole picture's kept maps alive until Python's
+        cycle collector ran (0.3 GiB of a 1450x1088 scale's maps still held through the next
+        scale of a 2900 px run)."""
+        return self._kept if self.kept else None
 
     def core(self, features: torch.Tensor, layer: Layer) -> torch.Tensor:
         """The core of a (1, C, h, w) map at ``layer``: a view."""

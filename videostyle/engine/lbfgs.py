@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import torch
 
 Evaluate = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
-"""Called with the iteration count; evaluates at the current image: (loss (), gradient (N,))."""
+"""Called with the iteration count; evaluates at the current image: (loss (), gradient (N,)),
+the gradient a tensor of its own that later calls do not change (it is kept, not copied)."""
 Stop = Callable[[list[float]], bool]
 """Called after each iteration with the loss at the very start and after each iteration so
 far (over all runs); True ends the run."""
@@ -93,10 +94,7 @@ class LBFGS:
         for done in range(1, iterations + 1):
             self.iterations += 1
             d = self._direction(grad)
-            if self.prev_grad is None:
-                self.prev_grad = grad.clone()
-            else:
-                self.prev_grad.copy_(grad)
+            self.prev_grad = grad  # evaluate gives a new tensor each time: kept, not copied
             reads = torch.stack([grad.dot(d), d.abs().max(), grad.abs().max(), grad.abs().sum()]).tolist()
             gtd, d_norm, g_max, g_l1 = reads
             if g_max <= 0 or gtd > 0:  # at a minimum, or no descent (NaN goes on, as in torch)

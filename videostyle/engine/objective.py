@@ -28,11 +28,13 @@ LossFn = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 def scale_loss(vgg: VGG19Features, dtype: torch.dtype | None, content: torch.Tensor, *, targets: GramTargets,
                content_weights: Mapping[str, float], layer_weights: Mapping[str, float], tv_weight: float,
-               extra: ExtraLoss | None = None, plan: TilePlan | None = None) -> LossFn:
+               extra: ExtraLoss | None = None, plan: TilePlan | None = None,
+               on_tile: Callable[[int, int], None] | None = None) -> LossFn:
     """loss(x) for images the size of ``content`` (1, 3, H, W): its content terms at the
     layers of ``content_weights``, the Gram terms towards ``targets`` at the layers of
     ``layer_weights`` (times the targets' style weight), ``tv_weight`` · TV and ``extra``;
-    with a ``plan`` the network's terms are evaluated in its tiles."""
+    with a ``plan`` the network's terms are evaluated in its tiles, ``on_tile(done, passes)``
+    called after each (see :meth:`tiles.TiledLoss.evaluate`)."""
     height, width = content.shape[-2:]
     style_weights = {n: targets.style_weight * w for n, w in layer_weights.items()}
     tv = TotalVariation(tv_weight) if tv_weight else None
@@ -44,7 +46,7 @@ def scale_loss(vgg: VGG19Features, dtype: torch.dtype | None, content: torch.Ten
         features, norms = content_features(vgg, dtype, content, tuple(content_weights), plan)
         terms = network_terms(size=(height, width), dtype=dtype, content=features, content_norms=norms,
                               content_weights=content_weights, style_weights=style_weights, targets=targets.grams)
-        return tiled_loss(TiledLoss(vgg, dtype, plan, terms), tv, extra)
+        return tiled_loss(TiledLoss(vgg, dtype, plan, terms), tv, extra, on_tile)
     with torch.no_grad():
         features = {n: f.float() for n, f in vgg(content, tuple(content_weights), dtype=dtype).items()}
     terms = network_terms(size=(height, width), dtype=dtype, content=features, content_weights=content_weights,
@@ -71,12 +73,13 @@ def whole_loss(network: NetworkLoss, tv: TotalVariation | None, extra: ExtraLoss
     return loss_of
 
 
-def tiled_loss(loss: TiledLoss, tv: TotalVariation | None, extra: ExtraLoss | None) -> LossFn:
+def tiled_loss(loss: TiledLoss, tv: TotalVariation | None, extra: ExtraLoss | None,
+               on_tile: Callable[[int, int], None] | None = None) -> LossFn:
     """loss(x) like :func:`whole_loss`: the network's terms by tiles, TV by hand on the whole x
     (:meth:`TotalVariation.value_into`), ``extra`` on the whole x with autograd."""
 
     def loss_of(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        content_term, style_term, grad = loss.evaluate(x)
+        content_term, style_term, grad = loss.evaluate(x, on_tile)
         terms = {"content": content_term, "style": style_term}
         if tv is not None:
             terms["tv"] = tv.value_into(x.detach(), grad)

@@ -24,7 +24,7 @@ from .cancel import CancelToken
 from .color import keep_luminance
 from .devices import Compute, prepare, resolve_compute
 from .lbfgs import LBFGS, Curvature
-from .memory import MemoryModel
+from .memory import MemoryModel, allocation_failures
 from .objective import ExtraLoss, LossFn, scale_loss
 from .targets import FrameTargets, Style, StyleTargets, as_styles
 from .tensors import frame_to_tensor, resize_tensor, tensor_to_frame
@@ -32,6 +32,9 @@ from .vgg import VGG19Features, load_vgg19
 
 FIRST_STEP_PER_PIXEL = 0.01  # mean |Δpixel| of the first L-BFGS step, in [0, 1] units
 LBFGS_HISTORY = 50  # curvature pairs L-BFGS keeps: 2 image-sized float32 vectors each
+# L-BFGS evaluations per iteration: 5 over 4 iterations at 1024x768 (scripts/bench_tiles.py
+# run), the line search's extra evaluations being mostly early ones
+EVALUATIONS_PER_ITERATION = 1.25
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,19 @@ class Progress:
     # what the evaluation was for: "whole" (the picture), "forward" (a pass without gradient:
     # statistics, content features) or "crop" (a crop around ground that needs work; engine/changed.py)
     kind: str = "whole"
+    # a report sent while a tiled evaluation runs, after each tile pass (its loss is the last
+    # evaluation's): the passes done of the evaluation under way, of tile_passes (the Gram
+    # pass's tiles and the gradient pass's); 0 in a report after an evaluation
+    tile: int = 0
+    tile_passes: int = 0
+    # seconds per iteration at this scale so far (evaluations times EVALUATIONS_PER_ITERATION),
+    # from the tiles done while the first evaluation runs; None before anything is timed
+    seconds_per_iteration: float | None = None
+
+    @property
+    def partial(self) -> bool:
+        """A report from inside an evaluation (after a tile pass), not after one."""
+        return self.tile > 0
 
     @property
     def loss(self) -> float:
@@ -115,13 +131,13 @@ class Stylizer:
         self.config = config or StyleConfig()
         self.cancel = cancel  # checked before every loss evaluation
         self.compute = compute or resolve_compute(self.config.device, self.config.precision)
-        prepare(self.compute)
+        prepare(self.compute, bounded=self.config.max_memory is not None)
         checked = as_styles(styles)
         self.vgg: VGG19Features = load_vgg19(self.config.weights, device=self.compute.device,
                                              pooling=self.config.pooling)
         self.memory = MemoryModel(self.config, self.device, self.compute.dtype, history=LBFGS_HISTORY)
         self.targets = StyleTargets(checked, self.config, self.vgg, dtype=self.compute.dtype, device=self.device,
-                                    plan=self.memory.plan, color_reference=color_reference)
+                                    plan=self.memory.style_plan, color_reference=color_reference)
         self._layer_weights = self.config.layer_weights()
 
     @property
@@ -135,7 +151,7 @@ class Stylizer:
     def check_memory(self, height: int, width: int) -> None:
         """Refuse, before anything of that size is allocated, an H x W picture (or its style
         images) that needs more memory than there is (see :meth:`MemoryModel.check`)."""
-        self.memory.check(height, width, self.targets.sizes(height, width))
+        self.memory.check(height, width, self.targets.sizes)
 
     def reserve_image_buffers(self, count: int) -> None:
         """Count ``count`` more image-sized tensors in every memory estimate (see :meth:`MemoryModel.reserve`)."""
@@ -166,25 +182,44 @@ class Stylizer:
         pairs out, for the next call.
         ``targets``: another blend, strength or a region mask for this call (see :class:`FrameTargets`).
         """
-        self.check_memory(*(content.shape[:2] if isinstance(content, np.ndarray) else content.shape[-2:]))
-        content_t = self._as_tensor(content)
+        height, width = content.shape[:2] if isinstance(content, np.ndarray) else content.shape[-2:]
+        self.check_memory(height, width)
+        with allocation_failures(f"stylizing a {width}x{height} picture", "use a smaller ", S.size, ", or a ",
+                                 S.max_memory, " below what this machine has free (larger pictures then run in tiles)"):
+            return self._stylize(content, init=init, iterations=iterations, extra_loss=extra_loss, callback=callback,
+                                 scales=scales, style_layer_scale=style_layer_scale, targets=targets, stop=stop,
+                                 curvature=curvature)
+
+    def _stylize(self, content: np.ndarray | torch.Tensor, *, init: np.ndarray | torch.Tensor | None,
+                 iterations: int | None, extra_loss: ExtraLoss | None, callback: ProgressCallback | None,
+                 scales: int | None, style_layer_scale: Mapping[str, float] | None, targets: FrameTargets | None,
+                 stop: EarlyStop | None, curvature: Curvature | None) -> torch.Tensor:
+        content_t: torch.Tensor | None = self._as_tensor(content)
+        assert content_t is not None
         if self.targets.color_reference is None:
             self.targets.color_reference = (content if isinstance(content, np.ndarray)
                                             else tensor_to_frame(content_t))
         steps = self.config.iterations if iterations is None else iterations
         sizes = self.scale_sizes(*content_t.shape[-2:], scales=scales)
+        keep_content = self.config.preserve_colors
         x = self._initial_image(content_t, init, *sizes[0])
         start = time.perf_counter()
         for index, (h, w) in enumerate(sizes, start=1):
             final = index == len(sizes)
-            x = resize_tensor(x, h, w).clamp(0, 1)
-            scaled_content = resize_tensor(content_t, h, w)
+            x = resize_tensor(x, h, w).clamp(0, 1)  # a new tensor, optimized in place below
             plan = self.memory.plan(h, w)
             report = _Reporter(callback, index, len(sizes), steps, start, tiles=len(plan.tiles) if plan else 0,
                                cost=(h * w) / (sizes[-1][0] * sizes[-1][1]))
-            x = self._optimize(x, scaled_content, steps, extra_loss if final else None, report,
-                               style_layer_scale or {}, targets, stop, curvature if final else None)
-        if self.config.preserve_colors:
+            if steps == 0:
+                continue
+            assert content_t is not None
+            loss_of = self.objective(resize_tensor(content_t, h, w), extra_loss=extra_loss if final else None,
+                                     layer_scale=style_layer_scale, targets=targets, on_tile=report.tile)
+            if final and not keep_content:
+                content_t = None  # the loss holds the content's features: one image-sized tensor less
+            x = self._optimize(x, loss_of, steps, report, stop, curvature if final else None)
+            del loss_of
+        if content_t is not None and keep_content:
             x = keep_luminance(x, content_t)
         if not bool(torch.isfinite(x).all()):  # an overflowing loss gives NaN, not a picture
             raise BadOption("the optimization diverged (the loss overflowed to a non-finite value); use a smaller ",
@@ -229,9 +264,11 @@ class Stylizer:
         return resize_tensor(content, height, width)
 
     def objective(self, content: torch.Tensor, *, extra_loss: ExtraLoss | None = None,
-                  layer_scale: Mapping[str, float] | None = None, targets: FrameTargets | None = None) -> LossFn:
+                  layer_scale: Mapping[str, float] | None = None, targets: FrameTargets | None = None,
+                  on_tile: Callable[[int, int], None] | None = None) -> LossFn:
         """The loss at ``content``'s size (1, 3, H, W): content features and style targets
-        computed once, whole or in the memory model's tiles (see ``objective.scale_loss``)."""
+        computed once, whole or in the memory model's tiles (see ``objective.scale_loss``;
+        ``on_tile(done, passes)`` after each tile pass)."""
         cfg = self.config
         height, width = content.shape[-2:]
         layer_scale = layer_scale or {}
@@ -241,15 +278,13 @@ class Stylizer:
         return scale_loss(self.vgg, self.compute.dtype, content, targets=self.targets.at(height, width, targets),
                           content_weights=content_weights, tv_weight=cfg.tv_weight, extra=extra_loss,
                           layer_weights={n: w * layer_scale.get(n, 1.0) for n, w in self._layer_weights.items()},
-                          plan=self.memory.plan(height, width))
+                          plan=self.memory.plan(height, width), on_tile=on_tile)
 
-    def _optimize(self, x0: torch.Tensor, content: torch.Tensor, steps: int, extra_loss: ExtraLoss | None,
-                  report: _Reporter, layer_scale: Mapping[str, float], targets: FrameTargets | None = None,
+    def _optimize(self, x: torch.Tensor, loss_of: LossFn, steps: int, report: _Reporter,
                   stop: EarlyStop | None = None, curvature: Curvature | None = None) -> torch.Tensor:
-        x = x0.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-        if steps == 0:
-            return x.detach()
-        loss_of = self.objective(content, extra_loss=extra_loss, layer_scale=layer_scale, targets=targets)
+        """Minimize ``loss_of`` over ``x`` (1, 3, H, W), a tensor of the caller's own that is
+        changed in place (no copy: under a memory limit an image-sized tensor counts)."""
+        x = x.detach().contiguous().requires_grad_(True)
         if self.config.optimizer == "adam":
             adam = torch.optim.Adam([x], lr=self.config.learning_rate)
             for step in range(1, steps + 1):
@@ -301,17 +336,37 @@ def _max_evals(iterations: int) -> int:
 
 class _Reporter:
     """Turns (step, loss, terms) into Progress for the user's callback, if any; the loss
-    tensors are passed on as they are (no ``float()`` here: see :class:`Progress`)."""
+    tensors are passed on as they are (no ``float()`` here: see :class:`Progress`). Times the
+    scale: seconds per evaluation since it began, within the first from the tile passes."""
 
     def __init__(self, callback: ProgressCallback | None, scale: int, scales: int,
                  iterations: int, start: float, *, tiles: int = 0, cost: float = 1.0) -> None:
         self.callback, self.scale, self.scales, self.tiles, self.cost = callback, scale, scales, tiles, cost
         self.iterations, self.start = iterations, start
+        self.began = time.perf_counter()  # this scale's start: its loss's setup is part of its time
+        self.evaluations = 0
+        self.step = 0
+        self.loss: torch.Tensor = torch.zeros(())
+        self.terms: dict[str, torch.Tensor] = {}
 
     def __call__(self, step: int, loss: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:
+        self.evaluations += 1
+        self.step, self.loss, self.terms = step, loss.detach(), {k: v.detach() for k, v in terms.items()}
+        self._send()
+
+    def tile(self, done: int, passes: int) -> None:
+        """After a tile pass of the evaluation under way (see ``tiles.TiledLoss.evaluate``)."""
+        if done < passes:  # the evaluation's own report follows the last
+            self._send(done, passes)
+
+    def _send(self, tile: int = 0, passes: int = 0) -> None:
         if self.callback is None:
             return
+        now = time.perf_counter()
+        evaluations = self.evaluations + (tile / passes if passes else 0)
+        per_iteration = ((now - self.began) / evaluations * EVALUATIONS_PER_ITERATION) if evaluations else None
         self.callback(Progress(
-            iteration=min(step, self.iterations), iterations=self.iterations, scale=self.scale,
-            scales=self.scales, elapsed=time.perf_counter() - self.start, loss_tensor=loss.detach(),
-            term_tensors={k: v.detach() for k, v in terms.items()}, tiles=self.tiles, cost=self.cost))
+            iteration=min(self.step, self.iterations), iterations=self.iterations, scale=self.scale,
+            scales=self.scales, elapsed=now - self.start, loss_tensor=self.loss, term_tensors=self.terms,
+            tiles=self.tiles, tile=tile, tile_passes=passes if tile else 0, seconds_per_iteration=per_iteration,
+            cost=self.cost))

@@ -20,6 +20,7 @@ from ..config import StyleConfig, StyleSchedule, check_number, style_weight_for_
 from ..errors import BadOption, S
 from . import losses
 from .color import match_color
+from .memory import allocation_failures
 from .tensors import frame_to_tensor, resize_frame
 from .tiles import tiled_grams
 from .tiling import TilePlan
@@ -154,10 +155,13 @@ class StyleTargets:
             grams_per_style = []
             for style in self.styles:
                 w, h = self.style_size(style, height, width)
-                image = frame_to_tensor(resize_frame(style.image, w, h), self.device)
-                if self.config.preserve_colors and self.color_reference is not None:
-                    image = match_color(image, frame_to_tensor(self.color_reference, self.device))
-                grams_per_style.append(self._grams(image))
+                with allocation_failures(f"taking the Gram matrices of a style image seen at {w}x{h}",
+                                         "use a smaller ", S.style_scale, " or ", S.size):
+                    image = frame_to_tensor(resize_frame(style.image, w, h), self.device)
+                    if self.config.preserve_colors and self.color_reference is not None:
+                        image = match_color(image, frame_to_tensor(self.color_reference, self.device))
+                    grams_per_style.append(self._grams(image))
+                    del image
             self._per_style[key] = grams_per_style
         return self._per_style[key]
 
@@ -225,7 +229,5 @@ class StyleTargets:
 
     @torch.no_grad()
     def _grams(self, image: torch.Tensor) -> Grams:
-        if plan := self.plan(*image.shape[-2:]):  # a style picture too large to run whole
-            return tiled_grams(self.vgg, self.dtype, image, self.config.style_layers, plan)
-        features = self.vgg(image, self.config.style_layers, dtype=self.dtype)
-        return {layer: losses.gram_matrix(f) for layer, f in features.items()}
+        # whole, or in tiles when a style picture is too large to run whole
+        return tiled_grams(self.vgg, self.dtype, image, self.config.style_layers, self.plan(*image.shape[-2:]))

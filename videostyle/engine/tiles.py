@@ -24,7 +24,7 @@ is the memory model's decision (``memory.plan_tiles``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -38,11 +38,13 @@ from .vgg import LAYER, VGG19Features, layers_to
 # -- the two passes ---------------------------------------------------------------------------
 @torch.no_grad()
 def gram_sums(vgg: VGG19Features, dtype: torch.dtype | None, image: torch.Tensor, layers: tuple[str, ...],
-              tiles: tuple[Tile, ...], keep: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+              tiles: tuple[Tile, ...], keep: Mapping[str, torch.Tensor] | None = None,
+              on_tile: Callable[[], None] | None = None) -> dict[str, torch.Tensor]:
     """{layer: (1, C, C) float32} Σ F Fᵀ of a (1, 3, H, W) image over every tile's core
     (:func:`losses.gram_sum`), from a forward pass per tile through the network's walk (ReLU
     in place), keeping nothing but the current layer; and each core's activations at the
-    layers of ``keep`` {layer: (1, C, h, w), the whole picture's map} written into it."""
+    layers of ``keep`` {layer: (1, C, h, w), the whole picture's map} written into it.
+    ``on_tile`` is called after each tile."""
     dtype = dtype or torch.float32
     keep = keep or {}
     walk = layers_to((*layers, *keep))
@@ -55,15 +57,22 @@ def gram_sums(vgg: VGG19Features, dtype: torch.dtype | None, image: torch.Tensor
                 sums[layer.name] = sums[layer.name].add_(part) if layer.name in sums else part
             if layer.name in keep:
                 tile.cut(keep[layer.name], layer.name)[...] = tile.crop(out, layer.name)
+        if on_tile is not None:
+            on_tile()
     return sums
 
 
 def tiled_grams(vgg: VGG19Features, dtype: torch.dtype | None, image: torch.Tensor, layers: tuple[str, ...],
-                plan: TilePlan) -> dict[str, torch.Tensor]:
+                plan: TilePlan | None) -> dict[str, torch.Tensor]:
     """{layer: (1, C, C)} Gram matrices of a (1, 3, H, W) image, as losses.gram_matrix gives
-    them, from one Gram-pass tile at a time."""
-    sums = gram_sums(vgg, dtype, image, layers, plan.first_pass)
-    return {layer: g / LAYER[layer].positions(plan.height, plan.width) for layer, g in sums.items()}
+    them, from one Gram-pass tile of ``plan`` at a time (None: the whole image as one tile).
+    Each layer's Gram is taken as the pass reaches it, so only one layer's map is held at a
+    time: a whole 5120x3200 style image keeping its five style layers' maps until the end
+    needed 2 GB more than this (an allocation failed under an 8 GB ``ulimit -v``)."""
+    height, width = image.shape[-2:]
+    tiles = plan.first_pass if plan is not None else (Tile(0, height, 0, width, 0, height, 0, width),)
+    sums = gram_sums(vgg, dtype, image, layers, tiles)
+    return {layer: g / LAYER[layer].positions(height, width) for layer, g in sums.items()}
 
 
 @torch.no_grad()
@@ -107,11 +116,27 @@ class TiledLoss:
                            device=vgg.scale.device).contiguous(memory_format=torch.channels_last)
             for n in kept_layers(plan.split, terms.layers)}
 
-    def evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(content term, style term, their gradient (1, 3, H, W) float32) at image x (1, 3, H, W)."""
+    @property
+    def passes(self) -> int:
+        """Tile passes one evaluation makes: the Gram pass's tiles and the gradient pass's."""
+        return len(self.plan.first_pass) + len(self.plan.tiles)
+
+    def evaluate(self, x: torch.Tensor, on_tile: Callable[[int, int], None] | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(content term, style term, their gradient (1, 3, H, W) float32) at image x (1, 3, H, W).
+        ``on_tile(done, passes)`` is called after each tile pass (see :attr:`passes`): an
+        evaluation of a large picture takes minutes, and its progress shows per tile."""
         x = x.detach()
+        done = 0
+
+        def tile_done() -> None:
+            nonlocal done
+            done += 1
+            if on_tile is not None:
+                on_tile(done, self.passes)
+
         sums = gram_sums(self.vgg, self.network.dtype, x, tuple(self.terms.style), self.plan.first_pass,
-                         self.kept)  # pass 1
+                         self.kept, tile_done)  # pass 1
         style = x.new_zeros(())
         one = x.new_ones(())
         slopes: dict[GramTerm, torch.Tensor] = {}
@@ -129,4 +154,5 @@ class TiledLoss:
             part, _, tape = self.network.forward(x[..., ys, xs], keep=True, window=window)
             grad[..., ys, xs] += self.network.backward(tape, one, one, window)
             content = content + part
+            tile_done()
         return content, style, grad

@@ -105,6 +105,12 @@ class TilePlan:
         """The Gram pass's tiles."""
         return self.gram_tiles or self.tiles
 
+    @property
+    def overlap(self) -> float:
+        """Share of the gradient pass's work (pixels run) that is halo, run again by a neighbour:
+        0 for one tile, 0.63 for 126 tiles of 416x368 over 2900x2175."""
+        return 1 - self.height * self.width / area(self.tiles)
+
 
 def extent(tiles: tuple[Tile, ...]) -> tuple[int, int]:
     """(h, w) of the largest of ``tiles`` with its halo."""

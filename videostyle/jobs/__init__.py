@@ -17,11 +17,12 @@ from .evaluate import EvalRequest, run_eval
 from .image import ImageRequest, ImageResult, run_image
 from .live import LiveRequest, live_policy, live_stylizer, run_live
 from .shared import StyleRequest
-from .specs import Strength, StyleSpec, parse_style_spec
+from .specs import KeyframeSpec, Strength, StyleSpec, parse_style_spec
 from .video import VideoRequest, run_video
 
 __all__ = [
-    "DemoRequest", "EvalRequest", "ImageRequest", "ImageResult", "LiveRequest", "Strength", "StyleRequest",
+    "DemoRequest", "EvalRequest", "ImageRequest", "ImageResult", "KeyframeSpec", "LiveRequest", "Strength",
+    "StyleRequest",
     "StyleSpec", "VideoRequest", "live_policy", "live_stylizer", "parse_style_spec", "prepare_demo", "run_eval",
     "run_image", "run_live", "run_video",
 ]

@@ -32,7 +32,7 @@ class StyleRequest:
 
     COMMAND: ClassVar[str] = "image"  # whose declared defaults apply
 
-    style: Sequence[StyleText]
+    style: Sequence[StyleText]  # may be empty (or None, read as empty) for a clip with keyframes
     strength: Sequence[StrengthText] | None = ()  # () or None: the declared default
     preset: str | None = None  # None: the command's declared budgets
     iterations: int | str | None = None  # None: the preset's
@@ -63,15 +63,21 @@ class StyleRequest:
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "style", tuple(self.style))
+        object.__setattr__(self, "style", tuple(self.style or ()))
         object.__setattr__(self, "strength", tuple(self.strength or ()))
-        if not self.style:
+        if not self.style and not self.style_optional():
+            if self.COMMAND == "video":
+                raise BadOption(S.style, ": give at least one style, or keyframes (", S.keyframe, ")")
             raise BadOption(S.style, ": give at least one style")
         for spec in self.style:
             parse_style(spec)  # an empty name, a bad weight or time: refused before any file is read
         check_name(S.init, self.init, give=f"{' or '.join(INITS)}, or a picture to start from")
         check_name(S.weights, self.weights, give="a vgg19-*.pth file, or leave it out for the original VGG19")
         self.style_config()  # every setting checked now, before any work
+
+    def style_optional(self) -> bool:
+        """Whether this request may go without a style (a clip with keyframes)."""
+        return False
 
     def budgets(self) -> Preset:
         """The iterations: the ones given, else the preset's, else the command's defaults."""

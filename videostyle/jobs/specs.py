@@ -205,6 +205,58 @@ def style_schedule(specs: Sequence[StyleText], *, transition: float, strengths: 
     return [StyleSpec(path) for path in paths], schedule
 
 
+@dataclass(frozen=True)
+class KeyframeSpec:
+    """A painted frame and where it sits: ``seconds`` into the output clip, or its ``frame``
+    (1-based: #1 is the first frame, as a folder output numbers them); exactly one is given."""
+
+    path: str
+    seconds: float | None = None
+    frame: int | None = None
+
+    @property
+    def when(self) -> str:
+        """Its time as the user wrote it: ``2.5`` or ``#10``."""
+        return f"#{self.frame}" if self.frame is not None else f"{self.seconds:g}"
+
+
+KeyframeText = str | KeyframeSpec
+
+
+def parse_keyframe(spec: KeyframeText) -> KeyframeSpec:
+    """``T:IMAGE`` (T in seconds) or ``#N:IMAGE`` (the N-th frame) -> a checked :class:`KeyframeSpec`."""
+    if isinstance(spec, KeyframeSpec):
+        parsed, shown = spec, f"{spec.when}:{Path(spec.path).name}"  # a server's path: named by its file name
+    else:
+        when, sep, path = str(spec).partition(":")
+        shown = str(spec)
+        if not sep or not path or not when.strip():
+            raise BadOption(S.keyframe, f" {spec}: give T:IMAGE, T in seconds of the output clip or #N for its "
+                                        "N-th frame (e.g. 2.5:painted.png or #10:painted.png)")
+        when = when.strip()
+        try:
+            parsed = (KeyframeSpec(path, frame=int(when[1:])) if when.startswith("#")
+                      else KeyframeSpec(path, seconds=float(when)))
+        except ValueError:
+            raise BadOption(S.keyframe, f" {spec}: the time {when!r} is neither seconds nor #N (a frame "
+                                        "number); e.g. 2.5:painted.png or #10:painted.png") from None
+    if (parsed.seconds is None) == (parsed.frame is None):
+        raise ValueError("a keyframe has either seconds or a frame")
+    check_name((S.keyframe, f" {parsed.when}:"), parsed.path, give="the painted frame's picture file")
+    if parsed.frame is not None:
+        if isinstance(parsed.frame, bool) or not isinstance(parsed.frame, int) or parsed.frame < 1:
+            raise BadOption(S.keyframe, f" {shown}: frames are numbered from #1 (the first)")
+    elif parsed.seconds is not None:
+        check_number((S.keyframe, f" {shown}: the time"), parsed.seconds, at_least=0)
+    return parsed
+
+
+def keyframe_specs(specs: Sequence[KeyframeText]) -> list[KeyframeSpec]:
+    """Keyframe specs as values, in the order given (seconds and frame numbers are put in
+    one order once the clip's rate is known: ``video/keyframes.py`` does that)."""
+    return [parse_keyframe(spec) for spec in specs]
+
+
 def timeline(parsed: Sequence[StyleSpec], given: Sequence[StyleText],
              paths: Sequence[str]) -> list[tuple[float, tuple[float, ...]]]:
     """The one ordering rule of a timeline, the command line's and the page's: the styles in

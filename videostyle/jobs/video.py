@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..config import (
+    SETTINGS,
     ClipConfig,
     EncodeConfig,
     Preset,
@@ -20,7 +21,16 @@ from ..config import (
 )
 from ..errors import S
 from .shared import StyleRequest, read_styles
-from .specs import StyleSpec, check_name, offsets, style_files, style_schedule
+from .specs import (
+    KeyframeSpec,
+    KeyframeText,
+    StyleSpec,
+    check_name,
+    keyframe_specs,
+    offsets,
+    style_files,
+    style_schedule,
+)
 
 if TYPE_CHECKING:
     from ..engine.cancel import CancelToken
@@ -67,18 +77,23 @@ class VideoRequest(StyleRequest):
     transition: float = declared("transition")
     style_per_shot: bool = declared("style_per_shot")
     mask: str | Path | None = declared("mask")
+    keyframe: Sequence[KeyframeText] | None = ()  # T:IMAGE texts or KeyframeSpec s
+    passes: int = declared("passes")
     # the work folder
     work_dir: str | Path | None = declared("work_dir")
     restart: bool = declared("restart")
     keep_work: bool = declared("keep_work")
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "keyframe", tuple(self.keyframe or ()))
         super().__post_init__()
         check_name("the input", self.input, give="a video file, a GIF or a folder of frames")
         check_name("the output", self.output, give="a file or folder to write, e.g. painted.mp4")
         check_name(S.mask, self.mask, give="a mask picture, clip or folder, or leave it out")
         check_name(S.work_dir, self.work_dir, give="a folder, or leave it out for one beside the output")
         self.refuse_init_image()
+        SETTINGS["passes"].check(self.passes)
+        self.keyframes()  # each spec checked now
         for settings in (self.temporal_config, self.clip_config, self.encode_config, self.segment_config):
             settings()  # each checks its fields
         styles, _ = self.schedule()
@@ -86,6 +101,13 @@ class VideoRequest(StyleRequest):
             from ..video.masks import check_mask_styles
 
             check_mask_styles(len(styles))
+
+    def style_optional(self) -> bool:
+        return bool(self.keyframe)
+
+    def keyframes(self) -> list[KeyframeSpec]:
+        """The keyframes as checked values (their pictures are read by :func:`run_video`)."""
+        return keyframe_specs(self.keyframe or ())
 
     def budgets(self) -> Preset:
         return iteration_budgets(self.preset, command=self.COMMAND, iterations=self.iterations,
@@ -131,11 +153,30 @@ def run_video(request: VideoRequest, *, callback: Any = None, cancel: CancelToke
 
         import_ray(segments.workers)  # before any work: without Ray, say how to get it
     masks = [r.mask] if r.mask is not None else []
+    keyframes = r.keyframes()
     check_not_input(check_output(r.output, force=r.force, kinds=("video", "gif", "folder")),
-                    [*style_files(r.style), *masks])
+                    [*style_files(r.style), *masks, *(k.path for k in keyframes)])
     specs, schedule = r.schedule()
     styles = read_styles(specs)
     return stylize_video(r.input, r.output, styles, style=r.style_config(), temporal=r.temporal_config(),
                          clip=r.clip_config(), encode=r.encode_config(), force=r.force, work_dir=r.work_dir,
                          restart=r.restart, keep_work=r.keep_work, segments=segments, callback=callback,
-                         cancel=cancel, schedule=schedule, mask=r.mask)
+                         cancel=cancel, schedule=schedule, mask=r.mask, keyframes=read_keyframes(keyframes),
+                         passes=r.passes)
+
+
+def read_keyframes(specs: Sequence[KeyframeSpec]) -> list:
+    """The keyframes' pictures, each named by its file (``KeyframeImage`` s); an unreadable
+    one is refused naming the keyframe setting and the file."""
+    from ..errors import BadInput, S
+    from ..io import read_image
+    from ..video.keyframes import KeyframeImage
+
+    read = []
+    for spec in specs:
+        try:
+            image = read_image(spec.path)
+        except BadInput as error:
+            raise BadInput(S.keyframe, f" {spec.when}:", *error.parts) from error
+        read.append(KeyframeImage(image=image, name=spec.path, seconds=spec.seconds, frame=spec.frame))
+    return read

@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..config import ClipConfig, EncodeConfig, SegmentConfig, StyleConfig, StyleSchedule, TemporalConfig
+from ..config import SETTINGS, ClipConfig, EncodeConfig, SegmentConfig, StyleConfig, StyleSchedule, TemporalConfig
 from ..engine.cancel import CancelToken
 from ..engine.memory import reserved_buffers
 from ..engine.optimize import Style, Stylizer
+from ..engine.targets import TargetsFunction
 from ..errors import BadOption, BadOutput, BadSource, DiskFull, S, SourceChanged
 from ..io import VideoInfo, check_output, open_sink, open_source
 from ..io.atomic import remove_stale_partials
@@ -38,7 +39,16 @@ from ..io.lock import JobLock, output_lock_path
 from ..io.outputs import VIDEO_SUFFIXES, check_not_input, output_kind
 from ..io.sources import source_files
 from .chain import stylize_loop_end, stylize_segment
+from .keyframes import (
+    KeyframeImage,
+    KeyframeRunner,
+    KeyframeTargets,
+    check_keyframe_options,
+    keyframe_styles,
+    prepare_keyframes,
+)
 from .masks import MaskFrames, check_mask_styles, read_mask
+from .passes import check_passes, run_passes
 from .report import NoFrames, Runner, RunReport, VideoCallback, VideoResult, encode_progress
 from .targets import ClipTargets, scene_cuts
 from .workdir import WorkDir, check_work_dir, default_work_dir
@@ -50,7 +60,8 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                   work_dir: str | Path | None = None,
                   restart: bool = False, keep_work: bool = False, segments: SegmentConfig | None = None,
                   callback: VideoCallback | None = None, cancel: CancelToken | None = None,
-                  schedule: StyleSchedule | None = None, mask: str | Path | None = None) -> VideoResult:
+                  schedule: StyleSchedule | None = None, mask: str | Path | None = None,
+                  keyframes: Sequence[KeyframeImage] = (), passes: int = 1) -> VideoResult:
     """Stylize a video file, GIF or image folder into ``output`` (.mp4/.gif/folder).
 
     Resumable: rerunning the same call after an interruption continues from the last
@@ -64,7 +75,10 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     job at the next loss evaluation (or frame), keeping the finished frames. ``schedule``
     says which of ``styles`` (their weights are then the schedule's) and which strength hold
     when; ``mask`` is a region mask picture, video or folder of frames (``video/masks.py``);
-    ``temporal.seamless_loop`` hands the end over to the start. Returns a :class:`VideoResult`.
+    ``temporal.seamless_loop`` hands the end over to the start. ``keyframes`` are painted
+    frames the output shows, their look carried along the motion both ways
+    (``video/keyframes.py``; ``styles`` may then be empty); ``passes`` more than 1 adds
+    Ruder et al.'s later passes (``video/passes.py``). Returns a :class:`VideoResult`.
     """
     style = style or StyleConfig()
     temporal = temporal or TemporalConfig()
@@ -79,12 +93,27 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     even = out.suffix.lower() in VIDEO_SUFFIXES
     started = time.perf_counter()
     identity = FileIdentity.of(source)  # before the probe: a file replaced after it is caught at the end
+    SETTINGS["passes"].check(passes)
+    if passes > 1 and (segments.distributed or temporal.seamless_loop):
+        raise BadOption(S.passes, ": later passes run on one worker and not with ", S.seamless_loop, " yet; drop ",
+                        S.passes if not segments.distributed else S.workers)
+    if not styles and not keyframes:
+        raise BadOption(S.style, ": give at least one style, or keyframes (", S.keyframe, ")")
     with _open(source, clip, even) as frames_in, contextlib.ExitStack() as stack:
         info = frames_in.info
-        stylizer = Stylizer(styles, style, cancel=cancel)  # checks the styles, the weights and the memory here
+        keys = None
+        if keyframes:
+            check_keyframe_options(temporal=temporal, distributed=segments.distributed,
+                                   preserve_colors=style.preserve_colors, mask=mask)
+            # the check reads the clip the job opened: the keyframe runner reads through its opener
+            keys = prepare_keyframes(keyframes, info, frames_in, detect_cuts=temporal.detect_cuts)
+        painted = [Style(image) for image in keyframe_styles(keys)] if keys is not None else []
+        # checks the styles, the weights and the memory here
+        stylizer = Stylizer([*styles, *painted], style, cancel=cancel)
         stylizer.reserve_image_buffers(reserved_buffers(temporal))  # what each frame's temporal terms hold
         stylizer.check_memory(info.height, info.width)
-        looks, masks = _looks(source, clip, even, info, styles, style, temporal, segments, schedule, mask)
+        looks, masks = _looks(source, clip, even, info, styles, style, temporal, segments, schedule, mask,
+                              cuts=keys.cuts if keys is not None and temporal.detect_cuts else None)
         runtime = None
         if segments.distributed:
             from .ray import RayRuntime
@@ -96,15 +125,32 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
             settings["schedule"] = asdict(schedule)
         if masks is not None:
             settings["mask"] = masks.digest()
+        if keys is not None:
+            settings["keyframes"] = keys.record()
         output_lock = JobLock(output_lock_path(out), what=str(out),
                               advice="wait for it to finish, or choose another output")
         with output_lock, WorkDir(work_path, settings, restart=restart) as work:
             remove_stale_partials(out)  # of a job killed while writing the output
+            check_passes(work, passes)
             try:
-                runner: Runner = runtime if runtime is not None else LocalRunner(stylizer, temporal, info, looks=looks,
-                                                                                  loop=segments)
+                runner: Runner
+                frame_looks: TargetsFunction | None = looks
+                if keys is not None:
+                    weights = [s.weight if isinstance(s, Style) else 1.0 for s in styles]
+                    frame_looks = KeyframeTargets(keys, info, styles=weights, base=looks)
+                    runner = KeyframeRunner(stylizer, temporal, info, keys, looks=frame_looks,
+                                            opener=lambda: _open(source, clip, even))
+                elif runtime is not None:
+                    runner = runtime
+                else:
+                    runner = LocalRunner(stylizer, temporal, info, looks=looks, loop=segments)
                 run = RunReport(callback=callback, cancel=cancel)
                 runner.run(frames_in, work, run)
+                if passes > 1:
+                    run_passes(stylizer, temporal, info, count=run.frames, passes=passes, work=work, report=run,
+                               opener=lambda: _open(source, clip, even),
+                               looks=frame_looks,
+                               fixed=set(keys.indices) if keys is not None else None)
                 _encode(source, out, work, run, info, clip, encode, force, even, folder, identity)
             except DiskFull as full:
                 raise DiskFull(full.path, "the finished frames are kept, free space and rerun to resume",
@@ -142,8 +188,10 @@ class _Counted:
 
 def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, styles: Sequence[np.ndarray | Style],
            style: StyleConfig, temporal: TemporalConfig, segments: SegmentConfig, schedule: StyleSchedule | None,
-           mask: str | Path | None) -> tuple[ClipTargets | None, MaskFrames | None]:
-    """Check a schedule and a mask against the clip (before any work) and give each frame's look."""
+           mask: str | Path | None, *, cuts: Sequence[int] | None = None
+           ) -> tuple[ClipTargets | None, MaskFrames | None]:
+    """Check a schedule and a mask against the clip (before any work) and give each frame's look;
+    ``cuts``: the scene cuts when already found (the keyframes' check finds them)."""
     if segments.distributed and temporal.seamless_loop:
         raise BadOption(S.workers, "/", S.ray_address, ": ", S.seamless_loop, " runs on one worker for now; drop ",
                         S.workers)
@@ -169,11 +217,13 @@ def _looks(source: str | Path, clip: ClipConfig, even: bool, info: VideoInfo, st
                             "schedule (@T times or ", S.style_per_shot, ") yet; ", S.strength, " S@T works")
         masks = read_mask(mask, info.width, info.height, frames=info.frame_count or 10**9, styles=len(styles),
                           clip=clip)
-    cuts: list[int] = []
+    shots: Sequence[int] = ()
     if schedule is not None and schedule.per_shot and temporal.detect_cuts:
-        with _open(source, clip, even) as frames:  # the shots, before any work (as the Ray driver does)
-            cuts = scene_cuts(frames)
-    return ClipTargets(schedule, style, info.fps, cuts=cuts, mask=masks, times=info.frame_durations), masks
+        if cuts is None:
+            with _open(source, clip, even) as frames:  # the shots, before any work (as the Ray driver does)
+                cuts = scene_cuts(frames)
+        shots = cuts
+    return ClipTargets(schedule, style, info.fps, cuts=shots, mask=masks, times=info.frame_durations), masks
 
 
 class LocalRunner:

@@ -35,7 +35,7 @@ class VideoProgress:
     resumed: int  # frames found already done when the job started
     seconds_per_frame: float | None  # wall seconds per frame finished in this run
     step: Progress | None  # optimizer progress within the frame; None when a frame finished
-    stage: str = "stylize"  # "stylize" or "encode"
+    stage: str = "stylize"  # "stylize", "pass 2", "pass 3", ... (multi-pass) or "encode"
     image: np.ndarray | None = None  # the finished frame, (H, W, 3) uint8 RGB, when one finished
     # the finished frame's work in full-frame-equivalent evaluations (FLOP-weighted: a crop or a
     # coarse scale counts its share of a whole evaluation at full size), when one finished
@@ -45,7 +45,7 @@ class VideoProgress:
     @property
     def eta(self) -> float | None:
         """Seconds until the last frame is stylized, when the total and a rate are known."""
-        if self.stage != "stylize" or not self.seconds_per_frame or self.frames is None:
+        if self.stage == "encode" or not self.seconds_per_frame or self.frames is None:
             return None
         return self.seconds_per_frame * max(0, self.frames - self.finished)
 
@@ -78,6 +78,7 @@ class RunReport:
     times: list[float] = field(default_factory=list)  # compute seconds of each frame stylized in this run
     # full-frame-equivalent evaluations of each frame stylized in this run that continued a chain
     later_costs: list[float] = field(default_factory=list)
+    pass_times: list[float] = field(default_factory=list)  # ... and of each frame of a later pass (multi-pass)
     callback: VideoCallback | None = None
     cancel: CancelToken | None = None  # the job's token: runners check it between frames
     started: float = field(default_factory=time.perf_counter)
@@ -121,6 +122,18 @@ class RunReport:
             self.later_costs.append(cost)
         if self.callback is not None:
             self.callback(self._progress(index, None, image, cost))
+
+    def pass_progress(self, number: int, index: int, made: int, frames: int, *, step: Progress | None = None,
+                      image: np.ndarray | None = None, seconds: float | None = None) -> None:
+        """Report pass ``number`` (2, 3, ...): frame ``index``'s optimizer ``step``, or (with
+        ``image``) that it is done, ``made`` of the pass's ``frames`` (``passes.py``)."""
+        if seconds is not None:
+            self.pass_times.append(seconds)
+        if self.callback is not None:
+            rate = ((time.perf_counter() - self.started) / len(self.times + self.pass_times)
+                    if self.times or self.pass_times else None)
+            self.callback(VideoProgress(frame=index, frames=frames, finished=made, resumed=0, seconds_per_frame=rate,
+                                        step=step, stage=f"pass {number}", image=image))
 
     def end(self, total: int) -> None:
         self.total, self.ended = total, time.perf_counter()

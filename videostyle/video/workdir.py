@@ -11,7 +11,10 @@ Layout (next to the output, or the ``work_dir`` given)::
                          never from the 8-bit PNGs, so a resumed run equals an
                          uninterrupted one bit for bit
     draft_00001.png      (distributed runs) a segment's own first frames, until the bridge
-                         from the segment before replaces them (see ``chain.py``)
+                         from the segment before replaces them (see ``chain.py``); (keyframe
+                         runs) a backward chain's frames, until the output chain meets them
+                         (``keyframes.py``); (multi-pass) a pass's frames, until it ends
+    passes.json          (multi-pass) which pass the frames are at (``passes.py``)
 
 A frame counts as finished once its PNG exists, in any order (segments finish in any
 order); its state is written first, so the state of each chain's last finished frame is
@@ -34,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -52,18 +56,19 @@ if TYPE_CHECKING:
     from .chain import SegmentState
 
 SETTINGS_FILE = "settings.json"
+PASSES_FILE = "passes.json"
 MARKER_FILE = ".videostyle-work"
 LOCK_FILE = ".videostyle-lock"
 FRAME_FILE = re.compile(r"frame_(\d{5,})\.png")
 STATE_FILE = re.compile(r"state_(\d{5,})\.npz")
 DRAFT_FILE = re.compile(r"draft_(\d{5,})\.png")
-_TEMPORARY = re.compile(rf"\.(settings\.json|\.videostyle-work|frame_\d+\.png|state_\d+\.npz|draft_\d+\.png)"
-                        rf"{re.escape(PARTIAL_INFIX)}\d+.*")
+_TEMPORARY = re.compile(rf"\.(settings\.json|passes\.json|\.videostyle-work|frame_\d+\.png|state_\d+\.npz|"
+                        rf"draft_\d+\.png){re.escape(PARTIAL_INFIX)}\d+.*")
 # what each record entry is, where it is no setting of its own name: text, or the setting it records
 _RECORD_NAMES: dict[str, Part] = {
     "source": "the input file", "source_bytes": "the input file", "source_mtime": "the input file",
     "version": "the videostyle version", "styles": S.style, "segments": S.workers,
-    "schedule.entries": S.style, "schedule.strengths": S.strength,
+    "schedule.entries": S.style, "schedule.strengths": S.strength, "keyframes": S.keyframe,
 }
 # the record's groups of settings, and the dataclass each group holds
 _GROUPS = {"style": StyleConfig, "temporal": TemporalConfig, "clip": ClipConfig, "segments": SegmentConfig,
@@ -77,7 +82,7 @@ def default_work_dir(output: Path) -> Path:
 
 def is_own_file(name: str) -> bool:
     """Whether a file name in a work folder is one the tool writes (and so may delete)."""
-    return (name in (SETTINGS_FILE, MARKER_FILE, LOCK_FILE) or bool(FRAME_FILE.fullmatch(name))
+    return (name in (SETTINGS_FILE, PASSES_FILE, MARKER_FILE, LOCK_FILE) or bool(FRAME_FILE.fullmatch(name))
             or bool(STATE_FILE.fullmatch(name)) or bool(DRAFT_FILE.fullmatch(name))
             or bool(_TEMPORARY.fullmatch(name)))
 
@@ -251,7 +256,8 @@ class WorkDir:
         ``since_restart`` is 1 for a frame stylized from scratch, 2 for the next, and so on;
         the states of the chain's last ``keep_states`` frames are kept: the one
         ``keep_states`` back is deleted unless it lies before ``keep_from`` (another
-        segment's chain, whose last states a resume or a bridge needs).
+        segment's chain, whose last states a resume or a bridge needs); 0 deletes none (a
+        chain that goes backwards, or skips, deletes its own with :meth:`discard_state`).
         """
         if state is not None:
             buffer = io.BytesIO()
@@ -263,7 +269,7 @@ class WorkDir:
             if not ok:
                 raise BadOutput(f"{path}: could not encode the frame")
             write_atomic(path, png.tobytes())
-        if state is not None and index - keep_states >= max(0, keep_from):
+        if state is not None and keep_states > 0 and index - keep_states >= max(0, keep_from):
             self.state_path(index - keep_states).unlink(missing_ok=True)
 
     def load_draft(self, index: int) -> np.ndarray | None:
@@ -272,6 +278,31 @@ class WorkDir:
 
     def discard_draft(self, index: int) -> None:
         self.draft_path(index).unlink(missing_ok=True)
+
+    def discard_state(self, index: int) -> None:
+        """Delete frame ``index``'s float state (a chain that no longer needs it)."""
+        self.state_path(index).unlink(missing_ok=True)
+
+    def promote_draft(self, index: int) -> None:
+        """Make the draft of frame ``index`` its finished frame (one atomic rename)."""
+        os.replace(self.draft_path(index), self.frame_path(index))
+
+    def read_passes(self) -> dict[str, Any] | None:
+        """The multi-pass record (``passes.py``), or None before a second pass began."""
+        file = self.path / PASSES_FILE
+        if not file.exists():
+            return None
+        try:
+            record = json.loads(file.read_bytes())
+            if not isinstance(record, dict) or not isinstance(record.get("pass"), int):
+                raise ValueError("not a pass record")
+        except (ValueError, OSError) as exc:
+            raise BadOutput(f"{file}: damaged ({type(exc).__name__}); rerun with ", S.restart, " to discard "
+                            "the finished frames and start over") from exc
+        return record
+
+    def write_passes(self, record: dict[str, Any]) -> None:
+        write_atomic(self.path / PASSES_FILE, json.dumps(record, sort_keys=True).encode())
 
     def chain_state(self, index: int, history: int) -> SegmentState | None:
         """The state an uninterrupted chain would hold before frame ``index``: the newest float

@@ -152,8 +152,8 @@ class _Page:
         return (self._gallery(), gr.update(choices=names, value=list(dict.fromkeys(chosen + added))),
                 gr.update(value=note, visible=bool(note)))
 
-    def _styles(self, chosen: list[str], weights: str) -> tuple[tuple[Path, float], ...]:
-        if not chosen:
+    def _styles(self, chosen: list[str], weights: str, *, optional: bool = False) -> tuple[tuple[Path, float], ...]:
+        if not chosen and not optional:
             raise BadOption("choose at least one style from the gallery")
         chosen = [name for name in self.queue.gallery.names() if name in chosen]  # the order shown
         values = [w for w in weights.replace(";", ",").split(",") if w.strip()] if weights else []
@@ -187,8 +187,8 @@ class _Page:
         with gr.Accordion("Iterations (optional: they override the quality preset)", open=False), gr.Row():
             iterations = gr.Number(None, label="per frame", minimum=1, precision=0, elem_id="iterations")
             first = gr.Number(None, label="first frame", minimum=1, precision=0, elem_id="first-iterations")
-        with gr.Accordion("Where and when (optional): a timeline of styles, a strength ramp, a mask, a loop",
-                          open=False):
+        with gr.Accordion("Where and when (optional): a timeline of styles, keyframes, a strength ramp, a mask, "
+                          "a loop", open=False):
             with gr.Row():
                 starts = gr.Textbox("", label="Timeline: start time of each chosen style (s)", elem_id="style-starts",
                                     placeholder="e.g. 0, 4 in the order above, in time order (empty: blended)")
@@ -208,6 +208,13 @@ class _Page:
                                    elem_id="loop")
                 mask = gr.File(label=f"{SETTINGS['mask'].label}: a picture or clip, white takes the first style, "
                                      "black the second", file_types=UPLOAD_TYPES, elem_id="mask")
+            with gr.Row():
+                keyframes = gr.File(label=f"{SETTINGS['keyframe'].label}: painted frames of this clip, any size of its "
+                                          "shape (the result shows each at its time and carries its look both ways)",
+                                    file_count="multiple", file_types=PICTURE_TYPES, elem_id="keyframes")
+                keyframe_times = gr.Textbox("", label=f"{SETTINGS['keyframe'].label}: the time of each (s)",
+                                            elem_id="keyframe-times",
+                                            placeholder="e.g. 0.5, 1.9 in the order of the pictures (styles optional)")
         with gr.Row():
             go = gr.Button("Stylize", variant="primary", elem_id="start-button")
             stop = gr.Button("Cancel", variant="stop", elem_id="cancel-button")
@@ -223,16 +230,18 @@ class _Page:
         upload.change(self.inspect, inputs=upload, outputs=status)
         settings = [upload, style["chosen"], style["weights"], style["strength"], style["colors"], style["quality"],
                     start, duration, size, temporal, output, side, iterations, first,
-                    starts, transition, ramp_from, ramp_over, per_shot, loop, mask, *self._owner_input()]
+                    starts, transition, ramp_from, ramp_over, per_shot, loop, mask, keyframes, keyframe_times,
+                    *self._owner_input()]
         outputs = {"job": job_id, "status": status, "preview": preview, "video": video, "gif": gif,
                    "download": download}
         def run(upload, chosen, weights, strength, colors, quality, start, duration, size, temporal, output, side,
                 iterations=None, first=None, starts="", transition=None, ramp_from=0.0,
-                ramp_over=0.0, per_shot=False, loop=False, mask=None, owner=None,
-                request: gr.Request | None = None) -> Iterator[dict]:
+                ramp_over=0.0, per_shot=False, loop=False, mask=None, keyframes=None, keyframe_times="",
+                owner=None, request: gr.Request | None = None) -> Iterator[dict]:
             # a plain function, not a partial: Gradio passes the request only to what it can inspect; the
             # optional fields default to None or their controls' values, so an API client may leave them out
-            when = WhereAndWhen(starts, transition, ramp_from, ramp_over, per_shot, loop, mask)
+            when = WhereAndWhen(starts, transition, ramp_from, ramp_over, per_shot, loop, mask, keyframes,
+                                keyframe_times)
             yield from self.run_video(outputs, upload, chosen, weights, strength, colors, quality, start, duration,
                                       size, temporal, output, side, iterations, first, owner, request, when)
 
@@ -269,7 +278,7 @@ class _Page:
         try:
             if not upload:
                 raise BadOption("upload a clip, a GIF or a picture first")
-            styles = self._styles(chosen, weights)
+            styles = self._styles(chosen, weights, optional=bool(when and when.keyframes))
             job_request = JobRequest(
                 input=Path(upload), styles=styles, strength=float(strength),
                 preserve_colors=bool(colors), preset=quality, size=int(size), start=float(start or 0),
@@ -440,6 +449,21 @@ class WhereAndWhen:
     per_shot: bool | None = False
     loop: bool | None = False
     mask: str | None = None  # the uploaded mask's path
+    keyframes: list[str] | None = None  # the uploaded keyframes' paths
+    keyframe_times: str | None = None  # "0.5, 1.9": each keyframe's time, in the order uploaded
+
+    def keyframe_fields(self) -> tuple[tuple[float, Path], ...]:
+        """The keyframes as (seconds, picture), one time each (the order the pictures came in)."""
+        files = [Path(p) for p in self.keyframes or []]
+        values = [v for v in (self.keyframe_times or "").replace(";", ",").split(",") if v.strip()]
+        try:
+            times = [float(v) for v in values]
+        except ValueError:
+            raise BadOption(S.keyframe, f" times {self.keyframe_times!r}: give seconds, e.g. 0.5, 1.9") from None
+        if len(times) != len(files):
+            raise BadOption(S.keyframe, f": {len(times)} time(s) given for {len(files)} picture(s); give one each, "
+                            "in the order the pictures were uploaded")
+        return tuple(zip(times, files, strict=True))
 
     def request_fields(self, styles: int, strength: float) -> dict[str, Any]:
         """JobRequest's schedule fields (see ``JobRequest.schedule``) for ``styles`` chosen styles."""
@@ -456,7 +480,7 @@ class WhereAndWhen:
         transition = declared("transition") if self.transition is None else self.transition
         return {"style_starts": starts, "transition": float(transition),
                 "strength_ramp": ramp, "per_shot": bool(self.per_shot), "seamless_loop": bool(self.loop),
-                "mask": Path(self.mask) if self.mask else None}
+                "mask": Path(self.mask) if self.mask else None, "keyframes": self.keyframe_fields()}
 
 
 def failure(message: str) -> gr.Error:

@@ -40,7 +40,7 @@ from ..engine.cancel import Cancelled, CancelToken
 from ..errors import BadInput, BadOption, BadSource, S, VideostyleError
 from ..io.images import STILL_SUFFIXES
 from ..io.outputs import GIF_SUFFIXES
-from ..jobs import ImageRequest, Strength, StyleSpec, VideoRequest, run_image, run_video
+from ..jobs import ImageRequest, KeyframeSpec, Strength, StyleSpec, VideoRequest, run_image, run_video
 from .words import page_message
 
 log = logging.getLogger(__name__)
@@ -80,11 +80,13 @@ class JobRequest:
     per_shot: bool = declared("style_per_shot")
     seamless_loop: bool = declared("seamless_loop")
     mask: Path | None = None  # a region mask picture or clip: white takes the first style, black the second
+    # painted frames of the clip and their times in seconds (see video/keyframes.py); styles may then be none
+    keyframes: tuple[tuple[float, Path], ...] = ()
     owner: str = field(default="", repr=False)  # who asks (the page: a token kept in the browser); part of the keys
 
     def __post_init__(self) -> None:
-        if not self.styles:
-            raise BadOption("choose at least one style")
+        if not self.styles and not self.keyframes:
+            raise BadOption("choose at least one style, or upload keyframes")
         check_choice("output", self.output, OUTPUTS)
         for name in ("iterations", "first_iterations"):  # the page's fields start at 1 (empty: the preset's)
             if getattr(self, name) is not None:
@@ -109,9 +111,11 @@ class JobRequest:
 
     def video_request(self, *, input: Path, output: Path, size: int | None = None, duration: float | None = None,
                       mask: Path | None = None, work_dir: Path | None = None, device: str = declared("device"),
-                      precision: str = declared("precision")) -> VideoRequest:
-        """The clip job this asks for (``size``, ``duration``, ``mask``: the job's own, where it
-        differs from the request's)."""
+                      precision: str = declared("precision"),
+                      keyframes: tuple[tuple[float, Path], ...] | None = None) -> VideoRequest:
+        """The clip job this asks for (``size``, ``duration``, ``mask``, ``keyframes``: the
+        job's own, where they differ from the request's)."""
+        keys = self.keyframes if keyframes is None else keyframes
         return VideoRequest(
             input=input, output=output, style=self.style_specs(), strength=self.strength_specs(), preset=self.preset,
             # the page's per-frame count is also the cap of a frame, as it always was (the work folder's record)
@@ -120,6 +124,7 @@ class JobRequest:
             duration=self.duration if duration is None else duration, temporal=self.temporal,
             side_by_side=self.side_by_side, transition=self.transition, style_per_shot=self.per_shot,
             seamless_loop=self.seamless_loop, mask=self.mask if mask is None else mask, work_dir=work_dir,
+            keyframe=tuple(KeyframeSpec(str(path), seconds=at) for at, path in keys),
             keep_work=True, force=True, device=device, precision=precision)
 
     def image_request(self, *, input: Path, output: Path, size: int, mask: Path | None, device: str,
@@ -170,6 +175,7 @@ class Job:
     seconds: float | None = None  # wall time of a finished run
     cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # checked at every loss evaluation
     mask: Path | None = None  # the request's mask, copied beside the input
+    keyframes: tuple[tuple[float, Path], ...] = ()  # the request's keyframes, copied beside the input
 
     @property
     def active(self) -> bool:
@@ -399,12 +405,19 @@ class JobQueue:
         kind = "image" if upload.suffix.lower() in STILL_SUFFIXES else "video"
         styles = [(self._style_digest(path), weight) for path, weight in request.styles]
         shaping = {k: v for k, v in asdict(request).items()
-                   if k not in ("input", "name", "styles", "side_by_side", "owner", "mask")}
+                   if k not in ("input", "name", "styles", "side_by_side", "owner", "mask", "keyframes")}
         shaping["quality"] = shaping.pop("preset")  # its name when the keys were first made: old jobs resume
         if request.mask is not None:
             if not request.mask.is_file():
                 raise BadInput(f"{request.mask.name}: no such mask file (was the upload finished?)")
             shaping["mask"] = file_digest(request.mask)
+        if request.keyframes:
+            if kind == "image":
+                raise BadOption(S.keyframe, ": keyframes are painted frames of a clip; upload a clip or a GIF")
+            for _, path in request.keyframes:
+                if not path.is_file():
+                    raise BadInput(S.keyframe, f" {path.name}: no such file (was the upload finished?)")
+            shaping["keyframes"] = [(at, file_digest(path)) for at, path in request.keyframes]
         if kind == "image":
             shaping.update(start=0.0, duration=None, temporal=None, output="png")
         # the owner keeps one user's frames, name and result from another who uploads the same bytes;
@@ -420,6 +433,11 @@ class JobQueue:
         if request.mask is not None:  # kept beside the input: a resumed job reads the same one
             mask = folder / f"mask{request.mask.suffix.lower() or '.bin'}"
             _copy_once(request.mask, mask)
+        keyframes = []
+        for number, (at, path) in enumerate(request.keyframes, start=1):  # beside the input, as the mask
+            copied = folder / f"keyframe{number}{path.suffix.lower() or '.bin'}"
+            _copy_once(path, copied)
+            keyframes.append((at, copied))
         try:
             if mask is not None and request.mask is not None:
                 _check_mask(mask, request.mask.name)
@@ -432,7 +450,8 @@ class JobQueue:
         output = inside(self.root / "results", job_id, f"{Path(safe_name(name)).stem}-videostyle.{suffix}")
         output.parent.mkdir(parents=True, exist_ok=True)
         return Job(id=job_id, kind=kind, request=request, input=copy, work=folder / "work", output=output,
-                   size=min(request.size, longest), duration=duration, frames=frames, mask=mask)
+                   size=min(request.size, longest), duration=duration, frames=frames, mask=mask,
+                   keyframes=tuple(keyframes))
 
     def _check_input(self, kind: str, copy: Path, name: str,
                      request: JobRequest) -> tuple[int, int | None, float | None]:
@@ -504,7 +523,7 @@ class JobQueue:
     def _run_video(self, job: Job) -> None:
         request = job.request.video_request(input=job.input, output=job.output, size=job.size,
                                             duration=job.duration, mask=job.mask, work_dir=job.work,
-                                            device=self.device, precision=self.precision)
+                                            device=self.device, precision=self.precision, keyframes=job.keyframes)
         run_video(request, callback=lambda p: _video_progress(job, p), cancel=job.cancel)
 
     def _run_image(self, job: Job) -> None:
