@@ -20,7 +20,8 @@ job at a time), the figure for the ``demo`` and ``hd`` cases the README quotes.
 
 Every variant continues the chain from the same first frame (``first_iterations``, cached in
 ``--out``). Variants: ``baseline`` (``TemporalConfig(paint="whole")``, every pixel every
-frame: the default before issue 25) and ``changed`` (``TemporalConfig(paint="changed")``);
+frame: the default before issue 25), ``changed`` (``TemporalConfig(paint="changed")``) and
+``coarse`` (``TemporalConfig(paint="coarse")``: a frame needing work all over coarse to fine);
 ``NAME:field=value;field=value`` sets TemporalConfig fields of either (e.g.
 ``changed:detail_boost=2``), or engine/changed.py's PaintSettings (e.g.
 ``changed:new_style=1``). Printed per variant over frames 2..N:
@@ -278,11 +279,11 @@ def revealed_masks(frames: list[np.ndarray]) -> list[np.ndarray]:
 
 # -- the runs ---------------------------------------------------------------------------------------
 def variant_config(spec: str) -> tuple[str, TemporalConfig]:
-    """``baseline`` / ``changed`` with optional ``:field=value;...`` overrides."""
+    """``baseline`` / ``changed`` / ``coarse`` with optional ``:field=value;...`` overrides."""
     name, _, overrides = spec.partition(":")
-    if name not in ("baseline", "changed"):
-        raise SystemExit(f"unknown variant {name!r}: baseline or changed")
-    config = TemporalConfig(paint="whole") if name == "baseline" else TemporalConfig(paint="changed")
+    if name not in ("baseline", "changed", "coarse"):
+        raise SystemExit(f"unknown variant {name!r}: baseline, changed or coarse")
+    config = TemporalConfig(paint="whole" if name == "baseline" else name)
     for item in filter(None, overrides.split(";")):
         key, _, value = item.partition("=")
         if not hasattr(config, key):  # an experiment with engine/changed.py's settings
@@ -436,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case", required=True, choices=CASES)
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--variants", default="baseline,changed",
-                        help="comma-separated: baseline, changed, each with optional :field=value;...")
+                        help="comma-separated: baseline, changed, coarse, each with optional :field=value;...")
     parser.add_argument("--media", default=str(SHARED))
     parser.add_argument("--out", default="bench-changed", help="cache of first frames and references, and results")
     parser.add_argument("--png", help="write a strip of frames to this folder")

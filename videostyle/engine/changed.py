@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..config import TILE_ALIGN
+from ..config import LAYER_NAMES, TILE_ALIGN
 from .flow import FlowResult
 from .gatys import NetworkLoss
 from .lbfgs import LBFGS
@@ -45,6 +45,7 @@ from .objective import LossFn, whole_loss
 from .optimize import FIRST_STEP_PER_PIXEL, EarlyStop, Progress, ProgressCallback, Stylizer
 from .partial import CropLoss, content_norms, crop_content, evaluation_share, picture_sums
 from .targets import FrameTargets
+from .tensors import resize_tensor
 from .terms import GramTerm, NetworkTerms, TotalVariation, network_terms
 from .tiling import Tile
 from .warp import backward_warp
@@ -72,6 +73,11 @@ class PaintSettings:
     most_iterations: int = 20  # the most a crop gets
     first_step: float = 0.1  # the first L-BFGS step, in Stylizer's FIRST_STEP_PER_PIXEL (2 evaluations, not 3)
     stop_decrease: float = 0.003  # a crop's pass ends when an iteration lowers its loss by less
+    # paint="coarse": a whole frame coarse to fine (see _Painter.coarse_fine; docs/paint-what-changed.md)
+    coarse_iterations: int = 4  # L-BFGS iterations at half size, on the low frequencies (an evaluation ~1/4)
+    fine_iterations: int = 3  # ... then this many at full size
+    fine_depth: str = "relu2_1"  # ... through the network's layers up to this one (to relu2_1: ~1/6 an evaluation)
+    sharpen: float = 0.1  # unsharp mask on the warped start, times the warp's blur there (see sharpen_warped)
 
 
 SETTINGS = PaintSettings()
@@ -333,15 +339,18 @@ class _Painter:
         _Pass(self.callback, 0, cost, self.start, "forward")(0, torch.zeros(()), {})
 
     def terms(self, content: Mapping[str, torch.Tensor], norms: Mapping[str, torch.Tensor] | None = None, *,
-              boost: float = 1.0, new: torch.Tensor | None = None) -> NetworkTerms:
-        """The frame's terms at full size towards ``content`` features; the style ``boost``
-        on all of them, or, with a ``new`` mask (1, 1, H, W), a masked Gram term per layer
-        giving new ground ``settings.new_style`` times the style pressure (see the module)."""
-        height, width = self.frame
+              boost: float = 1.0, new: torch.Tensor | None = None, size: tuple[int, int] | None = None,
+              style_layers: tuple[str, ...] | None = None) -> NetworkTerms:
+        """The frame's terms at full size (or ``size``) towards ``content`` features; the style
+        ``boost`` on all of them, or, with a ``new`` mask (1, 1, H, W), a masked Gram term per
+        layer giving new ground ``settings.new_style`` times the style pressure (see the
+        module). ``style_layers``: only these of the style's layers (default all)."""
+        height, width = size or self.frame
         grams = self.stylizer.targets.at(height, width, self.frame_targets)
         assert grams.grams is not None  # region masks are painted whole (TemporalStylizer)
         weights = {n: grams.style_weight * w * self.layer_scale.get(n, 1.0) * boost
-                   for n, w in self.stylizer.config.layer_weights().items()}
+                   for n, w in self.stylizer.config.layer_weights().items()
+                   if style_layers is None or n in style_layers}
         terms = network_terms(size=(height, width), dtype=self.dtype, content=content,
                               content_weights=self.content_weights if content else {}, style_weights=weights,
                               targets=grams.grams,
@@ -356,10 +365,13 @@ class _Painter:
                     terms.style[name].append(term)
         return terms
 
-    def temporal(self, target: torch.Tensor, hold: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    def temporal(self, target: torch.Tensor, hold: torch.Tensor,
+                 size: tuple[int, int] | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
         """The temporal term towards ``target`` weighted by ``hold`` (both this crop's), over
-        the whole picture's pixels, as ``losses.temporal_loss`` takes it."""
-        pixels = self.frame[0] * self.frame[1]
+        the whole picture's pixels (at ``size``, default the frame's), as
+        ``losses.temporal_loss`` takes it."""
+        height, width = size or self.frame
+        pixels = height * width
         weight = self.temporal_weight
 
         def term(image: torch.Tensor) -> torch.Tensor:
@@ -380,6 +392,50 @@ class _Painter:
         loss_of = whole_loss(network, self.tv, temporal)
         return _minimize(x.clone(), loss_of, None, iterations, stop,
                          _Pass(self.callback, iterations, 1.0, self.start, "whole"), self.cancel, 1.0).clamp(0, 1)
+
+    def coarse_fine(self, warped: torch.Tensor, content: torch.Tensor, hold: torch.Tensor, new: torch.Tensor,
+                    iterations: int, stop: EarlyStop | None) -> torch.Tensor:
+        """The whole frame (``paint="coarse"``), most of its work at half size, where an
+        evaluation costs a quarter: x_half is optimized from downsample(``warped``) with the
+        full loss for ``iterations`` (or until ``stop``), and only its change is taken,
+        x = warped + upsample(x_half - downsample(warped)): the low frequencies' correction,
+        the warped start's fine strokes kept. Then ``fine_iterations`` (at most ``iterations``)
+        at full size through the layers up to ``fine_depth`` (no content term: it lies
+        deeper), the temporal term holding x: the finest strokes each warp softens."""
+        settings, (height, width) = self.settings, self.frame
+        size = (max(1, round(height / 2)), max(1, round(width / 2)))
+        start = resize_tensor(warped, *size).clamp(0, 1)
+        x = self._pass(start, content, resize_tensor(hold, *size), resize_tensor(new, *size),
+                       iterations, stop, size=size, kind="coarse")
+        x = (warped + resize_tensor(x - start, height, width)).clamp(0, 1)
+        steps = min(iterations, settings.fine_iterations)
+        if steps <= 0:
+            return x
+        fine = layers_to_depth(self.stylizer.config.style_layers, settings.fine_depth)
+        return self._pass(x, content, hold, new, steps, EarlyStop(settings.stop_decrease, min(3, steps)),
+                          size=self.frame, kind="fine", style_layers=fine)
+
+    def _pass(self, x: torch.Tensor, content: torch.Tensor, hold: torch.Tensor, new: torch.Tensor, iterations: int,
+              stop: EarlyStop | None, *, size: tuple[int, int], kind: str,
+              style_layers: tuple[str, ...] | None = None) -> torch.Tensor:
+        """One L-BFGS pass over the whole picture ``x`` at ``size`` (``content``, ``hold``,
+        ``new`` resized to it), the temporal term towards ``x`` as given; the content terms
+        only where ``style_layers`` reach their layers."""
+        reach = None if style_layers is None else LAYER_NAMES.index(max(style_layers, key=LAYER_NAMES.index))
+        content_layers = tuple(n for n in self.content_layers if reach is None or LAYER_NAMES.index(n) <= reach)
+        features: dict[str, torch.Tensor] = {}
+        if content_layers:
+            with torch.no_grad():
+                found = self.stylizer.vgg(resize_tensor(content, *size), content_layers, dtype=self.dtype)
+            features = {n: f.float() for n, f in found.items()}
+            self.report_forward(self.share(*size, content_layers, forward_only=True))
+        new_mask = new if bool((new > 0.5).any()) else None
+        terms = self.terms(features, size=size, new=new_mask, style_layers=style_layers)
+        network = NetworkLoss(self.stylizer.vgg, self.dtype, terms)
+        temporal = self.temporal(x.clone(), hold, size) if self.temporal_weight > 0 else None
+        cost = self.share(*size, terms.layers)
+        return _minimize(x.clone(), whole_loss(network, self.tv, temporal), None, iterations, stop,
+                         _Pass(self.callback, iterations, cost, self.start, kind), self.cancel, 1.0).clamp(0, 1)
 
     def crops(self, x: torch.Tensor, content: torch.Tensor, crops: tuple[Tile, ...], iterations: list[int],
               boosts: list[float], hold: torch.Tensor) -> torch.Tensor:
@@ -428,6 +484,22 @@ class _Painter:
         return x
 
 
+def sharpen_warped(warped: torch.Tensor, backward: np.ndarray, amount: float) -> torch.Tensor:
+    """``warped`` (1, 3, H, W) with an unsharp mask of ``amount`` times the resampling blur of
+    ``backward`` at each pixel (:func:`warp_blur`): undoes part of what the warp softened."""
+    blur = torch.from_numpy(warp_blur(backward).astype(np.float32)).to(warped.device)[None, None]
+    kernel = torch.tensor([1.0, 2.0, 1.0], device=warped.device)
+    kernel = (kernel[:, None] * kernel[None, :] / 16).expand(3, 1, 3, 3)
+    smooth = torch.nn.functional.conv2d(torch.nn.functional.pad(warped, (1, 1, 1, 1), mode="replicate"), kernel,
+                                        groups=3)
+    return (warped + amount * blur * (warped - smooth)).clamp(0, 1)
+
+
+def layers_to_depth(layers: tuple[str, ...], deepest: str) -> tuple[str, ...]:
+    """Those of ``layers`` no deeper in the network than ``deepest``."""
+    return tuple(n for n in layers if LAYER_NAMES.index(n) <= LAYER_NAMES.index(deepest))
+
+
 def _core_positions(tile: Tile, layer: str) -> int:
     ys, xs = tile.core(layer)
     return max(0, ys.stop - ys.start) * max(0, xs.stop - xs.start)
@@ -459,26 +531,35 @@ def paint_frame(stylizer: Stylizer, content: torch.Tensor, previous: torch.Tenso
                 temporal_weight: float, warp_kernel: str = "lanczos", layer_scale: Mapping[str, float] | None = None,
                 targets: FrameTargets | None = None, callback: ProgressCallback | None = None,
                 settings: PaintSettings | None = None, iterations: int = 20, stop: EarlyStop | None = None,
-                most_iterations: int | None = None) -> torch.Tensor:
+                most_iterations: int | None = None, coarse: bool = False) -> torch.Tensor:
     """A later frame from the ``previous`` result (1, 3, H, W) and the ``flow`` from it, worked
     on where it needs it (see the module). ``content`` is the frame (1, 3, H, W) in [0, 1];
     ``layer_scale`` multiplies some style layers' weights (the flow mode's detail boost);
     ``iterations`` and ``stop`` are a whole frame's budget; ``most_iterations`` caps every
-    crop's (a live budget). Returns (1, 3, H, W) in [0, 1]."""
+    crop's (a live budget). With ``coarse`` (``paint="coarse"``) a frame that needs work
+    all over is painted coarse to fine (:meth:`_Painter.coarse_fine`) from a start sharpened
+    where the warp blurred it (:func:`sharpen_warped`). Returns (1, 3, H, W) in [0, 1]."""
     settings = settings or SETTINGS
     height, width = content.shape[-2:]
     plan = plan_frame(flow, settings)
+    cfg = stylizer.config
+    # the half-size picture must still reach the deepest layer the loss reads
+    coarse = coarse and min(height, width) // 2 >= stylizer.vgg.min_side(cfg.content_layers + cfg.style_layers)
     warped = backward_warp(previous, flow.backward, kernel=warp_kernel).clamp(0, 1)
     # a whole frame starts where paint="whole" starts it, from the warp everywhere: on the
     # handheld clip the photo's colours there lost half the revealed ground's colourfulness
     # (0.56x the reference's, 0.90x from the warp); crops start new ground from the photo
     # (the warp stretches the border into streaks along a pan)
+    if plan.whole and coarse:
+        warped = sharpen_warped(warped, flow.backward, settings.sharpen)
     x = (warped if plan.whole else fill_revealed(warped, content, plan.revealed)).contiguous()
     painter = _Painter(stylizer, temporal_weight=temporal_weight, layer_scale=layer_scale or {}, targets=targets,
                        callback=callback, frame=(height, width), settings=settings)
     hold = torch.from_numpy(plan.hold).to(x.device)[None, None]
     if plan.whole:
         new = torch.from_numpy(plan.new.astype(np.float32)).to(x.device)[None, None]
+        if coarse:
+            return painter.coarse_fine(x, content, hold, new, min(iterations, settings.coarse_iterations), stop)
         return painter.whole(x, content, hold, new, min(iterations, settings.whole_most), stop)
     if plan.crops:
         steps = crop_iterations(plan, painter, settings, most_iterations)

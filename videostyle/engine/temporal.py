@@ -107,8 +107,9 @@ class TemporalStylizer:
         ``stop`` ends each L-BFGS pass early by the caller's rule (e.g. a live warm-up's time
         limit), in place of the "auto" early stop.
 
-        With ``paint="changed"`` (flow mode) a later frame is painted where it is new or
-        changed (``engine/changed.py``), ``iterations`` then capping each of its passes; it is
+        With ``paint="changed"`` or ``"coarse"`` (flow mode) a later frame is painted where it
+        is new or changed (``engine/changed.py``), ``iterations`` then capping each of its
+        passes (with ``"coarse"``, a frame needing work all over mostly at half size); it is
         painted whole when its targets differ from the previous frame's (``previous_targets``,
         by default the last call's: a resumed chain gives them, so that its first frame
         decides as the uninterrupted one did), with a hand-over blend (``toward``), long-term
@@ -134,7 +135,8 @@ class TemporalStylizer:
             assert flow is not None and self.previous is not None
             result = paint_frame(self.stylizer, content, self.previous, flow, temporal_weight=cfg.temporal_weight,
                                  warp_kernel=cfg.warp_kernel, layer_scale=self._detail_scale(), targets=targets,
-                                 callback=callback, iterations=budget, stop=stop, most_iterations=iterations)
+                                 callback=callback, iterations=budget, stop=stop, most_iterations=iterations,
+                                 coarse=cfg.paint == "coarse")
             self.painted = "changed"
             self.history.appendleft(result)
             self.since_restart += 1
@@ -164,7 +166,7 @@ class TemporalStylizer:
                         before: FrameTargets | None | object, content: torch.Tensor) -> bool:
         """Whether this later frame is painted where it changed rather than whole (see :meth:`next`)."""
         cfg = self.config
-        if cfg.paint != "changed" or cfg.mode != "flow" or flow is None or toward is not None or cfg.long_term:
+        if cfg.paint == "whole" or cfg.mode != "flow" or flow is None or toward is not None or cfg.long_term:
             return False
         if targets is not None and targets.mask is not None:
             return False
