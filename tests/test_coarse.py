@@ -89,7 +89,7 @@ def test_a_frame_moving_all_over_costs_a_fraction_of_a_whole_one():
     assert set(coarse_cost) == {"forward", "coarse", "fine"}
     assert sum(coarse_cost.values()) < 0.5 * sum(whole_cost.values())
     assert coarse.shape == whole.shape and bool(torch.isfinite(coarse).all())
-    assert 0 <= float(coarse.min()) and float(coarse.max()) <= 1
+    assert float(coarse.min()) >= 0 and float(coarse.max()) <= 1
 
 
 def test_the_half_size_pass_changes_the_low_frequencies_only():

@@ -20,7 +20,10 @@ pixel and nothing is optimized. Elsewhere the pixel needs *work*:
 them, the rest of the picture's Gram statistics held (``partial.py``; work in proportion to
 the area), or, when they cover most of the picture (a handheld camera, where everything
 moves a fraction of a pixel), the whole frame with the full loss as ``paint="whole"`` runs it,
-new ground's boost as a masked Gram term. Either way the network's work is reported per
+new ground's boost as a masked Gram term. With ``paint="coarse"`` such a frame is painted
+coarse to fine instead (:meth:`_Painter.coarse_fine`): its low frequencies at half size, then a
+few full-size iterations through the first layers for the strokes each warp softens, from a
+start sharpened where the warp blurred it; about a quarter of the cost. Either way the network's work is reported per
 evaluation, FLOP-weighted (``Progress.cost``: a crop counts its share of a whole evaluation).
 
 Nothing here keeps state between frames: a frame depends on the previous result, the flow
@@ -77,7 +80,9 @@ class PaintSettings:
     coarse_iterations: int = 4  # L-BFGS iterations at half size, on the low frequencies (an evaluation ~1/4)
     fine_iterations: int = 3  # ... then this many at full size
     fine_depth: str = "relu2_1"  # ... through the network's layers up to this one (to relu2_1: ~1/6 an evaluation)
-    sharpen: float = 0.1  # unsharp mask on the warped start, times the warp's blur there (see sharpen_warped)
+    coarse_new_style: float = 1.0  # new_style in both passes (5 costs steadiness on a handheld camera)
+    fine_content: float = 0.25  # ... with a content term at fine_depth, this share of the content weight
+    sharpen: float = 0.14  # unsharp mask on the warped start, times the warp's blur there (see sharpen_warped)
 
 
 SETTINGS = PaintSettings()
@@ -340,7 +345,8 @@ class _Painter:
 
     def terms(self, content: Mapping[str, torch.Tensor], norms: Mapping[str, torch.Tensor] | None = None, *,
               boost: float = 1.0, new: torch.Tensor | None = None, size: tuple[int, int] | None = None,
-              style_layers: tuple[str, ...] | None = None) -> NetworkTerms:
+              style_layers: tuple[str, ...] | None = None,
+              content_weights: Mapping[str, float] | None = None, new_style: float | None = None) -> NetworkTerms:
         """The frame's terms at full size (or ``size``) towards ``content`` features; the style
         ``boost`` on all of them, or, with a ``new`` mask (1, 1, H, W), a masked Gram term per
         layer giving new ground ``settings.new_style`` times the style pressure (see the
@@ -352,14 +358,16 @@ class _Painter:
                    for n, w in self.stylizer.config.layer_weights().items()
                    if style_layers is None or n in style_layers}
         terms = network_terms(size=(height, width), dtype=self.dtype, content=content,
-                              content_weights=self.content_weights if content else {}, style_weights=weights,
+                              content_weights=(content_weights or self.content_weights) if content else {},
+                              style_weights=weights,
                               targets=grams.grams,
                               content_norms=norms)
         if new is not None:
             for name, weight in weights.items():
                 # the masked term's scale carries the region's share: its pressure per position
                 # is new_style times the whole term's
-                term = GramTerm(name, grams.grams[name], self.settings.new_style * weight, size=(height, width),
+                boost_new = self.settings.new_style if new_style is None else new_style
+                term = GramTerm(name, grams.grams[name], boost_new * weight, size=(height, width),
                                 dtype=self.dtype or torch.float32, mask=new)
                 if not term.empty:
                     terms.style[name].append(term)
@@ -423,6 +431,11 @@ class _Painter:
         only where ``style_layers`` reach their layers."""
         reach = None if style_layers is None else LAYER_NAMES.index(max(style_layers, key=LAYER_NAMES.index))
         content_layers = tuple(n for n in self.content_layers if reach is None or LAYER_NAMES.index(n) <= reach)
+        weights = self.content_weights
+        if style_layers is not None and not content_layers and self.settings.fine_content > 0:
+            # the content layers lie deeper than this pass reaches: the content at its deepest layer
+            content_layers = (LAYER_NAMES[reach],)  # type: ignore[index]
+            weights = {content_layers[0]: sum(self.content_weights.values()) * self.settings.fine_content}
         features: dict[str, torch.Tensor] = {}
         if content_layers:
             with torch.no_grad():
@@ -430,7 +443,8 @@ class _Painter:
             features = {n: f.float() for n, f in found.items()}
             self.report_forward(self.share(*size, content_layers, forward_only=True))
         new_mask = new if bool((new > 0.5).any()) else None
-        terms = self.terms(features, size=size, new=new_mask, style_layers=style_layers)
+        terms = self.terms(features, size=size, new=new_mask, style_layers=style_layers, content_weights=weights,
+                           new_style=self.settings.coarse_new_style)
         network = NetworkLoss(self.stylizer.vgg, self.dtype, terms)
         temporal = self.temporal(x.clone(), hold, size) if self.temporal_weight > 0 else None
         cost = self.share(*size, terms.layers)
