@@ -314,3 +314,57 @@ def test_a_flow_without_a_colour_check_still_works():
     bare = FlowResult(backward=flow.backward, forward=flow.forward, mask=flow.mask)
     out = temporal.next(frames[1], bare)
     assert out.shape == (48, 64, 3) and np.isfinite(out).all()
+
+
+# -- keyframes and multi-pass (video/keyframes.py, video/passes.py) ------------------------------
+def _folder(folder, frames: list[np.ndarray]):
+    from synthetic import write_rgb
+
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        write_rgb(folder / f"f_{i + 1:03d}.png", frame)
+    return folder
+
+
+def _video(clip, out, config: TemporalConfig, **options) -> tuple[list[np.ndarray], dict[str, dict[int, float]]]:
+    """A video job's frames and each stage's ("stylize", "pass 2", ...) cost per frame."""
+    from PIL import Image
+
+    from videostyle.config import ClipConfig
+    from videostyle.video.job import stylize_video
+
+    cost: dict[str, dict[int, float]] = {}
+
+    def record(p) -> None:
+        if p.step is not None:
+            stage = cost.setdefault(p.stage, {})
+            stage[p.frame] = stage.get(p.frame, 0.0) + p.step.cost
+
+    stylize_video(clip, f"{out}/", options.pop("styles", [stripes()]), style=FAST, temporal=config,
+                  clip=ClipConfig(size=None), callback=record, **options)
+    return [np.asarray(Image.open(p).convert("RGB")) for p in sorted(out.glob("frame_*.png"))], cost
+
+
+def test_later_passes_optimize_every_frame_whole_under_paint_changed(tmp_path):
+    # a pass starts each frame from a blend of its neighbours' warps (a guide), not from a warp
+    # that carries a painting exactly: painted "where changed" it would keep the guide unworked
+    clip = _folder(tmp_path / "clip", panning_texture(frames=5, step=2))
+    few = dataclasses.replace(PAINT, iterations=2)
+    frames, cost = _video(clip, tmp_path / "out", few, passes=2)
+    assert len(frames) == 5
+    assert sum(cost["stylize"].get(t, 0.0) for t in range(1, 5)) < 4 * 2  # the first pass paints what changed
+    assert sorted(cost["pass 2"]) == [0, 1, 2, 3, 4]
+    assert all(c >= 1.0 for c in cost["pass 2"].values()), cost["pass 2"]
+
+
+def test_keyframes_under_paint_changed_keep_their_frames_and_work_between_them(tmp_path):
+    frames = panning_texture(frames=6, step=2)
+    clip = _folder(tmp_path / "clip", frames)
+    from videostyle.video.keyframes import KeyframeImage
+
+    keys = [KeyframeImage((0.5 * frames[1] + 60).astype(np.uint8), "a.png", frame=2),
+            KeyframeImage((0.5 * frames[4] + 100).astype(np.uint8), "b.png", frame=5)]
+    out, cost = _video(clip, tmp_path / "out", dataclasses.replace(PAINT, iterations=2), keyframes=keys, styles=[])
+    assert np.array_equal(out[1], keys[0].image) and np.array_equal(out[4], keys[1].image)
+    between = [cost["stylize"].get(t, 0.0) for t in (2, 3)]
+    assert all(c >= 1.0 for c in between), between  # the guide between keyframes is worked on whole
