@@ -193,6 +193,46 @@ def test_new_ground_gets_iterations_in_proportion_to_its_area():
     assert counts[1][0] > 2 * counts[0][0] >= 2
 
 
+def test_still_ground_just_uncovered_behind_a_moving_subject_stays_new_and_loosely_held():
+    """Behind a subject ground comes into view a sliver a frame: the still ground near this
+    frame's sliver came into view over the last frames, and is painted as new, not held."""
+    backward = np.zeros((48, 96, 2), np.float32)
+    backward[16:32, 40:56, 0] = -2.0  # a subject moving right by 2 px a frame; the rest is still
+    flow = _flow(backward)
+    assert flow.mismatch is not None
+    flow.mismatch[16:32, 38:40] = 0.5  # the sliver behind it shows something new ...
+    flow.mask[16:32, 38:40] = 0.0  # ... where the flow is unreliable: uncovered
+    settings = changed.with_settings(uncovered_reach=8, uncovered_hold=0.25)
+    plan = changed.plan_frame(flow, settings)
+    lately = plan.new & ~plan.revealed
+    assert lately[16:32, 30:38].all()  # still ground just behind the sliver
+    assert not lately[16:32, 40:56].any() and not lately[:, 60:].any()  # not the subject, not far away
+    assert np.allclose(plan.hold[lately], 0.25)
+    assert not plan.work[:, 60:].any()  # nothing to work on far away
+    plain = changed.plan_frame(flow, changed.with_settings(uncovered_reach=0))
+    assert not (plain.new & ~plain.revealed).any() and plain.hold[16:32, 30:38].min() == 1
+
+
+def test_crops_with_much_work_take_the_rests_statistics_from_a_pass_over_the_picture():
+    frames = panning_texture(frames=2, step=8, size=(128, 48))
+    stylizer = Stylizer([stripes()], FAST)
+    temporal = TemporalStylizer(stylizer, PAINT)
+    first = frame_to_tensor(temporal.next(frames[0]))
+    flow = flow_between(frames[0], frames[1])
+    content = frame_to_tensor(frames[1])
+    passes = []
+    for measured_work in (0.0, 0.01):
+        settings = changed.with_settings(measured_share=1.0, measured_work=measured_work)
+        seen: list[Progress] = []
+        changed.paint_frame(stylizer, content, first, flow, temporal_weight=200.0, settings=settings,
+                            callback=seen.append)
+        passes.append([p.cost for p in seen if p.kind == "forward"])
+    layers = tuple(FAST.content_layers) + tuple(FAST.style_layers)
+    whole_pass = evaluation_share(48, 128, frame=(48, 128), layers=layers, frame_layers=layers, forward_only=True)
+    assert whole_pass not in passes[0]  # the rest taken to match the style: no pass over the picture
+    assert passes[1].count(whole_pass) == 1
+
+
 # -- frames ------------------------------------------------------------------------------------------
 def test_a_still_scene_costs_nothing_after_its_first_frame():
     results, cost, _ = run(still_clip(), PAINT)
@@ -314,3 +354,80 @@ def test_a_flow_without_a_colour_check_still_works():
     bare = FlowResult(backward=flow.backward, forward=flow.forward, mask=flow.mask)
     out = temporal.next(frames[1], bare)
     assert out.shape == (48, 64, 3) and np.isfinite(out).all()
+
+
+# -- keyframes and multi-pass (video/keyframes.py, video/passes.py) ------------------------------
+def _folder(folder, frames: list[np.ndarray]):
+    from synthetic import write_rgb
+
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        write_rgb(folder / f"f_{i + 1:03d}.png", frame)
+    return folder
+
+
+def _video(clip, out, config: TemporalConfig, **options) -> tuple[list[np.ndarray], dict[str, dict[int, float]]]:
+    """A video job's frames and each stage's ("stylize", "pass 2", ...) cost per frame."""
+    from PIL import Image
+
+    from videostyle.config import ClipConfig
+    from videostyle.video.job import stylize_video
+
+    cost: dict[str, dict[int, float]] = {}
+
+    def record(p) -> None:
+        if p.step is not None:
+            stage = cost.setdefault(p.stage, {})
+            stage[p.frame] = stage.get(p.frame, 0.0) + p.step.cost
+
+    stylize_video(clip, f"{out}/", options.pop("styles", [stripes()]), style=FAST, temporal=config,
+                  clip=ClipConfig(size=None), callback=record, **options)
+    return [np.asarray(Image.open(p).convert("RGB")) for p in sorted(out.glob("frame_*.png"))], cost
+
+
+def test_later_passes_optimize_every_frame_whole_under_paint_changed(tmp_path):
+    # a pass starts each frame from a blend of its neighbours' warps (a guide), not from a warp
+    # that carries a painting exactly: painted "where changed" it would keep the guide unworked
+    clip = _folder(tmp_path / "clip", panning_texture(frames=5, step=2))
+    few = dataclasses.replace(PAINT, iterations=2)
+    frames, cost = _video(clip, tmp_path / "out", few, passes=2)
+    assert len(frames) == 5
+    assert sorted(cost["pass 2"]) == [0, 1, 2, 3, 4]
+    assert all(c >= 1.0 for c in cost["pass 2"].values()), cost["pass 2"]
+
+
+def test_keyframes_under_paint_changed_keep_their_frames_and_work_between_them(tmp_path):
+    frames = panning_texture(frames=6, step=2)
+    clip = _folder(tmp_path / "clip", frames)
+    from videostyle.video.keyframes import KeyframeImage
+
+    keys = [KeyframeImage((0.5 * frames[1] + 60).astype(np.uint8), "a.png", frame=2),
+            KeyframeImage((0.5 * frames[4] + 100).astype(np.uint8), "b.png", frame=5)]
+    out, cost = _video(clip, tmp_path / "out", dataclasses.replace(PAINT, iterations=2), keyframes=keys, styles=[])
+    assert np.array_equal(out[1], keys[0].image) and np.array_equal(out[4], keys[1].image)
+    between = [cost["stylize"].get(t, 0.0) for t in (2, 3)]
+    assert all(c >= 1.0 for c in between), between  # the guide between keyframes is worked on whole
+
+
+def test_a_segments_bridge_and_a_loops_end_are_painted_whole_under_paint_changed():
+    # both blend each frame towards another stylization of it (toward): every pixel's start moved
+    from videostyle.video.chain import stylize_bridge, stylize_loop_end
+
+    frames = moving_square(frames=4)
+    stylizer = Stylizer([stripes()], FAST)
+    chain = [f.state for f in stylize_segment(stylizer, frames, config=PAINT)]
+    drafts = [(255 * s).astype(np.uint8) for s in chain[1:3]]
+    for make in ("bridge", "loop end"):
+        cost: dict[int, float] = {}
+
+        def count(index: int, p: Progress, cost: dict[int, float] = cost) -> None:
+            cost[index] = cost.get(index, 0.0) + p.cost
+
+        if make == "bridge":
+            done = list(stylize_bridge(stylizer, frames[0:3], drafts, chain[0], config=PAINT, first=1, iterations=2,
+                                       progress=count))
+        else:
+            done = list(stylize_loop_end(stylizer, [frames[0], frames[3], frames[2]], drafts[::-1], chain[0],
+                                         config=PAINT, iterations=2, indices=[3, 2], progress=count))
+        assert len(done) == 2
+        assert all(cost[f.index] >= 2.0 for f in done), (make, cost)  # two whole iterations each

@@ -64,12 +64,15 @@ class PaintSettings:
     strain_level: float = 0.05  # px per px: the flow's stretch or shear from which a pixel needs work
     young_frames: int = 2  # ground that entered the picture up to this many frames ago is still new
     young_hold: float = 1.0  # ... held to its last paint this much (a share of the temporal weight)
+    uncovered_reach: int = 6  # px: still ground this near ground uncovered in this frame was uncovered lately: new
+    uncovered_hold: float = 0.3  # ... held to its last paint this much (a share of the temporal weight)
     new_style: float = 5.0  # the style pressure on new ground, over the rest's
     cell: int = 16  # px: the grid crops are made of (a multiple of TILE_ALIGN)
     halo: int = 0  # px of context around a crop's core (a multiple of TILE_ALIGN)
     whole_share: float = 0.5  # pixels needing work above this share of the picture: the whole frame is optimized
     whole_most: int = 10  # ... for at most this many iterations (new ground's boost keeps the loss falling)
-    measured_share: float = 0.35  # crops covering less of the picture take the rest's statistics as the style's
+    measured_share: float = 0.35  # crops covering less of the picture take the rest's statistics as the style's ...
+    measured_work: float = 1.5  # ... unless their work is this many full-frame evaluations or more (0: never)
     work_iterations: int = 2  # a crop without new ground (changed, deformed or blurred ground)
     new_work: float = 80.0  # full-frame evaluations per unit of the picture's area that came into view
     work_area: int = 64  # px: a smaller patch of deformed or blurred ground is the flow's noise
@@ -152,12 +155,23 @@ def plan_frame(flow: FlowResult, settings: PaintSettings | None = None) -> Frame
     young = np.zeros_like(outside)
     if settings.young_frames > 1:
         young = outside_mask(backward * settings.young_frames) & ~outside & moving
-    new = revealed | young
+    lately = np.zeros_like(outside)
+    if settings.uncovered_reach > 0:
+        # behind a moving subject ground comes into view a sliver a frame; each sliver painted
+        # alone and then held continues its neighbour's strokes (streaks along the motion).
+        # The still ground next to this frame's sliver came into view over the last frames:
+        # it stays new for a while, found without any state kept (a resume finds the same)
+        uncovered = (changed & (flow.mask < 0.5) & ~outside).astype(np.uint8)
+        size = 2 * settings.uncovered_reach + 1
+        near = cv2.dilate(uncovered, np.ones((size, size), np.uint8)).astype(bool)
+        lately = near & ~revealed & ~moving
+    new = revealed | young | lately
     # a still background's flow is noise of a few tenths of a pixel: what it "blurs" or "shears" is not there
     inexact = _drop_specks(((warp_blur(backward) >= settings.blur_level)
                             | (flow_strain(backward) >= settings.strain_level)) & moving, settings.work_area)
     work = new | changed | inexact
-    hold = np.where(revealed, 0.0, np.where(young, settings.young_hold, 1.0)).astype(np.float32)
+    hold = np.where(revealed, 0.0, np.where(young, settings.young_hold,
+                                            np.where(lately, settings.uncovered_hold, 1.0))).astype(np.float32)
     hold *= flow.mask.astype(np.float32)
     if work.mean() > settings.whole_share:
         return FramePlan(revealed=revealed, new=new, work=work, whole=True, hold=hold)
@@ -459,7 +473,15 @@ class _Painter:
         vgg, dtype = self.stylizer.vgg, self.dtype
         style_only = self.terms({}, {})
         covered = sum((t.y1 - t.y0) * (t.x1 - t.x0) for t in crops) / (height * width)
-        measured = covered >= self.settings.measured_share
+        # the rest's statistics cost a forward pass (half an evaluation): worth it where the crops
+        # cover much of the picture, or where they get much work: along a pan, strips of new
+        # ground each painted to match the style on its own left the picture 1.43x the Gram
+        # distance of strips painted to complete the rest's statistics (0.39 against 0.27,
+        # bench_changed.py --case pan; docs/paint-what-changed.md)
+        work = sum(steps * self.share(t.ty1 - t.ty0, t.tx1 - t.tx0) * EVALUATIONS_PER_ITERATION
+                   for t, steps in zip(crops, iterations, strict=True))
+        measured = covered >= self.settings.measured_share or (
+            self.settings.measured_work > 0 and work >= self.settings.measured_work)
         if measured:
             whole, cores = picture_sums(vgg, dtype, x, style_only, crops)
             self.report_forward(self.share(height, width, forward_only=True))
