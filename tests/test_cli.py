@@ -57,6 +57,9 @@ def test_progress_json_prints_a_line_per_frame_and_a_summary(tmp_path, capsys):
     assert all(f["evaluations"] >= 1 and f["frames"] == 3 for f in frames)
     assert frames[-1]["eta"] == 0 and frames[0]["evaluations"] >= frames[1]["evaluations"]  # the first converges
     assert summary["event"] == "done" and summary["frames"] == 3 and summary["output"].endswith("o.mp4")
+    # the cost in full-frame-equivalent evaluations: each frame's, and per later frame in the summary
+    assert all(f["cost"] > 0 for f in frames) and frames[0]["cost"] >= frames[1]["cost"]
+    assert summary["cost_per_frame"] == pytest.approx((frames[1]["cost"] + frames[2]["cost"]) / 2, abs=2e-3)
 
 
 def test_image_json_summary(tmp_path, capsys):

@@ -83,3 +83,15 @@ def test_a_cut_restart_is_bounded_in_time_too():
     stream.step(stripes(48, 32))  # another scene: a cut, restarted with the cap
     assert stream.temporal.since_restart == 1  # it was a restart
     assert 1 <= stream.iterations[1] < 50  # stopped by time: neither the cap nor a steady frame's 50
+
+
+def test_with_paint_changed_a_still_camera_costs_nothing_after_the_warm_up():
+    frame = scene(48, 32, seed=0)
+    costs = {}
+    for paint in ("changed", "whole"):
+        stream = live(paint=paint)
+        for _ in range(3):
+            stream.step(frame)
+        costs[paint] = stream.costs
+    assert costs["changed"][0] > 0 and costs["changed"][1:] == [0.0, 0.0]  # the warp serves every pixel
+    assert min(costs["whole"][1:]) >= 2  # the old path optimizes every frame whole

@@ -66,6 +66,10 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 TEMPORAL_MODES = ("flow", "warm", "independent")
+# how a later frame of flow mode is optimized: "whole" (every pixel, every frame), "changed"
+# (only where the picture is new or changed, engine/changed.py; issue 25), or "coarse" (as
+# "changed", and a frame that needs work all over is painted mostly at half size)
+PAINT_MODES = ("whole", "changed", "coarse")
 TILE_ALIGN = 16  # px: tiles start on multiples of relu5_1's stride, so every pool lines up
 MIN_MEMORY = 256 * 2**20  # bytes: the least max_memory (the network's weights alone take ~80 MB)
 # `videostyle eval`'s flow: which optical flow judges E_warp. "independent" (the default) is one
@@ -330,6 +334,11 @@ _declare(
     Setting("seamless_loop", False, FLAG, label="Seamless loop",
             help=("for clips and GIFs that loop: restylize the last ", S.overlap, " frames to lead into the first, "
                   "so that the wrap from the last frame to the first is as steady as any other pair")),
+    Setting("paint", "whole", CHOICE, choices=PAINT_MODES,
+            help="a later frame (flow mode): optimize every pixel (whole), or only where carrying the last result "
+                 "along the flow is not exact: new ground, changed colours, a moving or blurring picture; a still "
+                 "background costs nothing (changed); as changed, and a frame moving all over (a handheld camera) "
+                 "is painted mostly at half size, about a quarter of the cost (coarse) (default {default})"),
 )
 # where and when each style applies (StyleSchedule)
 _declare(
@@ -566,6 +575,7 @@ class TemporalConfig:
     long_term: tuple[int, ...] = declared("long_term")  # further frames back (e.g. (2, 4)) the flow-mode loss follows
     # a clip that loops (a GIF): its last frames are handed over to the first (video.chain.stylize_loop_end)
     seamless_loop: bool = declared("seamless_loop")
+    paint: str = declared("paint")  # flow mode's later frames: "whole", "changed" or "coarse" (see PAINT_MODES)
 
     def __post_init__(self) -> None:
         if self.iterations == AUTO:
@@ -576,11 +586,13 @@ class TemporalConfig:
                                          "offsets of 2 or more, e.g. 2,4")
 
     def settings(self) -> dict:
-        """The fields for a work folder's record (``seamless_loop`` only when on, so that older
-        records still match)."""
+        """The fields for a work folder's record (``seamless_loop`` only when on and ``paint``
+        only when not "whole", so that older records still match)."""
         settings = asdict(self)
         if not self.seamless_loop:
             del settings["seamless_loop"]
+        if self.paint == "whole":
+            del settings["paint"]
         return settings
 
     @property
@@ -811,6 +823,7 @@ class WebcamConfig:
     loop_file: bool = declared("loop_file")  # a video file standing in for the camera starts over at its end
     display_size: int = declared("display_size")  # longest side of the preview window
     force: bool = declared("force")
+    paint: str = declared("paint", "webcam")  # later frames: "changed" or "coarse" (where needed) or "whole"
 
     def __post_init__(self) -> None:
         check_fields(self)

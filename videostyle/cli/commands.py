@@ -108,6 +108,8 @@ def run_webcam(args: argparse.Namespace) -> int:
         print(f"frames stylized: {stats.frames_stylized}")
         print(f"mean fps: {stats.mean_fps:.2f}")
         print(f"mean latency: {stats.mean_latency_s:.2f} s (max {stats.max_latency_s:.2f} s)")
+        if stats.mean_cost is not None:
+            print(f"full-frame evaluations per frame: {stats.mean_cost:.2f}")
         if stats.recorded:
             print(f"recorded: {stats.recorded}")
     return EXIT_OK

@@ -151,7 +151,7 @@ def _add_video_command(commands: argparse._SubParsersAction) -> None:
     add(tg, "temporal", "video")
     add(tg, "first_iterations", "video", default=None)  # None: the preset's
     add(tg, "max_iterations", "video", default=None)
-    for name in ("temporal_weight", "detail_boost", "warp_kernel", "detect_cuts"):
+    for name in ("temporal_weight", "detail_boost", "warp_kernel", "detect_cuts", "paint"):
         add(tg, name, "video")
     add(tg, "long_term", "video", type=str)
     d = p.add_argument_group("workers (Ray)")
@@ -200,7 +200,7 @@ def _add_webcam_command(commands: argparse._SubParsersAction) -> None:
                     "n/p next/previous style, +/- style weight. The session always works on the newest "
                     "frame and spends a bounded time per frame; the first frame warms up longer.")
     for name in ("camera", "size", "fps", "max_iterations", "first_iterations", "duration", "record", "record_fps",
-                 "preview", "loop_file"):
+                 "preview", "loop_file", "paint"):
         add(p, name, "webcam")
     add_style_options(p, "webcam")
 

@@ -144,8 +144,10 @@ def print_video_result(result: VideoResult, *, reused: bool = False) -> None:
     else:
         resumed = f", {result.resumed} resumed from an earlier run" if result.resumed else ""
     cuts = f", scene cuts at frames {', '.join(str(c + 1) for c in result.scene_cuts)}" if result.scene_cuts else ""
+    cost = (f", {result.cost_per_frame:.1f} full-frame evaluations per later frame"
+            if result.cost_per_frame is not None else "")
     print(f"wrote {result.output}: {result.frames} frames {result.info.width}x{result.info.height} "
-          f"in {result.seconds:.0f} s{spf}{resumed}{cuts}")
+          f"in {result.seconds:.0f} s{spf}{cost}{resumed}{cuts}")
 
 
 class FrameBar:
@@ -175,6 +177,8 @@ class FrameBar:
             parts.append(f"frame {p.frame + 1} it {p.step.iteration}/{p.step.iterations}")
         if p.seconds_per_frame:
             parts.append(f"{p.seconds_per_frame:.1f} s/frame")
+        if p.cost_per_frame is not None:
+            parts.append(f"{p.cost_per_frame:.1f} evaluations/frame")
         self.bar.set_postfix_str(", ".join(parts), refresh=False)
         self.bar.refresh()
 
@@ -191,6 +195,8 @@ class FrameBar:
             return
         total = f"/{p.frames}" if p.frames else ""
         line = f"frame {p.finished}{total}" if p.stage == "stylize" else f"{p.stage}: frame {p.finished}{total}"
+        if p.cost is not None:
+            line += f", {p.cost:.1f} full-frame evaluations"
         if p.seconds_per_frame:
             line += f", {p.seconds_per_frame:.1f} s/frame"
             if p.frames:
@@ -207,7 +213,8 @@ class FrameBar:
 
 class JsonFrames:
     """``--progress json``: one JSON object per finished frame on stdout (index, frames,
-    evaluations, seconds, eta), for job runners; the summary object comes from the command."""
+    evaluations, its cost in full-frame-equivalent evaluations, seconds, eta), for job runners;
+    the summary object comes from the command."""
 
     def __init__(self) -> None:
         self.evaluations = 0
@@ -227,6 +234,7 @@ class JsonFrames:
         now = time.perf_counter()
         record = {"event": "frame", "index": p.frame, "frames": p.frames, "finished": p.finished,
                   "evaluations": self.evaluations,
+                  "cost": None if p.cost is None else round(p.cost, 3),
                   "seconds": round(now - self.started, 3) if self.started is not None else None,
                   "seconds_per_frame": p.seconds_per_frame, "eta": p.eta}
         if p.stage != "stylize":
@@ -239,4 +247,5 @@ def video_summary(result: VideoResult) -> dict:
     """A finished video job as a JSON-ready dict (``--json``, ``--progress json``)."""
     return {"event": "done", "output": str(result.output), "frames": result.frames, "resumed": result.resumed,
             "seconds": result.seconds, "seconds_per_frame": result.seconds_per_frame,
-            "scene_cuts": result.scene_cuts, "size": [result.info.width, result.info.height]}
+            "scene_cuts": result.scene_cuts, "size": [result.info.width, result.info.height],
+            "cost_per_frame": None if result.cost_per_frame is None else round(result.cost_per_frame, 3)}

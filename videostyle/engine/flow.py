@@ -114,6 +114,9 @@ class FlowResult:
     backward: np.ndarray  # (H, W, 2) t -> t-1: warp(prev, backward) aligns prev with t
     forward: np.ndarray  # (H, W, 2) t-1 -> t
     mask: np.ndarray  # (H, W) float32, 1 where the warp is reliable
+    # (H, W) float32 in [0, 1]: how far frame t is from frame t-1 warped along the flow (see
+    # colour_mismatch); None where it was not computed
+    mismatch: np.ndarray | None = None
 
     @property
     def reliable_fraction(self) -> float:
@@ -134,7 +137,30 @@ def flow_between(previous: np.ndarray, frame: np.ndarray, estimator: FlowFunctio
     else:
         jobs = executor.submit(estimate, frame, previous), executor.submit(estimate, previous, frame)
         backward, forward = (job.result() for job in jobs)
-    return FlowResult(backward=backward, forward=forward, mask=reliability_mask(forward, backward))
+    mask = reliability_mask(forward, backward)
+    return FlowResult(backward=backward, forward=forward, mask=mask,
+                      mismatch=colour_mismatch(previous, frame, backward, mask))
+
+
+def colour_mismatch(previous: np.ndarray, frame: np.ndarray, backward: np.ndarray,
+                    reliable: np.ndarray | None = None) -> np.ndarray:
+    """Per pixel of ``frame``, how far it is from ``previous`` warped along ``backward`` (RGB
+    uint8 frames): the largest channel difference, both pictures smoothed over 3x3 first,
+    (H, W) float32 in [0, 1]. Where the flow is ``reliable`` (mask > 0.5) the difference is to
+    the closest of the warped pixel and its 8 neighbours: sensor noise, the warp's
+    resampling and a flow a pixel off (a small window of a zooming view) stay low. Where it
+    is high the previous picture does not show what is here, whatever the flow's checks say."""
+    carried = cv2.blur(warp(previous, backward), (3, 3)).astype(np.int16)
+    current = cv2.blur(frame, (3, 3)).astype(np.int16)
+    padded = cv2.copyMakeBorder(carried, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    h, w = frame.shape[:2]
+    best = np.full((h, w), 255, np.int16)
+    for dy in range(3):
+        for dx in range(3):
+            best = np.minimum(best, np.abs(current - padded[dy:dy + h, dx:dx + w]).max(axis=2))
+    if reliable is not None:
+        best = np.where(reliable > 0.5, best, np.abs(current - carried).max(axis=2))
+    return best.astype(np.float32) / 255.0
 
 
 def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -54,6 +54,13 @@ class Progress:
     loss_tensor: torch.Tensor = field(repr=False)  # () weighted total, on the device, detached
     term_tensors: dict[str, torch.Tensor] = field(repr=False)  # weighted terms: content, style, tv, extra
     tiles: int = 0  # tiles the network's terms are evaluated in at this scale; 0: the whole picture
+    # this evaluation's network work in full-frame-equivalent evaluations (FLOP-weighted, see
+    # engine/partial.evaluation_share): 1 for the whole picture at full size, its area's share at
+    # a coarser scale or on a crop
+    cost: float = 1.0
+    # what the evaluation was for: "whole" (the picture), "forward" (a pass without gradient:
+    # statistics, content features) or "crop" (a crop around ground that needs work; engine/changed.py)
+    kind: str = "whole"
     # a report sent while a tiled evaluation runs, after each tile pass (its loss is the last
     # evaluation's): the passes done of the evaluation under way, of tile_passes (the Gram
     # pass's tiles and the gradient pass's); 0 in a report after an evaluation
@@ -205,7 +212,8 @@ class Stylizer:
             final = index == len(sizes)
             x = resize_tensor(x, h, w).clamp(0, 1)  # a new tensor, optimized in place below
             plan = self.memory.plan(h, w)
-            report = _Reporter(callback, index, len(sizes), steps, start, tiles=len(plan.tiles) if plan else 0)
+            report = _Reporter(callback, index, len(sizes), steps, start, tiles=len(plan.tiles) if plan else 0,
+                               cost=(h * w) / (sizes[-1][0] * sizes[-1][1]))
             if steps == 0:
                 continue
             self.targets.per_style(h, w, on_tile=report.style_tile)  # taken now (once) for the progress it shows
@@ -337,8 +345,8 @@ class _Reporter:
     scale: seconds per evaluation since it began, within the first from the tile passes."""
 
     def __init__(self, callback: ProgressCallback | None, scale: int, scales: int,
-                 iterations: int, start: float, *, tiles: int = 0) -> None:
-        self.callback, self.scale, self.scales, self.tiles = callback, scale, scales, tiles
+                 iterations: int, start: float, *, tiles: int = 0, cost: float = 1.0) -> None:
+        self.callback, self.scale, self.scales, self.tiles, self.cost = callback, scale, scales, tiles, cost
         self.iterations, self.start = iterations, start
         self.began = time.perf_counter()  # this scale's start: its loss's setup is part of its time
         self.evaluations = 0
@@ -371,4 +379,4 @@ class _Reporter:
             iteration=min(self.step, self.iterations), iterations=self.iterations, scale=self.scale,
             scales=self.scales, elapsed=now - self.start, loss_tensor=self.loss, term_tensors=self.terms,
             tiles=self.tiles, tile=tile, tile_passes=passes if tile else 0, stage=stage,
-            seconds_per_iteration=per_iteration))
+            seconds_per_iteration=per_iteration, cost=self.cost))

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..config import TemporalConfig
+from .changed import paint_frame
 from .flow import FlowResult
 from .lbfgs import Curvature
 from .memory import reserved_buffers
@@ -44,6 +45,8 @@ from .warp import backward_warp
 # frames with much new content keep lowering their loss and run on by themselves.
 AUTO_STOP_DECREASE = 0.003
 AUTO_MIN_ITERATIONS = 3
+
+_REMEMBERED = object()  # next(previous_targets=...) not given: the last call's targets
 
 
 class TemporalStylizer:
@@ -64,6 +67,8 @@ class TemporalStylizer:
         self.history: deque[torch.Tensor] = deque(maxlen=self.config.history)  # newest first
         self.since_restart = 0
         self.curvature = Curvature()  # with carry_curvature: the last later frame's pairs
+        self.last_targets: FrameTargets | None = None  # the last frame's (after restore: the styles' own)
+        self.painted = "whole"  # how the last frame was optimized: "whole" or "changed"
         stylizer.reserve_image_buffers(reserved_buffers(self.config))
 
     @property
@@ -78,12 +83,14 @@ class TemporalStylizer:
         self.history = deque((frame_to_tensor(r, device) for r in results[: self.config.history]),
                              maxlen=self.config.history)
         self.since_restart = since_restart if results else 0
+        self.last_targets = None
 
     def next(self, frame: np.ndarray, flow: FlowResult | None = None, *, cut: bool = False,
              iterations: int | None = None, callback: ProgressCallback | None = None,
              long_flows: Mapping[int, FlowResult] | None = None,
              toward: tuple[np.ndarray, float] | None = None, targets: FrameTargets | None = None,
-             stop: EarlyStop | None = None) -> np.ndarray:
+             stop: EarlyStop | None = None, previous_targets: FrameTargets | None | object = _REMEMBERED
+             ) -> np.ndarray:
         """Stylize ``frame`` given the flow from the previous frame to it; returns the
         result as (H, W, 3) float32 in [0, 1].
 
@@ -99,10 +106,21 @@ class TemporalStylizer:
         ``targets``: this frame's when a schedule or a mask sets them (``engine/targets.py``).
         ``stop`` ends each L-BFGS pass early by the caller's rule (e.g. a live warm-up's time
         limit), in place of the "auto" early stop.
+
+        With ``paint="changed"`` or ``"coarse"`` (flow mode) a later frame is painted where it
+        is new or changed (``engine/changed.py``), ``iterations`` then capping each of its
+        passes (with ``"coarse"``, a frame needing work all over mostly at half size); it is
+        painted whole when its targets differ from the previous frame's (``previous_targets``,
+        by default the last call's: a resumed chain gives them, so that its first frame
+        decides as the uninterrupted one did), with a hand-over blend (``toward``), long-term
+        consistency, a region mask, or a picture too large to run whole.
         """
         cfg = self.config
         restart = self.previous is None or (cut and cfg.detect_cuts)
         content = frame_to_tensor(frame, self.stylizer.device)
+        before = self.last_targets if previous_targets is _REMEMBERED else previous_targets
+        self.last_targets = targets
+        self.painted = "whole"
         init, extra_loss, scales, layer_scale = None, None, None, None
         if iterations is not None:
             budget = iterations
@@ -113,6 +131,16 @@ class TemporalStylizer:
         else:
             budget = cfg.max_iterations
             stop = stop or EarlyStop(AUTO_STOP_DECREASE, AUTO_MIN_ITERATIONS)
+        if not restart and self._paints_changed(flow, toward, targets, before, content):
+            assert flow is not None and self.previous is not None
+            result = paint_frame(self.stylizer, content, self.previous, flow, temporal_weight=cfg.temporal_weight,
+                                 warp_kernel=cfg.warp_kernel, layer_scale=self._detail_scale(), targets=targets,
+                                 callback=callback, iterations=budget, stop=stop, most_iterations=iterations,
+                                 coarse=cfg.paint == "coarse")
+            self.painted = "changed"
+            self.history.appendleft(result)
+            self.since_restart += 1
+            return result[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3) float32
         if not restart:
             scales = 1  # coarse-to-fine only helps a frame that starts from scratch
             if cfg.mode == "warm":
@@ -133,6 +161,18 @@ class TemporalStylizer:
         self.history.appendleft(result)
         self.since_restart += 1
         return result[0].permute(1, 2, 0).cpu().numpy()  # (H, W, 3) float32
+
+    def _paints_changed(self, flow: FlowResult | None, toward: object, targets: FrameTargets | None,
+                        before: FrameTargets | None | object, content: torch.Tensor) -> bool:
+        """Whether this later frame is painted where it changed rather than whole (see :meth:`next`)."""
+        cfg = self.config
+        if cfg.paint == "whole" or cfg.mode != "flow" or flow is None or toward is not None or cfg.long_term:
+            return False
+        if targets is not None and targets.mask is not None:
+            return False
+        if self.stylizer.memory.plan(*content.shape[-2:]) is not None:  # tiled: the exact whole loss
+            return False
+        return same_targets(targets, before)
 
     def _detail_scale(self) -> dict[str, float] | None:
         """Style layer factors for a warped start: every resampling blurs the finest strokes
@@ -177,6 +217,14 @@ class TemporalStylizer:
             target, mask = warped, torch.ones_like(mask)
 
         return warped, (TemporalTerm(weight, target, mask) if weight > 0 else None)
+
+
+def same_targets(targets: FrameTargets | None, before: FrameTargets | None | object) -> bool:
+    """Whether two frames are optimized towards the same targets (None: the styles' own blend)."""
+    if targets is None or before is None or not isinstance(before, FrameTargets):
+        return targets is None and before is None
+    return (targets.weights == before.weights and targets.style_weight == before.style_weight
+            and targets.mask is None and before.mask is None)
 
 
 def _mask_tensor(mask: np.ndarray, device: torch.device) -> torch.Tensor:

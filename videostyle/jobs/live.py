@@ -34,6 +34,7 @@ class LiveRequest(StyleRequest):
     record_fps: float = declared("record_fps")
     preview: bool = declared("preview", "webcam")
     loop_file: bool = declared("loop_file")
+    paint: str = declared("paint", "webcam")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -51,7 +52,7 @@ class LiveRequest(StyleRequest):
             iterations=int(self.iterations) if fixed else declared("iterations", self.COMMAND),  # type: ignore[arg-type]
             max_iterations=self.max_iterations, first_iterations=self.first_iterations, duration=self.duration,
             record=None if self.record is None else str(self.record), record_fps=self.record_fps,
-            preview=self.preview, loop_file=self.loop_file, force=self.force)
+            preview=self.preview, loop_file=self.loop_file, force=self.force, paint=self.paint)
 
 
 def run_live(request: LiveRequest, *, status: Any = None) -> Any:
@@ -84,4 +85,5 @@ def live_policy(request: LiveRequest, stylizer: Any) -> Any:
 
     config = request.webcam_config()
     return LiveStylizer(stylizer, fps=config.fps, iterations=config.iterations,
-                        max_iterations=config.max_iterations, first_iterations=config.first_iterations)
+                        max_iterations=config.max_iterations, first_iterations=config.first_iterations,
+                        paint=config.paint)

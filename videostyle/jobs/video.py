@@ -69,6 +69,7 @@ class VideoRequest(StyleRequest):
     detect_cuts: bool = declared("detect_cuts")
     long_term: str | Sequence[int] = declared("long_term")  # a tuple or "2,4"
     seamless_loop: bool = declared("seamless_loop")
+    paint: str = declared("paint")
     # workers
     workers: int | None = declared("workers")
     ray_address: str | None = declared("ray_address")
@@ -123,7 +124,7 @@ class VideoRequest(StyleRequest):
                               first_iterations=budgets.first_iterations, temporal_weight=self.temporal_weight,
                               detail_boost=self.detail_boost, warp_kernel=self.warp_kernel,
                               detect_cuts=self.detect_cuts, long_term=offsets(self.long_term),
-                              seamless_loop=self.seamless_loop)
+                              seamless_loop=self.seamless_loop, paint=self.paint)
 
     def clip_config(self) -> ClipConfig:
         return ClipConfig(size=self.size, start=self.start, frames=self.frames, duration=self.duration, fps=self.fps)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..config import TemporalConfig
+from ..config import TemporalConfig, declared
 from ..engine.flow import FlowEstimator, flow_and_cut
 from ..engine.optimize import EarlyStop, Progress, ProgressCallback, Stylizer
 from ..engine.targets import FrameTargets
@@ -72,15 +72,16 @@ class LiveStylizer:
 
     def __init__(self, stylizer: Stylizer, *, fps: float | None, iterations: int, max_iterations: int,
                  first_iterations: int, warm_up_seconds: float | None = WARM_UP_SECONDS,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic, paint: str = declared("paint", "webcam")) -> None:
         self.fps, self.fixed, self.cap = fps, iterations, max_iterations
         self.warm_up_seconds, self.clock = warm_up_seconds, clock
         self.temporal = TemporalStylizer(stylizer, TemporalConfig(
-            mode="flow", iterations=iterations, first_iterations=first_iterations))
+            mode="flow", iterations=iterations, first_iterations=first_iterations, paint=paint))
         self.estimator = FlowEstimator()
         self.original: np.ndarray | None = None  # the camera frame behind the last result
         self.steady: tuple[int, float] | None = None  # (iterations, seconds) of the last steady frame
         self.iterations: list[int] = []  # per stylized frame
+        self.costs: list[float] = []  # per stylized frame: full-frame-equivalent evaluations
         self.latencies: list[float] = []  # capture to result, per stylized frame
         self.finished_at: deque[float] = deque(maxlen=RATE_WINDOW)
 
@@ -120,9 +121,11 @@ class LiveStylizer:
         if (first or cut) and self.warm_up_seconds is not None:
             stop = TimeLimit(until=begin + self.warm_up_seconds, clock=self.clock)
         last: list[Progress] = []
+        spent = [0.0]
 
         def follow(p: Progress) -> None:
             last[:] = [p]
+            spent[0] += p.cost
             if callback is not None:
                 callback(p)
 
@@ -131,11 +134,16 @@ class LiveStylizer:
         self.original = frame
         now = self.clock()
         done = last[0].iteration if last and last[0].scale == last[0].scales else iterations  # a time limit stops early
+        if self.temporal.painted == "changed":
+            # the budget capped each pass where the frame needed work: that, not the last
+            # pass's count, is what the frame's time answers to
+            done = iterations
         if not (first or cut):  # restarts are not typical of the per-frame cost...
             self.steady = (done, now - begin)
         elif first:  # ...but until a steady frame is measured, the warm-up is the best guess (a slow one)
             self.steady = (max(1, done), now - begin)
         self.iterations.append(done)
+        self.costs.append(spent[0])
         self.latencies.append(now - (begin if captured_at is None else captured_at))
         self.finished_at.append(now)
         return float_to_frame(result)

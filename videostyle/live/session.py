@@ -52,6 +52,8 @@ class SessionStats:
     mean_iterations: float
     recorded: str | None
     ended_by: str  # "duration", "quit", "interrupt" or "camera"
+    # full-frame-equivalent evaluations per stylized frame after the first (None: none yet)
+    mean_cost: float | None = None
 
 
 StatusCallback = Callable[[str], None]
@@ -135,7 +137,7 @@ class _Session:
         self.over = CancelToken(clock=clock)
         self.live = LiveStylizer(self._stylizer(), fps=config.fps, iterations=config.iterations,
                                  max_iterations=config.max_iterations, first_iterations=config.first_iterations,
-                                 warm_up_seconds=warm_up_seconds(config), clock=clock)
+                                 warm_up_seconds=warm_up_seconds(config), clock=clock, paint=config.paint)
         self.paused = False
         self.recorder: _Recorder | None = None
         self.shown: np.ndarray | None = None
@@ -192,7 +194,8 @@ class _Session:
             mean_latency_s=float(np.mean(latencies)) if latencies else 0.0,
             max_latency_s=max(latencies, default=0.0),
             mean_iterations=float(np.mean(iterations)) if iterations else 0.0,
-            recorded=cfg.record, ended_by=ended_by)
+            recorded=cfg.record, ended_by=ended_by,
+            mean_cost=float(np.mean(self.live.costs[1:])) if len(self.live.costs) > 1 else None)
 
     def _ended_by(self) -> str | None:
         """"quit" or "duration" once the session is over, else None."""

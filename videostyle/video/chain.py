@@ -64,6 +64,7 @@ class SegmentFrame:
     cut: bool  # a scene cut was found before this frame and the chain restarted
     seconds: float  # wall time spent on this frame
     flow_wait: float = 0.0  # waited for its optical flow before that (not in ``seconds``)
+    cost: float = 0.0  # the network's work on it, in full-frame evaluations (Progress.cost summed)
 
 
 def stylize_segment(stylizer: Stylizer, frames: Iterable[np.ndarray], *, config: TemporalConfig | None = None,
@@ -126,14 +127,21 @@ def _stylize_frame(temporal: TemporalStylizer, index: int, frame: np.ndarray, jo
     flow, long_flows = (step.flow, step.long_flows) if step is not None else (None, {})
     cut = step is not None and step.cut and temporal.config.detect_cuts  # flow mode measures one anyway
     started = time.perf_counter()
-    callback = None if progress is None else (lambda p: progress(index, p))
+    spent = [0.0]
+
+    def callback(p: Progress) -> None:
+        spent[0] += p.cost
+        if progress is not None:
+            progress(index, p)
+
     fresh = index == begin and temporal.previous is None
     result = temporal.next(frame, flow, cut=cut, callback=callback, long_flows=long_flows,
                            iterations=start_iterations if fresh else None,
-                           targets=None if looks is None else looks(index))
+                           targets=None if looks is None else looks(index),
+                           previous_targets=None if looks is None or index == 0 else looks(index - 1))
     return SegmentFrame(index=index, image=float_to_frame(result), state=result,
                         since_restart=temporal.since_restart, cut=cut, seconds=time.perf_counter() - started,
-                        flow_wait=waited)
+                        flow_wait=waited, cost=spent[0])
 
 
 def stylize_bridge(stylizer: Stylizer, frames: Sequence[np.ndarray], drafts: Sequence[np.ndarray],

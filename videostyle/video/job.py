@@ -173,7 +173,8 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
                 work.remove()
     elapsed = time.perf_counter() - started
     return VideoResult(output=out, frames=run.frames, resumed=run.resumed, seconds=elapsed,
-                       seconds_per_frame=run.seconds_per_frame(), scene_cuts=run.cuts, info=info)
+                       seconds_per_frame=run.seconds_per_frame(), scene_cuts=run.cuts, info=info,
+                       cost_per_frame=run.cost_per_frame())
 
 
 def _colour_reference(keys: ClipKeyframes | None) -> np.ndarray | None:
@@ -267,7 +268,7 @@ class LocalRunner:
                 report.cuts.append(done.index)
             work.save(done.index, done.image, done.state, since_restart=done.since_restart,
                       keep_states=self.config.history + 1)
-            report.frame_done(done.index, done.seconds, done.image)
+            report.frame_done(done.index, done.seconds, done.image, cost=done.cost, later=done.since_restart > 1)
         if counted.count == 0:
             raise NoFrames(self.info.path)
         if self.config.seamless_loop and counted.count >= 2:

@@ -568,7 +568,7 @@ class KeyframeRunner:
         if not draft:
             if done.cut:
                 self.report.cuts.append(index)
-            self.report.frame_done(index, done.seconds, done.image)
+            self.report.frame_done(index, done.seconds, done.image, cost=done.cost, later=done.since_restart > 1)
 
     # -- between two keyframes -----------------------------------------------------------------
     def _between(self, piece: Piece) -> None:
@@ -599,7 +599,9 @@ class KeyframeRunner:
     def _meet(self, a: int, b: int, confidence: dict[int, np.ndarray]) -> None:
         """The output chain from keyframe ``a`` to ``b``, each frame blended towards its
         backward draft (see the module's docstring); resumes after the last frame finished."""
-        cfg = dataclasses.replace(self.config, mode="flow", long_term=(), detect_cuts=False)
+        # the start is a blend towards the backward draft, which no flow carries exactly: painted
+        # "where changed" (paint="changed") it would be served as it is, never optimized
+        cfg = dataclasses.replace(self.config, mode="flow", long_term=(), detect_cuts=False, paint="whole")
         height, width = self.info.height, self.info.width
         finished = self.work.finished()
         share = np.zeros((height, width), np.float32)  # the draft's share in the previous output

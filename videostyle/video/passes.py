@@ -177,7 +177,9 @@ def run_passes(stylizer: Stylizer, config: TemporalConfig, info: VideoInfo, *, c
     if done >= passes or count < 2:
         return
     fixed = fixed or set()
-    cfg = dataclasses.replace(config, mode="flow", long_term=(), detect_cuts=False)
+    # each frame starts from a blend of its neighbours' warps, which no flow carries exactly:
+    # painted "where changed" (paint="changed") it would be served as it is, never optimized
+    cfg = dataclasses.replace(config, mode="flow", long_term=(), detect_cuts=False, paint="whole")
     with ClipFrames(opener, frame_bytes=info.width * info.height * 3) as originals, \
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="flow") as pool:
         for p in range(done + 1, passes + 1):

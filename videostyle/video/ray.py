@@ -235,8 +235,9 @@ class _PieceReport(RunReport):
         super().__init__()
         self.sink = sink
 
-    def frame_done(self, index: int, seconds: float, image: np.ndarray | None) -> None:
-        self.sink(("done", index, seconds))
+    def frame_done(self, index: int, seconds: float, image: np.ndarray | None, *, cost: float = 0.0,
+                   later: bool = False) -> None:
+        self.sink(("done", index, seconds, cost, later))
 
 
 @dataclass(eq=False)
@@ -582,7 +583,8 @@ class _Driver:
             self.work.save(done.index, image, done.state, since_restart=done.since_restart, keep_states=self.keep,
                            keep_from=task.segment.start, draft=filing == "draft")
         if filing == "finished":
-            self.report.frame_done(done.index, done.seconds, done.image)
+            self.report.frame_done(done.index, done.seconds, done.image, cost=done.cost,
+                                   later=done.since_restart > 1)
 
     def _cancel(self) -> None:
         for stream in list(self.running):
@@ -635,7 +637,7 @@ class _PieceDriver(_Driver):
             index = item[1]
             if index not in self.reported:
                 self.reported.add(index)
-                self.report.frame_done(index, item[2], self.images.pop(index, None))
+                self.report.frame_done(index, item[2], self.images.pop(index, None), cost=item[3], later=item[4])
         elif item[0] == "discard_state":
             self.work.discard_state(item[1])
         elif item[0] == "discard_draft":

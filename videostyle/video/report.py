@@ -37,6 +37,10 @@ class VideoProgress:
     step: Progress | None  # optimizer progress within the frame; None when a frame finished
     stage: str = "stylize"  # "stylize", "pass 2", "pass 3", ... (multi-pass) or "encode"
     image: np.ndarray | None = None  # the finished frame, (H, W, 3) uint8 RGB, when one finished
+    # the finished frame's work in full-frame-equivalent evaluations (FLOP-weighted: a crop or a
+    # coarse scale counts its share of a whole evaluation at full size), when one finished
+    cost: float | None = None
+    cost_per_frame: float | None = None  # ... per frame that continued a chain (not a first frame), so far
 
     @property
     def eta(self) -> float | None:
@@ -57,6 +61,8 @@ class VideoResult:
     seconds_per_frame: float | None
     scene_cuts: list[int]
     info: VideoInfo
+    # full-frame-equivalent evaluations per frame that continued a chain in this run (None: none did)
+    cost_per_frame: float | None = None
 
 
 VideoCallback = Callable[[VideoProgress], None]
@@ -70,6 +76,8 @@ class RunReport:
     resumed: int = 0  # frames found finished when the job started
     cuts: list[int] = field(default_factory=list)  # indices of the frames that start a new shot
     times: list[float] = field(default_factory=list)  # compute seconds of each frame stylized in this run
+    # full-frame-equivalent evaluations of each frame stylized in this run that continued a chain
+    later_costs: list[float] = field(default_factory=list)
     pass_times: list[float] = field(default_factory=list)  # ... and of each frame of a later pass (multi-pass)
     callback: VideoCallback | None = None
     cancel: CancelToken | None = None  # the job's token: runners check it between frames
@@ -101,11 +109,19 @@ class RunReport:
         if self.callback is not None:
             self.callback(self._progress(index, step))
 
-    def frame_done(self, index: int, seconds: float, image: np.ndarray | None) -> None:
-        """Count frame ``index`` as finished (``seconds`` of compute) and report it."""
+    def cost_per_frame(self) -> float | None:
+        """Full-frame-equivalent evaluations per frame that continued a chain, in this run."""
+        return sum(self.later_costs) / len(self.later_costs) if self.later_costs else None
+
+    def frame_done(self, index: int, seconds: float, image: np.ndarray | None, *, cost: float = 0.0,
+                   later: bool = False) -> None:
+        """Count frame ``index`` as finished (``seconds`` of compute, ``cost`` full-frame
+        evaluations; ``later``: it continued a chain rather than starting one) and report it."""
         self.times.append(seconds)
+        if later:
+            self.later_costs.append(cost)
         if self.callback is not None:
-            self.callback(self._progress(index, None, image))
+            self.callback(self._progress(index, None, image, cost))
 
     def pass_progress(self, number: int, index: int, made: int, frames: int, *, step: Progress | None = None,
                       image: np.ndarray | None = None, seconds: float | None = None) -> None:
@@ -122,9 +138,11 @@ class RunReport:
     def end(self, total: int) -> None:
         self.total, self.ended = total, time.perf_counter()
 
-    def _progress(self, index: int, step: Progress | None, image: np.ndarray | None = None) -> VideoProgress:
+    def _progress(self, index: int, step: Progress | None, image: np.ndarray | None = None,
+                  cost: float | None = None) -> VideoProgress:
         return VideoProgress(frame=index, frames=self.total, finished=self.finished, resumed=self.resumed,
-                             seconds_per_frame=self.seconds_per_frame(), step=step, image=image)
+                             seconds_per_frame=self.seconds_per_frame(), step=step, image=image, cost=cost,
+                             cost_per_frame=self.cost_per_frame())
 
 
 def encode_progress(index: int, count: int) -> VideoProgress:
