@@ -386,11 +386,12 @@ def _video(clip, out, config: TemporalConfig, **options) -> tuple[list[np.ndarra
 
 
 def test_later_passes_optimize_every_frame_whole_under_paint_changed(tmp_path):
-    # a pass starts each frame from a blend of its neighbours' warps (a guide), not from a warp
-    # that carries a painting exactly: painted "where changed" it would keep the guide unworked
+    # an optimized pass (--pass-iterations) starts each frame from a blend of its neighbours'
+    # warps (a guide), not from a warp that carries a painting exactly: painted "where changed"
+    # it would keep the guide unworked
     clip = _folder(tmp_path / "clip", panning_texture(frames=5, step=2))
     few = dataclasses.replace(PAINT, iterations=2)
-    frames, cost = _video(clip, tmp_path / "out", few, passes=2)
+    frames, cost = _video(clip, tmp_path / "out", few, passes=2, pass_iterations=2)
     assert len(frames) == 5
     assert sorted(cost["pass 2"]) == [0, 1, 2, 3, 4]
     assert all(c >= 1.0 for c in cost["pass 2"].values()), cost["pass 2"]
