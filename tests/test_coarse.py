@@ -134,6 +134,18 @@ def test_new_ground_in_a_coarse_frame_gets_full_size_work_in_crops():
     assert bool(torch.isfinite(out).all()) and float(out.min()) >= 0 and float(out.max()) <= 1
 
 
+def test_more_style_weight_in_the_coarse_passes_brings_a_frame_closer_to_the_style():
+    stylizer = Stylizer([stripes()], FAST)
+    frames = shaky_clip(frames=2)
+    content = frame_to_tensor(frames[1])
+    previous = stylizer.stylize(frames[0], iterations=2)
+    flow = _flow(np.full((48, 64, 2), 0.5, np.float32))
+    plain, _ = _paint(stylizer, content, previous, flow, coarse=True)
+    pressed, _ = _paint(stylizer, content, previous, flow, coarse=True,
+                        settings=changed.with_settings(coarse_style=4.0))
+    assert stylizer.style_distance(pressed) < stylizer.style_distance(plain)
+
+
 def test_a_picture_too_small_to_halve_is_painted_whole_at_full_size():
     stylizer = Stylizer([stripes()], FAST)
     frames = shaky_clip(frames=2, width=32, height=24)  # half of 24 px is less than relu5_1's 16 px stride

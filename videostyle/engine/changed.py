@@ -86,6 +86,7 @@ class PaintSettings:
     coarse_new_style: float = 1.0  # new_style in both passes (5 costs steadiness on a handheld camera)
     fine_content: float = 0.25  # ... with a content term at fine_depth, this share of the content weight
     sharpen: float = 0.14  # unsharp mask on the warped start, times the warp's blur there (see sharpen_warped)
+    coarse_style: float = 1.0  # the style's weight in both passes, over the frame's
     coarse_new_crops: bool = True  # ... then, where ground came into view, new ground painted at full size in crops
 
 
@@ -459,7 +460,7 @@ class _Painter:
             self.report_forward(self.share(*size, content_layers, forward_only=True))
         new_mask = new if bool((new > 0.5).any()) else None
         terms = self.terms(features, size=size, new=new_mask, style_layers=style_layers, content_weights=weights,
-                           new_style=self.settings.coarse_new_style)
+                           new_style=self.settings.coarse_new_style, boost=self.settings.coarse_style)
         network = NetworkLoss(self.stylizer.vgg, self.dtype, terms)
         temporal = self.temporal(x.clone(), hold, size) if self.temporal_weight > 0 else None
         cost = self.share(*size, terms.layers)
