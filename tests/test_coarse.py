@@ -119,9 +119,10 @@ def test_new_ground_in_a_coarse_frame_gets_full_size_work_in_crops():
     flow = _flow(backward)
     plan = changed.plan_frame(flow)
     assert plan.whole and plan.revealed[:, :6].all()
-    out, cost = _paint(stylizer, content, previous, flow, coarse=True)
+    with_crops = changed.with_settings(coarse_new_crops=True)
+    out, cost = _paint(stylizer, content, previous, flow, coarse=True, settings=with_crops)
     assert {"coarse", "fine", "crop"} <= set(cost)
-    crops = changed.new_ground_plan(plan, changed.SETTINGS).crops
+    crops = changed.new_ground_plan(plan, with_crops).crops
     assert crops and all(t.x0 == 0 for t in crops)  # the crops hold the new ground, not the whole picture
     covered = np.zeros((48, 64), bool)
     for t in crops:
