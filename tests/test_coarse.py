@@ -109,6 +109,44 @@ def test_the_half_size_pass_changes_the_low_frequencies_only():
     assert float((change - low).pow(2).mean()) < 0.2 * float(change.pow(2).mean())
 
 
+def test_new_ground_in_a_coarse_frame_gets_full_size_work_in_crops():
+    stylizer = Stylizer([stripes()], FAST)
+    frames = shaky_clip(frames=2)
+    content = frame_to_tensor(frames[1])
+    previous = stylizer.stylize(frames[0], iterations=4)
+    backward = np.full((48, 64, 2), 0.5, np.float32)
+    backward[..., 0] = -6.5  # a pan: the left 6 columns come into view, everything is resampled
+    flow = _flow(backward)
+    plan = changed.plan_frame(flow)
+    assert plan.whole and plan.revealed[:, :6].all()
+    with_crops = changed.with_settings(coarse_new_crops=True)
+    out, cost = _paint(stylizer, content, previous, flow, coarse=True, settings=with_crops)
+    assert {"coarse", "fine", "crop"} <= set(cost)
+    crops = changed.new_ground_plan(plan, with_crops).crops
+    assert crops and all(t.x0 == 0 for t in crops)  # the crops hold the new ground, not the whole picture
+    covered = np.zeros((48, 64), bool)
+    for t in crops:
+        covered[t.y0:t.y1, t.x0:t.x1] = True
+    assert covered[plan.new].all() and not covered.all()
+    before, before_cost = _paint(stylizer, content, previous, flow, coarse=True,
+                                 settings=changed.with_settings(coarse_new_crops=False))
+    assert "crop" not in before_cost
+    assert float((out - before)[..., :6].abs().mean()) > 1e-3  # the new ground was painted again
+    assert bool(torch.isfinite(out).all()) and float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_more_style_weight_in_the_coarse_passes_brings_a_frame_closer_to_the_style():
+    stylizer = Stylizer([stripes()], FAST)
+    frames = shaky_clip(frames=2)
+    content = frame_to_tensor(frames[1])
+    previous = stylizer.stylize(frames[0], iterations=2)
+    flow = _flow(np.full((48, 64, 2), 0.5, np.float32))
+    plain, _ = _paint(stylizer, content, previous, flow, coarse=True)
+    pressed, _ = _paint(stylizer, content, previous, flow, coarse=True,
+                        settings=changed.with_settings(coarse_style=4.0))
+    assert stylizer.style_distance(pressed) < stylizer.style_distance(plain)
+
+
 def test_a_picture_too_small_to_halve_is_painted_whole_at_full_size():
     stylizer = Stylizer([stripes()], FAST)
     frames = shaky_clip(frames=2, width=32, height=24)  # half of 24 px is less than relu5_1's 16 px stride

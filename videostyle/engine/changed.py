@@ -86,6 +86,10 @@ class PaintSettings:
     coarse_new_style: float = 1.0  # new_style in both passes (5 costs steadiness on a handheld camera)
     fine_content: float = 0.25  # ... with a content term at fine_depth, this share of the content weight
     sharpen: float = 0.14  # unsharp mask on the warped start, times the warp's blur there (see sharpen_warped)
+    coarse_style: float = 1.0  # the style's weight in both passes, over the frame's
+    # ... then, where ground came into view, new ground painted at full size in crops as paint="changed" does
+    # (off: the demo's pan keeps more style with it, the handheld cockatoo costs 3.6 a frame; paint-what-changed.md)
+    coarse_new_crops: bool = False
 
 
 SETTINGS = PaintSettings()
@@ -458,7 +462,7 @@ class _Painter:
             self.report_forward(self.share(*size, content_layers, forward_only=True))
         new_mask = new if bool((new > 0.5).any()) else None
         terms = self.terms(features, size=size, new=new_mask, style_layers=style_layers, content_weights=weights,
-                           new_style=self.settings.coarse_new_style)
+                           new_style=self.settings.coarse_new_style, boost=self.settings.coarse_style)
         network = NetworkLoss(self.stylizer.vgg, self.dtype, terms)
         temporal = self.temporal(x.clone(), hold, size) if self.temporal_weight > 0 else None
         cost = self.share(*size, terms.layers)
@@ -563,6 +567,13 @@ def crop_iterations(plan: FramePlan, painter: _Painter, settings: PaintSettings,
     return steps
 
 
+def new_ground_plan(plan: FramePlan, settings: PaintSettings) -> FramePlan:
+    """``plan`` with crops around its new ground alone (a coarse frame's other pixels had their
+    work in the coarse passes)."""
+    crops = plan_crops(plan.new, cell=settings.cell, halo=settings.halo)
+    return replace(plan, crops=crops, new_ground=(True,) * len(crops), whole=False)
+
+
 def paint_frame(stylizer: Stylizer, content: torch.Tensor, previous: torch.Tensor, flow: FlowResult, *,
                 temporal_weight: float, warp_kernel: str = "lanczos", layer_scale: Mapping[str, float] | None = None,
                 targets: FrameTargets | None = None, callback: ProgressCallback | None = None,
@@ -588,14 +599,25 @@ def paint_frame(stylizer: Stylizer, content: torch.Tensor, previous: torch.Tenso
     # (the warp stretches the border into streaks along a pan)
     if plan.whole and coarse:
         warped = sharpen_warped(warped, flow.backward, settings.sharpen)
-    x = (warped if plan.whole else fill_revealed(warped, content, plan.revealed)).contiguous()
+    new_crops = plan.whole and coarse and settings.coarse_new_crops and bool(plan.revealed.any())
+    filled = not plan.whole or new_crops
+    x = (fill_revealed(warped, content, plan.revealed) if filled else warped).contiguous()
     painter = _Painter(stylizer, temporal_weight=temporal_weight, layer_scale=layer_scale or {}, targets=targets,
                        callback=callback, frame=(height, width), settings=settings)
     hold = torch.from_numpy(plan.hold).to(x.device)[None, None]
     if plan.whole:
         new = torch.from_numpy(plan.new.astype(np.float32)).to(x.device)[None, None]
         if coarse:
-            return painter.coarse_fine(x, content, hold, new, min(iterations, settings.coarse_iterations), stop)
+            x = painter.coarse_fine(x, content, hold, new, min(iterations, settings.coarse_iterations), stop)
+            if not new_crops:
+                return x
+            # new ground in coarse passes alone came out striped and short of style along the
+            # demo's pan (Gram 1.34x whole's; docs/paint-what-changed.md): it gets a first
+            # frame's work at full size through the whole network, as paint="changed" gives it
+            plan = new_ground_plan(plan, settings)
+            steps = crop_iterations(plan, painter, settings, most_iterations)
+            return painter.crops(x, content, plan.crops, steps, [settings.new_style] * len(plan.crops),
+                                 hold).clamp(0, 1)
         return painter.whole(x, content, hold, new, min(iterations, settings.whole_most), stop)
     if plan.crops:
         steps = crop_iterations(plan, painter, settings, most_iterations)
