@@ -33,7 +33,7 @@ frame: the default before issue 25), ``changed`` (``TemporalConfig(paint="change
   so its figure leaves out about 0.35;
 * E_warp along the independent flow (``video.metrics``, DIS unrefined: not the optimizer's);
 * the Gram style distance (the optimizer's VGG19), and the texture distance (colour and
-  Gabor statistics, no network: copied from video/texture.py, see :func:`texture_distance`);
+  Gabor statistics, no network: scripts/harness/texture.py);
 * sharpness: the variance of the Laplacian of frames 2..N over frame 1's, mean;
 * revealed ground: the pixels that came into view after frame 1, tracked along OpenCV's
   Farneback flow (not the optimizer's DIS): a pixel of frame t is "seen since frame 1" when
@@ -62,12 +62,12 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 from harness.machine import describe
+from harness.texture import texture_distance
 
 from videostyle.config import StyleConfig, TemporalConfig
 from videostyle.engine.optimize import Progress, Stylizer
@@ -195,54 +195,6 @@ def region_ratios(image: np.ndarray, revealed: np.ndarray) -> tuple[float, float
     return (float(energy[new].mean() / energy[old].mean()),
             colourfulness(image, new) / colourfulness(image, old))
 
-
-# texture distance: a copy of videostyle/video/texture.py (which moves to scripts/), so that
-# this benchmark keeps measuring the same thing whatever happens to that module
-WAVELENGTHS = (4.0, 8.0, 16.0)
-ORIENTATIONS = 4
-
-
-@cache
-def _gabor_bank() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    kernels = []
-    for wavelength in WAVELENGTHS:
-        sigma = 0.56 * wavelength
-        size = int(2 * round(2.5 * sigma) + 1)
-        for k in range(ORIENTATIONS):
-            theta = np.pi * k / ORIENTATIONS
-            even = cv2.getGaborKernel((size, size), sigma, theta, wavelength, 1.0, 0, cv2.CV_32F)
-            odd = cv2.getGaborKernel((size, size), sigma, theta, wavelength, 1.0, np.pi / 2, cv2.CV_32F)
-            even -= even.mean()
-            norm = float(np.abs(even).sum())
-            kernels.append((even / norm, odd / norm))
-    return tuple(kernels)
-
-
-def _texture_statistics(image: np.ndarray) -> dict[str, np.ndarray]:
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
-    pixels = (lab.reshape(-1, 3) - (0.0, 128.0, 128.0)) * (100 / 255, 1.0, 1.0) / 100
-    lightness = pixels[:, 0].reshape(image.shape[:2])
-    magnitudes = []
-    for even, odd in _gabor_bank():
-        re = cv2.filter2D(lightness, cv2.CV_32F, even, borderType=cv2.BORDER_REFLECT)
-        im = cv2.filter2D(lightness, cv2.CV_32F, odd, borderType=cv2.BORDER_REFLECT)
-        magnitudes.append(np.sqrt(re * re + im * im).ravel())
-    m = np.stack(magnitudes)
-    std = m.std(axis=1)
-    return {"colour_mean": pixels.mean(axis=0), "colour_cov": np.cov(pixels.T).ravel(),
-            "texture_mean": m.mean(axis=1), "texture_std": std,
-            "texture_corr": np.corrcoef(m).ravel() if np.all(std > 0) else np.eye(len(m)).ravel()}
-
-
-def texture_distance(image: np.ndarray, style: np.ndarray) -> float:
-    """Colour (CIELAB mean, covariance) and Gabor texture statistics' relative distance to the
-    painting's, seen at the picture's size: 0 for the same statistics; no network involved."""
-    scale = max(image.shape[:2]) / max(style.shape[:2])
-    size = (max(8, round(style.shape[1] * scale)), max(8, round(style.shape[0] * scale)))
-    style = cv2.resize(style, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-    ours, theirs = _texture_statistics(image), _texture_statistics(style)
-    return float(np.mean([np.linalg.norm(ours[k] - theirs[k]) / max(float(np.linalg.norm(theirs[k])), 1e-6)
-                          for k in theirs]))
 
 
 # -- what came into view -------------------------------------------------------------------------
