@@ -355,6 +355,7 @@ CASES = [
     ("video-passes-word", video("--passes", "abc"), "--passes"),
     ("video-passes-with-workers", video("--passes", "2", "--workers", "2"), "--passes"),
     ("video-pass-iterations-negative", video("--passes", "2", "--pass-iterations", "-1"), "--pass-iterations -1"),
+    ("video-pass-iterations-without-passes", video("--pass-iterations", "3"), "--pass-iterations 3"),
     ("video-keyframe-no-time", video("--keyframe", "nonsense"), "T:IMAGE"),
     ("video-keyframe-time-word", video("--keyframe", "soon:painted.png"), "neither seconds nor #N"),
     ("video-keyframe-missing", video("--keyframe", "99:missing.png"), "missing.png"),

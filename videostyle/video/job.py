@@ -101,6 +101,9 @@ def stylize_video(source: str | Path, output: str | Path, styles: Sequence[np.nd
     identity = FileIdentity.of(source)  # before the probe: a file replaced after it is caught at the end
     SETTINGS["passes"].check(passes)
     SETTINGS["pass_iterations"].check(pass_iterations)
+    if pass_iterations and passes < 2:  # would be ignored: the first pass has its own budget
+        raise BadOption(S.pass_iterations, f" {pass_iterations}: steps of the later passes; give ", S.passes,
+                        " 2 or more (or drop it)")
     if passes > 1 and segments.distributed:
         raise BadOption(S.passes, ": later passes run on one worker; drop ", S.workers, " (or ", S.passes, ")")
     if not styles and not keyframes:
