@@ -130,6 +130,33 @@ def test_a_crops_gradient_is_the_whole_losss_inside_its_core_with_the_rest_held(
 
 
 # -- which pixels ------------------------------------------------------------------------------
+def test_a_crop_keeps_its_cores_statistics_and_compares_the_whole_pictures():
+    """CropLoss's pass is NetworkLoss's with each Gram statistic completed: what it keeps
+    (``sums``) is the core's share and what it compares the whole picture's (its extent here
+    is the whole picture, so its features are exact)."""
+    height, width = 64, 96
+    config = dataclasses.replace(FAST, style_layers=("relu1_1", "relu2_1"), content_layers=("relu2_1",))
+    stylizer = Stylizer([stripes()], config)
+    x, content = frame_to_tensor(blobs(width, height)), frame_to_tensor(scene(width, height))
+    tile = Tile(16, 48, 16, 80, 0, height, 0, width)
+    features = crop_content(stylizer.vgg, None, content, tile, config.content_layers)
+    terms = network_terms(size=(height, width), dtype=None, content=features,
+                          content_weights={n: 1.0 for n in config.content_layers},
+                          style_weights=dict.fromkeys(config.style_layers, 1.0),
+                          targets=stylizer.targets.at(height, width).grams,
+                          content_norms=content_norms(features, height, width))
+    whole, cores = picture_sums(stylizer.vgg, None, x, terms, (tile,))
+    rest = {t: whole[t] - cores[0][t] for found in terms.style.values() for t in found}
+    loss = CropLoss(stylizer.vgg, None, terms, tile, rest)
+    loss(x)
+    assert set(loss.sums) == set(rest)
+    for term, core in cores[0].items():
+        scale = float(whole[term].abs().max())
+        assert torch.allclose(loss.sums[term], core, atol=1e-5 * scale)
+        assert torch.allclose(loss.compared(term, loss.sums[term]), whole[term], atol=1e-5 * scale)
+    assert NetworkLoss(stylizer.vgg, None, terms).compared(term, core) is core  # the whole picture's: as it is
+
+
 def test_crops_cover_what_needs_painting_on_the_cell_grid():
     paint = np.zeros((90, 160), bool)
     paint[:, 150:] = True  # a strip entering at the right

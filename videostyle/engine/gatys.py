@@ -81,8 +81,12 @@ class NetworkLoss:
     (content, style), weighted, float32 scalars, differentiable by the hand-written backward.
 
     ``terms`` (see :func:`terms.network_terms`) hold their targets; ``dtype`` is the compute
-    dtype (None: float32).
+    dtype (None: float32). A pass runs in :attr:`window` (the whole picture) unless given
+    another; a subclass may complete each Gram statistic before it is compared
+    (:meth:`compared`; ``partial.CropLoss`` adds the rest of the picture's).
     """
+
+    window: Window = WHOLE
 
     def __init__(self, vgg: VGG19Features, dtype: torch.dtype | None, terms: NetworkTerms) -> None:
         self.vgg, self.terms = vgg, terms
@@ -95,11 +99,13 @@ class NetworkLoss:
         return _Evaluation.apply(image, self)  # type: ignore[no-any-return]
 
     # -- forward --------------------------------------------------------------------------
-    def forward(self, image: torch.Tensor, keep: bool, window: Window = WHOLE) -> tuple[torch.Tensor, torch.Tensor,
-                                                                                          list]:
-        """The terms of ``image`` (the window's pixels), and (when ``keep``) what the backward
-        needs, layer by layer. With the window's slopes given, the Gram terms add nothing
-        here (their value comes from the whole picture's statistics) but their gradient."""
+    def forward(self, image: torch.Tensor, keep: bool, window: Window | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, list]:
+        """The terms of ``image`` (the window's pixels; None: :attr:`window`), and (when
+        ``keep``) what the backward needs, layer by layer. With the window's slopes given, the
+        Gram terms add nothing here (their value comes from the whole picture's statistics)
+        but their gradient."""
+        window = self.window if window is None else window
         tape: list[tuple[Layer, torch.Tensor, tuple, list[tuple[Any, Any]]]] = []
         content = image.new_zeros((), dtype=torch.float32)
         style = image.new_zeros((), dtype=torch.float32)
@@ -108,7 +114,8 @@ class NetworkLoss:
             found: list[tuple[Any, Any]] = []
             for gram in self.terms.style.get(layer.name, ()):
                 if window.slopes is None:
-                    value, diff = gram.value(gram.statistic(window.core(out, layer), window.mask(gram, layer)))
+                    statistic = gram.statistic(window.core(out, layer), window.mask(gram, layer))
+                    value, diff = gram.value(self.compared(gram, statistic))
                     style = style + value
                     found.append((gram, diff))
                 else:
@@ -122,11 +129,18 @@ class NetworkLoss:
                 tape.append((layer, out, saved, found))
         return content, style, tape
 
+    def compared(self, gram: GramTerm, statistic: torch.Tensor) -> torch.Tensor:
+        """The statistic ``gram`` compares with its target, from the window's own S (1, C, C)
+        float32: S itself. A subclass that holds part of the picture fixed adds that part's."""
+        return statistic
+
     # -- backward -------------------------------------------------------------------------
     def backward(self, tape: list, grad_content: torch.Tensor, grad_style: torch.Tensor,
-                 window: Window = WHOLE) -> torch.Tensor:
-        """d(grad_content · content + grad_style · style) / d image, (1, 3, H, W) float32
-        (given slopes already carry their ``grad_style``)."""
+                 window: Window | None = None) -> torch.Tensor:
+        """d(grad_content · content + grad_style · style) / d image, (1, 3, H, W) float32, in
+        the ``forward``'s window (None: :attr:`window`; given slopes already carry their
+        ``grad_style``)."""
+        window = self.window if window is None else window
         grad: torch.Tensor | None = None
         while tape:
             layer, output, saved, found = tape.pop()  # the deepest layer first; each freed when done

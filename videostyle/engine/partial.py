@@ -28,14 +28,13 @@ FLOPs relative to one whole-picture evaluation (forward and backward) at full si
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import torch
 
 from .gatys import NetworkLoss, Window
-from .terms import GramTerm, NetworkTerms
+from .terms import ContentTerm, GramTerm, NetworkTerms
 from .tiling import Tile
-from .vgg import LAYER, VGG19Features, evaluation_flops
+from .vgg import LAYER, Layer, VGG19Features, evaluation_flops
 
 
 def evaluation_share(height: int, width: int, *, frame: tuple[int, int], layers: tuple[str, ...],
@@ -89,44 +88,30 @@ def content_norms(content: Mapping[str, torch.Tensor], height: int, width: int) 
     return norms
 
 
+class _CropWindow(Window):
+    """A crop's window: a tile's, but its content terms' targets are the core's own already
+    (:func:`crop_content`), not the whole picture's to cut."""
+
+    def content_target(self, term: ContentTerm, layer: Layer) -> torch.Tensor:
+        return term.target
+
+
 class CropLoss(NetworkLoss):
     """The network's terms on one crop (``tile``: its core and extent) with everything outside
     the core held: each Gram term's statistic is ``rest`` (its (1, C, C) sum over the rest of
     the picture) plus the core's, its value the whole picture's; the content terms' targets
     are the core's (``terms.content``'s, already cut to it). :attr:`sums` holds the last
-    evaluation's core statistics, per term."""
+    evaluation's core statistics, per term. The pass is :class:`NetworkLoss`'s, in the crop's
+    window, with :meth:`compared` adding the rest."""
 
     def __init__(self, vgg: VGG19Features, dtype: torch.dtype | None, terms: NetworkTerms, tile: Tile,
                  rest: Mapping[GramTerm, torch.Tensor]) -> None:
         super().__init__(vgg, dtype, terms)
-        self.window = Window(tile)
+        self.window = _CropWindow(tile)
         self.rest = rest
         self.sums: dict[GramTerm, torch.Tensor] = {}
 
-    def forward(self, image: torch.Tensor, keep: bool, window: Window | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, list]:
-        tape: list[tuple[Any, torch.Tensor, tuple, list[tuple[Any, Any]]]] = []
-        content = image.new_zeros((), dtype=torch.float32)
-        style = image.new_zeros((), dtype=torch.float32)
-        x = self.vgg.prepare(image, self.dtype)
-        for layer, out, saved in self.vgg.walk(x, self.layers, tape=keep, keep=self.keep):
-            found: list[tuple[Any, Any]] = []
-            core = self.window.core(out, layer)
-            for gram in self.terms.style.get(layer.name, ()):
-                statistic = gram.statistic(core, self.window.mask(gram, layer))
-                self.sums[gram] = statistic.detach().clone()
-                value, diff = gram.value(statistic + self.rest[gram])
-                style = style + value
-                found.append((gram, diff))
-            term = self.terms.content.get(layer.name)
-            if term is not None:
-                value, diff = term.value(core, term.target)
-                content = content + value
-                found.append((term, diff))
-            if keep:
-                tape.append((layer, out, saved, found))
-        return content, style, tape
-
-    def backward(self, tape: list, grad_content: torch.Tensor, grad_style: torch.Tensor,
-                 window: Window | None = None) -> torch.Tensor:
-        return super().backward(tape, grad_content, grad_style, self.window)
+    def compared(self, gram: GramTerm, statistic: torch.Tensor) -> torch.Tensor:
+        """The whole picture's statistic: the rest's plus the core's ``statistic`` (kept in :attr:`sums`)."""
+        self.sums[gram] = statistic.detach().clone()
+        return statistic + self.rest[gram]
